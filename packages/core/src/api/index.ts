@@ -1,0 +1,15 @@
+/**
+ * The ConvexInstance API (`convex.icod.de/v1alpha1`) as Effect Schema, and the CRD derived from it.
+ *
+ * @module
+ */
+export * from "./annotations.js"
+export * from "./convex-instance.js"
+export * from "./crd.js"
+export * from "./kube.js"
+export * from "./meta.js"
+export * from "./openapi.js"
+export type * from "./openapi-types.js"
+export * from "./primitives.js"
+export * from "./spec.js"
+export * from "./status.js"

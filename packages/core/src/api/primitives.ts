@@ -1,0 +1,95 @@
+/**
+ * Scalar field types shared by the API: Kubernetes quantities and durations, DNS names, URLs, image tags.
+ * Each carries the same rule for decoding (Effect Schema) and for admission (OpenAPI pattern in the CRD).
+ *
+ * @module
+ */
+import { Schema } from "effect"
+import { CrdReplaceId, crdExtra } from "./annotations.js"
+
+/** The regular expression Kubernetes uses for `resource.Quantity` (as controller-gen writes it). */
+export const quantityPattern =
+  /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/
+
+/** A Kubernetes resource quantity: `512Mi`, `0.5`, `250m`, or a plain integer such as `cpu: 1`. */
+export const Quantity = Schema.Union(
+  Schema.Int,
+  Schema.String.pipe(Schema.pattern(quantityPattern, { description: "a Kubernetes quantity such as 512Mi or 250m" }))
+).annotations({
+  identifier: "Quantity",
+  description: "a Kubernetes quantity such as 512Mi, 250m or 2",
+  [CrdReplaceId]: {
+    anyOf: [{ type: "integer" }, { type: "string" }],
+    pattern: quantityPattern.source,
+    "x-kubernetes-int-or-string": true
+  }
+})
+export type Quantity = typeof Quantity.Type
+
+/** Go's `time.ParseDuration` syntax without sign, as `metav1.Duration` accepts it: `168h`, `1h30m`, `0s`, `0`. */
+export const durationPattern = /^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/
+
+/** A duration in Go syntax (`168h`, `90m`, `0s`). */
+export const GoDuration = Schema.String.pipe(
+  Schema.pattern(durationPattern, { description: "a duration such as 168h, 90m or 0s" })
+).annotations({ identifier: "GoDuration" })
+
+/** An RFC 1123 DNS subdomain in lower case, without wildcard: what Gateway API and Ingress accept as a host. */
+export const hostnamePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+export const Hostname = Schema.String.pipe(
+  Schema.maxLength(253),
+  Schema.pattern(hostnamePattern, { description: "a lower-case DNS name such as convex.example.com" })
+).annotations({ identifier: "Hostname" })
+
+/** The name of an object in the same namespace (a Secret, a ConfigMap, a Gateway): an RFC 1123 subdomain. */
+export const ObjectName = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(253),
+  Schema.pattern(hostnamePattern, { description: "a Kubernetes object name (lower-case DNS subdomain)" })
+).annotations({ identifier: "ObjectName" })
+
+/** A namespace name: an RFC 1123 label. */
+export const NamespaceName = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(63),
+  Schema.pattern(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { description: "a namespace name (lower-case DNS label)" })
+).annotations({ identifier: "NamespaceName" })
+
+/** A key inside a Secret or ConfigMap. */
+export const DataKey = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(253),
+  Schema.pattern(/^[-._a-zA-Z0-9]+$/, { description: "a Secret/ConfigMap key (letters, digits, '-', '_', '.')" })
+).annotations({ identifier: "DataKey" })
+
+/** An absolute http(s) URL without a trailing path requirement, e.g. `https://api.example.com`. */
+export const HttpUrl = Schema.String.pipe(
+  Schema.maxLength(2048),
+  Schema.pattern(/^https?:\/\/[^\s/?#]+([/?#][^\s]*)?$/, {
+    description: "an http(s) URL such as https://x.example.com"
+  })
+).annotations({ identifier: "HttpUrl" })
+
+/** A container image tag (Convex publishes full git SHAs plus `latest`). */
+export const ImageTag = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(128),
+  Schema.pattern(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { description: "an image tag such as a 40-character git SHA" })
+).annotations({ identifier: "ImageTag" })
+
+/** A full container image reference (`registry/repo:tag` or `repo@sha256:…`). */
+export const ImageRef = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(512),
+  Schema.pattern(/^[^\s]+$/, { description: "an image reference without spaces" })
+).annotations({ identifier: "ImageRef" })
+
+/** A 32-bit integer (written with `format: int32` in the CRD). */
+export const Int32 = Schema.Int.pipe(
+  Schema.between(-2147483648, 2147483647),
+  crdExtra({ format: "int32" })
+).annotations({ identifier: "Int32" })
+
+/** A 64-bit integer as Kubernetes writes it (`format: int64`); values stay within JavaScript's safe range. */
+export const Int64 = Schema.Int.pipe(crdExtra({ format: "int64" })).annotations({ identifier: "Int64" })

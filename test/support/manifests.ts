@@ -1,0 +1,30 @@
+/** Reading the YAML manifests that tests use: the user-facing samples in examples/ and the fixtures in test/. */
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseAllDocuments } from "yaml"
+
+/** The repository root. */
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
+
+export interface Manifest {
+  /** `file.yaml#index` of the document. */
+  readonly source: string
+  readonly object: Record<string, unknown>
+}
+
+/** Every YAML document of every `.yaml` file in a folder (relative to the repository root), in file order. */
+export const readManifests = (folder: string): ReadonlyArray<Manifest> =>
+  readdirSync(join(repoRoot, folder))
+    .filter((file) => file.endsWith(".yaml"))
+    .sort()
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(join(repoRoot, folder, file), "utf8")).map((doc, index) => {
+        if (doc.errors.length > 0) throw new Error(`${folder}/${file}#${index}: ${doc.errors[0]?.message}`)
+        return { source: `${folder}/${file}#${index}`, object: doc.toJS() as Record<string, unknown> }
+      })
+    )
+
+/** Only the ConvexInstance documents. */
+export const convexInstances = (folder: string): ReadonlyArray<Manifest> =>
+  readManifests(folder).filter((manifest) => manifest.object.kind === "ConvexInstance")

@@ -5,6 +5,7 @@
  *
  * @module
  */
+export * from "./admin-key.js"
 export * from "./images.js"
 export * from "./instance-name.js"
 export * from "./instance-secret.js"

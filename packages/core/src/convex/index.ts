@@ -6,6 +6,7 @@
  * @module
  */
 export * from "./admin-key.js"
+export * from "./database-url.js"
 export * from "./images.js"
 export * from "./instance-name.js"
 export * from "./instance-secret.js"

@@ -73,14 +73,35 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     return out === "" ? String(key) : `${out}.${String(key)}`
   }, "")
 
+const expectedActual = /^Expected (.+), actual (.+)$/s
+
+/**
+ * A failed union yields one issue per member at the same path (`Expected "dev"`, `Expected "prod"`); they are
+ * merged into one (`Expected "dev" or "prod", actual "staging"`) so each field is named once.
+ */
+const mergeByPath = (issues: ReadonlyArray<FieldIssue>): ReadonlyArray<FieldIssue> => {
+  const byPath = new Map<string, Array<string>>()
+  for (const issue of issues) byPath.set(issue.path, [...(byPath.get(issue.path) ?? []), issue.message])
+  return [...byPath].map(([path, messages]) => {
+    const parts = messages.map((message) => expectedActual.exec(message))
+    const actuals = new Set(parts.map((part) => part?.[2]))
+    if (messages.length > 1 && parts.every((part) => part !== null) && actuals.size === 1) {
+      return { path, message: `Expected ${parts.map((part) => part?.[1]).join(" or ")}, actual ${parts[0]?.[2]}` }
+    }
+    return { path, message: messages.join("; ") }
+  })
+}
+
 const toInvalid =
   (prefix: ReadonlyArray<PropertyKey>) =>
   (error: ParseResult.ParseError): InvalidConvexInstance =>
     new InvalidConvexInstance({
-      issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
-        path: formatPath([...prefix, ...issue.path]),
-        message: issue.message
-      }))
+      issues: mergeByPath(
+        ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+          path: formatPath([...prefix, ...issue.path]),
+          message: issue.message
+        }))
+      )
     })
 
 const decodeInstance = Schema.decodeUnknownEither(ConvexInstance, { errors: "all" })

@@ -7,13 +7,13 @@
  * @module
  */
 import { Schema } from "effect"
-import { crdExtra, doc, optional } from "./annotations.js"
-import { Int64, Quantity } from "./primitives.js"
+import { crdExtra, crossField, doc, optional } from "./annotations.js"
+import { Int64, QualifiedName, Quantity } from "./primitives.js"
 
 const atomic = crdExtra({ "x-kubernetes-map-type": "atomic" })
 const StringList = Schema.Array(Schema.String).pipe(crdExtra({ "x-kubernetes-list-type": "atomic" }))
 
-const ResourceList = Schema.Record({ key: Schema.String, value: Quantity })
+const ResourceList = Schema.Record({ key: QualifiedName, value: Quantity })
 
 export const ResourceClaim = Schema.Struct({
   name: Schema.String,
@@ -80,18 +80,17 @@ const WindowsSecurityContextOptions = Schema.Struct({
   hostProcess: optional(Schema.Boolean)
 })
 
-const SeccompProfile = Schema.Struct({
-  type: Schema.String,
-  localhostProfile: optional(Schema.String)
-}).pipe(
-  crdExtra({
-    "x-kubernetes-validations": [
-      {
-        rule: "self.type == 'Localhost' ? has(self.localhostProfile) : !has(self.localhostProfile)",
-        message: "localhostProfile is required when type is Localhost, and forbidden otherwise"
-      }
-    ]
-  })
+const SeccompProfile = crossField(
+  Schema.Struct({
+    type: Schema.String.pipe(doc("RuntimeDefault, Unconfined or Localhost.")),
+    localhostProfile: optional(Schema.String)
+  }),
+  {
+    check: (profile) => (profile.type === "Localhost") === (profile.localhostProfile !== undefined),
+    rule: "self.type == 'Localhost' ? has(self.localhostProfile) : !has(self.localhostProfile)",
+    message: "localhostProfile is required when type is Localhost, and forbidden otherwise",
+    fieldPath: ".localhostProfile"
+  }
 )
 
 const AppArmorProfile = Schema.Struct({

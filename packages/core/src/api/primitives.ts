@@ -5,7 +5,7 @@
  * @module
  */
 import { Schema } from "effect"
-import { CrdReplaceId, crdExtra } from "./annotations.js"
+import { CrdReplaceId, crdExtra, crossField } from "./annotations.js"
 
 /** The regular expression Kubernetes uses for `resource.Quantity` (as controller-gen writes it). */
 export const quantityPattern =
@@ -93,3 +93,22 @@ export const Int32 = Schema.Int.pipe(
 
 /** A 64-bit integer as Kubernetes writes it (`format: int64`); values stay within JavaScript's safe range. */
 export const Int64 = Schema.Int.pipe(crdExtra({ format: "int64" })).annotations({ identifier: "Int64" })
+
+/** A qualified name as Kubernetes uses for label, annotation and resource keys: `[dns-prefix/]name`. */
+export const qualifiedNamePattern =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/
+
+export const QualifiedName = Schema.String.pipe(
+  Schema.maxLength(316),
+  Schema.pattern(qualifiedNamePattern, { description: "a key such as example.com/name" })
+).annotations({ identifier: "QualifiedName" })
+
+/** Annotations to put on a generated object: keys are qualified names (checked by CEL at admission). */
+export const AnnotationMap = crossField(
+  Schema.Record({ key: QualifiedName, value: Schema.String }).pipe(crdExtra({ maxProperties: 64 })),
+  {
+    check: (map) => Object.keys(map).every((key) => key.length <= 316 && qualifiedNamePattern.test(key)),
+    rule: `self.all(k, size(k) <= 316 && k.matches('${qualifiedNamePattern.source}'))`,
+    message: "annotation keys must be qualified names such as example.com/name"
+  }
+)

@@ -8,6 +8,7 @@ import { Schema } from "effect"
 import { crdExtra, crossField, doc, optional, withDefault } from "./annotations.js"
 import { EnvVar, PodSecurityContext, ResourceRequirements, SecurityContext } from "./kube.js"
 import {
+  AnnotationMap,
   DataKey,
   GoDuration,
   Hostname,
@@ -137,12 +138,15 @@ export type BackendStorageSpec = typeof BackendStorageSpec.Type
 // ---------------------------------------------------------------------------------------------------------------
 // backend.s3
 
+const bucketName = (purpose: string, variable: string) =>
+  optional(Schema.String.pipe(Schema.minLength(1), doc(`Bucket for ${purpose} (${variable}).`)))
+
 export const S3Buckets = Schema.Struct({
-  exports: optional(Schema.String.pipe(Schema.minLength(1))),
-  snapshotImports: optional(Schema.String.pipe(Schema.minLength(1))),
-  modules: optional(Schema.String.pipe(Schema.minLength(1))),
-  files: optional(Schema.String.pipe(Schema.minLength(1))),
-  search: optional(Schema.String.pipe(Schema.minLength(1)))
+  exports: bucketName("snapshot exports", "S3_STORAGE_EXPORTS_BUCKET"),
+  snapshotImports: bucketName("snapshot imports", "S3_STORAGE_SNAPSHOT_IMPORTS_BUCKET"),
+  modules: bucketName("deployed function modules", "S3_STORAGE_MODULES_BUCKET"),
+  files: bucketName("user files", "S3_STORAGE_FILES_BUCKET"),
+  search: bucketName("search indexes", "S3_STORAGE_SEARCH_BUCKET")
 }).pipe(doc("Bucket per purpose (S3_STORAGE_*_BUCKET). Each one not set here falls back to bucket/bucketKey."))
 export type S3Buckets = typeof S3Buckets.Type
 
@@ -222,7 +226,7 @@ export const BackendSpec = crossField(
           Schema.Boolean.pipe(doc("Opt out of the self-hosted usage beacon (DISABLE_BEACON).")),
           false
         )
-      }),
+      }).pipe(doc("Usage reporting of the backend.")),
       {}
     ),
     logging: withDefault(
@@ -231,7 +235,7 @@ export const BackendSpec = crossField(
           Schema.Boolean.pipe(doc("Hide server log lines from clients (REDACT_LOGS_TO_CLIENT).")),
           false
         )
-      }),
+      }).pipe(doc("Logging of the backend.")),
       {}
     ),
     security: optional(SecuritySpec.pipe(doc("Security contexts of the backend pod and container."))),
@@ -331,16 +335,10 @@ export const NetworkingSpec = crossField(
     ),
     gatewayClassName: withDefault(ObjectName.pipe(doc("GatewayClass of the Gateway the operator creates.")), "nginx"),
     gatewayAnnotations: optional(
-      Schema.Record({ key: Schema.String, value: Schema.String }).pipe(
-        doc("Annotations of the Gateway the operator creates (e.g. cert-manager issuers).")
-      )
+      AnnotationMap.pipe(doc("Annotations of the Gateway the operator creates (e.g. cert-manager issuers)."))
     ),
     ingressClassName: optional(ObjectName.pipe(doc("IngressClass of the Ingress (mode ingress)."))),
-    ingressAnnotations: optional(
-      Schema.Record({ key: Schema.String, value: Schema.String }).pipe(
-        doc("Annotations of the Ingress (mode ingress).")
-      )
-    ),
+    ingressAnnotations: optional(AnnotationMap.pipe(doc("Annotations of the Ingress (mode ingress)."))),
     tlsSecretRef: optional(
       ObjectName.pipe(doc("TLS Secret for the hosts; URLs are https when set (or when an origin says so)."))
     )
@@ -371,7 +369,7 @@ export const ScaleSpec = Schema.Struct({
         )
       ),
       maxMemory: optional(Quantity.pipe(doc("Upper bound of backend memory, e.g. 8Gi (sets the memory limit).")))
-    })
+    }).pipe(doc("Sizing of the backend container."))
   )
 }).pipe(doc("Sizing hints for the backend."))
 export type ScaleSpec = typeof ScaleSpec.Type

@@ -21,6 +21,20 @@ export default defineConfig({
           include: ["packages/*/test/**/*.test.ts"],
           environment: "node"
         }
+      },
+      {
+        resolve: { alias },
+        test: {
+          // A real etcd + kube-apiserver (+ controllers, scheduler, kwok) on 127.0.0.1; binaries are
+          // built from Go modules into ~/.cache/convex-operator by the globalSetup (see test/cluster/README.md).
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/integration/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          teardownTimeout: 30_000
+        }
       }
     ]
   }

@@ -1,0 +1,85 @@
+/** Smoke test of the "full" local cluster: controllers, scheduler and kwok turn workloads into Ready pods. */
+import { expect, layer } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import { waitUntil } from "../cluster/wait.js"
+import { clusterLayerOptions, conditionStatus, type KubeObject, LocalCluster } from "./support.js"
+
+const labels = { app: "smoke-web" }
+
+const statefulSet: KubeObject = {
+  apiVersion: "apps/v1",
+  kind: "StatefulSet",
+  metadata: { name: "smoke-web", namespace: "default" },
+  spec: {
+    serviceName: "smoke-web",
+    replicas: 1,
+    selector: { matchLabels: labels },
+    template: {
+      metadata: { labels },
+      spec: { containers: [{ name: "web", image: "registry.invalid/never-pulled:1" }] }
+    }
+  }
+}
+
+const job: KubeObject = {
+  apiVersion: "batch/v1",
+  kind: "Job",
+  metadata: { name: "smoke-job", namespace: "default" },
+  spec: {
+    backoffLimit: 0,
+    template: {
+      spec: { restartPolicy: "Never", containers: [{ name: "main", image: "registry.invalid/never-pulled:1" }] }
+    }
+  }
+}
+
+const eventually = <A>(description: string, check: Effect.Effect<Option.Option<A>, unknown>) =>
+  waitUntil(check, { component: "test", description, timeout: "40 seconds", interval: "250 millis" })
+
+layer(LocalCluster.layer({ components: "full" }), clusterLayerOptions)("full local cluster (kwok)", (it) => {
+  it.effect("has a Ready fake node", () =>
+    Effect.gen(function* () {
+      const cluster = yield* LocalCluster
+      const node = yield* cluster.objects.get({ apiVersion: "v1", kind: "Node" }, cluster.nodeName!)
+      expect(conditionStatus(node, "Ready")).toBe("True")
+    })
+  )
+
+  it.effect("runs a StatefulSet to a Ready pod on the kwok node", () =>
+    Effect.gen(function* () {
+      const { objects, nodeName } = yield* LocalCluster
+      yield* objects.apply(statefulSet)
+      const pod = yield* eventually(
+        "pod smoke-web-0 Ready",
+        objects
+          .get({ apiVersion: "v1", kind: "Pod", namespace: "default" }, "smoke-web-0")
+          .pipe(Effect.map((pod) => (conditionStatus(pod, "Ready") === "True" ? Option.some(pod) : Option.none())))
+      )
+      expect((pod.spec as { nodeName?: string }).nodeName).toBe(nodeName)
+      const ready = yield* eventually(
+        "StatefulSet smoke-web readyReplicas 1",
+        objects.get({ apiVersion: "apps/v1", kind: "StatefulSet", namespace: "default" }, "smoke-web").pipe(
+          Effect.map((sts) => {
+            const readyReplicas = (sts.status as { readyReplicas?: number } | undefined)?.readyReplicas
+            return readyReplicas === 1 ? Option.some(readyReplicas) : Option.none()
+          })
+        )
+      )
+      expect(ready).toBe(1)
+    })
+  )
+
+  it.effect("runs a Job to Complete", () =>
+    Effect.gen(function* () {
+      const { objects } = yield* LocalCluster
+      yield* objects.apply(job)
+      const done = yield* eventually(
+        "Job smoke-job Complete",
+        objects
+          .get({ apiVersion: "batch/v1", kind: "Job", namespace: "default" }, "smoke-job")
+          .pipe(Effect.map((job) => (conditionStatus(job, "Complete") === "True" ? Option.some(job) : Option.none())))
+      )
+      expect((done.status as { succeeded?: number }).succeeded).toBe(1)
+    })
+  )
+})

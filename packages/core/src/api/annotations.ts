@@ -55,13 +55,15 @@ export const crossField = <A, I>(
   )
 
 /**
- * An optional field with a default. The default is given in its encoded (manifest) form, written into the
- * CRD as `default:` so the apiserver applies it, and decoded through the field's own schema so that decoding
- * a manifest without the field yields exactly what the apiserver would have stored.
+ * An optional field with a default. The default is given in its encoded (manifest) form and decoded through the
+ * field's own schema, so decoding a manifest without the field yields exactly what the apiserver stores.
+ * The CRD gets the default with its nested defaults filled in (`{}` for `db` becomes `{engine: sqlite, …}`):
+ * the apiserver checks CEL rules against a `default:` as written, without defaulting inside it.
  */
 export const withDefault = <A, I>(schema: Schema.Schema<A, I>, encodedDefault: I) => {
-  const annotated = schema.annotations({ [CrdDefaultId]: encodedDefault })
-  return Schema.optionalWith(annotated, { default: () => Schema.decodeSync(schema)(encodedDefault), exact: true })
+  const decoded = Schema.decodeSync(schema)(encodedDefault)
+  const annotated = schema.annotations({ [CrdDefaultId]: Schema.encodeSync(schema)(decoded) })
+  return Schema.optionalWith(annotated, { default: () => decoded, exact: true })
 }
 
 /** An optional field that is absent (never `undefined`) when not set. */

@@ -8,12 +8,12 @@
  */
 import { Schema } from "effect"
 import { crdExtra, crossField, doc, optional } from "./annotations.js"
-import { Int64, QualifiedName, Quantity } from "./primitives.js"
+import { Int64, Quantity, qualifiedKeyMap } from "./primitives.js"
 
 const atomic = crdExtra({ "x-kubernetes-map-type": "atomic" })
 const StringList = Schema.Array(Schema.String).pipe(crdExtra({ "x-kubernetes-list-type": "atomic" }))
 
-const ResourceList = Schema.Record({ key: QualifiedName, value: Quantity })
+const ResourceList = qualifiedKeyMap(Quantity, "resource name")
 
 export const ResourceClaim = Schema.Struct({
   name: Schema.String,

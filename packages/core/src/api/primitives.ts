@@ -103,12 +103,16 @@ export const QualifiedName = Schema.String.pipe(
   Schema.pattern(qualifiedNamePattern, { description: "a key such as example.com/name" })
 ).annotations({ identifier: "QualifiedName" })
 
-/** Annotations to put on a generated object: keys are qualified names (checked by CEL at admission). */
-export const AnnotationMap = crossField(
-  Schema.Record({ key: QualifiedName, value: Schema.String }).pipe(crdExtra({ maxProperties: 64 })),
-  {
+/**
+ * A map whose keys must be qualified names (annotations, resource lists). The keys are checked by a rule rather
+ * than by the Record's key schema: a key schema would silently drop keys that do not match when decoding.
+ */
+export const qualifiedKeyMap = <A, I>(value: Schema.Schema<A, I>, what: string) =>
+  crossField(Schema.Record({ key: Schema.String, value }).pipe(crdExtra({ maxProperties: 64 })), {
     check: (map) => Object.keys(map).every((key) => key.length <= 316 && qualifiedNamePattern.test(key)),
-    rule: `self.all(k, size(k) <= 316 && k.matches('${qualifiedNamePattern.source}'))`,
-    message: "annotation keys must be qualified names such as example.com/name"
-  }
-)
+    rule: `self.all(k, size(k) <= 316 && k.matches(r'${qualifiedNamePattern.source}'))`,
+    message: `${what} keys must be qualified names such as example.com/name`
+  })
+
+/** Annotations to put on a generated object. */
+export const AnnotationMap = qualifiedKeyMap(Schema.String, "annotation")

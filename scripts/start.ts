@@ -18,6 +18,8 @@ import { LocalCluster } from "../test/cluster/local-cluster.js"
 const root = fileURLToPath(new URL("..", import.meta.url))
 const crd = path.join(root, convexInstanceCrdPath)
 const operatorMain = path.join(root, "packages/operator/src/main.ts")
+/** The `run` command lands with the reconciler; until then `npm start` prepares the cluster and says so. */
+const operatorRun = path.join(root, "packages/operator/src/cli/run.ts")
 
 /** The kubeconfig kubectl would use, when that file exists. */
 const currentKubeconfig = (): string | undefined => {
@@ -41,7 +43,7 @@ const answers = (kubectl: string, kubeconfig: string): boolean => {
 /** Runs the operator process until it exits; resolves to its exit code. */
 const runOperator = (kubeconfig: string) =>
   Effect.async<number>((resume) => {
-    if (!fs.existsSync(operatorMain)) {
+    if (!fs.existsSync(operatorRun)) {
       defaultLog("the operator app (packages/operator) is not built yet: the cluster and CRD are ready for it")
       return
     }

@@ -1,1 +1,7 @@
-export {}
+/**
+ * `convex-operator`: the app. Its modules are exported for tests and for tools that embed the operator.
+ *
+ * @module
+ */
+export { cli, rootCommand } from "./cli/root.js"
+export { convexInstanceCrdYaml, toYaml } from "./manifests.js"

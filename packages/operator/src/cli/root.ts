@@ -1,0 +1,12 @@
+/** The `convex-operator` command line: every subcommand, assembled. */
+import { Command } from "@effect/cli"
+import { adminKeyCommand } from "./admin-key.js"
+import { crdCommand } from "./crd.js"
+
+export const rootCommand = Command.make("convex-operator").pipe(
+  Command.withDescription("Kubernetes operator for self-hosted Convex."),
+  Command.withSubcommands([crdCommand, adminKeyCommand])
+)
+
+/** Runs the CLI on `argv` (as `process.argv`). */
+export const cli = Command.run(rootCommand, { name: "convex-operator", version: "0.1.0" })

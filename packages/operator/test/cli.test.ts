@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { convexInstanceCrdPath, decodeAdminKey, verifyAdminKey } from "@convex-operator/core"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { cli } from "convex-operator"
+import { Effect, Either, Exit } from "effect"
+import { repoRoot } from "../../../test/support/manifests.js"
+
+const secret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
+
+/** Runs the CLI with `args`, capturing what it prints. */
+const run = (...args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const out: Array<string> = []
+    const exit = yield* Effect.consoleWith((console) =>
+      cli(["node", "convex-operator", ...args]).pipe(
+        Effect.withConsole({
+          ...console,
+          log: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" "))),
+          error: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" ")))
+        }),
+        Effect.exit
+      )
+    )
+    return { exit, output: out.join("\n") }
+  }).pipe(Effect.provide(NodeContext.layer))
+
+const secretFile = (content: string) => {
+  const file = join(mkdtempSync(join(tmpdir(), "convex-operator-cli-")), "secret")
+  writeFileSync(file, `${content}\n`)
+  return file
+}
+
+describe("convex-operator CLI", () => {
+  it.live("crd prints the committed CRD", () =>
+    Effect.gen(function* () {
+      const { exit, output } = yield* run("crd")
+      expect(Exit.isSuccess(exit)).toBe(true)
+      const committed = readFileSync(join(repoRoot, convexInstanceCrdPath), "utf8")
+      expect(committed.endsWith(`${output}\n`)).toBe(true)
+      expect(output).toContain("kind: CustomResourceDefinition")
+    })
+  )
+
+  it.live("admin-key issues a key the instance secret verifies, for the named instance", () =>
+    Effect.gen(function* () {
+      const { exit, output } = yield* run("admin-key", "--name", "carnitas", "--secret-file", secretFile(secret))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(output).toMatch(/^carnitas\|01[0-9a-f]+$/)
+      expect(verifyAdminKey(output, "carnitas", secret)).toBe(true)
+      expect(verifyAdminKey(output, "other", secret)).toBe(false)
+      const decoded = Either.getOrThrow(decodeAdminKey(output, secret))
+      expect(decoded.readOnly).toBe(false)
+    })
+  )
+
+  it.live("admin-key --read-only issues a read-only key", () =>
+    Effect.gen(function* () {
+      const { output } = yield* run(
+        "admin-key",
+        "--name",
+        "carnitas",
+        "--read-only",
+        "--secret-file",
+        secretFile(secret)
+      )
+      expect(Either.getOrThrow(decodeAdminKey(output, secret)).readOnly).toBe(true)
+    })
+  )
+
+  it.live("admin-key without a secret names the ways to give one", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* run("admin-key", "--name", "carnitas")
+      expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/--secret-file .*CONVEX_INSTANCE_SECRET/)
+    })
+  )
+
+  it.live("admin-key with a malformed secret says why without printing it", () =>
+    Effect.gen(function* () {
+      const wrong = `${secret.slice(0, 60)}zzzz`
+      const { exit } = yield* run("admin-key", "--name", "carnitas", "--secret-file", secretFile(wrong))
+      const message = Exit.isFailure(exit) ? String(exit.cause) : ""
+      expect(message).toMatch(/secret/)
+      expect(message).not.toContain(wrong)
+      expect(message).not.toContain(secret.slice(0, 16))
+    })
+  )
+})

@@ -6,7 +6,8 @@
 import { Schema } from "effect"
 import { crdExtra, doc, optional } from "./annotations.js"
 import { Condition } from "./kube.js"
-import { Int64 } from "./primitives.js"
+import { ImageRef, ImageTag, Int64 } from "./primitives.js"
+import { UpgradeStrategy } from "./spec.js"
 
 export const Phase = Schema.Literal("Pending", "Ready", "Error", "Upgrading")
 export type Phase = typeof Phase.Type
@@ -18,9 +19,38 @@ export const InstanceEndpoints = Schema.Struct({
 })
 export type InstanceEndpoints = typeof InstanceEndpoints.Type
 
+/** The step an upgrade is at: export the old version, roll to the new one, import the export, or stopped on failure. */
+export const UpgradePhase = Schema.Literal("Exporting", "Rolling", "Importing", "Failed")
+export type UpgradePhase = typeof UpgradePhase.Type
+
+const DateTimeString = Schema.String.pipe(crdExtra({ format: "date-time" }))
+
+/** The progress of a running upgrade, persisted so that a restarted operator resumes it. */
+export const UpgradeStatus = Schema.Struct({
+  phase: UpgradePhase.pipe(
+    doc("Current step: Exporting, Rolling, Importing, or Failed (stopped until the spec changes).")
+  ),
+  strategy: UpgradeStrategy.pipe(doc("The upgrade strategy this upgrade runs with.")),
+  failedStep: optional(Schema.Literal("Export", "Import").pipe(doc("The step that failed, when phase is Failed."))),
+  targetHash: Schema.String.pipe(doc("Hash of the version and images being upgraded to.")),
+  toVersion: ImageTag.pipe(doc("The version being upgraded to.")),
+  fromVersion: optional(ImageTag.pipe(doc("The version being upgraded from, when known."))),
+  fromBackendImage: ImageRef.pipe(doc("Backend image that runs until the export is done.")),
+  fromDashboardImage: ImageRef.pipe(doc("Dashboard image that runs until the export is done.")),
+  startedAt: DateTimeString.pipe(doc("When the upgrade started."))
+})
+export type UpgradeStatus = typeof UpgradeStatus.Type
+
 export const ConvexInstanceStatus = Schema.Struct({
   phase: optional(Phase.pipe(doc("Coarse lifecycle: Pending, Ready, Error or Upgrading."))),
   upgradeHash: optional(Schema.String.pipe(doc("Hash of the last fully applied version and images."))),
+  currentVersion: optional(
+    ImageTag.pipe(doc("The version whose images were last fully rolled out (the one running when not upgrading)."))
+  ),
+  upgrade: optional(UpgradeStatus.pipe(doc("The upgrade in progress; absent when none runs."))),
+  lastRestartTime: optional(
+    DateTimeString.pipe(doc("When the operator last restarted the backend (maintenance.restartInterval)."))
+  ),
   observedGeneration: optional(Int64.pipe(doc("The .metadata.generation this status describes."))),
   endpoints: optional(InstanceEndpoints.pipe(doc("Where clients reach this deployment."))),
   conditions: optional(

@@ -1,0 +1,377 @@
+/**
+ * `decide`: the pure heart of the operator. Given a ConvexInstance, what is observed in its namespace (owned
+ * children and referenced Secrets/ConfigMaps), pre-drawn randomness and the current time, it decides every object
+ * that should exist, which of them need applying, what must go, the new status, the events to record, and when to
+ * look again. It performs no I/O and is deterministic; the shell (observe → decide → act) does the rest.
+ *
+ * Feeding back what was rendered as observed yields no changes: that fixed point is what makes a steady state
+ * free of API writes.
+ *
+ * @module
+ */
+import { Duration, Option } from "effect"
+import type { ConvexInstance, ConvexInstanceStatus } from "./api/index.js"
+import { backendImage, dashboardImage } from "./convex/index.js"
+import { conditionsOf, routingReady } from "./decide-status.js"
+import { backendEnvironment, convexInstanceName } from "./render/backend-env.js"
+import { renderChildren } from "./render/children.js"
+import { instanceNamespace, type OperatorSettings, type RunningImages, renderContext } from "./render/context.js"
+import { dashboardContainerName } from "./render/dashboard.js"
+import { isSubset, needsApply } from "./render/diff.js"
+import { configHashAnnotation, restartedAtAnnotation, shortHash } from "./render/hash.js"
+import { routeParents } from "./render/httproute.js"
+import { isManagedChild } from "./render/labels.js"
+import { childNames, secretKeys } from "./render/names.js"
+import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
+import { indexObserved, type ObservedIndex } from "./render/observed.js"
+import { decideGeneratedSecrets, type Entropy, type GeneratedSecrets, generatedSecretData } from "./render/secret.js"
+import { backendContainerName } from "./render/statefulset.js"
+import { instanceUrls } from "./render/urls.js"
+import { applyConditions, findCondition } from "./status/conditions.js"
+import { endpointsOf } from "./status/endpoints.js"
+import { type DecidedEvent, transitionEvents } from "./status/events.js"
+import { phaseOf } from "./status/phase.js"
+import { validateReferences } from "./status/references.js"
+import { gatewayState, type RoutingState, routeState } from "./status/routing.js"
+import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./status/workloads.js"
+import { planUpgrade } from "./upgrade/plan.js"
+import { planRestart } from "./upgrade/restart.js"
+
+/** What the shell observed for one instance. */
+export interface Observed {
+  /** Owned children and referenced Secrets/ConfigMaps in the instance's namespace, as read (with status). */
+  readonly objects: ReadonlyArray<KubeObject>
+  /** Random bytes drawn before deciding (`drawEntropy`); used only when a secret must be generated. */
+  readonly entropy: Entropy
+}
+
+/** Settings of the operator that decisions depend on. */
+export interface DecideOptions {
+  readonly operator: OperatorSettings
+}
+
+/** The operator image snapshot Jobs run when the shell does not say (the shell should always say). */
+export const defaultDecideOptions: DecideOptions = { operator: { image: "ghcr.io/icod-de/convex-operator:latest" } }
+
+/** An object to delete. */
+export interface ObjectReference {
+  readonly apiVersion: string
+  readonly kind: string
+  readonly namespace: string
+  readonly name: string
+}
+
+/** What `decide` decided. */
+export interface Decision {
+  /** Every child that should exist. */
+  readonly desired: ReadonlyArray<ChildObject>
+  /** The desired children that are absent or differ from what was observed: apply these (SSA). */
+  readonly apply: ReadonlyArray<ChildObject>
+  /** Observed children of this instance that are no longer desired. Claims are never deleted. */
+  readonly delete: ReadonlyArray<ObjectReference>
+  /** The new status. */
+  readonly status: ConvexInstanceStatus
+  /** Whether `status` differs from the instance's current status (patch it only then). */
+  readonly statusChanged: boolean
+  /** Events to record. */
+  readonly events: ReadonlyArray<DecidedEvent>
+  /** When to decide again even if nothing changes (a due restart). */
+  readonly requeueAfter: Option.Option<Duration.Duration>
+}
+
+/** The kinds `decide` may delete when they are no longer desired (never claims). */
+const deletableKinds = new Set([
+  "ConfigMap",
+  "Secret",
+  "Service",
+  "StatefulSet",
+  "Deployment",
+  "Job",
+  "Gateway",
+  "HTTPRoute",
+  "Ingress"
+])
+
+const containerImage = (object: KubeObject | undefined, container: string): string | undefined => {
+  const containers = (object?.spec as { template?: { spec?: { containers?: unknown } } } | undefined)?.template?.spec
+    ?.containers
+  if (!Array.isArray(containers)) return undefined
+  const found = containers.find((entry) => (entry as { name?: unknown }).name === container) as
+    | { image?: unknown }
+    | undefined
+  return typeof found?.image === "string" ? found.image : undefined
+}
+
+/** The values behind every `valueFrom` of the backend env, with the generated Secret as decided. */
+const referencedValues = (
+  env: ReturnType<typeof backendEnvironment>["env"],
+  observed: ObservedIndex,
+  generated: { readonly name: string; readonly data: Readonly<Record<string, string>> }
+) =>
+  env.flatMap((entry) => {
+    const secret = entry.valueFrom?.secretKeyRef
+    if (secret !== undefined) {
+      const name = secret.name ?? ""
+      const data = name === generated.name ? generated.data : observed.secretData(name)
+      return [["Secret", name, secret.key, data?.[secret.key] ?? null]]
+    }
+    const configMap = entry.valueFrom?.configMapKeyRef
+    if (configMap !== undefined) {
+      const name = configMap.name ?? ""
+      return [["ConfigMap", name, configMap.key, observed.configMapData(name)?.[configMap.key] ?? null]]
+    }
+    return []
+  })
+
+const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a)
+
+/**
+ * Decides the desired state, deletions, status, events and next wake-up of `instance`. Pure and deterministic:
+ * the same arguments always give the same decision.
+ */
+export const decide = (
+  instance: ConvexInstance,
+  observed: Observed,
+  now: Date,
+  options: DecideOptions = defaultDecideOptions
+): Decision => {
+  const index = indexObserved(observed.objects)
+  const name = instance.metadata.name ?? ""
+  const namespace = instanceNamespace(instance)
+  const names = childNames(name)
+  const { spec } = instance
+  const previous = instance.status
+
+  const urls = instanceUrls(instance, namespace)
+  const environment = backendEnvironment(instance, urls, index)
+  const problems = validateReferences(instance, index, environment)
+  const holdBackend = problems.some((problem) => problem.blocking)
+  const secrets: GeneratedSecrets = decideGeneratedSecrets({
+    instanceName: convexInstanceName(instance),
+    observed: index.secretData(names.secrets),
+    entropy: observed.entropy,
+    now
+  })
+
+  // Plans.
+  const observedStatefulSet = index.get("StatefulSet", names.backend)
+  const observedDeployment = index.get("Deployment", names.dashboard)
+  const backendReadiness = statefulSetReadiness(observedStatefulSet)
+  const target: RunningImages = {
+    version: spec.version,
+    backend: backendImage(spec.version, spec.backend.image),
+    dashboard: dashboardImage(spec.version, spec.dashboard.image)
+  }
+  const upgrade = planUpgrade({
+    target,
+    strategy: spec.maintenance.upgradeStrategy,
+    status: previous,
+    observedBackendImage: containerImage(observedStatefulSet, backendContainerName),
+    observedDashboardImage: containerImage(observedDeployment, dashboardContainerName),
+    backendReadyWith: (image) =>
+      backendReadiness.ready && containerImage(observedStatefulSet, backendContainerName) === image,
+    job: (direction, hash) =>
+      jobOutcome(index.get("Job", direction === "export" ? names.exportJob(hash) : names.importJob(hash))),
+    now
+  })
+  const statefulSetReadyCondition = findCondition(previous?.conditions, "StatefulSetReady")
+  const restart = planRestart({
+    interval: spec.maintenance.restartInterval,
+    lastRestartTime: previous?.lastRestartTime,
+    readySince:
+      backendReadiness.ready && statefulSetReadyCondition?.status === "True"
+        ? statefulSetReadyCondition.lastTransitionTime
+        : undefined,
+    upgrading: upgrade.upgrading || upgrade.failed,
+    now
+  })
+
+  // Rendering.
+  const generatedData = generatedSecretData(secrets)
+  const configHash = shortHash({
+    config: environment.config,
+    refs: referencedValues(environment.env, index, { name: names.secrets, data: generatedData })
+  })
+  const dashboardHash = shortHash({
+    deploymentUrl: urls.deploymentUrl,
+    adminKey: spec.dashboard.prefillAdminKey ? secrets.adminKey : null
+  })
+  const context = renderContext({
+    instance,
+    urls,
+    environment,
+    images: upgrade.images,
+    backendPodAnnotations: {
+      [configHashAnnotation]: configHash,
+      ...(restart.restartedAt !== undefined ? { [restartedAtAnnotation]: restart.restartedAt } : {})
+    },
+    dashboardPodAnnotations: { [configHashAnnotation]: dashboardHash },
+    operator: options.operator
+  })
+  const desired = renderChildren(context, {
+    secrets,
+    holdBackend,
+    trafficStopped: upgrade.trafficStopped,
+    jobs: upgrade.jobs,
+    upgradeHash: upgrade.targetHash
+  })
+  const observedOf = (object: ChildObject) => index.get(object.kind, object.metadata.name)
+  const apply = desired.filter((object) => needsApply(object, observedOf(object)))
+  const pending = new Set(apply.map(objectKey))
+  const inPlace = (kind: string, objectName: string) =>
+    index.get(kind, objectName) !== undefined && !pending.has(`${kind}/${objectName}`)
+
+  const desiredKeys = new Set(desired.map(objectKey))
+  const deletions = observed.objects
+    .filter(
+      (object) =>
+        deletableKinds.has(object.kind) &&
+        (object.metadata.namespace ?? namespace) === namespace &&
+        isManagedChild(object.metadata.labels, name) &&
+        !desiredKeys.has(objectKey(object)) &&
+        !(holdBackend && object.kind === "StatefulSet" && object.metadata.name === names.backend)
+    )
+    .map(
+      (object): ObjectReference => ({
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        namespace,
+        name: object.metadata.name ?? ""
+      })
+    )
+
+  // Status.
+  const backendApplied = !holdBackend && inPlace("StatefulSet", names.backend)
+  const dashboardApplied = inPlace("Deployment", names.dashboard)
+  const backend = {
+    held: holdBackend,
+    ready: backendReadiness.ready && (holdBackend || backendApplied),
+    message:
+      backendApplied || holdBackend || !backendReadiness.ready
+        ? backendReadiness.message
+        : "applying the backend StatefulSet"
+  }
+  const dashboardReadiness = deploymentReadiness(observedDeployment, spec.dashboard.replicas)
+  const dashboard = {
+    ready: spec.dashboard.enabled && dashboardReadiness.ready && dashboardApplied,
+    message:
+      dashboardApplied || !dashboardReadiness.ready ? dashboardReadiness.message : "applying the dashboard Deployment"
+  }
+  const gatewayObject = desired.find((object) => object.kind === "Gateway")
+  const gateway =
+    gatewayObject === undefined
+      ? undefined
+      : pending.has(objectKey(gatewayObject))
+        ? ({ _tag: "Pending", message: "applying the Gateway" } as const)
+        : gatewayState(observedOf(gatewayObject), spec.networking?.tlsSecretRef)
+  const routeObjects = desired.filter((object) => object.kind === "HTTPRoute" || object.kind === "Ingress")
+  const routes: RoutingState | undefined =
+    spec.networking === undefined || upgrade.trafficStopped
+      ? undefined
+      : (routeObjects
+          .map((object): RoutingState => {
+            if (pending.has(objectKey(object))) return { _tag: "Pending", message: `applying ${objectKey(object)}` }
+            if (object.kind === "Ingress") return { _tag: "Ready" }
+            const role =
+              object.metadata.name === names.apiRoute
+                ? "api"
+                : object.metadata.name === names.siteRoute
+                  ? "site"
+                  : "dashboard"
+            const parents =
+              object.metadata.name === names.redirectRoute ? object.spec.parentRefs : routeParents(context, role)
+            return routeState(observedOf(object), parents, namespace)
+          })
+          .find((state) => state._tag !== "Ready") ?? { _tag: "Ready" })
+  const facts = {
+    instance,
+    inPlace: {
+      configMap: inPlace("ConfigMap", names.backendConfig),
+      secret: inPlace("Secret", names.secrets),
+      pvc: inPlace("PersistentVolumeClaim", names.backendPvc),
+      services: inPlace("Service", names.backend) && inPlace("Service", names.backendHeadless),
+      dashboardService: inPlace("Service", names.dashboard)
+    },
+    problems,
+    backend,
+    dashboard,
+    gateway,
+    routes,
+    trafficStopped: upgrade.trafficStopped,
+    upgradeFailed: upgrade.failed,
+    upgradeConditions: upgrade.conditions
+  }
+  const generation = instance.metadata.generation
+  const conditions = applyConditions(previous?.conditions, conditionsOf(facts), generation, now)
+  const ready = findCondition(conditions, "Ready")?.status === "True"
+  const status: ConvexInstanceStatus = {
+    phase: phaseOf({ upgrading: upgrade.upgrading, failed: holdBackend || upgrade.failed, ready }),
+    ...(upgrade.upgradeHash !== undefined ? { upgradeHash: upgrade.upgradeHash } : {}),
+    ...(upgrade.currentVersion !== undefined ? { currentVersion: upgrade.currentVersion } : {}),
+    ...(upgrade.upgrade !== undefined ? { upgrade: upgrade.upgrade } : {}),
+    ...(restart.restartedAt !== undefined ? { lastRestartTime: restart.restartedAt } : {}),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    endpoints: endpointsOf({
+      urls,
+      routed: spec.networking !== undefined && routingReady(facts),
+      dashboardReady: dashboard.ready
+    }),
+    conditions
+  }
+
+  // Events.
+  const events: Array<DecidedEvent> = [...transitionEvents(previous?.conditions, conditions)]
+  if (secrets.change === "InstanceSecretRegenerated") {
+    events.push({
+      type: "Warning",
+      reason: "InstanceSecretRegenerated",
+      action: "Generate",
+      message: `Secret "${names.secrets}" key "${secretKeys.instanceSecret}" was missing or invalid: a new instance secret was generated, which revokes every admin key issued before; a new admin key was issued`
+    })
+  } else if (secrets.change === "AdminKeyIssued") {
+    events.push({
+      type: "Normal",
+      reason: "AdminKeyIssued",
+      action: "Generate",
+      message: `Secret "${names.secrets}" key "${secretKeys.adminKey}" was missing or not valid for this instance: a new admin key was issued`
+    })
+  } else if (secrets.change === "Generated") {
+    events.push({
+      type: "Normal",
+      reason: "SecretsGenerated",
+      action: "Generate",
+      message: `generated the instance secret and an admin key in Secret "${names.secrets}"`
+    })
+  }
+  const pvcCondition = findCondition(conditions, "PVCReady")
+  if (
+    spec.backend.storage.mode === "sqlite" &&
+    pvcCondition?.reason === "Skipped" &&
+    findCondition(previous?.conditions, "PVCReady")?.message !== pvcCondition.message
+  ) {
+    events.push({ type: "Warning", reason: "DataNotPersistent", action: "Reconcile", message: pvcCondition.message })
+  }
+  if (restart._tag === "Restart") {
+    events.push({
+      type: "Normal",
+      reason: "RestartTriggered",
+      action: "Restart",
+      message: `restarting the backend: maintenance.restartInterval ${spec.maintenance.restartInterval} elapsed`
+    })
+  }
+
+  const requeueAfter =
+    restart._tag === "Waiting" && restart.dueAt !== undefined
+      ? Option.some(Duration.millis(Math.max(1000, restart.dueAt.getTime() - now.getTime())))
+      : Option.none()
+
+  return {
+    desired,
+    apply,
+    delete: deletions,
+    status,
+    statusChanged: previous === undefined || !sameJson(previous, status),
+    events,
+    requeueAfter
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The full set of desired children, in a fixed order: config, secrets, storage, services, workloads, routing,
+ * snapshot Jobs.
+ *
+ * @module
+ */
+import { renderBackendConfigMap } from "./configmap.js"
+import type { RenderContext } from "./context.js"
+import { renderDashboardDeployment } from "./dashboard.js"
+import { renderGateway } from "./gateway.js"
+import { renderHttpRoutes } from "./httproute.js"
+import { renderIngress } from "./ingress.js"
+import { renderSnapshotJob, type SnapshotDirection } from "./jobs.js"
+import type { ChildObject } from "./objects.js"
+import { renderDataPvc, renderSnapshotPvc } from "./pvc.js"
+import { type GeneratedSecrets, renderGeneratedSecret } from "./secret.js"
+import { renderBackendHeadlessService, renderBackendService, renderDashboardService } from "./service.js"
+import { renderBackendStatefulSet } from "./statefulset.js"
+
+/** What the plans decided about the children. */
+export interface ChildrenOptions {
+  /** The generated Secret's content. */
+  readonly secrets: GeneratedSecrets
+  /** Leave the backend StatefulSet out (its references are invalid; the running one is kept as it is). */
+  readonly holdBackend: boolean
+  /** Leave the public routes out (an exportImport upgrade stops traffic). */
+  readonly trafficStopped: boolean
+  /** The snapshot Jobs to run, and the hash of the upgrade they belong to. */
+  readonly jobs: ReadonlyArray<SnapshotDirection>
+  readonly upgradeHash: string
+}
+
+const present = <A>(value: A | undefined): ReadonlyArray<A> => (value === undefined ? [] : [value])
+
+/** Every child that should exist. */
+export const renderChildren = (context: RenderContext, options: ChildrenOptions): ReadonlyArray<ChildObject> => {
+  const dashboard = renderDashboardDeployment(context)
+  return [
+    renderBackendConfigMap(context),
+    renderGeneratedSecret(context, options.secrets),
+    ...present(renderDataPvc(context)),
+    renderBackendService(context),
+    renderBackendHeadlessService(context),
+    ...(options.holdBackend ? [] : [renderBackendStatefulSet(context)]),
+    ...(dashboard !== undefined ? [renderDashboardService(context), dashboard] : []),
+    ...present(renderGateway(context)),
+    ...(options.trafficStopped ? [] : [...renderHttpRoutes(context), ...present(renderIngress(context))]),
+    ...(options.jobs.length > 0 ? [renderSnapshotPvc(context)] : []),
+    ...options.jobs.map((direction) => renderSnapshotJob(context, direction, options.upgradeHash))
+  ]
+}

@@ -1,0 +1,53 @@
+/**
+ * Names of the objects an instance owns. They stay compatible with the reference operator where it named them
+ * (`<name>-backend`, `<name>-dashboard`, `<name>-convex-secrets`, `<name>-backend-config`, `<name>-backend-pvc`,
+ * `<name>-gateway`), so existing deployments are adopted rather than duplicated.
+ *
+ * @module
+ */
+
+/** The names of every child of the instance `name`. */
+export const childNames = (name: string) =>
+  ({
+    /** The backend StatefulSet and its client Service. */
+    backend: `${name}-backend`,
+    /** The governing headless Service of the StatefulSet. */
+    backendHeadless: `${name}-backend-headless`,
+    /** The ConfigMap of non-secret backend environment. */
+    backendConfig: `${name}-backend-config`,
+    /** The Secret holding the generated instance secret and admin key. */
+    secrets: `${name}-convex-secrets`,
+    /** The claim mounted at /convex/data. */
+    backendPvc: `${name}-backend-pvc`,
+    /** The dashboard Deployment and Service. */
+    dashboard: `${name}-dashboard`,
+    /** The Gateway the operator creates when no parentRefs are given. */
+    gateway: `${name}-gateway`,
+    /** The HTTPRoute of the API host (port 3210). */
+    apiRoute: `${name}-api`,
+    /** The HTTPRoute of the HTTP-actions host (port 3211). */
+    siteRoute: `${name}-site`,
+    /** The HTTPRoute of the dashboard host (port 6791). */
+    dashboardRoute: `${name}-dashboard`,
+    /** The HTTPRoute that redirects plain HTTP to HTTPS on the operator's own Gateway. */
+    redirectRoute: `${name}-https-redirect`,
+    /** The Ingress (networking mode ingress). */
+    ingress: `${name}-ingress`,
+    /** The claim snapshot Jobs write exports to and read imports from. */
+    snapshots: `${name}-snapshots`,
+    /** The export Job of the upgrade to the images with hash `hash`. */
+    exportJob: (hash: string) => `${name}-export-${hash.slice(0, 10)}`,
+    /** The import Job of the upgrade to the images with hash `hash`. */
+    importJob: (hash: string) => `${name}-import-${hash.slice(0, 10)}`
+  }) as const
+
+/** The children names of one instance. */
+export type ChildNames = ReturnType<typeof childNames>
+
+/** Keys of the generated Secret. */
+export const secretKeys = {
+  /** `INSTANCE_SECRET`: 64 hex characters. */
+  instanceSecret: "instance-secret",
+  /** An admin key issued with the instance secret for `INSTANCE_NAME`. */
+  adminKey: "admin-key"
+} as const

@@ -1,0 +1,50 @@
+/**
+ * Which public host goes to which port. Every host is served at `/` (Convex clients build URLs from the origin
+ * and the dashboard has no base path), so there is never a path-prefix rule such as `/dashboard` or `/http`.
+ *
+ * @module
+ */
+import { backendApiPort, backendSiteProxyPort, dashboardPort } from "../convex/index.js"
+import type { RenderContext } from "./context.js"
+
+/** One public host and the Service port behind it. */
+export interface HostRoute {
+  /** `api`, `site` or `dashboard`: names the listener and the route. */
+  readonly role: "api" | "site" | "dashboard"
+  readonly host: string
+  readonly service: string
+  readonly port: number
+}
+
+/** The routed hosts: the API host, the site host when set, the dashboard host when set and the dashboard enabled. */
+export const hostRoutes = (context: RenderContext): ReadonlyArray<HostRoute> => {
+  const networking = context.instance.spec.networking
+  if (networking === undefined) return []
+  const routes: Array<HostRoute> = [
+    { role: "api", host: networking.host, service: context.names.backend, port: backendApiPort }
+  ]
+  if (networking.siteHost !== undefined) {
+    routes.push({ role: "site", host: networking.siteHost, service: context.names.backend, port: backendSiteProxyPort })
+  }
+  if (networking.dashboardHost !== undefined && context.instance.spec.dashboard.enabled) {
+    routes.push({
+      role: "dashboard",
+      host: networking.dashboardHost,
+      service: context.names.dashboard,
+      port: dashboardPort
+    })
+  }
+  return routes
+}
+
+/** Whether the instance creates its own Gateway: gateway mode with networking and no parentRefs. */
+export const ownsGateway = (context: RenderContext): boolean => {
+  const networking = context.instance.spec.networking
+  return networking !== undefined && networking.mode === "gateway" && networking.parentRefs === undefined
+}
+
+/** The name of the HTTPS listener of a role on the operator's Gateway. */
+export const httpsListenerName = (role: HostRoute["role"]): string => `${role}-https`
+
+/** The name of the plain-HTTP listener on the operator's Gateway. */
+export const httpListenerName = "http"

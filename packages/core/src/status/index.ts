@@ -1,0 +1,12 @@
+/**
+ * Status: conditions, phase and endpoints as a pure fold of observations, plus validation of references.
+ *
+ * @module
+ */
+export * from "./conditions.js"
+export * from "./endpoints.js"
+export * from "./events.js"
+export * from "./phase.js"
+export * from "./references.js"
+export * from "./routing.js"
+export * from "./workloads.js"

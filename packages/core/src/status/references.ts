@@ -1,0 +1,161 @@
+/**
+ * Validation of what a ConvexInstance refers to: the database URL Secret (and the URL itself, by Convex's rules),
+ * the S3 Secret and ConfigMap with every key they must hold, the TLS Secret, and `valueFrom` references of the
+ * user's backend env. A problem names the field, the object and the key, never a value. Problems that would crash
+ * or misconfigure the backend are blocking (the backend is not rolled into them); a malformed TLS Secret is not,
+ * and a missing one is not a problem at all (cert-manager creates it from the Gateway).
+ *
+ * @module
+ */
+import type { ConvexInstance } from "../api/index.js"
+import { databaseUrlProblems, databaseUrlVariable } from "../convex/index.js"
+import { type BackendEnvironment, convexInstanceName } from "../render/backend-env.js"
+import type { ObservedIndex } from "../render/observed.js"
+import { s3BucketVariables, s3ConfigMapName } from "../render/s3.js"
+
+/** One problem with a reference. */
+export interface ReferenceProblem {
+  /** The spec field at fault, e.g. `spec.backend.db.secretRef`. */
+  readonly field: string
+  /** What is wrong and how to fix it; never contains a value read from a Secret. */
+  readonly message: string
+  /** Whether the backend must not be rolled while this problem lasts. */
+  readonly blocking: boolean
+}
+
+const problem = (field: string, message: string, blocking = true): ReferenceProblem => ({ field, message, blocking })
+
+const databaseProblems = (instance: ConvexInstance, observed: ObservedIndex): ReadonlyArray<ReferenceProblem> => {
+  const { db } = instance.spec.backend
+  if (db.engine === "sqlite" || db.secretRef === undefined || db.urlKey === undefined) return []
+  const data = observed.secretData(db.secretRef)
+  if (data === undefined) {
+    return [
+      problem(
+        "spec.backend.db.secretRef",
+        `Secret "${db.secretRef}" does not exist: create it with the ${databaseUrlVariable(db.engine)} under key "${db.urlKey}"`
+      )
+    ]
+  }
+  const url = data[db.urlKey]
+  if (url === undefined) {
+    return [problem("spec.backend.db.urlKey", `Secret "${db.secretRef}" has no key "${db.urlKey}"`)]
+  }
+  return databaseUrlProblems({ engine: db.engine, url, instanceName: convexInstanceName(instance) }).map((p) =>
+    problem("spec.backend.db.urlKey", `Secret "${db.secretRef}" key "${db.urlKey}": ${p.message}`)
+  )
+}
+
+const s3Problems = (
+  instance: ConvexInstance,
+  observed: ObservedIndex,
+  environment: BackendEnvironment
+): ReadonlyArray<ReferenceProblem> => {
+  const { s3 } = instance.spec.backend
+  if (!s3.enabled || s3.secretRef === undefined) return []
+  const problems: Array<ReferenceProblem> = []
+  const secret = observed.secretData(s3.secretRef)
+  if (secret === undefined) {
+    problems.push(problem("spec.backend.s3.secretRef", `Secret "${s3.secretRef}" does not exist`))
+  }
+  const configMapName = s3ConfigMapName(s3)
+  const configMap = configMapName === undefined ? undefined : observed.configMapData(configMapName)
+  if (s3.configMapRef !== undefined && configMap === undefined) {
+    problems.push(problem("spec.backend.s3.configMapRef", `ConfigMap "${s3.configMapRef}" does not exist`))
+  }
+  // Every key read through secretKeyRef must exist in the Secret.
+  if (secret !== undefined) {
+    for (const entry of environment.env) {
+      const ref = entry.valueFrom?.secretKeyRef
+      if (ref?.name === s3.secretRef && ref.key !== undefined && secret[ref.key] === undefined) {
+        problems.push(
+          problem("spec.backend.s3", `Secret "${s3.secretRef}" has no key "${ref.key}" (for ${entry.name})`)
+        )
+      }
+    }
+  }
+  const wired = (variable: string) =>
+    environment.config[variable] !== undefined || environment.env.some((entry) => entry.name === variable)
+  const configMapKey = (field: string, key: string | undefined) => {
+    if (key !== undefined && configMap !== undefined && configMap[key] === undefined) {
+      problems.push(problem(`spec.backend.s3.${field}`, `ConfigMap "${configMapName}" has no key "${key}"`))
+    }
+  }
+  configMapKey("endpointHostKey", s3.endpointHostKey)
+  configMapKey("endpointPortKey", s3.endpointPortKey)
+  if (!wired("AWS_REGION")) {
+    problems.push(
+      problem(
+        "spec.backend.s3.region",
+        "S3 needs a region (AWS_REGION), or Convex silently stores files locally: set region or regionKey"
+      )
+    )
+  }
+  for (const [field, variable] of Object.entries(s3BucketVariables)) {
+    if (!wired(variable)) {
+      problems.push(
+        problem(
+          `spec.backend.s3.buckets.${field}`,
+          `S3 needs a bucket for ${field} (${variable}), or Convex silently stores files locally: set bucket, bucketKey or buckets.${field}`
+        )
+      )
+    }
+  }
+  return problems
+}
+
+const envProblems = (instance: ConvexInstance, observed: ObservedIndex): ReadonlyArray<ReferenceProblem> =>
+  (instance.spec.backend.env ?? []).flatMap((entry, index) => {
+    const field = `spec.backend.env[${index}].valueFrom`
+    const secretRef = entry.valueFrom?.secretKeyRef
+    if (secretRef !== undefined && secretRef.optional !== true) {
+      const data = observed.secretData(secretRef.name ?? "")
+      if (data === undefined)
+        return [problem(field, `Secret "${secretRef.name ?? ""}" does not exist (for ${entry.name})`)]
+      if (data[secretRef.key] === undefined) {
+        return [problem(field, `Secret "${secretRef.name ?? ""}" has no key "${secretRef.key}" (for ${entry.name})`)]
+      }
+    }
+    const configMapRef = entry.valueFrom?.configMapKeyRef
+    if (configMapRef !== undefined && configMapRef.optional !== true) {
+      const data = observed.configMapData(configMapRef.name ?? "")
+      if (data === undefined) {
+        return [problem(field, `ConfigMap "${configMapRef.name ?? ""}" does not exist (for ${entry.name})`)]
+      }
+      if (data[configMapRef.key] === undefined) {
+        return [
+          problem(field, `ConfigMap "${configMapRef.name ?? ""}" has no key "${configMapRef.key}" (for ${entry.name})`)
+        ]
+      }
+    }
+    return []
+  })
+
+const tlsProblems = (instance: ConvexInstance, observed: ObservedIndex): ReadonlyArray<ReferenceProblem> => {
+  const name = instance.spec.networking?.tlsSecretRef
+  if (name === undefined) return []
+  const data = observed.secretData(name)
+  if (data === undefined) return []
+  const missing = ["tls.crt", "tls.key"].filter((key) => data[key] === undefined)
+  return missing.length === 0
+    ? []
+    : [
+        problem(
+          "spec.networking.tlsSecretRef",
+          `Secret "${name}" is not a TLS Secret: it has no key ${missing.map((key) => `"${key}"`).join(" or ")}`,
+          false
+        )
+      ]
+}
+
+/** Every problem with the references of `instance`, in spec order. */
+export const validateReferences = (
+  instance: ConvexInstance,
+  observed: ObservedIndex,
+  environment: BackendEnvironment
+): ReadonlyArray<ReferenceProblem> => [
+  ...databaseProblems(instance, observed),
+  ...s3Problems(instance, observed, environment),
+  ...envProblems(instance, observed),
+  ...tlsProblems(instance, observed)
+]

@@ -1,0 +1,54 @@
+/**
+ * The restart plan of `maintenance.restartInterval`: restart the backend that long after it last started, to
+ * contain memory growth. A pure state machine over the status and now:
+ *
+ * - `Disabled` (interval 0): nothing is triggered; the last restart annotation stays as it is (removing it would
+ *   roll the pod);
+ * - `Waiting`: not due yet, or the backend is not ready or an upgrade runs; wake up at `dueAt`;
+ * - `Restart`: due now; the decision writes `status.lastRestartTime = now`, and the backend pod template's
+ *   `convex.icod.de/restarted-at` annotation (which always equals `status.lastRestartTime`) rolls the pod.
+ *
+ * The backend "started" at the later of the last restart and the last time StatefulSetReady became True.
+ *
+ * @module
+ */
+import { formatTime } from "../status/conditions.js"
+import { goDurationMillis } from "./duration.js"
+
+/** What the restart plan reads. */
+export interface RestartInput {
+  /** `maintenance.restartInterval`. */
+  readonly interval: string
+  /** `status.lastRestartTime`. */
+  readonly lastRestartTime: string | undefined
+  /** When StatefulSetReady last became True, if it is True now. */
+  readonly readySince: string | undefined
+  /** Whether an upgrade is running (restarts wait for it). */
+  readonly upgrading: boolean
+  readonly now: Date
+}
+
+/** The plan's decision. */
+export type RestartPlan =
+  | { readonly _tag: "Disabled"; readonly restartedAt: string | undefined }
+  | { readonly _tag: "Waiting"; readonly restartedAt: string | undefined; readonly dueAt: Date | undefined }
+  | { readonly _tag: "Restart"; readonly restartedAt: string }
+
+const parse = (time: string | undefined): number | undefined => {
+  if (time === undefined) return undefined
+  const millis = Date.parse(time)
+  return Number.isNaN(millis) ? undefined : millis
+}
+
+/** Decides whether the backend restarts now. */
+export const planRestart = (input: RestartInput): RestartPlan => {
+  const interval = goDurationMillis(input.interval)
+  const restartedAt = input.lastRestartTime
+  if (interval === undefined || interval <= 0) return { _tag: "Disabled", restartedAt }
+  const readySince = parse(input.readySince)
+  if (readySince === undefined || input.upgrading) return { _tag: "Waiting", restartedAt, dueAt: undefined }
+  const started = Math.max(readySince, parse(restartedAt) ?? 0)
+  const dueAt = started + interval
+  if (input.now.getTime() >= dueAt) return { _tag: "Restart", restartedAt: formatTime(input.now) }
+  return { _tag: "Waiting", restartedAt, dueAt: new Date(dueAt) }
+}

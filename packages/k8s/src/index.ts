@@ -1,1 +1,26 @@
-export {}
+/**
+ * @convex-operator/k8s: a small, generic Effect toolkit for Kubernetes controllers.
+ */
+export * from "./errors.js"
+export {
+  type ApplyOptions,
+  type DeleteOptions,
+  type GetOptions,
+  KubeClient,
+  type KubeClientService,
+  type KubeConfigSource,
+  type ListOptions,
+  type ListResult,
+  type LiveOptions,
+  MemoryApiServer,
+  type MemoryApiServerService,
+  type MemoryOptions,
+  type PatchOptions,
+  type PatchStatusOptions,
+  type RateLimit,
+  type WatchEvent,
+  type WatchOptions,
+  type WriteOptions
+} from "./KubeClient.js"
+export type { KubeObject, ObjectKey, ObjectMeta, OwnerReference } from "./Resource.js"
+export * as Resource from "./Resource.js"

@@ -27,7 +27,7 @@ import { indexObserved, type ObservedIndex } from "./render/observed.js"
 import { decideGeneratedSecrets, type Entropy, type GeneratedSecrets, generatedSecretData } from "./render/secret.js"
 import { backendContainerName } from "./render/statefulset.js"
 import { instanceUrls } from "./render/urls.js"
-import { applyConditions, findCondition } from "./status/conditions.js"
+import { applyConditions, findCondition, formatTime } from "./status/conditions.js"
 import { endpointsOf } from "./status/endpoints.js"
 import { type DecidedEvent, transitionEvents } from "./status/events.js"
 import { phaseOf } from "./status/phase.js"
@@ -178,10 +178,12 @@ export const decide = (
   const restart = planRestart({
     interval: spec.maintenance.restartInterval,
     lastRestartTime: previous?.lastRestartTime,
-    readySince:
-      backendReadiness.ready && statefulSetReadyCondition?.status === "True"
+    // The backend started when StatefulSetReady last became True (now, if it becomes True in this decision).
+    readySince: !backendReadiness.ready
+      ? undefined
+      : statefulSetReadyCondition?.status === "True"
         ? statefulSetReadyCondition.lastTransitionTime
-        : undefined,
+        : formatTime(now),
     upgrading: upgrade.upgrading || upgrade.failed,
     now
   })

@@ -76,6 +76,18 @@ describe("upgrade plan", () => {
     const hash = exporting.status.upgrade?.targetHash ?? ""
     expect(jobs(exporting)).toEqual([names.exportJob(hash)])
     expect(exporting.desired.some((object) => object.metadata.name === names.snapshots)).toBe(true)
+    const job = find(exporting, "Job", names.exportJob(hash)).spec.template.spec
+    expect(job.restartPolicy).toBe("Never")
+    expect(job.containers[0]).toMatchObject({
+      image: "ghcr.io/icod-de/convex-operator:latest",
+      args: ["snapshot", "export", "--path", `/snapshots/upgrade-${hash}.zip`, "--include-file-storage"],
+      env: [
+        { name: "CONVEX_SELF_HOSTED_URL", value: "http://demo-backend.convex.svc:3210" },
+        { name: "CONVEX_SELF_HOSTED_ADMIN_KEY", valueFrom: { secretKeyRef: { name: names.secrets, key: "admin-key" } } }
+      ],
+      volumeMounts: [{ name: "snapshots", mountPath: "/snapshots" }]
+    })
+    expect(job.volumes).toEqual([{ name: "snapshots", persistentVolumeClaim: { claimName: names.snapshots } }])
     expect(reason(exporting, "UpgradeInProgress")).toBe("True/Exporting")
     expect(reason(exporting, "ExportCompleted")).toBe("False/InProgress")
     expect(reason(exporting, "ImportCompleted")).toBe("False/NotRequired")

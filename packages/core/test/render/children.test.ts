@@ -1,0 +1,78 @@
+import {
+  childNames,
+  decide,
+  isManagedChild,
+  isSubset,
+  labelValue,
+  needsApply,
+  snapshotArgs,
+  standardLabels
+} from "@convex-operator/core"
+import { describe, expect, it } from "@effect/vitest"
+import { entropy, find, minimal, now } from "../decide/support.js"
+
+describe("names and labels", () => {
+  it("keep the reference operator's names", () => {
+    const names = childNames("x")
+    expect([
+      names.backend,
+      names.dashboard,
+      names.secrets,
+      names.backendConfig,
+      names.backendPvc,
+      names.gateway
+    ]).toEqual(["x-backend", "x-dashboard", "x-convex-secrets", "x-backend-config", "x-backend-pvc", "x-gateway"])
+  })
+
+  it("label every child with the app.kubernetes.io labels and an owner", () => {
+    const decision = decide(minimal({ networking: { host: "a.x.io" } }), { objects: [], entropy }, now)
+    for (const object of decision.desired) {
+      expect(isManagedChild(object.metadata.labels, "demo")).toBe(true)
+      expect(object.metadata.labels["app.kubernetes.io/name"]).toBe("convex")
+      expect(object.metadata.namespace).toBe("convex")
+      expect(object.metadata.ownerReferences?.[0]).toMatchObject({
+        kind: "ConvexInstance",
+        name: "demo",
+        controller: true
+      })
+    }
+  })
+
+  it("cut versions to valid label values", () => {
+    expect(labelValue("_x.")).toBe("x")
+    expect(labelValue("a".repeat(70))).toHaveLength(63)
+    expect(standardLabels("demo", "backend", "latest")["app.kubernetes.io/version"]).toBe("latest")
+  })
+})
+
+describe("snapshot Jobs", () => {
+  it("run the operator image's snapshot subcommand against the backend Service with the admin key", () => {
+    const decision = decide(minimal(), { objects: [], entropy }, now, {
+      operator: { image: "ghcr.io/example/convex-operator:1.0.0", command: ["/app/convex-operator"] }
+    })
+    expect(decision.desired.some((object) => object.kind === "Job")).toBe(false)
+    expect(snapshotArgs("export", "abcdef0123456789ff")).toEqual([
+      "snapshot",
+      "export",
+      "--path",
+      "/snapshots/upgrade-abcdef0123456789.zip",
+      "--include-file-storage"
+    ])
+    expect(snapshotArgs("import", "abcdef0123456789ff")).toContain("--replace-all")
+  })
+})
+
+describe("comparing rendered and observed objects", () => {
+  it("ignores fields the apiserver adds and compares quantities as strings", () => {
+    expect(isSubset({ a: 1, b: [{ c: "x" }] }, { a: "1", b: [{ c: "x", d: 2 }], e: 3 })).toBe(true)
+    expect(isSubset({ b: [{ c: "x" }] }, { b: [{ c: "x" }, { c: "y" }] })).toBe(false)
+    expect(isSubset({ a: { b: 1 } }, { a: null })).toBe(false)
+    expect(needsApply({ a: 1 }, undefined)).toBe(true)
+  })
+
+  it("a rendered object is a subset of itself", () => {
+    const decision = decide(minimal(), { objects: [], entropy }, now)
+    for (const object of decision.desired) expect(needsApply(object, structuredClone(object))).toBe(false)
+    expect(find(decision, "StatefulSet", "demo-backend").spec.replicas).toBe(1)
+  })
+})

@@ -79,6 +79,20 @@ export interface Decision {
   readonly requeueAfter: Option.Option<Duration.Duration>
 }
 
+/** Every kind of child an instance may have: list and watch these (owned by the instance) to observe them. */
+export const childKinds: ReadonlyArray<{ readonly apiVersion: string; readonly kind: ChildObject["kind"] }> = [
+  { apiVersion: "v1", kind: "ConfigMap" },
+  { apiVersion: "v1", kind: "Secret" },
+  { apiVersion: "v1", kind: "PersistentVolumeClaim" },
+  { apiVersion: "v1", kind: "Service" },
+  { apiVersion: "apps/v1", kind: "StatefulSet" },
+  { apiVersion: "apps/v1", kind: "Deployment" },
+  { apiVersion: "batch/v1", kind: "Job" },
+  { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway" },
+  { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" },
+  { apiVersion: "networking.k8s.io/v1", kind: "Ingress" }
+]
+
 /** The kinds `decide` may delete when they are no longer desired (never claims). */
 const deletableKinds = new Set([
   "ConfigMap",
@@ -127,7 +141,8 @@ const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset
 
 /**
  * Decides the desired state, deletions, status, events and next wake-up of `instance`. Pure and deterministic:
- * the same arguments always give the same decision.
+ * the same arguments always give the same decision. An instance being deleted gets no decision at all (nothing
+ * to apply or delete, its status as it is): the garbage collector removes its owned children.
  */
 export const decide = (
   instance: ConvexInstance,
@@ -135,6 +150,17 @@ export const decide = (
   now: Date,
   options: DecideOptions = defaultDecideOptions
 ): Decision => {
+  if (instance.metadata.deletionTimestamp !== undefined) {
+    return {
+      desired: [],
+      apply: [],
+      delete: [],
+      status: instance.status ?? {},
+      statusChanged: false,
+      events: [],
+      requeueAfter: Option.none()
+    }
+  }
   const index = indexObserved(observed.objects)
   const name = instance.metadata.name ?? ""
   const namespace = instanceNamespace(instance)

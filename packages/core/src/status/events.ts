@@ -48,7 +48,12 @@ export const transitionEvents = (
     return [
       {
         type: warning ? "Warning" : "Normal",
-        reason: type === "Ready" && after.status === "True" ? "Ready" : after.reason,
+        reason:
+          type === "Ready" && after.status === "True"
+            ? "Ready"
+            : type === "UpgradeInProgress" && before?.status === "True" && after.reason === "UpToDate"
+              ? "UpgradeCompleted"
+              : after.reason,
         action: type === "SecretsReady" ? "Validate" : type === "Ready" ? "Reconcile" : "Upgrade",
         message: `${type}=${after.status}: ${after.message}`
       }

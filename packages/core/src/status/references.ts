@@ -148,6 +148,32 @@ const tlsProblems = (instance: ConvexInstance, observed: ObservedIndex): Readonl
       ]
 }
 
+/** The Secrets and ConfigMaps (in the instance's namespace) an instance reads: observe them, and map their changes to it. */
+export interface InstanceReferences {
+  readonly secrets: ReadonlyArray<string>
+  readonly configMaps: ReadonlyArray<string>
+}
+
+/** The names of every Secret and ConfigMap `instance` refers to (not its own children), sorted and distinct. */
+export const instanceReferences = (instance: ConvexInstance): InstanceReferences => {
+  const secrets = new Set<string>()
+  const configMaps = new Set<string>()
+  const { db, s3, env } = instance.spec.backend
+  if (db.engine !== "sqlite" && db.secretRef !== undefined) secrets.add(db.secretRef)
+  if (s3.enabled && s3.secretRef !== undefined) {
+    secrets.add(s3.secretRef)
+    const configMapName = s3ConfigMapName(s3)
+    if (configMapName !== undefined) configMaps.add(configMapName)
+  }
+  for (const entry of env ?? []) {
+    if (entry.valueFrom?.secretKeyRef?.name !== undefined) secrets.add(entry.valueFrom.secretKeyRef.name)
+    if (entry.valueFrom?.configMapKeyRef?.name !== undefined) configMaps.add(entry.valueFrom.configMapKeyRef.name)
+  }
+  const tls = instance.spec.networking?.tlsSecretRef
+  if (tls !== undefined) secrets.add(tls)
+  return { secrets: [...secrets].sort(), configMaps: [...configMaps].sort() }
+}
+
 /** Every problem with the references of `instance`, in spec order. */
 export const validateReferences = (
   instance: ConvexInstance,

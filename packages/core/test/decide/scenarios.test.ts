@@ -359,3 +359,16 @@ describe("requeue", () => {
     expect(Option.isNone(settled.decision.requeueAfter)).toBe(true)
   })
 })
+
+describe("deletion", () => {
+  it("an instance being deleted gets no decision: the garbage collector removes its children", () => {
+    const settled = settle(minimal())
+    const deleting = {
+      ...settled.instance,
+      metadata: { ...settled.instance.metadata, deletionTimestamp: "2025-06-01T12:00:00Z" }
+    }
+    const decision = decide(deleting, { objects: settled.objects, entropy }, now)
+    expect(decision).toMatchObject({ desired: [], apply: [], delete: [], statusChanged: false, events: [] })
+    expect(decision.status).toBe(settled.instance.status)
+  })
+})

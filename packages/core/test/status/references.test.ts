@@ -1,12 +1,13 @@
 import {
   backendEnvironment,
   indexObserved,
+  instanceReferences,
   instanceUrls,
   type KubeObject,
   validateReferences
 } from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
-import { configMap, minimal, secret } from "../decide/support.js"
+import { configMap, example, minimal, secret } from "../decide/support.js"
 
 const problems = (spec: Record<string, unknown>, objects: ReadonlyArray<KubeObject>) => {
   const instance = minimal(spec)
@@ -72,5 +73,19 @@ describe("reference validation", () => {
       "MYSQL_URL uses the scheme postgres:"
     )
     expect(problems(spec, [secret("db", { url: "mysql://u:p@h:3306" })])).toEqual([])
+  })
+})
+
+describe("instance references", () => {
+  it("name every Secret and ConfigMap the samples read", () => {
+    expect(instanceReferences(example("convex-prod"))).toEqual({
+      secrets: ["convex-prod-db", "convex-prod-s3"],
+      configMaps: ["convex-prod-s3"]
+    })
+    expect(instanceReferences(example("convex-obc"))).toEqual({
+      secrets: ["convex-obc-bucket", "convex-obc-db", "convex-obc-tls"],
+      configMaps: ["convex-obc-bucket"]
+    })
+    expect(instanceReferences(example("hello"))).toEqual({ secrets: [], configMaps: [] })
   })
 })

@@ -112,7 +112,9 @@ describe("upgrade plan", () => {
     expect(done.status.currentVersion).toBe(v2)
     expect(done.status.upgradeHash).toBe(hash)
     expect(reason(done, "UpgradeInProgress")).toBe("False/UpToDate")
-    expect(done.events).toContainEqual(expect.objectContaining({ reason: "UpToDate", action: "Upgrade" }))
+    expect(done.events).toContainEqual(
+      expect.objectContaining({ type: "Normal", reason: "UpgradeCompleted", action: "Upgrade" })
+    )
     // The export Job is no longer desired and goes; the snapshot claim stays.
     expect(done.delete.map((ref) => ref.kind)).toEqual(["Job"])
 

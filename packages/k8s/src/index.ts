@@ -1,6 +1,8 @@
 /**
  * @convex-operator/k8s: a small, generic Effect toolkit for Kubernetes controllers.
  */
+
+export * as Backoff from "./Backoff.js"
 export * from "./errors.js"
 export {
   type ApplyOptions,
@@ -22,5 +24,8 @@ export {
   type WatchOptions,
   type WriteOptions
 } from "./KubeClient.js"
-export type { KubeObject, ObjectKey, ObjectMeta, OwnerReference } from "./Resource.js"
+export type { KubeObject, ObjectKey, ObjectMeta, OwnerReference, ResourceType } from "./Resource.js"
 export * as Resource from "./Resource.js"
+export * as Store from "./Store.js"
+export type { WatcherEvent } from "./Watcher.js"
+export * as Watcher from "./Watcher.js"

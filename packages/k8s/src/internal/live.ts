@@ -260,7 +260,8 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
       type Raw = { type: string; object: Record<string, unknown> }
       const lines = Stream.unwrapScoped(
         Effect.gen(function* () {
-          const response = yield* Effect.acquireRelease(limiter(open(req, name)), (r) =>
+          // Interruptible: a stalled connection (no TLS handshake, no headers) must yield to the idle timeout.
+          const response = yield* Effect.acquireRelease(Effect.interruptible(limiter(open(req, name))), (r) =>
             Effect.sync(() => {
               r.destroyRequest()
               r.destroy()

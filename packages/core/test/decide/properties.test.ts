@@ -80,6 +80,8 @@ describe("decide over Schema-derived specs", () => {
       const objects = referencedSecrets(spec, present)
       const decision = decide(instance, { objects, entropy }, now)
       expect(decide(instance, { objects, entropy }, now)).toEqual(decision)
+      // Plain JSON: no undefined fields, nothing that does not survive serialization.
+      expect(JSON.parse(JSON.stringify(decision.desired))).toStrictEqual(decision.desired)
 
       const statefulSets = decision.desired.filter((object) => object.kind === "StatefulSet")
       expect(statefulSets.length).toBeLessThanOrEqual(1)

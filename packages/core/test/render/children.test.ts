@@ -5,6 +5,7 @@ import {
   isSubset,
   labelValue,
   needsApply,
+  quantityValue,
   snapshotArgs,
   standardLabels
 } from "@convex-operator/core"
@@ -68,6 +69,17 @@ describe("comparing rendered and observed objects", () => {
     expect(isSubset({ b: [{ c: "x" }] }, { b: [{ c: "x" }, { c: "y" }] })).toBe(false)
     expect(isSubset({ a: { b: 1 } }, { a: null })).toBe(false)
     expect(needsApply({ a: 1 }, undefined)).toBe(true)
+  })
+
+  it("compares resource quantities by value, as the apiserver rewrites them", () => {
+    const resources = (limits: Record<string, string | number>) => ({ resources: { limits, requests: limits } })
+    expect(isSubset(resources({ cpu: "1000m", memory: "1024Mi" }), resources({ cpu: "1", memory: "1Gi" }))).toBe(true)
+    expect(isSubset(resources({ cpu: 0.5, storage: "1e3" }), resources({ cpu: "500m", storage: "1k" }))).toBe(true)
+    expect(isSubset(resources({ cpu: "1" }), resources({ cpu: "2" }))).toBe(false)
+    // Only under limits and requests: elsewhere "1.0" is not "1".
+    expect(isSubset({ version: "1.0" }, { version: "1" })).toBe(false)
+    expect(quantityValue("2Gi")).toBe(2 ** 31)
+    expect(quantityValue("abc")).toBeUndefined()
   })
 
   it("a rendered object is a subset of itself", () => {

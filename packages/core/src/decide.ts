@@ -12,6 +12,8 @@
 import { Duration, Option } from "effect"
 import type { ConvexInstance, ConvexInstanceStatus } from "./api/index.js"
 import { backendImage, dashboardImage } from "./convex/index.js"
+import { decisionEvents } from "./decide-events.js"
+import { containerImage, referencedValues, routesState } from "./decide-observe.js"
 import { conditionsOf, routingReady } from "./decide-status.js"
 import { backendEnvironment, convexInstanceName } from "./render/backend-env.js"
 import { renderChildren } from "./render/children.js"
@@ -19,20 +21,19 @@ import { instanceNamespace, type OperatorSettings, type RunningImages, renderCon
 import { dashboardContainerName } from "./render/dashboard.js"
 import { isSubset, needsApply } from "./render/diff.js"
 import { configHashAnnotation, restartedAtAnnotation, shortHash } from "./render/hash.js"
-import { routeParents } from "./render/httproute.js"
 import { isManagedChild } from "./render/labels.js"
-import { childNames, secretKeys } from "./render/names.js"
+import { childNames } from "./render/names.js"
 import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
-import { indexObserved, type ObservedIndex } from "./render/observed.js"
+import { indexObserved } from "./render/observed.js"
 import { decideGeneratedSecrets, type Entropy, type GeneratedSecrets, generatedSecretData } from "./render/secret.js"
 import { backendContainerName } from "./render/statefulset.js"
 import { instanceUrls } from "./render/urls.js"
 import { applyConditions, findCondition, formatTime } from "./status/conditions.js"
 import { endpointsOf } from "./status/endpoints.js"
-import { type DecidedEvent, transitionEvents } from "./status/events.js"
+import type { DecidedEvent } from "./status/events.js"
 import { phaseOf } from "./status/phase.js"
 import { validateReferences } from "./status/references.js"
-import { gatewayState, type RoutingState, routeState } from "./status/routing.js"
+import { gatewayState, type RoutingState } from "./status/routing.js"
 import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./status/workloads.js"
 import { planUpgrade } from "./upgrade/plan.js"
 import { planRestart } from "./upgrade/restart.js"
@@ -105,37 +106,6 @@ const deletableKinds = new Set([
   "HTTPRoute",
   "Ingress"
 ])
-
-const containerImage = (object: KubeObject | undefined, container: string): string | undefined => {
-  const containers = (object?.spec as { template?: { spec?: { containers?: unknown } } } | undefined)?.template?.spec
-    ?.containers
-  if (!Array.isArray(containers)) return undefined
-  const found = containers.find((entry) => (entry as { name?: unknown }).name === container) as
-    | { image?: unknown }
-    | undefined
-  return typeof found?.image === "string" ? found.image : undefined
-}
-
-/** The values behind every `valueFrom` of the backend env, with the generated Secret as decided. */
-const referencedValues = (
-  env: ReturnType<typeof backendEnvironment>["env"],
-  observed: ObservedIndex,
-  generated: { readonly name: string; readonly data: Readonly<Record<string, string>> }
-) =>
-  env.flatMap((entry) => {
-    const secret = entry.valueFrom?.secretKeyRef
-    if (secret !== undefined) {
-      const name = secret.name ?? ""
-      const data = name === generated.name ? generated.data : observed.secretData(name)
-      return [["Secret", name, secret.key, data?.[secret.key] ?? null]]
-    }
-    const configMap = entry.valueFrom?.configMapKeyRef
-    if (configMap !== undefined) {
-      const name = configMap.name ?? ""
-      return [["ConfigMap", name, configMap.key, observed.configMapData(name)?.[configMap.key] ?? null]]
-    }
-    return []
-  })
 
 const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a)
 
@@ -292,25 +262,8 @@ export const decide = (
       : pending.has(objectKey(gatewayObject))
         ? ({ _tag: "Pending", message: "applying the Gateway" } as const)
         : gatewayState(observedOf(gatewayObject), spec.networking?.tlsSecretRef)
-  const routeObjects = desired.filter((object) => object.kind === "HTTPRoute" || object.kind === "Ingress")
   const routes: RoutingState | undefined =
-    spec.networking === undefined || upgrade.trafficStopped
-      ? undefined
-      : (routeObjects
-          .map((object): RoutingState => {
-            if (pending.has(objectKey(object))) return { _tag: "Pending", message: `applying ${objectKey(object)}` }
-            if (object.kind === "Ingress") return { _tag: "Ready" }
-            const role =
-              object.metadata.name === names.apiRoute
-                ? "api"
-                : object.metadata.name === names.siteRoute
-                  ? "site"
-                  : "dashboard"
-            const parents =
-              object.metadata.name === names.redirectRoute ? object.spec.parentRefs : routeParents(context, role)
-            return routeState(observedOf(object), parents, namespace)
-          })
-          .find((state) => state._tag !== "Ready") ?? { _tag: "Ready" })
+    spec.networking === undefined || upgrade.trafficStopped ? undefined : routesState(context, desired, pending, index)
   const facts = {
     instance,
     inPlace: {
@@ -347,46 +300,13 @@ export const decide = (
     conditions
   }
 
-  // Events.
-  const events: Array<DecidedEvent> = [...transitionEvents(previous?.conditions, conditions)]
-  if (secrets.change === "InstanceSecretRegenerated") {
-    events.push({
-      type: "Warning",
-      reason: "InstanceSecretRegenerated",
-      action: "Generate",
-      message: `Secret "${names.secrets}" key "${secretKeys.instanceSecret}" was missing or invalid: a new instance secret was generated, which revokes every admin key issued before; a new admin key was issued`
-    })
-  } else if (secrets.change === "AdminKeyIssued") {
-    events.push({
-      type: "Normal",
-      reason: "AdminKeyIssued",
-      action: "Generate",
-      message: `Secret "${names.secrets}" key "${secretKeys.adminKey}" was missing or not valid for this instance: a new admin key was issued`
-    })
-  } else if (secrets.change === "Generated") {
-    events.push({
-      type: "Normal",
-      reason: "SecretsGenerated",
-      action: "Generate",
-      message: `generated the instance secret and an admin key in Secret "${names.secrets}"`
-    })
-  }
-  const pvcCondition = findCondition(conditions, "PVCReady")
-  if (
-    spec.backend.storage.mode === "sqlite" &&
-    pvcCondition?.reason === "Skipped" &&
-    findCondition(previous?.conditions, "PVCReady")?.message !== pvcCondition.message
-  ) {
-    events.push({ type: "Warning", reason: "DataNotPersistent", action: "Reconcile", message: pvcCondition.message })
-  }
-  if (restart._tag === "Restart") {
-    events.push({
-      type: "Normal",
-      reason: "RestartTriggered",
-      action: "Restart",
-      message: `restarting the backend: maintenance.restartInterval ${spec.maintenance.restartInterval} elapsed`
-    })
-  }
+  const events = decisionEvents({
+    instance,
+    previous: previous?.conditions,
+    conditions,
+    secretChange: secrets.change,
+    restartTriggered: restart._tag === "Restart"
+  })
 
   const requeueAfter =
     restart._tag === "Waiting" && restart.dueAt !== undefined

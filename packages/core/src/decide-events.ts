@@ -1,0 +1,68 @@
+/**
+ * The events of a decision: condition transitions (see `status/events.ts`), what happened to the generated
+ * Secret, a warning that SQLite data is not persistent, and a periodic restart. None carries a secret value.
+ *
+ * @module
+ */
+import type { Condition, ConvexInstance } from "./api/index.js"
+import { childNames, secretKeys } from "./render/names.js"
+import type { SecretChange } from "./render/secret.js"
+import { findCondition } from "./status/conditions.js"
+import { type DecidedEvent, transitionEvents } from "./status/events.js"
+
+/** What the events of a decision are derived from. */
+export interface DecisionEventsInput {
+  readonly instance: ConvexInstance
+  readonly previous: ReadonlyArray<Condition> | undefined
+  readonly conditions: ReadonlyArray<Condition>
+  readonly secretChange: SecretChange
+  readonly restartTriggered: boolean
+}
+
+/** The events to record for a decision. */
+export const decisionEvents = (input: DecisionEventsInput): ReadonlyArray<DecidedEvent> => {
+  const { instance, conditions } = input
+  const { spec } = instance
+  const names = childNames(instance.metadata.name ?? "")
+  const events: Array<DecidedEvent> = [...transitionEvents(input.previous, conditions)]
+  if (input.secretChange === "InstanceSecretRegenerated") {
+    events.push({
+      type: "Warning",
+      reason: "InstanceSecretRegenerated",
+      action: "Generate",
+      message: `Secret "${names.secrets}" key "${secretKeys.instanceSecret}" was missing or invalid: a new instance secret was generated, which revokes every admin key issued before; a new admin key was issued`
+    })
+  } else if (input.secretChange === "AdminKeyIssued") {
+    events.push({
+      type: "Normal",
+      reason: "AdminKeyIssued",
+      action: "Generate",
+      message: `Secret "${names.secrets}" key "${secretKeys.adminKey}" was missing or not valid for this instance: a new admin key was issued`
+    })
+  } else if (input.secretChange === "Generated") {
+    events.push({
+      type: "Normal",
+      reason: "SecretsGenerated",
+      action: "Generate",
+      message: `generated the instance secret and an admin key in Secret "${names.secrets}"`
+    })
+  }
+  const pvcCondition = findCondition(conditions, "PVCReady")
+  if (
+    spec.backend.storage.mode === "sqlite" &&
+    pvcCondition?.reason === "Skipped" &&
+    findCondition(input.previous, "PVCReady")?.message !== pvcCondition.message
+  ) {
+    events.push({ type: "Warning", reason: "DataNotPersistent", action: "Reconcile", message: pvcCondition.message })
+  }
+  if (input.restartTriggered) {
+    events.push({
+      type: "Normal",
+      reason: "RestartTriggered",
+      action: "Restart",
+      message: `restarting the backend: maintenance.restartInterval ${spec.maintenance.restartInterval} elapsed`
+    })
+  }
+
+  return events
+}

@@ -24,8 +24,11 @@ export {
   type WatchOptions,
   type WriteOptions
 } from "./KubeClient.js"
+export * as Metrics from "./Metrics.js"
 export type { KubeObject, ObjectKey, ObjectMeta, OwnerReference, ResourceType } from "./Resource.js"
 export * as Resource from "./Resource.js"
 export * as Store from "./Store.js"
 export type { WatcherEvent } from "./Watcher.js"
 export * as Watcher from "./Watcher.js"
+export * as WorkQueue from "./WorkQueue.js"
+export { Action, TerminalError } from "./WorkQueue.js"

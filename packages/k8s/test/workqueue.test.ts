@@ -1,6 +1,6 @@
 /** Scheduling semantics of the controller's work queue, under TestClock. */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope, TestClock } from "effect"
+import { Clock, Deferred, type Duration, Effect, Exit, Fiber, Layer, Ref, Scope, TestClock } from "effect"
 import { Metrics, WorkQueue } from "../src/index.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 50)
@@ -191,7 +191,7 @@ describe("WorkQueue", () => {
       yield* h.queue.enqueue("b")
       yield* h.queue.enqueue("c")
       yield* settle
-      expect((yield* h.queue.running).sort()).toEqual(["b", "c"])
+      expect([...(yield* h.queue.running)].sort()).toEqual(["b", "c"])
       yield* Deferred.succeed(gate, undefined)
     })
   )

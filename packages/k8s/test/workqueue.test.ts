@@ -9,7 +9,7 @@ type Behaviour =
   | "ok"
   | "fail"
   | "terminal"
-  | { readonly requeueAfter: string }
+  | { readonly requeueAfter: Duration.DurationInput }
   | { readonly block: Deferred.Deferred<void> }
 
 /** A queue whose run records (key, time) and behaves as `behaviour(key, n)` says. */

@@ -6,6 +6,7 @@
 export * from "./conditions.js"
 export * from "./endpoints.js"
 export * from "./events.js"
+export * from "./failures.js"
 export * from "./phase.js"
 export * from "./references.js"
 export * from "./routing.js"

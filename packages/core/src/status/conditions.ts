@@ -37,7 +37,6 @@ export const Reason = {
   Ready: "Ready",
   WaitingForCertificate: "WaitingForCertificate",
   NotAccepted: "NotAccepted",
-  Held: "Held",
   TrafficStopped: "TrafficStopped",
   UpToDate: "UpToDate",
   Exporting: "Exporting",

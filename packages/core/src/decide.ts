@@ -42,7 +42,10 @@ import { planRestart } from "./upgrade/restart.js"
 export interface Observed {
   /** Owned children and referenced Secrets/ConfigMaps in the instance's namespace, as read (with status). */
   readonly objects: ReadonlyArray<KubeObject>
-  /** Random bytes drawn before deciding (`drawEntropy`); used only when a secret must be generated. */
+  /**
+   * Random bytes drawn before deciding (`drawEntropy`: 32 and 12 bytes); used only when a secret must be
+   * generated. Bytes of other lengths are a programming error and make `decide` throw.
+   */
   readonly entropy: Entropy
 }
 

@@ -22,6 +22,7 @@ export interface Store<A> {
   /** Synchronous reads, for code already inside a fiber (mappers, metrics). */
   readonly unsafeGet: (key: ObjectKey) => A | undefined
   readonly unsafeList: () => ReadonlyArray<A>
+  readonly unsafeByIndex: (name: string, value: string) => ReadonlyArray<A>
 }
 
 export interface StoreWriter<A> {
@@ -113,14 +114,15 @@ export const make = <A extends KubeObject>(indexers: Indexers<A> = {}): Effect.E
         }
       })
 
+    const unsafeByIndex = (name: string, value: string): ReadonlyArray<A> => {
+      const keys = indexes.get(name)?.get(value)
+      return keys === undefined ? [] : [...keys].flatMap((k) => objects.get(k) ?? [])
+    }
     const store: Store<A> = {
       get: (key) => Effect.sync(() => Option.fromNullable(objects.get(key))),
       list: Effect.sync(() => [...objects.values()]),
-      byIndex: (name, value) =>
-        Effect.sync(() => {
-          const keys = indexes.get(name)?.get(value)
-          return keys === undefined ? [] : [...keys].flatMap((k) => objects.get(k) ?? [])
-        }),
+      byIndex: (name, value) => Effect.sync(() => unsafeByIndex(name, value)),
+      unsafeByIndex,
       ready: Deferred.await(readyLatch),
       isReady: Effect.sync(() => ready),
       unsafeGet: (key) => objects.get(key),

@@ -3,7 +3,9 @@
  */
 
 export * as Backoff from "./Backoff.js"
+export * as Controller from "./Controller.js"
 export * from "./errors.js"
+export * as Health from "./Health.js"
 export {
   type ApplyOptions,
   type DeleteOptions,

@@ -601,7 +601,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       Effect.forEach(objects, (o) => decodeObject(resource, request, o))
 
     const describe = (verb: string, resource: ResourceType, namespace?: string, name?: string) =>
-      `${verb} ${resource.plural}${namespace === undefined && name === undefined ? "" : ` ${objectKey(namespace, name ?? "")}`}`
+      `${verb} ${resource.plural}${name === undefined ? (namespace === undefined ? "" : ` ${namespace}`) : ` ${objectKey(namespace, name)}`}`
 
     const list = <A extends KubeObject>(resource: Resource<A>, options: ListOptions = {}) => {
       const request = describe("LIST", resource, options.namespace)

@@ -23,7 +23,7 @@ export interface InstanceUrls {
   readonly deploymentUrl: string
   /** The dashboard's public URL, when it has a host of its own. */
   readonly dashboardUrl: string | undefined
-  /** Whether public hosts are served over TLS. */
+  /** Whether public hosts are served over TLS (a TLS Secret, or an https cloud origin). */
   readonly tls: boolean
 }
 
@@ -47,7 +47,9 @@ export const instanceUrls = (instance: ConvexInstance, namespace: string): Insta
       tls: false
     }
   }
-  const tls = networking.tlsSecretRef !== undefined
+  // Public hosts are https when the operator terminates TLS (tlsSecretRef), or when the user's cloud origin says
+  // so (TLS ended elsewhere, e.g. a shared Gateway): the other hosts are served the same way.
+  const tls = networking.tlsSecretRef !== undefined || networking.cloudOrigin?.startsWith("https://") === true
   const scheme = tls ? "https" : "http"
   const cloudOrigin = networking.cloudOrigin ?? `${scheme}://${networking.host}`
   const siteOrigin =

@@ -172,3 +172,31 @@ describe("backend ConfigMap", () => {
     )
   })
 })
+
+describe("instance URLs", () => {
+  const urls = (networking: Record<string, unknown>) => instanceUrls(minimal({ networking }), "convex")
+
+  it("are https when the operator terminates TLS", () => {
+    const found = urls({ host: "api.example.com", dashboardHost: "dash.example.com", tlsSecretRef: "tls" })
+    expect(found.cloudOrigin).toBe("https://api.example.com")
+    expect(found.siteOrigin).toBe("https://api.example.com/http")
+    expect(found.dashboardUrl).toBe("https://dash.example.com")
+  })
+
+  it("follow an https cloud origin when TLS ends elsewhere (a shared Gateway)", () => {
+    const found = urls({
+      host: "api.example.com",
+      siteHost: "site.example.com",
+      dashboardHost: "dash.example.com",
+      cloudOrigin: "https://api.example.com"
+    })
+    expect(found.siteOrigin).toBe("https://site.example.com")
+    expect(found.dashboardUrl).toBe("https://dash.example.com")
+  })
+
+  it("are http without TLS", () => {
+    expect(urls({ host: "api.example.com", dashboardHost: "dash.example.com" }).dashboardUrl).toBe(
+      "http://dash.example.com"
+    )
+  })
+})

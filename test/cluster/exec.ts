@@ -1,6 +1,7 @@
 /**
- * Running a build command (go) as an Effect: output to a log file, a progress line every 30 s,
- * the whole process group killed on interruption, and an error that says why it failed.
+ * Running a build command (go, openssl) as an Effect: output to a log file, a progress line every
+ * 30 s, the process killed on interruption, and an error that says why it failed. The command stays
+ * in our process group, so a Ctrl-C in the terminal reaches it too.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -48,8 +49,7 @@ export const exec = (command: string, args: ReadonlyArray<string>, options: Exec
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true
+      stdio: ["ignore", "pipe", "pipe"]
     })
     const heartbeat =
       options.label === undefined
@@ -99,10 +99,6 @@ export const exec = (command: string, args: ReadonlyArray<string>, options: Exec
     )
     return Effect.sync(() => {
       if (heartbeat !== undefined) clearInterval(heartbeat)
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL")
-      } catch {
-        // already gone
-      }
+      child.kill("SIGTERM")
     })
   })

@@ -35,6 +35,8 @@ export interface LocalClusterOptions {
   readonly crds?: ReadonlyArray<string>
   /** Also install the Gateway API standard CRDs. */
   readonly gatewayApi?: boolean
+  /** Extra kube-apiserver flags (`--feature-gates=…`, `--watch-cache=false`, …), after ours. */
+  readonly apiserverArgs?: ReadonlyArray<string>
   readonly log?: Log
 }
 
@@ -159,7 +161,6 @@ const start = (
       const server = `https://127.0.0.1:${apiserverPort}`
       yield* launch("kube-apiserver", bin(binaries.apiserver), [
         `--etcd-servers=${etcdUrl}`,
-        `--cert-dir=${path.join(dir, "apiserver-certs")}`,
         `--tls-cert-file=${pki.servingCertFile}`,
         `--tls-private-key-file=${pki.servingKeyFile}`,
         `--client-ca-file=${pki.caFile}`,
@@ -172,7 +173,8 @@ const start = (
         `--service-account-issuer=${server}/`,
         `--service-account-key-file=${pki.serviceAccountPublicKeyFile}`,
         `--service-account-signing-key-file=${pki.serviceAccountKeyFile}`,
-        ...(mode === "full" ? [] : ["--disable-admission-plugins=ServiceAccount"])
+        ...(mode === "full" ? [] : ["--disable-admission-plugins=ServiceAccount"]),
+        ...(options.apiserverArgs ?? [])
       ])
       const credentials = { server, ca: pki.caPem, cert: pki.adminCertPem, key: pki.adminKeyPem }
       const http = yield* Effect.acquireRelease(
@@ -202,9 +204,7 @@ const start = (
           "--secure-port=0",
           "--leader-elect=false",
           `--root-ca-file=${pki.caFile}`,
-          `--service-account-private-key-file=${pki.serviceAccountKeyFile}`,
-          "--controllers=*",
-          "--concurrent-statefulset-syncs=5"
+          `--service-account-private-key-file=${pki.serviceAccountKeyFile}`
         ])
         yield* launch("kube-scheduler", bin(binaries.scheduler), [
           `--kubeconfig=${kubeconfigPath}`,

@@ -14,7 +14,7 @@ const freePort = () =>
     })
   })
 
-/** `count` distinct free ports (all held open together, so they differ). */
+/** `count` distinct free ports (another process may still take one before we bind it; rare). */
 export const freePorts = (count: number) =>
   Effect.promise(async () => {
     const ports = new Set<number>()

@@ -4,6 +4,7 @@
 
 export * as Backoff from "./Backoff.js"
 export * as Controller from "./Controller.js"
+export { EventRecorder, type EventSpec, RecordedEvents } from "./EventRecorder.js"
 export * from "./errors.js"
 export * as Health from "./Health.js"
 export {
@@ -26,7 +27,9 @@ export {
   type WatchOptions,
   type WriteOptions
 } from "./KubeClient.js"
+export * as LeaderElection from "./LeaderElection.js"
 export * as Metrics from "./Metrics.js"
+export * as MicroTime from "./MicroTime.js"
 export type { KubeObject, ObjectKey, ObjectMeta, OwnerReference, ResourceType } from "./Resource.js"
 export * as Resource from "./Resource.js"
 export * as Store from "./Store.js"

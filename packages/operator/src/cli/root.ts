@@ -2,10 +2,11 @@
 import { Command } from "@effect/cli"
 import { adminKeyCommand } from "./admin-key.js"
 import { crdCommand } from "./crd.js"
+import { runCommand } from "./run.js"
 
 export const rootCommand = Command.make("convex-operator").pipe(
   Command.withDescription("Kubernetes operator for self-hosted Convex."),
-  Command.withSubcommands([crdCommand, adminKeyCommand])
+  Command.withSubcommands([runCommand, crdCommand, adminKeyCommand])
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */

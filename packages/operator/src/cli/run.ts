@@ -1,0 +1,179 @@
+/**
+ * `convex-operator run`: the operator process. Configuration comes from flags, each with an environment fallback
+ * (for the Deployment): which namespaces to watch, metrics and probe addresses, leader election, logging and
+ * concurrency. SIGTERM/SIGINT interrupt the main fiber: leadership is released, running reconciles finish within
+ * the grace period, watches close.
+ */
+import * as os from "node:os"
+import { SecretGenerator } from "@convex-operator/core"
+import { EventRecorder, Health, KubeClient, type KubeConfigSource, LeaderElection, Metrics } from "@convex-operator/k8s"
+import { Command, Options } from "@effect/cli"
+import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { countingKubeClient } from "../reconcile/counting.js"
+import { startOperator } from "../reconcile/operator.js"
+import { UserError } from "./user-error.js"
+
+const kubeconfig = Options.text("kubeconfig").pipe(
+  Options.withDescription("Kubeconfig file; default: KUBECONFIG, ~/.kube/config, then the in-cluster service account."),
+  Options.optional
+)
+const namespaces = Options.text("namespaces").pipe(
+  Options.withDescription("Comma-separated namespaces to watch; empty (default) watches all namespaces."),
+  Options.withFallbackConfig(Config.string("WATCH_NAMESPACES")),
+  Options.withDefault("")
+)
+const metricsAddress = Options.text("metrics-bind-address").pipe(
+  Options.withDescription("host:port of /metrics; '0' disables it."),
+  Options.withFallbackConfig(Config.string("METRICS_BIND_ADDRESS")),
+  Options.withDefault("0.0.0.0:8080")
+)
+const probeAddress = Options.text("health-probe-bind-address").pipe(
+  Options.withDescription("host:port of /healthz and /readyz; '0' disables them."),
+  Options.withFallbackConfig(Config.string("HEALTH_PROBE_BIND_ADDRESS")),
+  Options.withDefault("0.0.0.0:8081")
+)
+const leaderElect = Options.boolean("leader-elect").pipe(
+  Options.withDescription("Run only while holding the Lease convex-operator-leader (for more than one replica)."),
+  Options.withFallbackConfig(Config.boolean("LEADER_ELECT"))
+)
+const leaseNamespace = Options.text("leader-election-namespace").pipe(
+  Options.withDescription("Namespace of the leader-election Lease; default: POD_NAMESPACE, else 'default'."),
+  Options.withFallbackConfig(Config.string("POD_NAMESPACE")),
+  Options.withDefault("default")
+)
+const logLevel = Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(
+  Options.withFallbackConfig(Config.literal("debug", "info", "warning", "error")("LOG_LEVEL")),
+  Options.withDefault("info" as const)
+)
+const logFormat = Options.choice("log-format", ["auto", "json", "text"]).pipe(
+  Options.withDescription("auto: readable text in a terminal, JSON otherwise (in a cluster)."),
+  Options.withFallbackConfig(Config.literal("auto", "json", "text")("LOG_FORMAT")),
+  Options.withDefault("auto" as const)
+)
+const concurrency = Options.integer("concurrency").pipe(
+  Options.withDescription("Instances reconciled at once."),
+  Options.withFallbackConfig(Config.integer("MAX_CONCURRENT_RECONCILES")),
+  Options.withDefault(2)
+)
+const operatorImage = Options.text("operator-image").pipe(
+  Options.withDescription("The operator's own image, run by snapshot Jobs."),
+  Options.withFallbackConfig(Config.string("OPERATOR_IMAGE")),
+  Options.withDefault("ghcr.io/icod-de/convex-operator:latest")
+)
+
+/** `host:port` → parts; `:8080` means all interfaces; `0` disables. */
+export const parseAddress = (address: string): Option.Option<{ host: string; port: number }> | UserError => {
+  if (address === "0" || address === "") return Option.none()
+  const colon = address.lastIndexOf(":")
+  const host = colon <= 0 ? "0.0.0.0" : address.slice(0, colon)
+  const port = Number(address.slice(colon + 1))
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    return new UserError({ message: `invalid address ${JSON.stringify(address)}: expected host:port` })
+  }
+  return Option.some({ host, port })
+}
+
+const address = (flag: string, value: string) => {
+  const parsed = parseAddress(value)
+  return parsed instanceof UserError
+    ? Effect.fail(new UserError({ message: `--${flag}: ${parsed.message}` }))
+    : Effect.succeed(parsed)
+}
+
+const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error }
+
+export const runCommand = Command.make(
+  "run",
+  {
+    kubeconfig,
+    namespaces,
+    metricsAddress,
+    probeAddress,
+    leaderElect,
+    leaseNamespace,
+    logLevel,
+    logFormat,
+    concurrency,
+    operatorImage
+  },
+  (flags) => {
+    const source: KubeConfigSource = Option.match(flags.kubeconfig, {
+      onNone: () => ({ _tag: "Default" }),
+      onSome: (path) => ({ _tag: "File", path })
+    })
+    const watched = flags.namespaces
+      .split(",")
+      .map((namespace) => namespace.trim())
+      .filter((namespace) => namespace !== "")
+    const identity = `${process.env.POD_NAME ?? os.hostname()}_${Math.random().toString(36).slice(2, 10)}`
+    const json = flags.logFormat === "json" || (flags.logFormat === "auto" && process.stderr.isTTY !== true)
+
+    const program = Effect.gen(function* () {
+      const metrics = yield* address("metrics-bind-address", flags.metricsAddress)
+      const probes = yield* address("health-probe-bind-address", flags.probeAddress)
+      let leading: Effect.Effect<boolean> = Effect.succeed(true)
+      let isReady: Effect.Effect<boolean> = Effect.succeed(false)
+      if (Option.isSome(metrics)) {
+        const server = yield* Health.serve({ port: metrics.value.port, host: metrics.value.host })
+        yield* Effect.logInfo(`metrics on ${server.url}/metrics`)
+      }
+      if (Option.isSome(probes)) {
+        const server = yield* Health.serve({
+          port: probes.value.port,
+          host: probes.value.host,
+          ready: { caches: Effect.suspend(() => isReady) }
+        })
+        yield* Effect.logInfo(`probes on ${server.url}/healthz and /readyz`)
+      }
+      yield* Effect.logInfo(
+        `convex-operator starting: watching ${watched.length === 0 ? "all namespaces" : watched.join(", ")}`
+      )
+      const operate = Effect.scoped(
+        Effect.gen(function* () {
+          const operator = yield* startOperator({
+            namespaces: watched,
+            concurrency: Math.max(1, flags.concurrency),
+            settings: { operatorImage: flags.operatorImage }
+          })
+          isReady = Effect.zipWith(operator.isReady, leading, (a, b) => a && b)
+          yield* operator.ready
+          yield* Effect.logInfo("caches synced: reconciling")
+          return yield* Effect.never
+        })
+      )
+      if (flags.leaderElect) {
+        const leadership = yield* LeaderElection.make({
+          namespace: flags.leaseNamespace,
+          name: "convex-operator-leader",
+          identity
+        })
+        leading = leadership.isLeader
+        yield* Effect.logInfo(`leader election: waiting for Lease ${flags.leaseNamespace}/convex-operator-leader`)
+        yield* LeaderElection.whileLeader(leadership, operate)
+      } else {
+        yield* operate
+      }
+    })
+
+    const kube = countingKubeClient.pipe(
+      Layer.provide(KubeClient.layerLive({ source, userAgent: "convex-operator/0.1.0" }))
+    )
+    const layers = Layer.mergeAll(
+      EventRecorder.layer({ controller: "convex.icod.de/convex-operator", instance: identity }).pipe(
+        Layer.provideMerge(kube)
+      ),
+      SecretGenerator.layerLive
+    ).pipe(Layer.provideMerge(Metrics.Metrics.layer))
+    return program.pipe(
+      Effect.scoped,
+      Effect.provide(layers),
+      Effect.catchTag("KubeConfigError", (error) => Effect.fail(new UserError({ message: error.message }))),
+      Effect.catchIf(
+        (error): error is Error => error instanceof Error,
+        (error) => Effect.fail(new UserError({ message: `cannot serve: ${error.message}` }))
+      ),
+      Logger.withMinimumLogLevel(levels[flags.logLevel]),
+      Effect.provide(json ? Logger.json : Logger.pretty)
+    )
+  }
+).pipe(Command.withDescription("Run the operator: reconcile ConvexInstances until SIGTERM/SIGINT."))

@@ -1,0 +1,67 @@
+/**
+ * The finalizer of a ConvexInstance. Owner references let the garbage collector remove most children; before the
+ * finalizer goes, the operator removes what it should not leave to chance: snapshot Jobs (with their pods), and the
+ * data claim when `storage.pvc.deletionPolicy` is `Delete`. A claim with `Retain` (the default) is left alone.
+ *
+ * @module
+ */
+import { childNames, decodeConvexInstance, managedBy } from "@convex-operator/core"
+import { Action, KubeClient, type KubeError, type KubeObject, Resource } from "@convex-operator/k8s"
+import { Effect, Either } from "effect"
+import { describeError, RetryableError } from "./errors.js"
+import { ConvexInstances } from "./resources.js"
+
+/** The finalizer the operator puts on every instance. */
+export const finalizerName = "convex.icod.de/finalizer"
+
+/** Cleans up after a deleted instance, then removes the finalizer. */
+export const finalize = (object: KubeObject) =>
+  Effect.gen(function* () {
+    if (!(object.metadata.finalizers ?? []).includes(finalizerName)) return Action.awaitChange
+    const kube = yield* KubeClient
+    const name = object.metadata.name ?? ""
+    const namespace = object.metadata.namespace ?? "default"
+    const fail = (what: string) => (error: KubeError) =>
+      new RetryableError({ message: `finalizing ${namespace}/${name}: ${what}: ${describeError(error)}` })
+
+    const jobs = yield* kube
+      .listAll(Resource.Job, {
+        namespace,
+        labelSelector: `app.kubernetes.io/managed-by=${managedBy},app.kubernetes.io/instance=${name}`
+      })
+      .pipe(Effect.mapError(fail("listing Jobs")))
+    for (const job of jobs.items) {
+      yield* kube.delete(Resource.Job, job.metadata.name ?? "", { namespace, propagationPolicy: "Background" }).pipe(
+        Effect.catchTag("NotFound", () => Effect.void),
+        Effect.mapError(fail(`deleting Job ${job.metadata.name}`))
+      )
+    }
+    const decoded = decodeConvexInstance(object)
+    const pvc = Either.isRight(decoded) ? decoded.right.spec.backend.storage.pvc : undefined
+    if (pvc?.enabled === true && pvc.deletionPolicy === "Delete") {
+      const claim = childNames(name).backendPvc
+      yield* kube.delete(Resource.PersistentVolumeClaim, claim, { namespace }).pipe(
+        Effect.tap(() => Effect.logInfo(`deleted PersistentVolumeClaim ${namespace}/${claim} (deletionPolicy Delete)`)),
+        Effect.catchTag("NotFound", () => Effect.void),
+        Effect.mapError(fail(`deleting PersistentVolumeClaim ${claim}`))
+      )
+    }
+    yield* kube
+      .patch(
+        ConvexInstances,
+        name,
+        {
+          metadata: {
+            finalizers: (object.metadata.finalizers ?? []).filter((f) => f !== finalizerName),
+            resourceVersion: object.metadata.resourceVersion
+          }
+        },
+        { namespace, type: "merge", fieldManager: "convex-operator" }
+      )
+      .pipe(
+        Effect.catchTag("NotFound", () => Effect.void),
+        Effect.mapError(fail("removing the finalizer"))
+      )
+    yield* Effect.logInfo(`finalized ${namespace}/${name}`)
+    return Action.awaitChange
+  })

@@ -1,0 +1,73 @@
+/**
+ * The operator as one scoped Effect: a work queue of ConvexInstance keys and the caches that feed it (one for all
+ * namespaces, or one per watched namespace). Each key has at most one reconcile running; closing the scope drains
+ * running reconciles gracefully.
+ *
+ * @module
+ */
+import type { SecretGenerator } from "@convex-operator/core"
+import {
+  type EventRecorder,
+  type KubeClient,
+  type ObjectKey,
+  Resource,
+  type TerminalError,
+  WorkQueue
+} from "@convex-operator/k8s"
+import { type Duration, Effect, type Scope } from "effect"
+import { type Cache, makeCache } from "./cache.js"
+import { type ReconcilerSettings, type RetryableError, reconcile } from "./reconciler.js"
+
+export interface OperatorOptions {
+  /** Namespaces to watch; empty: all namespaces. */
+  readonly namespaces: ReadonlyArray<string>
+  /** Reconciles running at once (different instances). */
+  readonly concurrency: number
+  readonly settings: ReconcilerSettings
+  /** How long a shutdown waits for running reconciles (default 30 s). */
+  readonly gracefulShutdown?: Duration.DurationInput
+}
+
+export interface Operator {
+  /** True once every cache has listed. */
+  readonly isReady: Effect.Effect<boolean>
+  readonly ready: Effect.Effect<void>
+  readonly queue: WorkQueue.WorkQueue
+}
+
+/** Starts the operator in the current scope. */
+export const startOperator = (
+  options: OperatorOptions
+): Effect.Effect<Operator, never, KubeClient | EventRecorder | SecretGenerator | Scope.Scope> =>
+  Effect.gen(function* () {
+    const caches = new Map<string | undefined, Cache>()
+    const cacheOf = (key: ObjectKey): Cache | undefined => {
+      const { namespace } = Resource.parseKey(key)
+      return caches.get(options.namespaces.length === 0 ? undefined : namespace)
+    }
+    const queue = yield* WorkQueue.make<RetryableError | TerminalError, KubeClient | EventRecorder | SecretGenerator>({
+      name: "convexinstance",
+      concurrency: options.concurrency,
+      gracefulShutdown: options.gracefulShutdown ?? "30 seconds",
+      run: (key) =>
+        Effect.gen(function* () {
+          const cache = cacheOf(key)
+          if (cache === undefined) return WorkQueue.Action.awaitChange
+          yield* cache.ready
+          return yield* reconcile(cache, key, options.settings)
+        }).pipe(Effect.annotateLogs({ instance: key }))
+    })
+    const trigger = (key: ObjectKey) => queue.enqueue(key)
+    for (const namespace of options.namespaces.length === 0 ? [undefined] : options.namespaces) {
+      caches.set(namespace, yield* makeCache({ namespace, trigger, forget: queue.forget }))
+    }
+    const all = [...caches.values()]
+    return {
+      queue,
+      ready: Effect.all(
+        all.map((cache) => cache.ready),
+        { discard: true }
+      ),
+      isReady: Effect.map(Effect.all(all.map((cache) => cache.isReady)), (flags) => flags.every(Boolean))
+    }
+  })

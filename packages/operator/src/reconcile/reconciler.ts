@@ -1,0 +1,263 @@
+/**
+ * The ConvexInstance reconciler: observe (from the Stores) → decide (core, pure) → act.
+ *
+ * - observe: the instance, its managed children, and the Secrets/ConfigMaps it references (read once directly when
+ *   the Store has not seen them yet);
+ * - decide: `decide` from `@convex-operator/core`;
+ * - act: server-side apply (field manager `convex-operator`, force) of exactly what `decide` says differs, deletion
+ *   of what it says is obsolete, the status through the status subresource only when it changed, its events.
+ *
+ * Children another controller owns are refused (reported on the instance), children of an earlier instance of the
+ * same name are adopted (the apply replaces the owner reference). Conflicts and transient failures fail the
+ * reconcile (retried with backoff); invalid or forbidden writes are folded into the status and wait for a change.
+ *
+ * @module
+ */
+import {
+  type ApplyFailure,
+  type ConvexInstance,
+  childKinds,
+  childNames,
+  decide,
+  decodeConvexInstance,
+  drawEntropy,
+  instanceReferences,
+  type Observed,
+  type SecretGenerator,
+  transitionEvents,
+  withApplyFailures
+} from "@convex-operator/core"
+import {
+  Action,
+  EventRecorder,
+  isTransient,
+  KubeClient,
+  type KubeError,
+  type KubeObject,
+  type ObjectKey,
+  Resource,
+  TerminalError
+} from "@convex-operator/k8s"
+import { Clock, Effect, Either, Option } from "effect"
+import type { Cache } from "./cache.js"
+import { describeError, RetryableError } from "./errors.js"
+import { finalize, finalizerName } from "./finalizer.js"
+import { ConvexInstances, isGatewayApiKind, resourceOf } from "./resources.js"
+
+/** The field manager of every write. */
+export const fieldManager = "convex-operator"
+
+export { describeError, RetryableError } from "./errors.js"
+
+export interface ReconcilerSettings {
+  /** The operator image (snapshot Jobs run it). */
+  readonly operatorImage: string
+}
+
+/** JSON equality regardless of key order. */
+export const equalJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((item, i) => equalJson(item, b[i]))
+  }
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined)
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined)
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => equalJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  )
+}
+
+const retryable = (error: KubeError) => isTransient(error) || error._tag === "Conflict"
+
+/** The Secrets and ConfigMaps `instance` references, from the Store or (first time) read directly. */
+const observeReferences = (cache: Cache, instance: ConvexInstance, namespace: string) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    const references = instanceReferences(instance)
+    const wanted = [
+      ...references.secrets.map((name) => ({ kind: "Secret", name })),
+      ...references.configMaps.map((name) => ({ kind: "ConfigMap", name }))
+    ]
+    const found: Array<KubeObject> = []
+    for (const { kind, name } of wanted) {
+      const cached = cache.store(kind).unsafeGet(Resource.key(namespace, name))
+      if (cached !== undefined) {
+        found.push(cached)
+        continue
+      }
+      const read = yield* kube.get(resourceOf(kind), name, { namespace }).pipe(
+        Effect.map(Option.some),
+        Effect.catchTag("NotFound", () => Effect.succeed(Option.none<KubeObject>())),
+        Effect.mapError((error) => new RetryableError({ message: `reading ${kind} ${name}: ${describeError(error)}` }))
+      )
+      if (Option.isSome(read)) {
+        yield* cache.remember(read.value)
+        found.push(read.value)
+      }
+    }
+    return found
+  })
+
+/** The controller owner of a child, when it is not a ConvexInstance of this name (then the child is refused). */
+const foreignOwner = (child: KubeObject, instanceName: string) => {
+  const owner = Resource.controllerOf(child)
+  if (owner === undefined) return undefined
+  return owner.kind === ConvexInstances.kind &&
+    owner.apiVersion.startsWith(`${ConvexInstances.group}/`) &&
+    owner.name === instanceName
+    ? undefined
+    : owner
+}
+
+const addFinalizer = (object: KubeObject) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    return yield* kube
+      .patch(
+        ConvexInstances,
+        object.metadata.name ?? "",
+        {
+          metadata: {
+            finalizers: [...(object.metadata.finalizers ?? []), finalizerName],
+            resourceVersion: object.metadata.resourceVersion
+          }
+        },
+        { namespace: object.metadata.namespace ?? "default", type: "merge", fieldManager }
+      )
+      .pipe(
+        Effect.mapError((error) => new RetryableError({ message: `adding the finalizer: ${describeError(error)}` }))
+      )
+  })
+
+/** One reconcile of the instance `key`. */
+export const reconcile = (
+  cache: Cache,
+  key: ObjectKey,
+  settings: ReconcilerSettings
+): Effect.Effect<Action, RetryableError | TerminalError, KubeClient | EventRecorder | SecretGenerator> =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    let object = cache.instances.unsafeGet(key)
+    if (object === undefined) return Action.awaitChange
+    if (object.metadata.deletionTimestamp !== undefined) return yield* finalize(object)
+    if (!(object.metadata.finalizers ?? []).includes(finalizerName)) object = yield* addFinalizer(object)
+
+    const decoded = decodeConvexInstance(object)
+    if (Either.isLeft(decoded)) {
+      return yield* new TerminalError({
+        message: `ConvexInstance ${key} does not decode: ${decoded.left.message}`
+      })
+    }
+    const instance = decoded.right
+    const name = object.metadata.name ?? ""
+    const namespace = object.metadata.namespace ?? "default"
+
+    // Observe.
+    const refused = new Map<string, string>()
+    const children: Array<KubeObject> = []
+    for (const { kind } of childKinds) {
+      for (const child of cache.store(kind).unsafeByIndex("instance", key)) {
+        const owner = foreignOwner(child, name)
+        if (owner === undefined) children.push(child)
+        else refused.set(`${child.kind}/${child.metadata.name ?? ""}`, `${owner.kind} ${owner.name}`)
+      }
+    }
+    const references = yield* observeReferences(cache, instance, namespace)
+    const entropy = yield* drawEntropy
+    const now = new Date(yield* Clock.currentTimeMillis)
+
+    // Decide.
+    const decision = decide(
+      instance,
+      { objects: [...children, ...references] as ReadonlyArray<Observed["objects"][number]>, entropy },
+      now,
+      { operator: { image: settings.operatorImage } }
+    )
+
+    // Act.
+    const failures: Array<ApplyFailure> = []
+    const retry: Array<string> = []
+    const failed = (kind: string, childName: string, verb: string) => (error: KubeError) =>
+      Effect.sync(() => {
+        if (retryable(error)) retry.push(`${verb} ${kind} ${childName}: ${describeError(error)}`)
+        else failures.push({ kind, name: childName, message: describeError(error) })
+      })
+    for (const child of decision.apply) {
+      const childName = child.metadata.name
+      const owner = refused.get(`${child.kind}/${childName}`)
+      if (owner !== undefined) {
+        failures.push({
+          kind: child.kind,
+          name: childName,
+          message: `already exists and is controlled by ${owner}; convex-operator does not take it over: delete it or rename the instance`
+        })
+        continue
+      }
+      if (isGatewayApiKind(child.kind) && !cache.gatewayApi()) {
+        failures.push({
+          kind: child.kind,
+          name: childName,
+          message:
+            "Gateway API is not installed in the cluster (no gateway.networking.k8s.io/v1): install its CRDs and a Gateway implementation, or set spec.networking.mode: ingress"
+        })
+        continue
+      }
+      yield* kube.apply(resourceOf(child.kind), child as unknown as KubeObject, { fieldManager, force: true }).pipe(
+        Effect.tap(() => Effect.logDebug(`applied ${child.kind} ${namespace}/${childName}`)),
+        Effect.catchAll(failed(child.kind, childName, "applying"))
+      )
+    }
+    for (const obsolete of decision.delete) {
+      if (refused.has(`${obsolete.kind}/${obsolete.name}`)) continue
+      yield* kube.delete(resourceOf(obsolete.kind), obsolete.name, { namespace, propagationPolicy: "Background" }).pipe(
+        Effect.tap(() => Effect.logInfo(`deleted ${obsolete.kind} ${namespace}/${obsolete.name}`)),
+        Effect.catchTag("NotFound", () => Effect.void),
+        Effect.catchAll(failed(obsolete.kind, obsolete.name, "deleting"))
+      )
+    }
+
+    // Status and events.
+    const status = withApplyFailures(decision.status, failures, childNames(name).dashboard, now)
+    if (!equalJson(object.status, status)) {
+      yield* kube
+        .apply(
+          ConvexInstances,
+          { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace }, status },
+          { fieldManager, force: true, subresource: "status" }
+        )
+        .pipe(
+          Effect.catchAll((error) =>
+            retryable(error)
+              ? Effect.sync(() => void retry.push(`updating status: ${describeError(error)}`))
+              : Effect.logError(`updating the status of ${key}: ${describeError(error)}`)
+          )
+        )
+    }
+    const events =
+      failures.length === 0 ? decision.events : transitionEvents(instance.status?.conditions, status.conditions ?? [])
+    const recorder = yield* EventRecorder
+    for (const event of events) {
+      yield* recorder.record({
+        regarding: object,
+        type: event.type,
+        reason: event.reason,
+        action: event.action,
+        note: event.message
+      })
+    }
+
+    if (retry.length > 0) return yield* new RetryableError({ message: retry.join("; ") })
+    if (failures.length > 0) {
+      yield* Effect.logWarning(
+        `${key}: ${failures.map((failure) => `${failure.kind} ${failure.name}: ${failure.message}`).join("; ")}`
+      )
+      return Action.awaitChange
+    }
+    return Option.match(decision.requeueAfter, {
+      onNone: () => Action.awaitChange,
+      onSome: (duration) => Action.requeueAfter(duration)
+    })
+  }).pipe(Effect.withSpan("reconcile", { attributes: { key } }))

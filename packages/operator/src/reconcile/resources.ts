@@ -1,0 +1,66 @@
+/**
+ * The kinds the operator reads and writes, as `Resource`s of the k8s toolkit: the ConvexInstance, every child kind
+ * `decide` may render, and Events.
+ *
+ * @module
+ */
+import { apiVersion, childKinds, group, kind, plural, version } from "@convex-operator/core"
+import { type KubeObject, Resource } from "@convex-operator/k8s"
+
+/** `convex.icod.de/v1alpha1` ConvexInstance (objects are decoded per reconcile, not by the watch). */
+export const ConvexInstances = Resource.make({ group, version, kind, plural, namespaced: true })
+
+const gatewayGroup = "gateway.networking.k8s.io"
+
+export const Gateways = Resource.make({
+  group: gatewayGroup,
+  version: "v1",
+  kind: "Gateway",
+  plural: "gateways",
+  namespaced: true
+})
+export const HTTPRoutes = Resource.make({
+  group: gatewayGroup,
+  version: "v1",
+  kind: "HTTPRoute",
+  plural: "httproutes",
+  namespaced: true
+})
+export const Ingresses = Resource.make({
+  group: "networking.k8s.io",
+  version: "v1",
+  kind: "Ingress",
+  plural: "ingresses",
+  namespaced: true
+})
+
+const byKind: Readonly<Record<string, Resource.Resource<KubeObject>>> = {
+  ConfigMap: Resource.ConfigMap,
+  Secret: Resource.Secret,
+  PersistentVolumeClaim: Resource.PersistentVolumeClaim,
+  Service: Resource.Service,
+  StatefulSet: Resource.StatefulSet,
+  Deployment: Resource.Deployment,
+  Job: Resource.Job,
+  Gateway: Gateways,
+  HTTPRoute: HTTPRoutes,
+  Ingress: Ingresses
+}
+
+/** Whether `kind` belongs to Gateway API (absent from clusters without its CRDs). */
+export const isGatewayApiKind = (kindName: string): boolean => kindName === "Gateway" || kindName === "HTTPRoute"
+
+/** The Resource of a child kind. */
+export const resourceOf = (kindName: string): Resource.Resource<KubeObject> => {
+  const resource = byKind[kindName]
+  if (resource === undefined) throw new Error(`convex-operator: no resource for kind ${kindName}`)
+  return resource
+}
+
+/** Every child kind, as Resources (same order as core's `childKinds`). */
+export const childResources: ReadonlyArray<Resource.Resource<KubeObject>> = childKinds.map((child) =>
+  resourceOf(child.kind)
+)
+
+/** The instance API version, for owner checks. */
+export const instanceApiVersion = apiVersion

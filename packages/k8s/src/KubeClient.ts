@@ -12,15 +12,15 @@ import { makeMemory } from "./internal/memory.js"
 import type { KubeObject, ObjectKey, Resource, ResourceType } from "./Resource.js"
 
 export interface ListOptions {
-  readonly namespace?: string
+  readonly namespace?: string | undefined
   /** `app=web,tier!=db,env in (a,b),!legacy` */
-  readonly labelSelector?: string
+  readonly labelSelector?: string | undefined
   /** `metadata.name=x,metadata.namespace!=y` */
-  readonly fieldSelector?: string
+  readonly fieldSelector?: string | undefined
   /** Page size; with `continue` from the previous page. */
   readonly limit?: number
-  readonly continue?: string
-  readonly resourceVersion?: string
+  readonly continue?: string | undefined
+  readonly resourceVersion?: string | undefined
   /** With `resourceVersion`: `Exact` reads that version (410 once compacted); `NotOlderThan` anything newer. */
   readonly resourceVersionMatch?: "Exact" | "NotOlderThan"
 }
@@ -29,15 +29,15 @@ export interface ListResult<A> {
   readonly items: ReadonlyArray<A>
   readonly resourceVersion: string
   /** Present when there are more pages. */
-  readonly continue?: string
+  readonly continue?: string | undefined
 }
 
 export interface WatchOptions {
-  readonly namespace?: string
-  readonly labelSelector?: string
-  readonly fieldSelector?: string
+  readonly namespace?: string | undefined
+  readonly labelSelector?: string | undefined
+  readonly fieldSelector?: string | undefined
   /** Start after this version (from a list); absent: current state as ADDED events, then changes. */
-  readonly resourceVersion?: string
+  readonly resourceVersion?: string | undefined
   readonly allowWatchBookmarks?: boolean
   /** The server ends the watch after this long (the stream then ends without error). */
   readonly timeoutSeconds?: number
@@ -48,7 +48,7 @@ export type WatchEvent<A> =
   | { readonly type: "BOOKMARK"; readonly resourceVersion: string }
 
 export interface WriteOptions {
-  readonly fieldManager?: string
+  readonly fieldManager?: string | undefined
   readonly dryRun?: boolean
 }
 
@@ -62,22 +62,22 @@ export interface ApplyOptions {
 }
 
 export interface PatchOptions {
-  readonly namespace?: string
+  readonly namespace?: string | undefined
   /** `merge`: RFC 7386 JSON merge patch; `json`: RFC 6902 JSON patch. */
   readonly type: "merge" | "json"
   readonly subresource?: "status"
-  readonly fieldManager?: string
+  readonly fieldManager?: string | undefined
 }
 
 export interface PatchStatusOptions {
-  readonly namespace?: string
-  readonly fieldManager?: string
+  readonly namespace?: string | undefined
+  readonly fieldManager?: string | undefined
   /** Fail with Conflict unless the object is still at this version. */
-  readonly resourceVersion?: string
+  readonly resourceVersion?: string | undefined
 }
 
 export interface DeleteOptions {
-  readonly namespace?: string
+  readonly namespace?: string | undefined
   /** Default (absent): the kind's default, Background for most. */
   readonly propagationPolicy?: "Background" | "Foreground" | "Orphan"
   /** Delete only this incarnation / this version; Conflict otherwise. */
@@ -86,7 +86,7 @@ export interface DeleteOptions {
 }
 
 export interface GetOptions {
-  readonly namespace?: string
+  readonly namespace?: string | undefined
 }
 
 export interface KubeClientService {

@@ -1,7 +1,7 @@
 /**
  * A small metrics registry (counters, gauges, histograms with labels) rendered in the Prometheus
  * text format, with controller-runtime's metric names for controllers and work queues. A service,
- * so every test gets a fresh registry (no process-global state).
+ * so a test can have a fresh registry (`Metrics.layer`); without one, a process-wide default is used.
  */
 import { Context, Effect, Layer } from "effect"
 
@@ -173,7 +173,15 @@ export class Metrics extends Context.Tag("@convex-operator/k8s/Metrics")<Metrics
   static readonly layer: Layer.Layer<Metrics> = Layer.sync(Metrics, makeRegistry)
 }
 
-/** The registry in context, or a private one when none is provided. */
+let processRegistry: Registry | undefined
+
+/** The registry used when no {@link Metrics} service is provided: one per process (like prom-client's default). */
+export const defaultRegistry = (): Registry => {
+  if (processRegistry === undefined) processRegistry = makeRegistry()
+  return processRegistry
+}
+
+/** The registry in context, or the process default. */
 export const registry: Effect.Effect<Registry> = Effect.map(Effect.serviceOption(Metrics), (option) =>
-  option._tag === "Some" ? option.value : makeRegistry()
+  option._tag === "Some" ? option.value : defaultRegistry()
 )

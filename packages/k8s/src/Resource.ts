@@ -16,20 +16,20 @@ export interface OwnerReference {
 }
 
 export interface ObjectMeta {
-  readonly name?: string
-  readonly generateName?: string
-  readonly namespace?: string
-  readonly uid?: string
-  readonly resourceVersion?: string
-  readonly generation?: number
-  readonly creationTimestamp?: string
-  readonly deletionTimestamp?: string
-  readonly deletionGracePeriodSeconds?: number
-  readonly labels?: Readonly<Record<string, string>>
-  readonly annotations?: Readonly<Record<string, string>>
-  readonly finalizers?: ReadonlyArray<string>
-  readonly ownerReferences?: ReadonlyArray<OwnerReference>
-  readonly managedFields?: ReadonlyArray<unknown>
+  readonly name?: string | undefined
+  readonly generateName?: string | undefined
+  readonly namespace?: string | undefined
+  readonly uid?: string | undefined
+  readonly resourceVersion?: string | undefined
+  readonly generation?: number | undefined
+  readonly creationTimestamp?: string | undefined
+  readonly deletionTimestamp?: string | undefined
+  readonly deletionGracePeriodSeconds?: number | undefined
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  readonly annotations?: Readonly<Record<string, string>> | undefined
+  readonly finalizers?: ReadonlyArray<string> | undefined
+  readonly ownerReferences?: ReadonlyArray<OwnerReference> | undefined
+  readonly managedFields?: ReadonlyArray<unknown> | undefined
 }
 
 /** Any Kubernetes object. */

@@ -4,14 +4,17 @@ import { Deferred, Effect, Layer, Ref, TestClock } from "effect"
 import {
   Action,
   Controller,
+  EventRecorder,
   Health,
   KubeClient,
   type KubeObject,
   MemoryApiServer,
   Metrics,
+  RecordedEvents,
   Resource
 } from "../src/index.js"
 import { Gizmo } from "./contract/harness.js"
+import * as Example from "./example.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 100)
 const ns = "default"
@@ -203,5 +206,26 @@ describe("Health", () => {
       const metrics = yield* get("/metrics")
       expect(metrics.text).toContain('controller_runtime_reconcile_total{controller="x",result="success"} 1')
     })
+  )
+})
+
+describe("README example", () => {
+  it.scoped("the example reconcile makes the ConfigMap, the status and one event", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      yield* kube.create(Example.Gizmo, { ...gizmo("g", "s"), spec: { size: 3 } })
+      yield* Controller.make({
+        name: "gizmo",
+        resource: Example.Gizmo,
+        owns: [{ resource: Resource.ConfigMap }],
+        reconcile: Example.reconcile
+      })
+      yield* settle
+      const child = yield* kube.get(Resource.ConfigMap, "g-config", { namespace: ns })
+      expect(child.data).toEqual({ size: "3" })
+      expect(Resource.controllerOf(child)?.name).toBe("g")
+      expect((yield* kube.get(Example.Gizmo, "g", { namespace: ns })).status).toEqual({ observedGeneration: 1 })
+      expect((yield* yield* RecordedEvents).map((e) => e.reason)).toEqual(["Configured"])
+    }).pipe(Effect.provide(Layer.mergeAll(layer, EventRecorder.layerTest)))
   )
 })

@@ -65,7 +65,9 @@ export const matches = (
 export const objectFilter = (options: {
   readonly labelSelector?: string | undefined
   readonly fieldSelector?: string | undefined
-}): ((object: { readonly metadata: { readonly labels?: Readonly<Record<string, string>> } }) => boolean) => {
+}): ((object: {
+  readonly metadata: { readonly labels?: Readonly<Record<string, string>> | undefined }
+}) => boolean) => {
   const labels = parseSelector(options.labelSelector ?? "")
   const fields = parseSelector(options.fieldSelector ?? "")
   return (object) =>

@@ -61,13 +61,16 @@ const program = Effect.gen(function* () {
 }).pipe(Effect.scoped)
 
 const fiber = Effect.runFork(program)
-let stopping = false
+let stopping: number | undefined
 const stop = (signal: NodeJS.Signals) => {
-  if (stopping) {
+  // A terminal's Ctrl-C reaches this process twice under tsx (once from the terminal, once relayed by tsx's
+  // parent process): only a second signal a while after the first means "exit now".
+  if (stopping !== undefined && Date.now() - stopping < 2000) return
+  if (stopping !== undefined) {
     defaultLog(`${signal} again: exiting now (a reaper process kills what is left)`)
     process.exit(130)
   }
-  stopping = true
+  stopping = Date.now()
   defaultLog(`${signal}: stopping the cluster …`)
   Effect.runFork(Fiber.interrupt(fiber))
 }

@@ -2,7 +2,8 @@
  * `npm start`: run the operator against the current kubeconfig, or, when there is none (or it does not answer),
  * on a full local cluster started here (the Go-built control plane of test/cluster) until Ctrl-C.
  *
- * Either way the ConvexInstance CRD is applied first (server-side, so it updates an older one).
+ * Either way the ConvexInstance CRD is applied first (server-side, so it updates an older one). On the local
+ * cluster the hello-world sample is applied too, and its progress is shown until it is Ready.
  */
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -10,10 +11,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { convexInstanceCrdPath } from "@convex-operator/core"
-import { Cause, Effect, Exit, Fiber } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
+import { parse } from "yaml"
 import { ensureAssets } from "../test/cluster/build.js"
 import { defaultLog } from "../test/cluster/exec.js"
-import { LocalCluster } from "../test/cluster/local-cluster.js"
+import { LocalCluster, type LocalClusterInfo } from "../test/cluster/local-cluster.js"
+import type { KubeObject } from "../test/cluster/objects.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const crd = path.join(root, convexInstanceCrdPath)
@@ -49,12 +52,70 @@ const runOperator = (kubeconfig: string) =>
     }
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "--conditions=source", operatorMain, "run", "--kubeconfig", kubeconfig],
+      [
+        "--import",
+        "tsx",
+        "--conditions=source",
+        operatorMain,
+        "run",
+        "--kubeconfig",
+        kubeconfig,
+        // Loopback and free ports: npm start must not collide with anything already listening.
+        "--metrics-bind-address=127.0.0.1:0",
+        "--health-probe-bind-address=127.0.0.1:0",
+        "--log-format=text"
+      ],
       { stdio: "inherit" }
     )
     child.on("exit", (code) => resume(Effect.succeed(code ?? 1)))
     return Effect.sync(() => child.kill("SIGTERM"))
   })
+
+const helloWorld = path.join(root, "examples/hello-world.yaml")
+
+interface InstanceStatus {
+  readonly phase?: string
+  readonly conditions?: ReadonlyArray<{ type: string; status: string; reason: string; message: string }>
+}
+
+/** Applies the hello-world sample and prints each change of its progress until it is Ready. */
+const showHelloWorld = (cluster: LocalClusterInfo) =>
+  Effect.gen(function* () {
+    const instance = parse(fs.readFileSync(helloWorld, "utf8")) as KubeObject
+    const name = instance.metadata.name ?? "hello"
+    const namespace = "default"
+    yield* cluster.objects.apply({ ...instance, metadata: { ...instance.metadata, namespace } })
+    defaultLog(`applied examples/hello-world.yaml: ConvexInstance ${namespace}/${name}`)
+    const started = Date.now()
+    let last = ""
+    for (;;) {
+      const object = yield* cluster.objects
+        .get({ apiVersion: instance.apiVersion, kind: instance.kind, namespace }, name)
+        .pipe(Effect.option)
+      const status = (Option.getOrUndefined(object)?.status ?? {}) as InstanceStatus
+      const ready = status.conditions?.find((condition) => condition.type === "Ready")
+      const line =
+        ready === undefined
+          ? "waiting for the operator"
+          : `${status.phase ?? "Pending"}: Ready=${ready.status} ${ready.reason}: ${ready.message}`
+      if (line !== last) {
+        defaultLog(`${name} (${((Date.now() - started) / 1000).toFixed(1)}s) ${line}`)
+        last = line
+      }
+      if (ready?.status === "True") break
+      yield* Effect.sleep(Duration.millis(500))
+    }
+    const kubectl = `KUBECONFIG=${cluster.kubeconfigPath} ${cluster.kubectl}`
+    console.log(`
+  ConvexInstance ${namespace}/${name} is Ready in ${((Date.now() - started) / 1000).toFixed(1)}s. Inspect it with
+    ${kubectl} get cvx,statefulsets,deployments,services,pods
+    ${kubectl} describe cvx ${name}
+  Ctrl-C stops the operator and the cluster.
+`)
+  }).pipe(
+    Effect.catchAll((error) => Effect.sync(() => defaultLog(`hello-world: ${String(error)}`))),
+    Effect.forkScoped
+  )
 
 const program = Effect.gen(function* () {
   const assets = yield* ensureAssets()
@@ -70,9 +131,10 @@ const program = Effect.gen(function* () {
   const cluster = yield* LocalCluster.start({ components: "full", gatewayApi: true, crds: [crd] })
   console.log(`
   kubeconfig  ${cluster.kubeconfigPath}
-  try         KUBECONFIG=${cluster.kubeconfigPath} ${cluster.kubectl} apply -f examples/hello-world.yaml
+  kubectl     KUBECONFIG=${cluster.kubeconfigPath} ${cluster.kubectl} get cvx
   Ctrl-C stops the operator and the cluster.
 `)
+  if (fs.existsSync(operatorRun)) yield* showHelloWorld(cluster)
   return yield* runOperator(cluster.kubeconfigPath)
 }).pipe(Effect.scoped)
 

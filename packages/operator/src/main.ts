@@ -15,5 +15,5 @@ cli(process.argv).pipe(
     )
   ),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain
+  (effect) => NodeRuntime.runMain(effect, { disablePrettyLogger: true })
 )

@@ -46,12 +46,13 @@ describe("LeaderElection", () => {
       yield* settle
       expect(yield* b.leadership.isLeader).toBe(false)
       expect((yield* holder).leaseTransitions).toBe(0)
-      // a dies without releasing; b takes over 15 s after it last saw a renewal (+ its retry jitter).
+      // a dies without releasing; b takes over 15 s after it last saw a renewal change (a renewed at
+      // most 2 s before dying; b polls every 2–4.4 s): not before 13 s, at the latest after 24 s.
       yield* Scope.close(a.scope, Exit.void)
-      yield* TestClock.adjust("14 seconds")
+      yield* TestClock.adjust("12900 millis")
       yield* settle
       expect(yield* b.leadership.isLeader).toBe(false)
-      yield* TestClock.adjust("7 seconds")
+      yield* TestClock.adjust("11100 millis")
       yield* settle
       expect(yield* b.leadership.isLeader).toBe(true)
       const taken = yield* holder

@@ -35,6 +35,19 @@ export default defineConfig({
           hookTimeout: 120_000,
           teardownTimeout: 30_000
         }
+      },
+      {
+        resolve: { alias },
+        test: {
+          // The operator as a separate process against the full local cluster, driven with kubectl.
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/integration/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          teardownTimeout: 60_000
+        }
       }
     ]
   }

@@ -1,0 +1,114 @@
+/**
+ * A test-only stand-in for a Gateway API implementation (the way NGINX Gateway Fabric reports): every Gateway gets
+ * `Accepted` and `Programmed` (and each listener `Accepted`, `Programmed`, `ResolvedRefs`) for its generation, every
+ * HTTPRoute gets a parent status per parentRef with `Accepted` and `ResolvedRefs`. It polls, and writes a status only
+ * when it differs, so it stays quiet in a steady state. Nothing here sends traffic to a data plane.
+ */
+import { Effect, Fiber } from "effect"
+import type { Objects } from "../../cluster/objects.js"
+
+export const controllerName = "e2e.convex.icod.de/gateway-controller"
+
+interface GatewayObject {
+  readonly metadata: { name?: string; namespace?: string; generation?: number }
+  readonly spec?: { listeners?: ReadonlyArray<{ name: string }> }
+  readonly status?: unknown
+}
+
+interface RouteObject {
+  readonly metadata: { name?: string; namespace?: string; generation?: number }
+  readonly spec?: { parentRefs?: ReadonlyArray<Record<string, unknown>> }
+  readonly status?: { parents?: ReadonlyArray<unknown> }
+}
+
+const condition = (type: string, reason: string, generation: number | undefined, since: string) => ({
+  type,
+  status: "True",
+  reason,
+  message: "",
+  ...(generation === undefined ? {} : { observedGeneration: generation }),
+  lastTransitionTime: since
+})
+
+/** The desired condition types/reasons, comparing without timestamps. */
+const shape = (value: unknown): string =>
+  JSON.stringify(value, (key, v) => (key === "lastTransitionTime" ? undefined : v))
+
+const gatewayStatus = (gateway: GatewayObject, since: string) => {
+  const generation = gateway.metadata.generation
+  return {
+    conditions: [
+      condition("Accepted", "Accepted", generation, since),
+      condition("Programmed", "Programmed", generation, since)
+    ],
+    listeners: (gateway.spec?.listeners ?? []).map((listener) => ({
+      name: listener.name,
+      attachedRoutes: 0,
+      supportedKinds: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute" }],
+      conditions: [
+        condition("Accepted", "Accepted", generation, since),
+        condition("Programmed", "Programmed", generation, since),
+        condition("ResolvedRefs", "ResolvedRefs", generation, since)
+      ]
+    }))
+  }
+}
+
+const routeStatus = (route: RouteObject, since: string) => ({
+  parents: (route.spec?.parentRefs ?? []).map((parentRef) => ({
+    parentRef,
+    controllerName,
+    conditions: [
+      condition("Accepted", "Accepted", route.metadata.generation, since),
+      condition("ResolvedRefs", "ResolvedRefs", route.metadata.generation, since)
+    ]
+  }))
+})
+
+/** One pass over every Gateway and HTTPRoute. */
+const sync = (objects: Objects) =>
+  Effect.gen(function* () {
+    const since = new Date().toISOString().replace(/\.\d+Z$/, "Z")
+    const patchStatus = (kind: string, metadata: GatewayObject["metadata"], status: unknown) =>
+      Effect.gen(function* () {
+        const path = yield* objects.objectPath(
+          { apiVersion: "gateway.networking.k8s.io/v1", kind, namespace: metadata.namespace ?? "default" },
+          metadata.name ?? ""
+        )
+        yield* objects.call(
+          "PATCH",
+          `${path}/status?fieldManager=${encodeURIComponent("e2e-gateway-controller")}`,
+          { status },
+          "application/merge-patch+json"
+        )
+      }).pipe(Effect.ignore)
+    // The list is cluster-wide: no namespace in the ref means "default", so list per namespace we see.
+    const namespaces = (yield* objects.list({ apiVersion: "v1", kind: "Namespace" })).map((ns) => ns.metadata.name)
+    for (const namespace of namespaces) {
+      if (namespace === undefined) continue
+      const gateways = (yield* objects.list({
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "Gateway",
+        namespace
+      })) as unknown as ReadonlyArray<GatewayObject>
+      for (const gateway of gateways) {
+        const status = gatewayStatus(gateway, since)
+        if (shape(status) !== shape(gateway.status ?? {})) yield* patchStatus("Gateway", gateway.metadata, status)
+      }
+      const routes = (yield* objects.list({
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        namespace
+      })) as unknown as ReadonlyArray<RouteObject>
+      for (const route of routes) {
+        const status = routeStatus(route, since)
+        if (shape(status) !== shape(route.status ?? {})) yield* patchStatus("HTTPRoute", route.metadata, status)
+      }
+    }
+  }).pipe(Effect.ignore)
+
+/** Runs the fake gateway controller until the returned stop is called. */
+export const startGatewayController = (objects: Objects, intervalMillis = 300): (() => Promise<void>) => {
+  const fiber = Effect.runFork(Effect.forever(Effect.zipRight(sync(objects), Effect.sleep(`${intervalMillis} millis`))))
+  return () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
+}

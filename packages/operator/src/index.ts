@@ -4,4 +4,5 @@
  * @module
  */
 export { cli, rootCommand } from "./cli/root.js"
-export { convexInstanceCrdYaml, toYaml } from "./manifests.js"
+export { convexInstanceCrdYaml, toYaml, yamlDocuments } from "./manifests.js"
+export * from "./rbac.js"

@@ -12,3 +12,7 @@ export const toYaml = (value: unknown): string => stringify(value, { lineWidth: 
 
 /** The ConvexInstance CRD as one YAML document. */
 export const convexInstanceCrdYaml = (): string => `---\n${toYaml(convexInstanceCrd)}`
+
+/** Objects as a multi-document YAML stream. */
+export const yamlDocuments = (objects: ReadonlyArray<unknown>): string =>
+  objects.map((object) => `---\n${toYaml(object)}`).join("")

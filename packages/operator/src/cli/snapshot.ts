@@ -1,0 +1,113 @@
+/**
+ * `convex-operator snapshot export|import|env-save|env-restore`: the entrypoint of the upgrade Jobs (the backend
+ * image has no Convex CLI). Each runs the `convex` CLI bundled with the operator against
+ * `CONVEX_SELF_HOSTED_URL` with the admin key from `CONVEX_SELF_HOSTED_ADMIN_KEY`; the key is read from the
+ * environment only, never from a flag, and never printed.
+ */
+import { readFileSync } from "node:fs"
+import { KubeClient, type KubeConfigSource } from "@convex-operator/k8s"
+import { Command, Options } from "@effect/cli"
+import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { ConvexCli, type ConvexTarget } from "../snapshot/ConvexCli.js"
+import { exportSnapshot, importSnapshot, restoreEnv, saveEnv } from "../snapshot/operations.js"
+import { UserError } from "./user-error.js"
+
+const path = Options.text("path").pipe(Options.withDescription("The snapshot ZIP (on the snapshot volume)."))
+const includeFileStorage = Options.boolean("include-file-storage").pipe(
+  Options.withDescription("Export stored files too (without it they are lost on import).")
+)
+const replaceAll = Options.boolean("replace-all").pipe(
+  Options.withDescription("Replace all data of the deployment with the snapshot's tables.")
+)
+const secret = Options.text("secret").pipe(Options.withDescription("The Secret holding the saved variables."))
+const namespace = Options.text("namespace").pipe(
+  Options.withDescription("Namespace of the Secret; default: POD_NAMESPACE, the pod's own namespace, 'default'."),
+  Options.withFallbackConfig(Config.string("POD_NAMESPACE")),
+  Options.optional
+)
+const kubeconfig = Options.text("kubeconfig").pipe(
+  Options.withDescription("Kubeconfig file; default: KUBECONFIG, ~/.kube/config, then the in-cluster service account."),
+  Options.optional
+)
+
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+const resolveNamespace = (given: Option.Option<string>): string =>
+  Option.getOrElse(given, () => {
+    try {
+      return readFileSync(serviceAccountNamespace, "utf8").trim() || "default"
+    } catch {
+      return "default"
+    }
+  })
+
+/** The backend from the Job's environment. */
+const target: Effect.Effect<ConvexTarget, UserError> = Effect.gen(function* () {
+  const url = yield* Config.string("CONVEX_SELF_HOSTED_URL")
+  const adminKey = yield* Config.redacted("CONVEX_SELF_HOSTED_ADMIN_KEY")
+  if (Redacted.value(adminKey).trim() === "") return yield* Effect.fail("empty admin key")
+  return { url, adminKey }
+}).pipe(
+  Effect.mapError(
+    () =>
+      new UserError({
+        message:
+          "set CONVEX_SELF_HOSTED_URL (the backend, e.g. http://<name>-backend.<ns>.svc:3210) and CONVEX_SELF_HOSTED_ADMIN_KEY"
+      })
+  )
+)
+
+const failures = <A, R>(effect: Effect.Effect<A, { readonly _tag: string; readonly message: string }, R>) =>
+  effect.pipe(Effect.mapError((error) => new UserError({ message: `${error.message}` })))
+
+/** Runs `step` with the CLI (and, when `kube`, a Kubernetes client). */
+const withCli = <A, E extends { readonly _tag: string; readonly message: string }>(
+  step: Effect.Effect<A, E, ConvexCli>
+): Effect.Effect<A, UserError> =>
+  Effect.flatMap(target, (backend) => failures(step).pipe(Effect.provide(ConvexCli.layerLive(backend))))
+
+const withKube = <A, E extends { readonly _tag: string; readonly message: string }>(
+  step: Effect.Effect<A, E, ConvexCli | KubeClient>,
+  kubeconfigFile: Option.Option<string>
+): Effect.Effect<A, UserError> => {
+  const source: KubeConfigSource = Option.match(kubeconfigFile, {
+    onNone: () => ({ _tag: "Default" }),
+    onSome: (file) => ({ _tag: "File", path: file })
+  })
+  return Effect.flatMap(target, (backend) =>
+    failures(step).pipe(
+      Effect.provide(
+        Layer.merge(
+          ConvexCli.layerLive(backend),
+          KubeClient.layerLive({ source, userAgent: "convex-operator-snapshot/0.1.0" })
+        )
+      ),
+      Effect.catchTag("KubeConfigError", (error) => Effect.fail(new UserError({ message: error.message })))
+    )
+  )
+}
+
+const exportCommand = Command.make("export", { path, includeFileStorage }, (flags) =>
+  withCli(exportSnapshot(flags))
+).pipe(Command.withDescription("Export the deployment to a ZIP (convex export)."))
+
+const importCommand = Command.make("import", { path, replaceAll }, (flags) => withCli(importSnapshot(flags))).pipe(
+  Command.withDescription("Import a ZIP into the deployment (convex import -y).")
+)
+
+const envSaveCommand = Command.make("env-save", { secret, namespace, kubeconfig }, (flags) =>
+  withKube(saveEnv({ name: flags.secret, namespace: resolveNamespace(flags.namespace) }), flags.kubeconfig).pipe(
+    Effect.asVoid
+  )
+).pipe(Command.withDescription("Save the deployment's environment variables (convex env list) to a Secret."))
+
+const envRestoreCommand = Command.make("env-restore", { secret, namespace, kubeconfig }, (flags) =>
+  withKube(restoreEnv({ name: flags.secret, namespace: resolveNamespace(flags.namespace) }), flags.kubeconfig).pipe(
+    Effect.asVoid
+  )
+).pipe(Command.withDescription("Set every variable saved in a Secret on the deployment (convex env set)."))
+
+export const snapshotCommand = Command.make("snapshot").pipe(
+  Command.withDescription("Snapshot steps of upgrades, run in Jobs: export, import, env-save, env-restore."),
+  Command.withSubcommands([exportCommand, importCommand, envSaveCommand, envRestoreCommand])
+)

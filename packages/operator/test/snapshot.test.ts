@@ -1,0 +1,227 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { snapshotArgs } from "@convex-operator/core"
+import { KubeClient, Resource } from "@convex-operator/k8s"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { cli } from "convex-operator"
+import { Effect, Exit, Layer, Redacted, Ref } from "effect"
+import {
+  bundledCli,
+  ConvexCli,
+  type Invocation,
+  invocation,
+  parseEnvList,
+  partialPath,
+  RecordedInvocations,
+  restoreEnv,
+  type ScriptedResult,
+  saveEnv,
+  workDirManifest
+} from "../src/snapshot/index.js"
+import { exportSnapshot, importSnapshot, listEnv } from "../src/snapshot/operations.js"
+
+const adminKey = "hello|01deadbeef"
+const target = { url: "http://hello-backend.apps.svc:3210", adminKey: Redacted.make(adminKey) }
+const setup = {
+  node: "/usr/bin/node",
+  entry: "/app/node_modules/convex/bin/main.js",
+  workDir: "/work",
+  path: "/usr/bin"
+}
+
+const expectedEnv = {
+  PATH: "/usr/bin",
+  HOME: "/work",
+  CI: "1",
+  NO_COLOR: "1",
+  CONVEX_SELF_HOSTED_URL: "http://hello-backend.apps.svc:3210",
+  CONVEX_SELF_HOSTED_ADMIN_KEY: adminKey
+}
+
+const recorded = Effect.flatMap(RecordedInvocations, Ref.get)
+
+const withCli = (answer?: (call: Invocation) => ScriptedResult) => ConvexCli.layerTest(target, answer, setup)
+
+const tempDir = () => mkdtempSync(join(tmpdir(), "convex-operator-snapshot-test-"))
+
+describe("ConvexCli", () => {
+  it("runs the bundled CLI with this Node, from the work dir, with the backend in a built environment", () => {
+    const call = invocation(setup, target, ["env", "list"])
+    expect(call).toEqual({
+      command: "/usr/bin/node",
+      args: ["/app/node_modules/convex/bin/main.js", "env", "list"],
+      cwd: "/work",
+      env: expectedEnv,
+      stdin: undefined
+    })
+  })
+
+  it("bundles convex 1.48.0 (the last release that runs on Node 20) and writes a work dir depending on it", () => {
+    const bundled = bundledCli()
+    expect(bundled.version).toBe("1.48.0")
+    expect(existsSync(bundled.entry)).toBe(true)
+    expect(JSON.parse(workDirManifest(bundled.version))).toMatchObject({ dependencies: { convex: "1.48.0" } })
+  })
+
+  it.effect("fails with the exit code and the last lines of standard error, without the admin key", () =>
+    Effect.gen(function* () {
+      const cli = yield* ConvexCli
+      const exit = yield* cli.run(["export", "--path", "/x.zip"]).pipe(Effect.exit)
+      expect(exit).toMatchObject({ _tag: "Failure" })
+      const error = Exit.isFailure(exit) ? String(exit.cause) : ""
+      expect(error).toContain("convex export --path exited with 1: ✖ Failed to export")
+      expect(error).not.toContain(adminKey)
+    }).pipe(Effect.provide(withCli(() => ({ exitCode: 1, stderr: "✖ Failed to export\n" }))))
+  )
+})
+
+describe("snapshot steps", () => {
+  it.effect("export writes a partial ZIP with file storage, then renames it into place", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const path = join(dir, "upgrade-abc.zip")
+      writeFileSync(path, "an older snapshot")
+      const calls = yield* Effect.gen(function* () {
+        yield* exportSnapshot({ path, includeFileStorage: true })
+        return yield* recorded
+      }).pipe(
+        Effect.provide(
+          withCli((call) => {
+            writeFileSync(call.args[3] ?? "", "zip")
+            return {}
+          })
+        )
+      )
+      expect(calls.map((c) => c.args.slice(1))).toEqual([
+        ["export", "--path", partialPath(path), "--include-file-storage"]
+      ])
+      expect(calls[0]?.env).toEqual(expectedEnv)
+      expect(readFileSync(path, "utf8")).toBe("zip")
+      expect(existsSync(partialPath(path))).toBe(false)
+    })
+  )
+
+  it.effect("a failed export leaves the previous file alone and says why", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const path = join(dir, "upgrade-abc.zip")
+      const exit = yield* exportSnapshot({ path, includeFileStorage: true }).pipe(
+        Effect.provide(withCli(() => ({ exitCode: 1, stderr: "Error: Unable to connect" }))),
+        Effect.exit
+      )
+      expect(String(Exit.isFailure(exit) && exit.cause)).toContain("Unable to connect")
+      expect(existsSync(path)).toBe(false)
+    })
+  )
+
+  it.effect("the export argv", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const path = join(dir, "s.zip")
+      const calls = yield* Effect.gen(function* () {
+        yield* exportSnapshot({ path, includeFileStorage: false }).pipe(Effect.ignore)
+        return yield* recorded
+      }).pipe(Effect.provide(withCli()))
+      expect(calls.map((c) => c.args.slice(1))).toEqual([["export", "--path", partialPath(path)]])
+    })
+  )
+
+  it.effect("import runs `import <zip> --replace-all -y` and refuses a missing file", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const path = join(dir, "upgrade-abc.zip")
+      const missing = yield* importSnapshot({ path, replaceAll: true }).pipe(Effect.flip)
+      expect(missing.message).toContain(`no snapshot at ${path}`)
+      writeFileSync(path, "zip")
+      yield* importSnapshot({ path, replaceAll: true })
+      const calls = yield* recorded
+      expect(calls.map((c) => c.args.slice(1))).toEqual([["import", path, "--replace-all", "-y"]])
+      expect(calls[0]?.cwd).toBe("/work")
+    }).pipe(Effect.provide(withCli()))
+  )
+
+  it("parses env list output in every quoting the CLI writes", () => {
+    const text = [
+      "PLAIN=value with spaces",
+      "EMPTY=",
+      "HASH='a#b'",
+      'QUOTED="it\'s"',
+      "MULTI='line one",
+      "line two'",
+      'ESCAPED="x\\ny"',
+      "Warning (HASH): includes a '#'"
+    ].join("\n")
+    expect(parseEnvList(text)).toEqual([
+      { name: "PLAIN", value: "value with spaces" },
+      { name: "EMPTY", value: "" },
+      { name: "HASH", value: "a#b" },
+      { name: "QUOTED", value: "it's" },
+      { name: "MULTI", value: "line one\nline two" },
+      { name: "ESCAPED", value: "x\ny" }
+    ])
+  })
+
+  const memory = (answer: (call: Invocation) => ScriptedResult) =>
+    Layer.mergeAll(withCli(answer), KubeClient.layerMemory())
+
+  it.effect("env-save lists with values (not names only) and applies a Secret of them", () =>
+    Effect.gen(function* () {
+      const saved = yield* saveEnv({ namespace: "apps", name: "hello-env" })
+      expect(saved).toBe(2)
+      const calls = yield* recorded
+      expect(calls.map((c) => c.args.slice(1))).toEqual([["env", "list", "--include-values"]])
+      const kube = yield* KubeClient
+      const secret = (yield* kube.get(Resource.Secret, "hello-env", { namespace: "apps" })) as unknown as {
+        data: Record<string, string>
+      }
+      expect(secret.data).toEqual({
+        API_KEY: Buffer.from("s3cret").toString("base64"),
+        MULTI: Buffer.from("a\nb").toString("base64")
+      })
+    }).pipe(Effect.provide(memory(() => ({ stdout: "API_KEY=s3cret\nMULTI='a\nb'\n" }))))
+  )
+
+  it.effect("env-restore sets each variable with its value on standard input, never on argv", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      yield* kube.create(Resource.Secret, {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "hello-env", namespace: "apps" },
+        data: { B: Buffer.from("two\n").toString("base64"), A: Buffer.from("one").toString("base64") }
+      } as never)
+      expect(yield* restoreEnv({ namespace: "apps", name: "hello-env" })).toBe(2)
+      const calls = yield* recorded
+      expect(calls.map((c) => [c.args.slice(1), c.stdin])).toEqual([
+        [["env", "set", "A"], "one\n"],
+        [["env", "set", "B"], "two\n\n"]
+      ])
+      const missing = yield* restoreEnv({ namespace: "apps", name: "nope" }).pipe(Effect.flip)
+      expect(missing.message).toContain("Secret apps/nope does not exist")
+    }).pipe(Effect.provide(memory(() => ({}))))
+  )
+
+  it.effect("listEnv does not echo values to the log", () =>
+    Effect.gen(function* () {
+      const values = yield* listEnv
+      expect(values).toEqual([{ name: "X", value: "1" }])
+    }).pipe(Effect.provide(withCli(() => ({ stdout: "X=1\n" }))))
+  )
+})
+
+describe("convex-operator snapshot", () => {
+  const run = (...args: ReadonlyArray<string>) =>
+    cli(["node", "convex-operator", ...args]).pipe(Effect.provide(NodeContext.layer), Effect.exit)
+
+  it.live("accepts the arguments core renders into the snapshot Jobs", () =>
+    Effect.gen(function* () {
+      // Without the backend in the environment, each stops at the same error, after parsing its flags.
+      for (const direction of ["export", "import"] as const) {
+        const exit = yield* run(...snapshotArgs(direction, "0123456789abcdef0123"))
+        expect(String(Exit.isFailure(exit) && exit.cause)).toContain("set CONVEX_SELF_HOSTED_URL")
+      }
+    })
+  )
+})

@@ -1,0 +1,147 @@
+/**
+ * The install paths on the full local cluster: `kubectl apply -f dist/install.yaml` and `kubectl apply -k
+ * config/default` each bring up the operator Deployment whose pod becomes Ready (kwok plays the kubelet: the image
+ * does not really run here; operator.test.ts runs the real process under the same RBAC), and each uninstalls
+ * cleanly (the namespace, CRD and cluster RBAC are gone).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { install } from "convex-operator"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { parseAllDocuments } from "yaml"
+import { defaultImage, installObjects } from "../../scripts/build-installer.js"
+import { useLocalCluster } from "../integration/support.js"
+import { repoRoot } from "../support/manifests.js"
+import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
+
+const cluster = useLocalCluster({ components: "full" }, 180_000)
+let kubectl: Kubectl
+const timings: Array<string> = []
+
+beforeAll(() => {
+  const info = cluster.info()
+  kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
+})
+
+afterAll(() => {
+  console.log(`[install] ${timings.join(", ")}`)
+})
+
+const timed = async <A>(name: string, body: () => Promise<A>): Promise<A> => {
+  const started = Date.now()
+  const result = await body()
+  timings.push(`${name}: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  return result
+}
+
+type KubeObject = {
+  readonly kind: string
+  readonly metadata: { readonly name: string; readonly namespace?: string }
+  readonly [key: string]: unknown
+}
+const parse = (text: string): ReadonlyArray<KubeObject> =>
+  parseAllDocuments(text)
+    .map((doc) => doc.toJS() as KubeObject | null)
+    .filter((object): object is KubeObject => object !== null)
+const key = (object: KubeObject) => `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`
+const byKey = (objects: ReadonlyArray<KubeObject>) =>
+  Object.fromEntries(
+    objects.map((object): [string, KubeObject] => [key(object), object]).sort(([a], [b]) => a.localeCompare(b))
+  )
+
+const deploymentName = "convex-operator"
+const deployment = () =>
+  kubectl.json<{ status?: { readyReplicas?: number; availableReplicas?: number } }>([
+    "deployment",
+    deploymentName,
+    "-n",
+    install.namespace
+  ])
+
+/** Waits until the Deployment has one ready replica and its pod is Ready; returns the pod. */
+const operatorPodReady = () =>
+  eventually(
+    "the operator pod to become Ready",
+    () => {
+      if (deployment()?.status?.availableReplicas !== 1) return undefined
+      const pods = kubectl.json<{ items: ReadonlyArray<Record<string, unknown>> }>([
+        "pods",
+        "-n",
+        install.namespace,
+        "-l",
+        "app.kubernetes.io/name=convex-operator"
+      ])
+      const pod = pods?.items.find((item) => conditionOf(item, "Ready")?.status === "True")
+      return pod
+    },
+    {
+      timeoutMillis: 90_000,
+      detail: () =>
+        kubectl(["get", "deploy,rs,pods,events", "-n", install.namespace, "-o", "wide"]) +
+        kubectl(["get", "nodes", "-o", "wide"])
+    }
+  )
+
+/** Waits until the namespace, the CRD and the cluster RBAC are gone. */
+const uninstalled = () =>
+  eventually(
+    "the namespace, CRD and ClusterRole to be gone",
+    () =>
+      kubectl.json(["namespace", install.namespace]) === undefined &&
+      kubectl.json(["crd", "convexinstances.convex.icod.de"]) === undefined &&
+      kubectl.json(["clusterrole", install.role]) === undefined &&
+      kubectl.json(["clusterrolebinding", install.role]) === undefined
+        ? true
+        : undefined,
+    { timeoutMillis: 90_000, detail: () => kubectl(["get", "namespace", install.namespace, "-o", "yaml"]) }
+  )
+
+describe("install", () => {
+  it("kubectl apply -f dist/install.yaml: the operator pod becomes Ready; kubectl delete removes everything", async () => {
+    const file = path.join(repoRoot, "dist/install.yaml")
+    await timed("install.yaml apply→Ready", async () => {
+      kubectl(["apply", "--server-side", "-f", file])
+      const pod = (await operatorPodReady()) as {
+        spec: {
+          serviceAccountName: string
+          securityContext: Record<string, unknown>
+          containers: ReadonlyArray<{ image: string; args: ReadonlyArray<string>; securityContext: unknown }>
+        }
+      }
+      expect(pod.spec.serviceAccountName).toBe(install.serviceAccount)
+      expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } })
+      expect(pod.spec.containers[0]?.image).toBe(defaultImage)
+      expect(pod.spec.containers[0]?.args).toContain("--leader-elect")
+      expect(pod.spec.containers[0]?.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] }
+      })
+      // The samples are valid against the installed CRD.
+      kubectl(["apply", "--dry-run=server", "-n", "default", "-k", path.join(repoRoot, "config/samples")])
+    })
+    await timed("install.yaml delete", async () => {
+      kubectl(["delete", "-f", file, "--wait=false"])
+      await uninstalled()
+    })
+  })
+
+  it("kubectl kustomize config/default renders the objects of dist/install.yaml", () => {
+    const rendered = parse(kubectl(["kustomize", path.join(repoRoot, "config/default")]))
+    const bundle = parse(fs.readFileSync(path.join(repoRoot, "dist/install.yaml"), "utf8"))
+    expect(byKey(rendered)).toEqual(byKey(bundle))
+    expect(byKey(bundle)).toEqual(byKey(installObjects(defaultImage) as ReadonlyArray<KubeObject>))
+  })
+
+  it("kubectl apply -k config/default: the operator pod becomes Ready; kubectl delete -k removes everything", async () => {
+    const folder = path.join(repoRoot, "config/default")
+    await timed("kustomize apply→Ready", async () => {
+      kubectl(["apply", "--server-side", "-k", folder])
+      await operatorPodReady()
+    })
+    await timed("kustomize delete", async () => {
+      kubectl(["delete", "-k", folder, "--wait=false"])
+      await uninstalled()
+    })
+  })
+})

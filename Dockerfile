@@ -1,0 +1,59 @@
+# syntax=docker/dockerfile:1
+# The convex-operator image: `convex-operator run` by default; snapshot Jobs run `convex-operator snapshot …`
+# with the bundled, pinned `convex` CLI (/app/node_modules/convex).
+#
+#   docker build -t ghcr.io/icod-de/convex-operator:0.1.0 .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry/name:tag> --push .
+#
+# Reproducible from package-lock.json (npm ci). test/e2e/install-image.test.ts builds the same production tree
+# (the steps of the `production` stage) without a container engine and runs the app from it.
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# 1. Build: every dependency (the TypeScript compiler), then `tsc -b` into packages/*/dist.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+COPY packages/core/package.json packages/core/
+COPY packages/k8s/package.json packages/k8s/
+COPY packages/operator/package.json packages/operator/
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY packages/core/tsconfig.json packages/core/
+COPY packages/core/src packages/core/src
+COPY packages/k8s/tsconfig.json packages/k8s/
+COPY packages/k8s/src packages/k8s/src
+COPY packages/operator/tsconfig.json packages/operator/
+COPY packages/operator/src packages/operator/src
+RUN npm run build
+
+# 2. Production dependencies only: the operator workspace and what it needs, from the same lockfile.
+FROM ${NODE_IMAGE} AS production
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages/core/package.json packages/core/
+COPY packages/k8s/package.json packages/k8s/
+COPY packages/operator/package.json packages/operator/
+COPY --from=build /src/packages/core/dist packages/core/dist
+COPY --from=build /src/packages/k8s/dist packages/k8s/dist
+COPY --from=build /src/packages/operator/dist packages/operator/dist
+# After the dist folders: npm links node_modules/.bin/convex-operator to dist/main.js and makes it executable.
+RUN npm ci --omit=dev --workspace convex-operator --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# 3. Runtime: node, the production tree, a non-root numeric user (runAsNonRoot can verify it).
+FROM ${NODE_IMAGE}
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="convex-operator" \
+      org.opencontainers.image.description="Kubernetes operator for self-hosted Convex" \
+      org.opencontainers.image.source="https://github.com/icod-de/convex-operator" \
+      org.opencontainers.image.url="https://github.com/icod-de/convex-operator" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
+ENV NODE_ENV=production \
+    PATH=/app/node_modules/.bin:$PATH
+WORKDIR /app
+COPY --from=production --chown=0:0 /app /app
+USER 65532:65532
+EXPOSE 8080 8081
+ENTRYPOINT ["convex-operator"]
+CMD ["run"]

@@ -2,11 +2,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { convexInstanceCrdPath, decodeAdminKey, verifyAdminKey } from "@convex-operator/core"
+import { KubeClient, Resource } from "@convex-operator/k8s"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { cli } from "convex-operator"
-import { Effect, Either, Exit } from "effect"
+import { Effect, Either, Exit, Redacted } from "effect"
 import { repoRoot } from "../../../test/support/manifests.js"
+import { readAdminKey } from "../src/cli/admin-key.js"
+import { ConvexInstances } from "../src/reconcile/resources.js"
 
 const secret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
 
@@ -56,6 +59,35 @@ describe("convex-operator CLI", () => {
     })
   )
 
+  it.live("admin-key issue is the same command", () =>
+    Effect.gen(function* () {
+      const { exit, output } = yield* run(
+        "admin-key",
+        "issue",
+        "--name",
+        "carnitas",
+        "--secret-file",
+        secretFile(secret)
+      )
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(verifyAdminKey(output, "carnitas", secret)).toBe(true)
+    })
+  )
+
+  it.live("admin-key alone names its two uses", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* run("admin-key")
+      expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/admin-key get <instance>.*admin-key issue --name/)
+    })
+  )
+
+  it.live("admin-key get with an unreadable kubeconfig says so", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* run("admin-key", "get", "carnitas", "--kubeconfig", "/nonexistent/kubeconfig")
+      expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/UserError.*\/nonexistent\/kubeconfig/)
+    })
+  )
+
   it.live("admin-key --read-only issues a read-only key", () =>
     Effect.gen(function* () {
       const { output } = yield* run(
@@ -86,5 +118,68 @@ describe("convex-operator CLI", () => {
       expect(message).not.toContain(wrong)
       expect(message).not.toContain(secret.slice(0, 16))
     })
+  )
+})
+
+describe("readAdminKey (admin-key get)", () => {
+  const key = "carnitas|01abcdef"
+  const seed = (objects: { instance: boolean; secret?: Record<string, string> }) =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      if (objects.instance) {
+        yield* kube.create(ConvexInstances, {
+          apiVersion: "convex.icod.de/v1alpha1",
+          kind: "ConvexInstance",
+          metadata: { name: "carnitas", namespace: "team" }
+        })
+      }
+      if (objects.secret !== undefined) {
+        yield* kube.create(Resource.Secret, {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "carnitas-convex-secrets", namespace: "team" },
+          data: Object.fromEntries(
+            Object.entries(objects.secret).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")])
+          )
+        })
+      }
+    }).pipe(Effect.orDie)
+  const failure = (effect: Effect.Effect<unknown, { message: string }, KubeClient>) =>
+    effect.pipe(
+      Effect.flip,
+      Effect.map((error) => error.message)
+    )
+
+  it.effect("reads the admin key of the instance's generated Secret", () =>
+    Effect.gen(function* () {
+      yield* seed({ instance: true, secret: { "admin-key": key, "instance-secret": secret } })
+      expect(Redacted.value(yield* readAdminKey("carnitas", "team"))).toBe(key)
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
+  )
+
+  it.effect("names a missing instance and where to look", () =>
+    Effect.gen(function* () {
+      expect(yield* failure(readAdminKey("carnitas", "team"))).toBe(
+        "ConvexInstance team/carnitas not found (kubectl get convexinstances -n team lists the instances there)"
+      )
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
+  )
+
+  it.effect("names a missing Secret and points at the operator", () =>
+    Effect.gen(function* () {
+      yield* seed({ instance: true })
+      expect(yield* failure(readAdminKey("carnitas", "team"))).toMatch(
+        /^Secret team\/carnitas-convex-secrets not found: the operator creates it when it reconciles ConvexInstance team\/carnitas/
+      )
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
+  )
+
+  it.effect("names a missing key without printing what the Secret holds", () =>
+    Effect.gen(function* () {
+      yield* seed({ instance: true, secret: { "instance-secret": secret } })
+      const message = yield* failure(readAdminKey("carnitas", "team"))
+      expect(message).toMatch(/Secret team\/carnitas-convex-secrets has no key "admin-key"/)
+      expect(message).not.toContain(secret)
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
   )
 })

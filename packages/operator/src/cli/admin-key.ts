@@ -1,12 +1,20 @@
 /**
- * `convex-operator admin-key`: issues a Convex admin key from an instance name and secret, exactly as the backend's
- * own `generate_admin_key.sh` would, without a running backend. The secret is read from a file, standard input
- * or the `CONVEX_INSTANCE_SECRET` variable rather than a flag, so it never shows in `ps` or shell history.
+ * `convex-operator admin-key`:
+ *
+ * - `admin-key get <instance> [-n ns]` prints the admin key of a running instance from its generated Secret
+ *   (what self-hosters otherwise `kubectl exec … generate_admin_key.sh` for);
+ * - `admin-key issue --name …` (also `admin-key --name …`) issues a Convex admin key from an instance name and
+ *   secret, exactly as the backend's own `generate_admin_key.sh` would, without a running backend. The secret is
+ *   read from a file, standard input or the `CONVEX_INSTANCE_SECRET` variable rather than a flag, so it never
+ *   shows in `ps` or shell history.
  */
 import { readFileSync } from "node:fs"
-import { issueAdminKeyWith, SecretGenerator } from "@convex-operator/core"
-import { Command, Options } from "@effect/cli"
-import { Config, Console, Effect, Option, Redacted } from "effect"
+import { childNames, issueAdminKeyWith, SecretGenerator, secretKeys } from "@convex-operator/core"
+import { KubeClient, type KubeConfigSource, type KubeError, Resource } from "@convex-operator/k8s"
+import { Args, Command, Options } from "@effect/cli"
+import { Config, Console, Effect, Either, Encoding, Option, Redacted } from "effect"
+import { describeError } from "../reconcile/errors.js"
+import { ConvexInstances } from "../reconcile/resources.js"
 import { UserError } from "./user-error.js"
 
 const name = Options.text("name").pipe(
@@ -35,17 +43,117 @@ const readSecret = (file: Option.Option<string>) =>
       )
   })
 
+const issue = (name: string, secretFile: Option.Option<string>, readOnly: boolean) =>
+  Effect.gen(function* () {
+    const secret = yield* readSecret(secretFile)
+    const key = yield* issueAdminKeyWith({
+      instanceName: name,
+      instanceSecret: Redacted.value(secret),
+      readOnly
+    }).pipe(Effect.mapError((error) => new UserError({ message: error.message })))
+    yield* Console.log(key)
+  }).pipe(Effect.provide(SecretGenerator.layerLive))
+
+const issueCommand = Command.make("issue", { name, secretFile, readOnly }, ({ name, secretFile, readOnly }) =>
+  issue(name, secretFile, readOnly)
+).pipe(Command.withDescription("Issue a Convex admin key for an instance name and INSTANCE_SECRET."))
+
+const apiFailure = (what: string) => (error: KubeError) =>
+  new UserError({
+    message:
+      error._tag === "Forbidden"
+        ? `reading ${what} is forbidden (${error.message}): the kubeconfig's user needs get on it`
+        : `reading ${what}: ${describeError(error)}`
+  })
+
+/**
+ * The admin key of the instance `name` in `namespace`, read from its generated Secret. Fails with a message that
+ * says what is missing and what to check; never with a secret value.
+ */
+export const readAdminKey = (
+  name: string,
+  namespace: string
+): Effect.Effect<Redacted.Redacted<string>, UserError, KubeClient> =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    const instance = `ConvexInstance ${namespace}/${name}`
+    yield* kube.get(ConvexInstances, name, { namespace }).pipe(
+      Effect.catchTag("NotFound", () =>
+        Effect.fail(
+          new UserError({
+            message: `${instance} not found (kubectl get convexinstances -n ${namespace} lists the instances there)`
+          })
+        )
+      ),
+      Effect.mapError((error) => (error instanceof UserError ? error : apiFailure(instance)(error)))
+    )
+    const secretName = childNames(name).secrets
+    const where = `Secret ${namespace}/${secretName}`
+    const secret = yield* kube.get(Resource.Secret, secretName, { namespace }).pipe(
+      Effect.catchTag("NotFound", () =>
+        Effect.fail(
+          new UserError({
+            message: `${where} not found: the operator creates it when it reconciles ${instance}; is the operator running? (kubectl describe convexinstance ${name} -n ${namespace})`
+          })
+        )
+      ),
+      Effect.mapError((error) => (error instanceof UserError ? error : apiFailure(where)(error)))
+    )
+    const data = (secret as { data?: Record<string, unknown> }).data ?? {}
+    const encoded = data[secretKeys.adminKey]
+    const decoded = typeof encoded === "string" ? Encoding.decodeBase64String(encoded) : undefined
+    if (decoded === undefined || Either.isLeft(decoded) || decoded.right === "") {
+      return yield* new UserError({
+        message: `${where} has no key "${secretKeys.adminKey}": the operator issues it on its next reconcile of ${instance}`
+      })
+    }
+    return Redacted.make(decoded.right.trim())
+  })
+
+const instanceArg = Args.text({ name: "instance" }).pipe(Args.withDescription("The ConvexInstance's name."))
+const namespace = Options.text("namespace").pipe(
+  Options.withAlias("n"),
+  Options.withDescription("The instance's namespace."),
+  Options.withDefault("default")
+)
+const kubeconfig = Options.text("kubeconfig").pipe(
+  Options.withDescription("Kubeconfig file; default: KUBECONFIG, ~/.kube/config, then the in-cluster service account."),
+  Options.optional
+)
+
+const getCommand = Command.make(
+  "get",
+  { instance: instanceArg, namespace, kubeconfig },
+  ({ instance, namespace, kubeconfig }) => {
+    const source: KubeConfigSource = Option.match(kubeconfig, {
+      onNone: () => ({ _tag: "Default" }),
+      onSome: (path) => ({ _tag: "File", path })
+    })
+    return readAdminKey(instance, namespace).pipe(
+      Effect.flatMap((key) => Console.log(Redacted.value(key))),
+      Effect.provide(KubeClient.layerLive({ source, userAgent: "convex-operator-cli/0.1.0" })),
+      Effect.catchTag("KubeConfigError", (error) => Effect.fail(new UserError({ message: error.message })))
+    )
+  }
+).pipe(Command.withDescription("Print the admin key of a running instance (from its generated Secret)."))
+
+const optionalName = name.pipe(Options.optional)
+
 export const adminKeyCommand = Command.make(
   "admin-key",
-  { name, secretFile, readOnly },
+  { name: optionalName, secretFile, readOnly },
   ({ name, secretFile, readOnly }) =>
-    Effect.gen(function* () {
-      const secret = yield* readSecret(secretFile)
-      const key = yield* issueAdminKeyWith({
-        instanceName: name,
-        instanceSecret: Redacted.value(secret),
-        readOnly
-      }).pipe(Effect.mapError((error) => new UserError({ message: error.message })))
-      yield* Console.log(key)
-    }).pipe(Effect.provide(SecretGenerator.layerLive))
-).pipe(Command.withDescription("Issue a Convex admin key for an instance name and INSTANCE_SECRET."))
+    Option.match(name, {
+      onSome: (name) => issue(name, secretFile, readOnly),
+      onNone: () =>
+        Effect.fail(
+          new UserError({
+            message:
+              "admin-key: use 'admin-key get <instance> [-n ns]' for a running instance's key, or 'admin-key issue --name <INSTANCE_NAME>' to issue one"
+          })
+        )
+    })
+).pipe(
+  Command.withDescription("Admin keys: get a running instance's key, or issue one from INSTANCE_SECRET."),
+  Command.withSubcommands([getCommand, issueCommand])
+)

@@ -7,6 +7,7 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { cli } from "convex-operator"
 import { Effect, Either, Exit, Redacted } from "effect"
+import { parseAllDocuments } from "yaml"
 import { repoRoot } from "../../../test/support/manifests.js"
 import { readAdminKey } from "../src/cli/admin-key.js"
 import { ConvexInstances } from "../src/reconcile/resources.js"
@@ -44,6 +45,33 @@ describe("convex-operator CLI", () => {
       const committed = readFileSync(join(repoRoot, convexInstanceCrdPath), "utf8")
       expect(committed.endsWith(`${output}\n`)).toBe(true)
       expect(output).toContain("kind: CustomResourceDefinition")
+    })
+  )
+
+  it.live("manifests prints the CRD and RBAC as committed: dist/install.yaml without the manager Deployment", () =>
+    Effect.gen(function* () {
+      const { exit, output } = yield* run("manifests")
+      expect(Exit.isSuccess(exit)).toBe(true)
+      const documents = (text: string) =>
+        parseAllDocuments(text)
+          .map((document) => document.toJS() as { kind?: string } | null)
+          .filter((object) => object !== null)
+      const printed = documents(output)
+      expect(printed.map((object) => object.kind)).toEqual([
+        "CustomResourceDefinition",
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding"
+      ])
+      const committed = [convexInstanceCrdPath, "config/rbac/role.yaml"].flatMap((file) =>
+        documents(readFileSync(join(repoRoot, file), "utf8"))
+      )
+      for (const object of committed) expect(printed).toContainEqual(object)
+      const bundle = documents(readFileSync(join(repoRoot, "dist/install.yaml"), "utf8"))
+      expect(printed).toEqual(bundle.filter((object) => object.kind !== "Deployment"))
     })
   )
 

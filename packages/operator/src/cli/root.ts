@@ -2,13 +2,14 @@
 import { Command } from "@effect/cli"
 import { adminKeyCommand } from "./admin-key.js"
 import { crdCommand } from "./crd.js"
+import { manifestsCommand } from "./manifests.js"
 import { renderCommand } from "./render.js"
 import { runCommand } from "./run.js"
 import { snapshotCommand } from "./snapshot.js"
 
 export const rootCommand = Command.make("convex-operator").pipe(
   Command.withDescription("Kubernetes operator for self-hosted Convex."),
-  Command.withSubcommands([runCommand, crdCommand, renderCommand, adminKeyCommand, snapshotCommand])
+  Command.withSubcommands([runCommand, crdCommand, manifestsCommand, renderCommand, adminKeyCommand, snapshotCommand])
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */

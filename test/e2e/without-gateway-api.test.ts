@@ -1,0 +1,269 @@
+/**
+ * End to end on a cluster without Gateway API (no gateway.networking.k8s.io CRDs), the operator as a separate
+ * process under the generated RBAC:
+ *
+ * - networking mode ingress: the Ingress maps each host to its port, and the instance reports its public URLs;
+ * - mode gateway: GatewayReady=False says Gateway API is not installed, while the backend still becomes Ready;
+ * - the CLI against the same cluster: `admin-key get` prints the key of the generated Secret (and says what is
+ *   missing otherwise), and what `render` prints is accepted by the apiserver (server-side dry run).
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { convexInstanceCrdPath, decodeAdminKey, secretKeys, verifyAdminKey } from "@convex-operator/core"
+import { install } from "convex-operator"
+import { Either } from "effect"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { useLocalCluster } from "../integration/support.js"
+import { repoRoot } from "../support/manifests.js"
+import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
+import { type OperatorProcess, startOperator } from "./support/operator-process.js"
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-e2e-nogw-"))
+const cluster = useLocalCluster({ components: "full", crds: [path.join(repoRoot, convexInstanceCrdPath)] }, 180_000)
+
+let kubectl: Kubectl
+let operator: OperatorProcess
+const version = "0123456789abcdef0123456789abcdef01234567"
+const ns = "e2e-nogw"
+
+// biome-ignore lint/suspicious/noExplicitAny: kubectl output, checked by the assertions
+type Json = Record<string, any>
+
+/** A kubeconfig for the operator's ServiceAccount (config/rbac/role.yaml) with a TokenRequest token. */
+const operatorKubeconfig = (): string => {
+  const info = cluster.info()
+  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "config/rbac/role.yaml")])
+  const token = kubectl(["create", "token", install.serviceAccount, "-n", install.namespace, "--duration=2h"]).trim()
+  const file = path.join(work, "operator.kubeconfig")
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [
+        {
+          name: "e2e",
+          cluster: { server: info.server, "certificate-authority-data": Buffer.from(info.ca).toString("base64") }
+        }
+      ],
+      users: [{ name: "convex-operator", user: { token } }],
+      contexts: [{ name: "e2e", context: { cluster: "e2e", user: "convex-operator" } }],
+      "current-context": "e2e"
+    }),
+    { mode: 0o600 }
+  )
+  return file
+}
+
+/** Runs `convex-operator …` (from source) as a separate process. */
+const convexOperator = (args: ReadonlyArray<string>, input?: string) => {
+  const result = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "--conditions=source", path.join(repoRoot, "packages/operator/src/main.ts"), ...args],
+    { cwd: repoRoot, encoding: "utf8", timeout: 60_000, ...(input === undefined ? {} : { input }) }
+  )
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+const apply = (object: unknown) =>
+  kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
+const convexInstance = (name: string, spec: Json) =>
+  apply({
+    apiVersion: "convex.icod.de/v1alpha1",
+    kind: "ConvexInstance",
+    metadata: { name, namespace: ns },
+    spec: { environment: "dev", version, ...spec }
+  })
+const instance = (name: string) => kubectl.json<Json>(["convexinstance", name, "-n", ns])
+const detail = (name: string) => () =>
+  `instance: ${JSON.stringify(instance(name)?.status ?? null)}\noperator log:\n${operator.logTail(15)}`
+
+beforeAll(async () => {
+  const info = cluster.info()
+  kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
+  for (const name of [install.namespace, ns]) apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
+  operator = await startOperator({ kubeconfig: operatorKubeconfig(), logDir: work })
+}, 120_000)
+
+let failed = false
+afterEach((context) => {
+  if (context.task.result?.state === "fail") failed = true
+})
+
+afterAll(async () => {
+  const code = await operator?.stop()
+  const keep = failed || process.env.CONVEX_OPERATOR_KEEP_CLUSTER !== undefined
+  console.log(`[e2e without Gateway API] operator exited with ${code}${keep ? `; logs in ${work}` : ""}`)
+  if (!keep) fs.rmSync(work, { recursive: true, force: true })
+}, 60_000)
+
+describe("convex-operator on a cluster without Gateway API", () => {
+  it("has no Gateway API (the premise of this file)", () => {
+    expect(kubectl(["api-resources", "--api-group=gateway.networking.k8s.io", "-o", "name"]).trim()).toBe("")
+  })
+
+  it("networking mode ingress: an Ingress maps each host to its port, and the status reports the public URLs", async () => {
+    convexInstance("web", {
+      networking: {
+        mode: "ingress",
+        host: "api.web.example.com",
+        siteHost: "site.web.example.com",
+        dashboardHost: "dashboard.web.example.com",
+        ingressClassName: "nginx",
+        ingressAnnotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "64m" }
+      }
+    })
+    const ready = await eventually(
+      "web Ready",
+      () => {
+        const object = instance("web")
+        return conditionOf(object, "Ready")?.status === "True" ? object : undefined
+      },
+      { timeoutMillis: 60_000, detail: detail("web") }
+    )
+    const ingress = kubectl.json<Json>(["ingress", "web-ingress", "-n", ns])!
+    expect(ingress.spec.ingressClassName).toBe("nginx")
+    expect(ingress.metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("64m")
+    expect(ingress.metadata.ownerReferences[0]).toMatchObject({ kind: "ConvexInstance", name: "web", controller: true })
+    const mapping = Object.fromEntries(
+      ingress.spec.rules.map((rule: Json) => {
+        const [only] = rule.http.paths
+        expect(rule.http.paths).toHaveLength(1)
+        expect(only.path).toBe("/")
+        return [rule.host, `${only.backend.service.name}:${only.backend.service.port.number}`]
+      })
+    )
+    expect(mapping).toEqual({
+      "api.web.example.com": "web-backend:3210",
+      "site.web.example.com": "web-backend:3211",
+      "dashboard.web.example.com": "web-dashboard:6791"
+    })
+    expect(ready.status.endpoints).toEqual({
+      apiUrl: "http://api.web.example.com",
+      siteUrl: "http://site.web.example.com",
+      dashboardUrl: "http://dashboard.web.example.com"
+    })
+    expect(conditionOf(ready, "GatewayReady")).toMatchObject({ status: "True", reason: "Skipped" })
+    expect(conditionOf(ready, "HTTPRouteReady")?.status).toBe("True")
+    const sts = kubectl.json<Json>(["statefulset", "web-backend", "-n", ns])!
+    expect(sts.status.readyReplicas).toBe(1)
+  })
+
+  it("mode gateway: GatewayReady=False says Gateway API is not installed; the backend still becomes Ready", async () => {
+    convexInstance("gw", { networking: { host: "gw.example.com" } })
+    const reported = await eventually(
+      "gw GatewayReady=False and StatefulSetReady=True",
+      () => {
+        const object = instance("gw")
+        return conditionOf(object, "GatewayReady")?.status === "False" &&
+          conditionOf(object, "StatefulSetReady")?.status === "True"
+          ? object
+          : undefined
+      },
+      { timeoutMillis: 60_000, detail: detail("gw") }
+    )
+    const gateway = conditionOf(reported, "GatewayReady")!
+    expect(gateway.message).toContain("Gateway API is not installed")
+    expect(gateway.message).toContain("spec.networking.mode: ingress")
+    expect(conditionOf(reported, "Ready")).toMatchObject({ status: "False" })
+    expect(conditionOf(reported, "Ready")?.message).toContain("Gateway API is not installed")
+    // Everything that does not need Gateway API is there and running.
+    expect(kubectl.json<Json>(["statefulset", "gw-backend", "-n", ns])!.status.readyReplicas).toBe(1)
+    expect(kubectl.json(["service", "gw-backend", "-n", ns])).toBeDefined()
+    expect(kubectl.json(["secret", "gw-convex-secrets", "-n", ns])).toBeDefined()
+    // Switching to ingress mode fixes it without anything else.
+    kubectl([
+      "patch",
+      "convexinstance",
+      "gw",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { networking: { mode: "ingress" } } })
+    ])
+    await eventually(
+      "gw Ready in ingress mode",
+      () => (conditionOf(instance("gw"), "Ready")?.status === "True" ? true : undefined),
+      { timeoutMillis: 60_000, detail: detail("gw") }
+    )
+    expect(kubectl.json<Json>(["ingress", "gw-ingress", "-n", ns])!.spec.rules[0].host).toBe("gw.example.com")
+  })
+
+  it("admin-key get prints the key of the generated Secret; a missing instance or Secret is named", async () => {
+    const kubeconfig = cluster.info().kubeconfigPath
+    await eventually("the Secret web-convex-secrets", () => kubectl.json(["secret", "web-convex-secrets", "-n", ns]))
+    const got = convexOperator(["admin-key", "get", "web", "-n", ns, "--kubeconfig", kubeconfig])
+    expect(got.stderr).toBe("")
+    expect(got.status).toBe(0)
+    const key = got.stdout.trim()
+    const generated = kubectl.json<Json>(["secret", "web-convex-secrets", "-n", ns])!
+    const value = (name: string) => Buffer.from(generated.data[name], "base64").toString("utf8")
+    expect(key).toBe(value(secretKeys.adminKey))
+    expect(verifyAdminKey(key, "web", value(secretKeys.instanceSecret))).toBe(true)
+    expect(Either.isRight(decodeAdminKey(key, value(secretKeys.instanceSecret)))).toBe(true)
+
+    const absent = convexOperator(["admin-key", "get", "nope", "-n", ns, "--kubeconfig", kubeconfig])
+    expect(absent.status).toBe(2)
+    expect(absent.stdout).toBe("")
+    expect(absent.stderr.trim()).toBe(
+      `convex-operator: ConvexInstance ${ns}/nope not found (kubectl get convexinstances -n ${ns} lists the instances there)`
+    )
+
+    // A user who may read instances but not Secrets is told which read is forbidden (a missing Secret is covered
+    // by the unit tests: here the operator creates it at once).
+    const viewer = path.join(work, "viewer.kubeconfig")
+    kubectl(["create", "serviceaccount", "viewer", "-n", ns])
+    kubectl(["create", "clusterrole", "e2e-cvx-viewer", "--verb=get", "--resource=convexinstances.convex.icod.de"])
+    kubectl([
+      "create",
+      "rolebinding",
+      "viewer",
+      "-n",
+      ns,
+      "--clusterrole=e2e-cvx-viewer",
+      `--serviceaccount=${ns}:viewer`
+    ])
+    const token = kubectl(["create", "token", "viewer", "-n", ns]).trim()
+    const info = cluster.info()
+    fs.writeFileSync(
+      viewer,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          {
+            name: "e2e",
+            cluster: { server: info.server, "certificate-authority-data": Buffer.from(info.ca).toString("base64") }
+          }
+        ],
+        users: [{ name: "viewer", user: { token } }],
+        contexts: [{ name: "e2e", context: { cluster: "e2e", user: "viewer" } }],
+        "current-context": "e2e"
+      }),
+      { mode: 0o600 }
+    )
+    const forbidden = convexOperator(["admin-key", "get", "web", "-n", ns, "--kubeconfig", viewer])
+    expect(forbidden.status).toBe(2)
+    expect(forbidden.stderr).toContain(`reading Secret ${ns}/web-convex-secrets is forbidden`)
+    expect(forbidden.stderr).not.toContain(key)
+  })
+
+  it("what render prints for every sample is accepted by the apiserver (server-side dry run)", () => {
+    for (const sample of ["hello-world.yaml", "dev-sqlite.yaml", "prod-postgres-s3.yaml", "obc.yaml"]) {
+      const rendered = convexOperator(["render", "-f", path.join(repoRoot, "examples", sample), "-n", ns])
+      expect(rendered.stderr).toBe("")
+      expect(rendered.status).toBe(0)
+      // Gateway API objects cannot be dry-run here (no CRDs); everything else must pass admission.
+      const documents = rendered.stdout
+        .split(/^---\n/m)
+        .filter((document) => document.trim() !== "" && !document.includes("apiVersion: gateway.networking.k8s.io/"))
+      kubectl(
+        ["apply", "--dry-run=server", "--server-side", "--field-manager=e2e", "-f", "-"],
+        documents.map((d) => `---\n${d}`).join("")
+      )
+    }
+  })
+})

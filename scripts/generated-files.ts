@@ -4,7 +4,7 @@
  */
 import { convexInstanceCrdPath } from "@convex-operator/core"
 import { clusterRbac, convexInstanceCrdYaml, namespacedRbac, yamlDocuments } from "convex-operator"
-import { defaultImage, installYaml, kustomizeFiles } from "./build-installer.js"
+import { chartFiles, defaultImage, installYaml, kustomizeFiles } from "./build-installer.js"
 
 export interface GeneratedFile {
   readonly path: string
@@ -23,5 +23,7 @@ export const generatedFiles = (): ReadonlyArray<GeneratedFile> => [
   },
   // The kustomize manager and namespace, and the one-file installer of the default image (scripts/build-installer.ts).
   ...kustomizeFiles(),
-  { path: "dist/install.yaml", content: installYaml(defaultImage) }
+  { path: "dist/install.yaml", content: installYaml(defaultImage) },
+  // The generated parts of the Helm chart (dist/chart).
+  ...chartFiles()
 ]

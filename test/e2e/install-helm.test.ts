@@ -1,0 +1,187 @@
+/**
+ * The Helm chart (dist/chart): `helm lint`, `helm template` with the default values (the same Deployment and
+ * rules as dist/install.yaml), with namespaced RBAC and with a ServiceMonitor, and `helm install` / `helm uninstall`
+ * on the full local cluster (the pod becomes Ready under kwok). helm is built from its Go module (test/image/helm.ts).
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { install, leaderElectionRules, operatorRules } from "convex-operator"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { parseAllDocuments } from "yaml"
+import { defaultImage, managerDeployment } from "../../scripts/build-installer.js"
+import { ensureHelm } from "../image/helm.js"
+import { useLocalCluster } from "../integration/support.js"
+import { repoRoot } from "../support/manifests.js"
+import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
+
+const chart = path.join(repoRoot, "dist/chart")
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-helm-"))
+const cluster = useLocalCluster({ components: "full" }, 180_000)
+let helmBinary: string
+let kubectl: Kubectl
+const timings: Array<string> = []
+
+beforeAll(() => {
+  const started = Date.now()
+  helmBinary = ensureHelm()
+  timings.push(`helm binary: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  const info = cluster.info()
+  kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
+}, 600_000)
+
+afterAll(() => {
+  console.log(`[helm] ${timings.join(", ")}`)
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+/** Runs helm with its state in the test's folder; throws with stderr on failure. */
+const helm = (args: ReadonlyArray<string>): string => {
+  try {
+    return execFileSync(helmBinary, args, {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 150_000,
+      env: {
+        ...process.env,
+        KUBECONFIG: cluster.info().kubeconfigPath,
+        HELM_CACHE_HOME: path.join(work, "cache"),
+        HELM_CONFIG_HOME: path.join(work, "config"),
+        HELM_DATA_HOME: path.join(work, "data")
+      }
+    })
+  } catch (error) {
+    const { stderr, stdout } = error as { stderr?: string; stdout?: string }
+    throw new Error(`helm ${args.join(" ")}: ${stderr ?? ""}${stdout ?? ""}`)
+  }
+}
+
+type KubeObject = {
+  readonly kind: string
+  readonly metadata: { readonly name: string; readonly namespace?: string }
+  readonly [key: string]: unknown
+}
+const render = (...values: ReadonlyArray<string>): ReadonlyArray<KubeObject> =>
+  parseAllDocuments(helm(["template", "convex-operator", chart, "-n", install.namespace, ...values]))
+    .map((doc) => doc.toJS() as KubeObject | null)
+    .filter((object): object is KubeObject => object !== null)
+const find = (objects: ReadonlyArray<KubeObject>, kind: string) => objects.filter((object) => object.kind === kind)
+
+type Container = Record<string, unknown> & { args: ReadonlyArray<string>; env: ReadonlyArray<Record<string, unknown>> }
+type PodSpec = Record<string, unknown> & { containers: ReadonlyArray<Container> }
+const podSpec = (deployment: KubeObject | Record<string, unknown> | undefined) =>
+  (deployment as { spec: { template: { spec: PodSpec } } }).spec.template.spec
+
+describe("the Helm chart", () => {
+  it("passes helm lint --strict", () => {
+    expect(helm(["lint", "--strict", chart])).toContain("0 chart(s) failed")
+  })
+
+  it("renders with the default values the Deployment and rules of dist/install.yaml", () => {
+    const objects = render()
+    expect(find(objects, "ClusterRole").map((role) => role.rules)).toEqual([operatorRules()])
+    expect(find(objects, "Role").map((role) => [role.metadata.namespace, role.rules])).toEqual([
+      [install.namespace, leaderElectionRules()]
+    ])
+    expect(find(objects, "CustomResourceDefinition")).toEqual([]) // crds/ is not templated
+    const deployments = find(objects, "Deployment")
+    expect(deployments).toHaveLength(1)
+    const rendered = podSpec(deployments[0])
+    const expected = podSpec(managerDeployment(defaultImage))
+    const [container, want] = [rendered.containers[0], expected.containers[0]]
+    if (container === undefined || want === undefined) throw new Error("no container")
+    for (const field of ["name", "image", "ports", "livenessProbe", "readinessProbe", "resources", "securityContext"]) {
+      expect(container[field], field).toEqual(want[field])
+    }
+    expect(rendered.securityContext).toEqual(expected.securityContext)
+    expect(rendered.volumes).toEqual(expected.volumes)
+    expect(container.args).toEqual(expect.arrayContaining([...want.args]))
+    expect(container.env).toEqual(expect.arrayContaining([...want.env]))
+    expect(container.env).toContainEqual({ name: "WATCH_NAMESPACES", value: "" })
+    expect(find(objects, "Service").map((service) => service.metadata.name)).toEqual(["convex-operator-metrics"])
+    expect(find(objects, "ServiceMonitor")).toEqual([])
+  })
+
+  it("rbac.scope=namespaced: a Role per watched namespace and nothing cluster-wide; refused without namespaces", () => {
+    const objects = render("--set", "rbac.scope=namespaced", "--set", "watchNamespaces={team-a,team-b}")
+    expect(find(objects, "ClusterRole")).toEqual([])
+    expect(find(objects, "ClusterRoleBinding")).toEqual([])
+    expect(
+      find(objects, "Role")
+        .filter((role) => role.metadata.name === "convex-operator")
+        .map((role) => [role.metadata.namespace, role.rules])
+    ).toEqual([
+      ["team-a", operatorRules()],
+      ["team-b", operatorRules()]
+    ])
+    expect(podSpec(find(objects, "Deployment")[0]).containers[0]?.env).toContainEqual({
+      name: "WATCH_NAMESPACES",
+      value: "team-a,team-b"
+    })
+    expect(() => render("--set", "rbac.scope=namespaced")).toThrow(/needs watchNamespaces/)
+  })
+
+  it("values: image, leader election off, metrics off, ServiceMonitor on", () => {
+    const custom = render("--set", "image.repository=registry.example/op", "--set", "image.tag=v9")
+    const container = podSpec(find(custom, "Deployment")[0]).containers[0]
+    expect(container?.image).toBe("registry.example/op:v9")
+    expect(container?.env).toContainEqual({ name: "OPERATOR_IMAGE", value: "registry.example/op:v9" })
+    const single = render("--set", "leaderElection.enabled=false", "--set", "metrics.enabled=false")
+    expect(podSpec(find(single, "Deployment")[0]).containers[0]?.args).not.toContain("--leader-elect")
+    expect(podSpec(find(single, "Deployment")[0]).containers[0]?.args).toContain("--metrics-bind-address=0")
+    expect(find(single, "Role")).toEqual([])
+    expect(find(single, "Service")).toEqual([])
+    const monitored = render("--set", "metrics.serviceMonitor.enabled=true")
+    expect(find(monitored, "ServiceMonitor").map((monitor) => monitor.spec)).toEqual([
+      expect.objectContaining({ endpoints: [expect.objectContaining({ port: "metrics", path: "/metrics" })] })
+    ])
+  })
+
+  it("helm install: the operator pod becomes Ready; helm uninstall, then the CRD and namespace, remove everything", async () => {
+    let started = Date.now()
+    helm([
+      "install",
+      "convex-operator",
+      chart,
+      "-n",
+      install.namespace,
+      "--create-namespace",
+      "--wait",
+      "--timeout",
+      "90s"
+    ])
+    expect(kubectl.json(["crd", "convexinstances.convex.icod.de"])).toBeDefined()
+    await eventually(
+      "the operator pod to become Ready",
+      () =>
+        kubectl
+          .json<{ items: ReadonlyArray<unknown> }>([
+            "pods",
+            "-n",
+            install.namespace,
+            "-l",
+            "app.kubernetes.io/name=convex-operator"
+          ])
+          ?.items.find((pod) => conditionOf(pod, "Ready")?.status === "True"),
+      { timeoutMillis: 60_000 }
+    )
+    timings.push(`install→Ready: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    started = Date.now()
+    helm(["uninstall", "convex-operator", "-n", install.namespace, "--wait", "--timeout", "90s"])
+    expect(kubectl.json(["deployment", "convex-operator", "-n", install.namespace])).toBeUndefined()
+    expect(kubectl.json(["clusterrole", "convex-operator"])).toBeUndefined()
+    kubectl(["delete", "crd", "convexinstances.convex.icod.de", "--wait=false"])
+    kubectl(["delete", "namespace", install.namespace, "--wait=false"])
+    await eventually(
+      "the namespace and CRD to be gone",
+      () =>
+        kubectl.json(["namespace", install.namespace]) === undefined &&
+        kubectl.json(["crd", "convexinstances.convex.icod.de"]) === undefined
+          ? true
+          : undefined,
+      { timeoutMillis: 90_000 }
+    )
+    timings.push(`uninstall: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  })
+})

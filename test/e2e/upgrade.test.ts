@@ -1,0 +1,191 @@
+/**
+ * End to end: upgrades of a Ready instance on the full local cluster, the operator as a separate process under
+ * the generated RBAC. Changing `spec.version` runs the core upgrade plan through the operator: the export Job
+ * (and for exportImport the import Job) is created with the operator's own image (`--operator-image`) and
+ * `snapshot export|import` arguments, kwok runs the Job pods to completion, and the status walks through
+ * UpgradeInProgress / ExportCompleted / ImportCompleted and phase Upgrading back to Ready on the new version.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { convexInstanceCrdPath } from "@convex-operator/core"
+import { install } from "convex-operator"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { useLocalCluster } from "../integration/support.js"
+import { repoRoot } from "../support/manifests.js"
+import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
+import { type OperatorProcess, startOperator } from "./support/operator-process.js"
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-e2e-upgrade-"))
+const cluster = useLocalCluster({ components: "full", crds: [path.join(repoRoot, convexInstanceCrdPath)] }, 180_000)
+
+let kubectl: Kubectl
+let operator: OperatorProcess
+const ns = "e2e-upgrade"
+const operatorImage = "registry.example/convex-operator:e2e"
+const v1 = "1111111111111111111111111111111111111111"
+const v2 = "2222222222222222222222222222222222222222"
+const timings: Array<string> = []
+
+// biome-ignore lint/suspicious/noExplicitAny: kubectl output, checked by the assertions
+type Json = Record<string, any>
+
+/** A kubeconfig for the operator's ServiceAccount (config/rbac/role.yaml) with a TokenRequest token. */
+const operatorKubeconfig = (): string => {
+  const info = cluster.info()
+  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "config/rbac/role.yaml")])
+  const token = kubectl(["create", "token", install.serviceAccount, "-n", install.namespace, "--duration=2h"]).trim()
+  const file = path.join(work, "operator.kubeconfig")
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [
+        {
+          name: "e2e",
+          cluster: { server: info.server, "certificate-authority-data": Buffer.from(info.ca).toString("base64") }
+        }
+      ],
+      users: [{ name: "convex-operator", user: { token } }],
+      contexts: [{ name: "e2e", context: { cluster: "e2e", user: "convex-operator" } }],
+      "current-context": "e2e"
+    }),
+    { mode: 0o600 }
+  )
+  return file
+}
+
+const apply = (object: unknown) =>
+  kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
+const namespace = (name: string) => apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
+/** A PersistentVolume a claim binds to (the test cluster has no provisioner). */
+const volume = (name: string) =>
+  apply({
+    apiVersion: "v1",
+    kind: "PersistentVolume",
+    metadata: { name },
+    spec: {
+      capacity: { storage: "10Gi" },
+      accessModes: ["ReadWriteOnce"],
+      persistentVolumeReclaimPolicy: "Retain",
+      storageClassName: "",
+      hostPath: { path: `/tmp/${name}` }
+    }
+  })
+const convexInstance = (name: string, version: string, strategy: "inPlace" | "exportImport") =>
+  apply({
+    apiVersion: "convex.icod.de/v1alpha1",
+    kind: "ConvexInstance",
+    metadata: { name, namespace: ns },
+    spec: { environment: "dev", version, maintenance: { upgradeStrategy: strategy } }
+  })
+const instance = (name: string) => kubectl.json<Json>(["convexinstance", name, "-n", ns])
+const detail = (name: string) => () =>
+  `instance: ${JSON.stringify(instance(name)?.status ?? null)}\noperator log:\n${operator.logTail(15)}`
+
+beforeAll(async () => {
+  const info = cluster.info()
+  kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
+  namespace(install.namespace)
+  namespace(ns)
+  operator = await startOperator({
+    kubeconfig: operatorKubeconfig(),
+    logDir: work,
+    args: [`--namespaces=${ns}`, `--operator-image=${operatorImage}`]
+  })
+}, 120_000)
+
+let failed = false
+afterEach((context) => {
+  if (context.task.result?.state === "fail") failed = true
+})
+
+afterAll(async () => {
+  const code = await operator?.stop()
+  const keep = failed || process.env.CONVEX_OPERATOR_KEEP_CLUSTER !== undefined
+  console.log(`[e2e upgrade] ${timings.join(", ")}; operator exited with ${code}${keep ? `; logs in ${work}` : ""}`)
+  if (!keep) fs.rmSync(work, { recursive: true, force: true })
+}, 60_000)
+
+const job = (name: string, direction: "export" | "import") =>
+  kubectl
+    .json<Json>(["jobs", "-n", ns, "-l", `app.kubernetes.io/instance=${name}`])
+    ?.items?.find((j: Json) => (j.spec?.template?.spec?.containers?.[0]?.args ?? []).includes(direction)) as
+    | Json
+    | undefined
+
+/** Watches the instance until `until` holds, recording every distinct (phase, UpgradeInProgress reason). */
+const follow = async (name: string, until: (object: Json) => boolean, timeoutMillis = 90_000) => {
+  const seen: Array<string> = []
+  const jobs: { export?: Json; import?: Json } = {}
+  const object = await eventually(
+    `${ns}/${name}: upgrade finished`,
+    () => {
+      const current = instance(name)
+      if (current === undefined) return undefined
+      const step = `${current.status?.phase}/${conditionOf(current, "UpgradeInProgress")?.reason ?? "-"}`
+      if (seen[seen.length - 1] !== step) seen.push(step)
+      // Jobs belong to the upgrade: decide deletes them once it is done, so keep the last state seen.
+      for (const direction of ["export", "import"] as const) {
+        const found = job(name, direction)
+        if (found !== undefined) jobs[direction] = found
+      }
+      return until(current) ? current : undefined
+    },
+    { timeoutMillis, intervalMillis: 100, detail: detail(name) }
+  )
+  return { object, seen, jobs }
+}
+
+const readyOn = (version: string) => (object: Json) =>
+  object.status?.phase === "Ready" &&
+  conditionOf(object, "Ready")?.status === "True" &&
+  object.status?.currentVersion === version &&
+  conditionOf(object, "UpgradeInProgress")?.reason === "UpToDate"
+
+const upgrade = async (name: string, strategy: "inPlace" | "exportImport") => {
+  const started = Date.now()
+  volume(`${name}-snapshots-pv`)
+  convexInstance(name, v1, strategy)
+  await follow(name, readyOn(v1))
+  expect(job(name, "export")).toBeUndefined()
+
+  convexInstance(name, v2, strategy)
+  const { object, seen, jobs } = await follow(name, readyOn(v2))
+  console.log(`[e2e upgrade] ${strategy}: ${seen.join(" → ")}`)
+  timings.push(`${strategy}: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+
+  const exported = jobs.export
+  const container = exported?.spec.template.spec.containers[0]
+  expect(container.image).toBe(operatorImage)
+  expect(container.args.slice(0, 3)).toEqual(["snapshot", "export", "--path"])
+  expect(container.args).toContain("--include-file-storage")
+  expect(container.env.map((e: Json) => e.name)).toEqual(["CONVEX_SELF_HOSTED_URL", "CONVEX_SELF_HOSTED_ADMIN_KEY"])
+  expect(container.env[1].valueFrom.secretKeyRef).toBeDefined()
+  expect(seen).toContain("Upgrading/Exporting")
+  // The plan advances only on a Job's Succeeded condition (the Job itself is deleted once the upgrade is done).
+  expect(conditionOf(object, "ExportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
+
+  const statefulSet = kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])
+  expect(statefulSet?.spec.template.spec.containers[0].image).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
+  return { object, seen, jobs }
+}
+
+describe("upgrades end to end", () => {
+  it("inPlace: export Job, roll, Ready on the new version; nothing imported", async () => {
+    const { object, seen, jobs } = await upgrade("inplace", "inPlace")
+    expect(jobs.import).toBeUndefined()
+    expect(conditionOf(object, "ImportCompleted")).toMatchObject({ status: "False", reason: "NotRequired" })
+    expect(seen.at(-1)).toBe("Ready/UpToDate")
+  }, 180_000)
+
+  it("exportImport: export Job, roll, import Job with --replace-all, Ready on the new version", async () => {
+    const { object, seen, jobs } = await upgrade("exim", "exportImport")
+    const imported = jobs.import
+    expect(imported?.spec.template.spec.containers[0].args).toContain("--replace-all")
+    expect(seen).toContain("Upgrading/Importing")
+    expect(conditionOf(object, "ImportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
+    expect(seen.at(-1)).toBe("Ready/UpToDate")
+  }, 180_000)
+})

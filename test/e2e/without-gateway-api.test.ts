@@ -7,7 +7,7 @@
  * - the CLI against the same cluster: `admin-key get` prints the key of the generated Secret (and says what is
  *   missing otherwise), and what `render` prints is accepted by the apiserver (server-side dry run).
  */
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -27,6 +27,8 @@ let kubectl: Kubectl
 let operator: OperatorProcess
 const version = "0123456789abcdef0123456789abcdef01234567"
 const ns = "e2e-nogw"
+/** A namespace the operator does not watch (`run --namespaces`): instances there are never reconciled. */
+const unwatched = "e2e-unwatched"
 
 // biome-ignore lint/suspicious/noExplicitAny: kubectl output, checked by the assertions
 type Json = Record<string, any>
@@ -57,15 +59,34 @@ const operatorKubeconfig = (): string => {
   return file
 }
 
-/** Runs `convex-operator …` (from source) as a separate process. */
-const convexOperator = (args: ReadonlyArray<string>, input?: string) => {
-  const result = spawnSync(
-    process.execPath,
-    ["--import", "tsx", "--conditions=source", path.join(repoRoot, "packages/operator/src/main.ts"), ...args],
-    { cwd: repoRoot, encoding: "utf8", timeout: 60_000, ...(input === undefined ? {} : { input }) }
-  )
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+/**
+ * Runs `convex-operator …` (from source) as a separate process. Asynchronously: a synchronous spawn would block
+ * the test worker for seconds, long enough for vitest's worker RPC to time out on a busy machine.
+ */
+const convexOperator = (
+  args: ReadonlyArray<string>
+): Promise<{ readonly status: number | null; readonly stdout: string; readonly stderr: string }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--conditions=source", path.join(repoRoot, "packages/operator/src/main.ts"), ...args],
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
+    )
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
+    child.once("error", reject)
+    child.once("close", (status) => {
+      clearTimeout(timer)
+      resolve({ status, stdout, stderr })
+    })
+  })
 
 const apply = (object: unknown) =>
   kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
@@ -83,8 +104,10 @@ const detail = (name: string) => () =>
 beforeAll(async () => {
   const info = cluster.info()
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
-  for (const name of [install.namespace, ns]) apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
-  operator = await startOperator({ kubeconfig: operatorKubeconfig(), logDir: work })
+  for (const name of [install.namespace, ns, unwatched]) {
+    apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
+  }
+  operator = await startOperator({ kubeconfig: operatorKubeconfig(), logDir: work, args: [`--namespaces=${ns}`] })
 }, 120_000)
 
 let failed = false
@@ -195,7 +218,7 @@ describe("convex-operator on a cluster without Gateway API", () => {
   it("admin-key get prints the key of the generated Secret; a missing instance or Secret is named", async () => {
     const kubeconfig = cluster.info().kubeconfigPath
     await eventually("the Secret web-convex-secrets", () => kubectl.json(["secret", "web-convex-secrets", "-n", ns]))
-    const got = convexOperator(["admin-key", "get", "web", "-n", ns, "--kubeconfig", kubeconfig])
+    const got = await convexOperator(["admin-key", "get", "web", "-n", ns, "--kubeconfig", kubeconfig])
     expect(got.stderr).toBe("")
     expect(got.status).toBe(0)
     const key = got.stdout.trim()
@@ -205,15 +228,29 @@ describe("convex-operator on a cluster without Gateway API", () => {
     expect(verifyAdminKey(key, "web", value(secretKeys.instanceSecret))).toBe(true)
     expect(Either.isRight(decodeAdminKey(key, value(secretKeys.instanceSecret)))).toBe(true)
 
-    const absent = convexOperator(["admin-key", "get", "nope", "-n", ns, "--kubeconfig", kubeconfig])
+    const absent = await convexOperator(["admin-key", "get", "nope", "-n", ns, "--kubeconfig", kubeconfig])
     expect(absent.status).toBe(2)
     expect(absent.stdout).toBe("")
     expect(absent.stderr.trim()).toBe(
       `convex-operator: ConvexInstance ${ns}/nope not found (kubectl get convexinstances -n ${ns} lists the instances there)`
     )
 
-    // A user who may read instances but not Secrets is told which read is forbidden (a missing Secret is covered
-    // by the unit tests: here the operator creates it at once).
+    // An instance no operator reconciles has no Secret yet.
+    apply({
+      apiVersion: "convex.icod.de/v1alpha1",
+      kind: "ConvexInstance",
+      metadata: { name: "orphan", namespace: unwatched },
+      spec: { environment: "dev", version }
+    })
+    const noSecret = await convexOperator(["admin-key", "get", "orphan", "-n", unwatched, "--kubeconfig", kubeconfig])
+    expect(noSecret.status).toBe(2)
+    expect(noSecret.stderr).toContain(
+      `convex-operator: Secret ${unwatched}/orphan-convex-secrets not found: the operator creates it when it reconciles ConvexInstance ${unwatched}/orphan; is the operator running?`
+    )
+    expect(instance("orphan")).toBeUndefined()
+    expect(kubectl.json<Json>(["convexinstance", "orphan", "-n", unwatched])?.status).toBeUndefined()
+
+    // A user who may read instances but not Secrets is told which read is forbidden.
     const viewer = path.join(work, "viewer.kubeconfig")
     kubectl(["create", "serviceaccount", "viewer", "-n", ns])
     kubectl(["create", "clusterrole", "e2e-cvx-viewer", "--verb=get", "--resource=convexinstances.convex.icod.de"])
@@ -245,15 +282,18 @@ describe("convex-operator on a cluster without Gateway API", () => {
       }),
       { mode: 0o600 }
     )
-    const forbidden = convexOperator(["admin-key", "get", "web", "-n", ns, "--kubeconfig", viewer])
+    const forbidden = await convexOperator(["admin-key", "get", "web", "-n", ns, "--kubeconfig", viewer])
     expect(forbidden.status).toBe(2)
     expect(forbidden.stderr).toContain(`reading Secret ${ns}/web-convex-secrets is forbidden`)
     expect(forbidden.stderr).not.toContain(key)
   })
 
-  it("what render prints for every sample is accepted by the apiserver (server-side dry run)", () => {
-    for (const sample of ["hello-world.yaml", "dev-sqlite.yaml", "prod-postgres-s3.yaml", "obc.yaml"]) {
-      const rendered = convexOperator(["render", "-f", path.join(repoRoot, "examples", sample), "-n", ns])
+  it("what render prints for every sample is accepted by the apiserver (server-side dry run)", async () => {
+    const samples = ["hello-world.yaml", "dev-sqlite.yaml", "prod-postgres-s3.yaml", "obc.yaml"]
+    const outputs = await Promise.all(
+      samples.map((sample) => convexOperator(["render", "-f", path.join(repoRoot, "examples", sample), "-n", ns]))
+    )
+    for (const rendered of outputs) {
       expect(rendered.stderr).toBe("")
       expect(rendered.status).toBe(0)
       // Gateway API objects cannot be dry-run here (no CRDs); everything else must pass admission.

@@ -136,7 +136,7 @@ describe("install", () => {
   it("kubectl apply -k config/default: the operator pod becomes Ready; kubectl delete -k removes everything", async () => {
     const folder = path.join(repoRoot, "config/default")
     await timed("kustomize apply→Ready", async () => {
-      kubectl(["apply", "--server-side", "-k", folder])
+      kubectl(["apply", "-k", folder]) // client-side apply, as most people type it
       await operatorPodReady()
     })
     await timed("kustomize delete", async () => {

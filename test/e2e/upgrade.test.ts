@@ -4,6 +4,8 @@
  * (and for exportImport the import Job) is created with the operator's own image (`--operator-image`) and
  * `snapshot export|import` arguments, kwok runs the Job pods to completion, and the status walks through
  * UpgradeInProgress / ExportCompleted / ImportCompleted and phase Upgrading back to Ready on the new version.
+ * A failed export Job (its status written as the Job controller would) stops the upgrade before the roll with
+ * phase Error, and setting the version back recovers.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -187,5 +189,57 @@ describe("upgrades end to end", () => {
     expect(seen).toContain("Upgrading/Importing")
     expect(conditionOf(object, "ImportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
     expect(seen.at(-1)).toBe("Ready/UpToDate")
+  }, 180_000)
+
+  it("a failed export stops the upgrade before the roll (phase Error); setting the version back recovers", async () => {
+    const name = "failing"
+    // No volume for this instance's snapshot claim, so its export Job cannot run before the test fails it.
+    convexInstance(name, v1, "inPlace")
+    await follow(name, readyOn(v1))
+    convexInstance(name, v2, "inPlace")
+    const exporting = await eventually("the export Job", () => job(name, "export"), { detail: detail(name) })
+    // What the Job controller writes when the pods failed backoffLimit times.
+    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z")
+    const failedCondition = (type: string) => ({
+      type,
+      status: "True",
+      reason: "BackoffLimitExceeded",
+      message: "Job has reached the specified backoff limit",
+      lastProbeTime: now,
+      lastTransitionTime: now
+    })
+    kubectl([
+      "patch",
+      "job",
+      exporting.metadata.name,
+      "-n",
+      ns,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({
+        status: {
+          active: 0,
+          ready: 0,
+          terminating: 0,
+          failed: 4,
+          conditions: [failedCondition("FailureTarget"), failedCondition("Failed")]
+        }
+      })
+    ])
+    const { object } = await follow(name, (o) => conditionOf(o, "UpgradeInProgress")?.reason === "UpgradeFailed")
+    console.log(
+      `[e2e upgrade] failed: ${JSON.stringify({ phase: object.status?.phase, upgrade: object.status?.upgrade })}`
+    )
+    expect(object.status?.phase).toBe("Error")
+    expect(conditionOf(object, "UpgradeInProgress")?.message).toContain("the export Job failed")
+    expect(conditionOf(object, "ExportCompleted")).toMatchObject({ status: "False", reason: "Failed" })
+    // Export failure means no roll: the backend still runs the old image.
+    const statefulSet = kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])
+    expect(statefulSet?.spec.template.spec.containers[0].image).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
+
+    convexInstance(name, v1, "inPlace")
+    const back = await follow(name, readyOn(v1))
+    expect(back.object.status?.upgrade).toBeUndefined()
   }, 180_000)
 })

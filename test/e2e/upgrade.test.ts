@@ -5,7 +5,9 @@
  * `snapshot export|import` arguments, kwok runs the Job pods to completion, and the status walks through
  * UpgradeInProgress / ExportCompleted / ImportCompleted and phase Upgrading back to Ready on the new version.
  * A failed export Job (its status written as the Job controller would) stops the upgrade before the roll with
- * phase Error, and setting the version back recovers.
+ * phase Error, and setting the version back recovers. An operator stopped in Exporting and started again after
+ * the Job finished resumes from the status and runs no second export (the claim binds on the PV binder's next
+ * sync, so that test takes about half a minute).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -23,6 +25,7 @@ const cluster = useLocalCluster({ components: "full", crds: [path.join(repoRoot,
 
 let kubectl: Kubectl
 let operator: OperatorProcess
+let operatorConfig: string
 const ns = "e2e-upgrade"
 const operatorImage = "registry.example/convex-operator:e2e"
 const v1 = "1111111111111111111111111111111111111111"
@@ -61,18 +64,19 @@ const operatorKubeconfig = (): string => {
 const apply = (object: unknown) =>
   kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
 const namespace = (name: string) => apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
-/** A PersistentVolume a claim binds to (the test cluster has no provisioner). */
-const volume = (name: string) =>
+/** A PersistentVolume for the snapshot claim of `instance` (the test cluster has no provisioner). */
+const snapshotVolume = (instance: string) =>
   apply({
     apiVersion: "v1",
     kind: "PersistentVolume",
-    metadata: { name },
+    metadata: { name: `${ns}-${instance}-snapshots` },
     spec: {
+      claimRef: { namespace: ns, name: `${instance}-snapshots` },
       capacity: { storage: "10Gi" },
       accessModes: ["ReadWriteOnce"],
       persistentVolumeReclaimPolicy: "Retain",
       storageClassName: "",
-      hostPath: { path: `/tmp/${name}` }
+      hostPath: { path: `/tmp/${ns}-${instance}-snapshots` }
     }
   })
 const convexInstance = (name: string, version: string, strategy: "inPlace" | "exportImport") =>
@@ -91,12 +95,16 @@ beforeAll(async () => {
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
   namespace(install.namespace)
   namespace(ns)
-  operator = await startOperator({
-    kubeconfig: operatorKubeconfig(),
+  operatorConfig = operatorKubeconfig()
+  operator = await runOperator()
+}, 120_000)
+
+const runOperator = () =>
+  startOperator({
+    kubeconfig: operatorConfig,
     logDir: work,
     args: [`--namespaces=${ns}`, `--operator-image=${operatorImage}`]
   })
-}, 120_000)
 
 let failed = false
 afterEach((context) => {
@@ -148,7 +156,7 @@ const readyOn = (version: string) => (object: Json) =>
 
 const upgrade = async (name: string, strategy: "inPlace" | "exportImport") => {
   const started = Date.now()
-  volume(`${name}-snapshots-pv`)
+  snapshotVolume(name)
   convexInstance(name, v1, strategy)
   await follow(name, readyOn(v1))
   expect(job(name, "export")).toBeUndefined()
@@ -241,5 +249,33 @@ describe("upgrades end to end", () => {
     convexInstance(name, v1, "inPlace")
     const back = await follow(name, readyOn(v1))
     expect(back.object.status?.upgrade).toBeUndefined()
+  }, 180_000)
+
+  it("an operator restarted mid-upgrade resumes at its step without rerunning the export", async () => {
+    const name = "resumed"
+    convexInstance(name, v1, "inPlace")
+    await follow(name, readyOn(v1))
+    convexInstance(name, v2, "inPlace")
+    // Without a volume for the snapshot claim the export Job waits: stop the operator in Exporting.
+    const exporting = await eventually("the export Job", () => job(name, "export"), { detail: detail(name) })
+    expect(instance(name)?.status?.upgrade?.phase).toBe("Exporting")
+    expect(await operator.stop()).toBe(0)
+
+    // While no operator runs, the Job completes.
+    snapshotVolume(name)
+    await eventually(
+      "the export Job to succeed",
+      () => (job(name, "export")?.status?.succeeded === 1 ? true : undefined),
+      { timeoutMillis: 60_000 }
+    )
+    operator = await runOperator()
+    const uids = new Set<string>()
+    const { object } = await follow(name, (current) => {
+      const found = job(name, "export")
+      if (found !== undefined) uids.add(found.metadata.uid)
+      return readyOn(v2)(current)
+    })
+    expect([...uids].filter((uid) => uid !== exporting.metadata.uid)).toEqual([])
+    expect(conditionOf(object, "ExportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
   }, 180_000)
 })

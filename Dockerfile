@@ -5,14 +5,14 @@
 #   docker build -t ghcr.io/icod-de/convex-operator:0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t <registry/name:tag> --push .
 #
-# Reproducible from package-lock.json (npm ci). test/e2e/install-image.test.ts builds the same production tree
-# (the steps of the `production` stage) without a container engine and runs the app from it.
+# Reproducible from package-lock.json (npm ci). test/e2e/install-image.test.ts carries out the `build` and
+# `production` stages in temporary folders without a container engine and runs the app from the result.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # 1. Build: every dependency (the TypeScript compiler), then `tsc -b` into packages/*/dist.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
-COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/core/package.json packages/core/
 COPY packages/k8s/package.json packages/k8s/
 COPY packages/operator/package.json packages/operator/
@@ -23,7 +23,8 @@ COPY packages/k8s/tsconfig.json packages/k8s/
 COPY packages/k8s/src packages/k8s/src
 COPY packages/operator/tsconfig.json packages/operator/
 COPY packages/operator/src packages/operator/src
-RUN npm run build
+# The operator project and its references (the root tsconfig.json also references test/ and scripts/).
+RUN npx tsc -b packages/operator
 
 # 2. Production dependencies only: the operator workspace and what it needs, from the same lockfile.
 FROM ${NODE_IMAGE} AS production

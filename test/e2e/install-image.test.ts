@@ -1,7 +1,8 @@
 /**
- * The container image without a container engine: the Dockerfile's `production` stage carried out in a temporary
- * folder (test/image/production-tree.ts) after `npm run build`, then the app started from that tree the way the
- * image's ENTRYPOINT does (`convex-operator` on the image's PATH) and with `node <tree>/node_modules/.bin/…`.
+ * The container image without a container engine: the Dockerfile's build stage checked and its command run, its
+ * production stage carried out in a temporary folder (test/image/production-tree.ts: npm ci --omit=dev), then the
+ * app started from that tree the way the image's ENTRYPOINT does (`convex-operator` on the image's PATH) and with
+ * `node <tree>/node_modules/.bin/…`.
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -9,23 +10,22 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { convexInstanceCrdPath } from "@convex-operator/core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildProductionTree, buildRepository, type ProductionTree } from "../image/production-tree.js"
+import { buildProductionTree, type ProductionTree } from "../image/production-tree.js"
 import { repoRoot } from "../support/manifests.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-image-"))
 let tree: ProductionTree
 const timings: Array<string> = []
 
-const timed = <A>(name: string, body: () => A): A => {
+const timed = async <A>(name: string, body: () => A | Promise<A>): Promise<A> => {
   const started = Date.now()
-  const result = body()
+  const result = await body()
   timings.push(`${name}: ${((Date.now() - started) / 1000).toFixed(1)}s`)
   return result
 }
 
-beforeAll(() => {
-  timed("npm run build", buildRepository)
-  tree = timed("production tree", () => buildProductionTree(path.join(work, "app")))
+beforeAll(async () => {
+  tree = await timed("tsc -b + production stage", () => buildProductionTree(work))
 }, 150_000)
 
 afterAll(() => {
@@ -64,11 +64,13 @@ describe("the image's production tree", () => {
     }
   })
 
-  it("convex-operator --help (the ENTRYPOINT on the image's PATH) and crd start from the tree", () => {
-    const help = timed("--help", () => inImage([...tree.entrypoint, "--help"]))
+  it("convex-operator --help (the ENTRYPOINT on the image's PATH) and crd start from the tree", async () => {
+    const help = await timed("--help", () => inImage([...tree.entrypoint, "--help"]))
     expect(help).toContain("convex-operator")
     expect(help).toContain("run")
-    const crd = timed("crd", () => inImage(["node", path.join(tree.dir, "node_modules/.bin/convex-operator"), "crd"]))
+    const crd = await timed("crd", () =>
+      inImage(["node", path.join(tree.dir, "node_modules/.bin/convex-operator"), "crd"])
+    )
     const committed = fs.readFileSync(path.join(repoRoot, convexInstanceCrdPath), "utf8")
     expect(committed.endsWith(crd)).toBe(true)
   })

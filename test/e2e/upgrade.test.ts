@@ -216,25 +216,30 @@ describe("upgrades end to end", () => {
       lastProbeTime: now,
       lastTransitionTime: now
     })
-    kubectl([
-      "patch",
-      "job",
-      exporting.metadata.name,
-      "-n",
-      ns,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      JSON.stringify({
-        status: {
-          active: 0,
-          ready: 0,
-          terminating: 0,
-          failed: 4,
-          conditions: [failedCondition("FailureTarget"), failedCondition("Failed")]
-        }
-      })
-    ])
+    // The Job controller may write the Job's status between our read and our write (its pod counts change as
+    // kwok handles the pod), and the apiserver then refuses the finished status once: write it again.
+    await eventually("the export Job marked as failed", () => {
+      kubectl([
+        "patch",
+        "job",
+        exporting.metadata.name,
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify({
+          status: {
+            active: 0,
+            ready: 0,
+            terminating: 0,
+            failed: 4,
+            conditions: [failedCondition("FailureTarget"), failedCondition("Failed")]
+          }
+        })
+      ])
+      return true
+    })
     const { object } = await follow(name, (o) => conditionOf(o, "UpgradeInProgress")?.reason === "UpgradeFailed")
     console.log(
       `[e2e upgrade] failed: ${JSON.stringify({ phase: object.status?.phase, upgrade: object.status?.upgrade })}`

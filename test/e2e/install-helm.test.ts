@@ -23,9 +23,9 @@ let helmBinary: string
 let kubectl: Kubectl
 const timings: Array<string> = []
 
-beforeAll(() => {
+beforeAll(async () => {
   const started = Date.now()
-  helmBinary = ensureHelm()
+  helmBinary = await ensureHelm()
   timings.push(`helm binary: ${((Date.now() - started) / 1000).toFixed(1)}s`)
   const info = cluster.info()
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)

@@ -3,9 +3,10 @@
  * helm.sh/helm/v3/cmd/helm@<pinned>` into `<cache>/helm-<version>/helm` once, reused afterwards.
  * `HELM` names a helm binary to use instead.
  */
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { promisify } from "node:util"
 import { cacheRoot } from "../cluster/versions.js"
 
 export const helmVersion = "v3.19.0"
@@ -22,7 +23,9 @@ const ldflags = [
 ].join(" ")
 
 /** The helm binary: `$HELM`, else the cached build (built now when missing; a cold build takes 1–3 minutes). */
-export const ensureHelm = (log: (line: string) => void = (line) => console.log(`[helm] ${line}`)): string => {
+export const ensureHelm = async (
+  log: (line: string) => void = (line) => console.log(`[helm] ${line}`)
+): Promise<string> => {
   if (process.env.HELM !== undefined && process.env.HELM !== "") return process.env.HELM
   const dir = path.join(cacheRoot(), `helm-${helmVersion}`)
   const binary = path.join(dir, "helm")
@@ -32,16 +35,20 @@ export const ensureHelm = (log: (line: string) => void = (line) => console.log(`
   const started = Date.now()
   log(`building helm ${helmVersion} into ${dir}`)
   try {
-    execFileSync("go", ["install", "-trimpath", "-ldflags", ldflags, `helm.sh/helm/v3/cmd/helm@${helmVersion}`], {
-      env: { ...process.env, GOBIN: staging, CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOWORK: "off" },
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 600_000
-    })
+    // Asynchronous: a cold build takes minutes, and a blocked test worker loses its RPC with vitest.
+    await promisify(execFile)(
+      "go",
+      ["install", "-trimpath", "-ldflags", ldflags, `helm.sh/helm/v3/cmd/helm@${helmVersion}`],
+      {
+        env: { ...process.env, GOBIN: staging, CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOWORK: "off" },
+        timeout: 600_000
+      }
+    )
     fs.renameSync(staging, dir)
   } catch (error) {
     fs.rmSync(staging, { recursive: true, force: true })
     if (fs.existsSync(binary)) return binary // built by a concurrent run
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? String(error)
+    const stderr = (error as { stderr?: string }).stderr ?? String(error)
     throw new Error(`building helm ${helmVersion} (go install) failed:\n${stderr.slice(-2000)}`)
   }
   log(`helm ${helmVersion} built in ${((Date.now() - started) / 1000).toFixed(1)}s`)

@@ -18,21 +18,27 @@ export interface ObservedIndex {
   readonly configMapData: (name: string) => Readonly<Record<string, string>> | undefined
 }
 
+/**
+ * Data maps have no prototype: a Secret key such as `__proto__` or `constructor` (both valid key names) is data,
+ * never the object's prototype, and a missing key reads as `undefined`.
+ */
+const dataRecord = (): Record<string, string> => Object.create(null) as Record<string, string>
+
 const stringRecord = (value: unknown): Record<string, string> => {
-  if (typeof value !== "object" || value === null) return {}
-  const out: Record<string, string> = {}
+  const out = dataRecord()
+  if (typeof value !== "object" || value === null) return out
   for (const [key, entry] of Object.entries(value)) if (typeof entry === "string") out[key] = entry
   return out
 }
 
 const decodeSecretData = (object: KubeObject): Record<string, string> => {
-  const out: Record<string, string> = {}
+  const out = dataRecord()
   for (const [key, encoded] of Object.entries(stringRecord(object.data))) {
     const decoded = Encoding.decodeBase64String(encoded)
     // A value that is not base64 cannot come from the apiserver; it is treated as absent.
     if (Either.isRight(decoded)) out[key] = decoded.right
   }
-  return { ...out, ...stringRecord(object.stringData) }
+  return Object.assign(out, stringRecord(object.stringData))
 }
 
 /** Indexes observed objects by `kind/name` (the last one wins when an object appears twice). */

@@ -21,6 +21,7 @@ import { convexInstances, repoRoot } from "../support/manifests.js"
 import { startGatewayController } from "./support/gateway-controller.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { type OperatorProcess, startOperator } from "./support/operator-process.js"
+import { operatorKubeconfig } from "./support/service-account-kubeconfig.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-e2e-"))
 const auditPolicy = path.join(work, "audit-policy.yaml")
@@ -52,42 +53,13 @@ const timed = async <A>(name: string, body: () => Promise<A>): Promise<A> => {
   return result
 }
 
-/**
- * A kubeconfig for the operator's ServiceAccount under the generated RBAC (config/rbac/role.yaml), with a token
- * from the TokenRequest API: the operator runs with exactly the permissions an installation grants.
- */
-const operatorKubeconfig = (): string => {
-  const info = cluster.info()
-  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "config/rbac/role.yaml")], undefined)
-  const token = kubectl(["create", "token", install.serviceAccount, "-n", install.namespace, "--duration=2h"]).trim()
-  const file = path.join(work, "operator.kubeconfig")
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [
-        {
-          name: "e2e",
-          cluster: { server: info.server, "certificate-authority-data": Buffer.from(info.ca).toString("base64") }
-        }
-      ],
-      users: [{ name: "convex-operator", user: { token } }],
-      contexts: [{ name: "e2e", context: { cluster: "e2e", user: "convex-operator" } }],
-      "current-context": "e2e"
-    }),
-    { mode: 0o600 }
-  )
-  return file
-}
-
 beforeAll(async () => {
   const info = cluster.info()
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
   namespace(install.namespace)
   stopGateways = startGatewayController(info.objects)
   operator = await startOperator({
-    kubeconfig: operatorKubeconfig(),
+    kubeconfig: operatorKubeconfig(kubectl, cluster.info(), work),
     logDir: work,
     args: ["--leader-elect", `--leader-election-namespace=${install.namespace}`]
   })

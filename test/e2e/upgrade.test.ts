@@ -19,6 +19,7 @@ import { useLocalCluster } from "../integration/support.js"
 import { repoRoot } from "../support/manifests.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { type OperatorProcess, startOperator } from "./support/operator-process.js"
+import { operatorKubeconfig } from "./support/service-account-kubeconfig.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-e2e-upgrade-"))
 const cluster = useLocalCluster({ components: "full", crds: [path.join(repoRoot, convexInstanceCrdPath)] }, 180_000)
@@ -34,32 +35,6 @@ const timings: Array<string> = []
 
 // biome-ignore lint/suspicious/noExplicitAny: kubectl output, checked by the assertions
 type Json = Record<string, any>
-
-/** A kubeconfig for the operator's ServiceAccount (config/rbac/role.yaml) with a TokenRequest token. */
-const operatorKubeconfig = (): string => {
-  const info = cluster.info()
-  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "config/rbac/role.yaml")])
-  const token = kubectl(["create", "token", install.serviceAccount, "-n", install.namespace, "--duration=2h"]).trim()
-  const file = path.join(work, "operator.kubeconfig")
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [
-        {
-          name: "e2e",
-          cluster: { server: info.server, "certificate-authority-data": Buffer.from(info.ca).toString("base64") }
-        }
-      ],
-      users: [{ name: "convex-operator", user: { token } }],
-      contexts: [{ name: "e2e", context: { cluster: "e2e", user: "convex-operator" } }],
-      "current-context": "e2e"
-    }),
-    { mode: 0o600 }
-  )
-  return file
-}
 
 const apply = (object: unknown) =>
   kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
@@ -95,7 +70,7 @@ beforeAll(async () => {
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
   namespace(install.namespace)
   namespace(ns)
-  operatorConfig = operatorKubeconfig()
+  operatorConfig = operatorKubeconfig(kubectl, cluster.info(), work)
   operator = await runOperator()
 }, 120_000)
 

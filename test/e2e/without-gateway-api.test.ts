@@ -19,6 +19,7 @@ import { useLocalCluster } from "../integration/support.js"
 import { repoRoot } from "../support/manifests.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { type OperatorProcess, startOperator } from "./support/operator-process.js"
+import { operatorKubeconfig, serviceAccountKubeconfig } from "./support/service-account-kubeconfig.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-e2e-nogw-"))
 const cluster = useLocalCluster({ components: "full", crds: [path.join(repoRoot, convexInstanceCrdPath)] }, 180_000)
@@ -32,32 +33,6 @@ const unwatched = "e2e-unwatched"
 
 // biome-ignore lint/suspicious/noExplicitAny: kubectl output, checked by the assertions
 type Json = Record<string, any>
-
-/** A kubeconfig for the operator's ServiceAccount (config/rbac/role.yaml) with a TokenRequest token. */
-const operatorKubeconfig = (): string => {
-  const info = cluster.info()
-  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "config/rbac/role.yaml")])
-  const token = kubectl(["create", "token", install.serviceAccount, "-n", install.namespace, "--duration=2h"]).trim()
-  const file = path.join(work, "operator.kubeconfig")
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [
-        {
-          name: "e2e",
-          cluster: { server: info.server, "certificate-authority-data": Buffer.from(info.ca).toString("base64") }
-        }
-      ],
-      users: [{ name: "convex-operator", user: { token } }],
-      contexts: [{ name: "e2e", context: { cluster: "e2e", user: "convex-operator" } }],
-      "current-context": "e2e"
-    }),
-    { mode: 0o600 }
-  )
-  return file
-}
 
 /**
  * Runs `convex-operator …` (from source) as a separate process. Asynchronously: a synchronous spawn would block
@@ -107,7 +82,11 @@ beforeAll(async () => {
   for (const name of [install.namespace, ns, unwatched]) {
     apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
   }
-  operator = await startOperator({ kubeconfig: operatorKubeconfig(), logDir: work, args: [`--namespaces=${ns}`] })
+  operator = await startOperator({
+    kubeconfig: operatorKubeconfig(kubectl, cluster.info(), work),
+    logDir: work,
+    args: [`--namespaces=${ns}`]
+  })
 }, 120_000)
 
 let failed = false
@@ -263,25 +242,13 @@ describe("convex-operator on a cluster without Gateway API", () => {
       "--clusterrole=e2e-cvx-viewer",
       `--serviceaccount=${ns}:viewer`
     ])
-    const token = kubectl(["create", "token", "viewer", "-n", ns]).trim()
-    const info = cluster.info()
-    fs.writeFileSync(
-      viewer,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-          {
-            name: "e2e",
-            cluster: { server: info.server, "certificate-authority-data": Buffer.from(info.ca).toString("base64") }
-          }
-        ],
-        users: [{ name: "viewer", user: { token } }],
-        contexts: [{ name: "e2e", context: { cluster: "e2e", user: "viewer" } }],
-        "current-context": "e2e"
-      }),
-      { mode: 0o600 }
-    )
+    serviceAccountKubeconfig({
+      kubectl,
+      cluster: cluster.info(),
+      namespace: ns,
+      serviceAccount: "viewer",
+      file: viewer
+    })
     const forbidden = await convexOperator(["admin-key", "get", "web", "-n", ns, "--kubeconfig", viewer])
     expect(forbidden.status).toBe(2)
     expect(forbidden.stderr).toContain(`reading Secret ${ns}/web-convex-secrets is forbidden`)

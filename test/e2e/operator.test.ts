@@ -15,9 +15,10 @@ import {
 } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { Either } from "effect"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { useLocalCluster } from "../integration/support.js"
 import { convexInstances, repoRoot } from "../support/manifests.js"
+import { cleanUpAfterFile } from "./support/clean-up.js"
 import { startGatewayController } from "./support/gateway-controller.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { type OperatorProcess, startOperator } from "./support/operator-process.js"
@@ -65,18 +66,16 @@ beforeAll(async () => {
   })
 }, 120_000)
 
-let failed = false
-afterEach((context) => {
-  if (context.task.result?.state === "fail") failed = true
+cleanUpAfterFile({
+  label: "[e2e]",
+  work,
+  stop: async () => {
+    const code = await operator?.stop()
+    await stopGateways?.()
+    return code
+  },
+  summary: () => timings.join(", ")
 })
-
-afterAll(async () => {
-  const code = await operator?.stop()
-  await stopGateways?.()
-  const keep = failed || process.env.CONVEX_OPERATOR_KEEP_CLUSTER !== undefined
-  console.log(`[e2e] ${timings.join(", ")}; operator exited with ${code}${keep ? `; logs in ${work}` : ""}`)
-  if (!keep) fs.rmSync(work, { recursive: true, force: true })
-}, 60_000)
 
 const yaml = (object: unknown) => JSON.stringify(object)
 const apply = (object: unknown) => kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], yaml(object))

@@ -14,9 +14,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { convexInstanceCrdPath } from "@convex-operator/core"
 import { install } from "convex-operator"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { useLocalCluster } from "../integration/support.js"
 import { repoRoot } from "../support/manifests.js"
+import { cleanUpAfterFile } from "./support/clean-up.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { type OperatorProcess, startOperator } from "./support/operator-process.js"
 import { operatorKubeconfig } from "./support/service-account-kubeconfig.js"
@@ -81,17 +82,12 @@ const runOperator = () =>
     args: [`--namespaces=${ns}`, `--operator-image=${operatorImage}`]
   })
 
-let failed = false
-afterEach((context) => {
-  if (context.task.result?.state === "fail") failed = true
+cleanUpAfterFile({
+  label: "[e2e upgrade]",
+  work,
+  stop: async () => operator?.stop(),
+  summary: () => timings.join(", ")
 })
-
-afterAll(async () => {
-  const code = await operator?.stop()
-  const keep = failed || process.env.CONVEX_OPERATOR_KEEP_CLUSTER !== undefined
-  console.log(`[e2e upgrade] ${timings.join(", ")}; operator exited with ${code}${keep ? `; logs in ${work}` : ""}`)
-  if (!keep) fs.rmSync(work, { recursive: true, force: true })
-}, 60_000)
 
 const job = (name: string, direction: "export" | "import") =>
   kubectl

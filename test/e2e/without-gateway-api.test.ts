@@ -14,9 +14,10 @@ import * as path from "node:path"
 import { convexInstanceCrdPath, decodeAdminKey, secretKeys, verifyAdminKey } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { Either } from "effect"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { useLocalCluster } from "../integration/support.js"
 import { repoRoot } from "../support/manifests.js"
+import { cleanUpAfterFile } from "./support/clean-up.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { type OperatorProcess, startOperator } from "./support/operator-process.js"
 import { operatorKubeconfig, serviceAccountKubeconfig } from "./support/service-account-kubeconfig.js"
@@ -89,17 +90,7 @@ beforeAll(async () => {
   })
 }, 120_000)
 
-let failed = false
-afterEach((context) => {
-  if (context.task.result?.state === "fail") failed = true
-})
-
-afterAll(async () => {
-  const code = await operator?.stop()
-  const keep = failed || process.env.CONVEX_OPERATOR_KEEP_CLUSTER !== undefined
-  console.log(`[e2e without Gateway API] operator exited with ${code}${keep ? `; logs in ${work}` : ""}`)
-  if (!keep) fs.rmSync(work, { recursive: true, force: true })
-}, 60_000)
+cleanUpAfterFile({ label: "[e2e without Gateway API]", work, stop: async () => operator?.stop() })
 
 describe("convex-operator on a cluster without Gateway API", () => {
   it("has no Gateway API (the premise of this file)", () => {

@@ -108,12 +108,15 @@ const volume = (name: string, size: string) =>
 const instance = (ns: string, name: string) => kubectl.json(["convexinstance", name, "-n", ns])
 const detail = (ns: string, name: string) => () =>
   `instance: ${JSON.stringify((instance(ns, name) as { status?: unknown } | undefined)?.status ?? null)}\noperator log:\n${operator.logTail(15)}`
+// Ready follows the backend alone; DashboardReady (True when disabled too) is awaited so dashboardUrl is settled.
 const ready = (ns: string, name: string, timeoutMillis = 60_000) =>
   eventually(
-    `ConvexInstance ${ns}/${name} Ready`,
+    `ConvexInstance ${ns}/${name} Ready and DashboardReady`,
     () => {
       const object = instance(ns, name)
-      return conditionOf(object, "Ready")?.status === "True" ? object : undefined
+      return conditionOf(object, "Ready")?.status === "True" && conditionOf(object, "DashboardReady")?.status === "True"
+        ? object
+        : undefined
     },
     { timeoutMillis, detail: detail(ns, name) }
   )

@@ -108,11 +108,15 @@ describe("convex-operator on a cluster without Gateway API", () => {
         ingressAnnotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "64m" }
       }
     })
+    // Ready follows the backend alone; the dashboard URL appears once the dashboard is ready too.
     const ready = await eventually(
-      "web Ready",
+      "web Ready and DashboardReady",
       () => {
         const object = instance("web")
-        return conditionOf(object, "Ready")?.status === "True" ? object : undefined
+        return conditionOf(object, "Ready")?.status === "True" &&
+          conditionOf(object, "DashboardReady")?.status === "True"
+          ? object
+          : undefined
       },
       { timeoutMillis: 60_000, detail: detail("web") }
     )

@@ -1,9 +1,9 @@
 /**
- * The operator's installation as objects: the Namespace, the manager Deployment, and the one-file bundle
- * `dist/install.yaml` (CRD + Namespace + RBAC + Deployment). The same objects are written to `config/` for
- * kustomize (`config/manager/manager.yaml`, `config/default/namespace.yaml`) by `npm run generate`, so
- * `kubectl apply -k config/default` and `kubectl apply -f dist/install.yaml` install the same thing (an e2e
- * test renders both and compares them).
+ * The installer files: the one-file bundle `dist/install.yaml` (CRD + Namespace + RBAC + Deployment, rendered by
+ * packages/operator/src/manifests.ts, which `convex-operator manifests` prints too), the same Namespace and
+ * Deployment in `config/` for kustomize (`config/manager/manager.yaml`, `config/default/namespace.yaml`) and the
+ * generated parts of the Helm chart, all written by `npm run generate`, so `kubectl apply -k config/default` and
+ * `kubectl apply -f dist/install.yaml` install the same thing (an e2e test renders both and compares them).
  *
  * `npm run build-installer -- --image ghcr.io/x/y:tag [--output dist/install.yaml]` writes the bundle for another
  * image; without `--image` it writes the default image's bundle (the committed, drift-checked one).
@@ -12,113 +12,21 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { convexInstanceCrd } from "@convex-operator/core"
-import { clusterRbac, install, leaderElectionRules, operatorRules, toYaml, yamlDocuments } from "convex-operator"
+import {
+  defaultImage,
+  imageName,
+  installYaml,
+  invalidImage,
+  leaderElectionRules,
+  managerDeployment,
+  namespaceObject,
+  operatorRules,
+  operatorVersion,
+  toYaml,
+  yamlDocuments
+} from "convex-operator"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-
-/** The operator's version: the `convex-operator` package's. */
-export const operatorVersion: string = (
-  JSON.parse(readFileSync(join(root, "packages/operator/package.json"), "utf8")) as { version: string }
-).version
-
-/** The image name without a tag; kustomize's `images:` entry matches it. */
-export const imageName = "ghcr.io/icod-de/convex-operator"
-
-/** The image of this version. */
-export const defaultImage = `${imageName}:${operatorVersion}`
-
-/** Labels of the manager's Deployment and pods. */
-export const managerLabels = {
-  "app.kubernetes.io/name": "convex-operator",
-  "app.kubernetes.io/component": "manager"
-} as const
-
-export const ports = { metrics: 8080, health: 8081 } as const
-
-export const namespaceObject = (): Record<string, unknown> => ({
-  apiVersion: "v1",
-  kind: "Namespace",
-  metadata: { name: install.namespace, labels: { "app.kubernetes.io/name": "convex-operator" } }
-})
-
-/**
- * The manager: `convex-operator run --leader-elect` as the generated ServiceAccount, probes on /healthz and
- * /readyz, metrics on 8080, non-root with a read-only root filesystem, no capabilities, seccomp RuntimeDefault.
- * OPERATOR_IMAGE (the image snapshot Jobs run) is the Deployment's own image.
- */
-export const managerDeployment = (image: string): Record<string, unknown> => ({
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  metadata: { name: "convex-operator", namespace: install.namespace, labels: managerLabels },
-  spec: {
-    replicas: 1,
-    selector: { matchLabels: managerLabels },
-    template: {
-      metadata: { labels: managerLabels, annotations: { "kubectl.kubernetes.io/default-container": "manager" } },
-      spec: {
-        serviceAccountName: install.serviceAccount,
-        securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-        terminationGracePeriodSeconds: 30,
-        containers: [
-          {
-            name: "manager",
-            image,
-            imagePullPolicy: "IfNotPresent",
-            args: [
-              "run",
-              "--leader-elect",
-              `--metrics-bind-address=:${ports.metrics}`,
-              `--health-probe-bind-address=:${ports.health}`,
-              "--log-format=json"
-            ],
-            env: [
-              { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-              { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-              { name: "OPERATOR_IMAGE", value: image }
-            ],
-            ports: [
-              { name: "metrics", containerPort: ports.metrics, protocol: "TCP" },
-              { name: "health", containerPort: ports.health, protocol: "TCP" }
-            ],
-            livenessProbe: {
-              httpGet: { path: "/healthz", port: "health" },
-              initialDelaySeconds: 15,
-              periodSeconds: 20
-            },
-            readinessProbe: {
-              httpGet: { path: "/readyz", port: "health" },
-              initialDelaySeconds: 5,
-              periodSeconds: 10
-            },
-            resources: {
-              requests: { cpu: "50m", memory: "128Mi" },
-              limits: { memory: "512Mi" }
-            },
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              runAsNonRoot: true,
-              capabilities: { drop: ["ALL"] }
-            },
-            volumeMounts: [{ name: "tmp", mountPath: "/tmp" }]
-          }
-        ],
-        volumes: [{ name: "tmp", emptyDir: {} }]
-      }
-    }
-  }
-})
-
-/** Everything `kubectl apply -f dist/install.yaml` creates, in apply order. */
-export const installObjects = (image: string): ReadonlyArray<Record<string, unknown>> => [
-  convexInstanceCrd as unknown as Record<string, unknown>,
-  namespaceObject(),
-  ...clusterRbac(),
-  managerDeployment(image)
-]
-
-export const installYaml = (image: string): string =>
-  `# Generated by \`npm run build-installer\` (image ${image}). Do not edit.\n# kubectl apply --server-side -f install.yaml\n${yamlDocuments(installObjects(image))}`
 
 const managerHeader =
   "# Generated by `npm run generate` from scripts/build-installer.ts. Do not edit.\n# The image is set by the kustomization's `images:` entry.\n"
@@ -223,7 +131,8 @@ const main = (argv: ReadonlyArray<string>) => {
     else if (flag === "--output") output = resolve(value)
     else throw new Error(`unknown argument ${flag}\n${usage}`)
   }
-  if (!/^[a-z0-9][A-Za-z0-9._\-/:@]*$/.test(image)) throw new Error(`--image: not an image reference: ${image}`)
+  const problem = invalidImage(image)
+  if (problem !== undefined) throw new Error(`--image: ${problem}`)
   mkdirSync(dirname(output), { recursive: true })
   writeFileSync(output, installYaml(image))
   console.log(`wrote ${output} (image ${image})`)

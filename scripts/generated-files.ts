@@ -3,8 +3,15 @@
  * committed files with this list, so a generated file can never silently fall behind its source.
  */
 import { convexInstanceCrdPath } from "@convex-operator/core"
-import { clusterRbac, convexInstanceCrdYaml, namespacedRbac, yamlDocuments } from "convex-operator"
-import { chartFiles, defaultImage, installYaml, kustomizeFiles } from "./build-installer.js"
+import {
+  clusterRbac,
+  convexInstanceCrdYaml,
+  defaultImage,
+  installYaml,
+  namespacedRbac,
+  yamlDocuments
+} from "convex-operator"
+import { chartFiles, kustomizeFiles } from "./build-installer.js"
 
 export interface GeneratedFile {
   readonly path: string

@@ -6,10 +6,9 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { install } from "convex-operator"
+import { defaultImage, install, installObjects } from "convex-operator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
-import { defaultImage, installObjects } from "../../scripts/build-installer.js"
 import { useLocalCluster } from "../integration/support.js"
 import { repoRoot } from "../support/manifests.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"

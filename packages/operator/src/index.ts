@@ -4,5 +4,5 @@
  * @module
  */
 export { cli, rootCommand } from "./cli/root.js"
-export { convexInstanceCrdYaml, toYaml, yamlDocuments } from "./manifests.js"
+export * from "./manifests.js"
 export * from "./rbac.js"

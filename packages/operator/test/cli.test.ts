@@ -5,7 +5,7 @@ import { convexInstanceCrdPath, decodeAdminKey, verifyAdminKey } from "@convex-o
 import { KubeClient, Resource } from "@convex-operator/k8s"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { cli } from "convex-operator"
+import { cli, defaultImage } from "convex-operator"
 import { Effect, Either, Exit, Redacted } from "effect"
 import { parseAllDocuments } from "yaml"
 import { repoRoot } from "../../../test/support/manifests.js"
@@ -31,6 +31,13 @@ const run = (...args: ReadonlyArray<string>) =>
     return { exit, output: out.join("\n") }
   }).pipe(Effect.provide(NodeContext.layer))
 
+type Container = { image: string; env: ReadonlyArray<unknown> }
+
+const documents = (text: string) =>
+  parseAllDocuments(text)
+    .map((document) => document.toJS() as { kind?: string } | null)
+    .filter((object) => object !== null)
+
 const secretFile = (content: string) => {
   const file = join(mkdtempSync(join(tmpdir(), "convex-operator-cli-")), "secret")
   writeFileSync(file, `${content}\n`)
@@ -48,14 +55,20 @@ describe("convex-operator CLI", () => {
     })
   )
 
-  it.live("manifests prints the CRD and RBAC as committed: dist/install.yaml without the manager Deployment", () =>
+  it.live("manifests prints dist/install.yaml byte for byte (this version's image)", () =>
     Effect.gen(function* () {
       const { exit, output } = yield* run("manifests")
       expect(Exit.isSuccess(exit)).toBe(true)
-      const documents = (text: string) =>
-        parseAllDocuments(text)
-          .map((document) => document.toJS() as { kind?: string } | null)
-          .filter((object) => object !== null)
+      expect(`${output}\n`).toBe(readFileSync(join(repoRoot, "dist/install.yaml"), "utf8"))
+      expect(output).toContain(`image: ${defaultImage}`)
+    })
+  )
+
+  it.live("manifests --image X: CRD, Namespace, RBAC and a Deployment running X (also for its snapshot Jobs)", () =>
+    Effect.gen(function* () {
+      const image = "registry.example.com/team/convex-operator:v9.9.9"
+      const { exit, output } = yield* run("manifests", "--image", image)
+      expect(Exit.isSuccess(exit)).toBe(true)
       const printed = documents(output)
       expect(printed.map((object) => object.kind)).toEqual([
         "CustomResourceDefinition",
@@ -64,14 +77,37 @@ describe("convex-operator CLI", () => {
         "ClusterRole",
         "ClusterRoleBinding",
         "Role",
-        "RoleBinding"
+        "RoleBinding",
+        "Deployment"
       ])
       const committed = [convexInstanceCrdPath, "config/rbac/role.yaml"].flatMap((file) =>
         documents(readFileSync(join(repoRoot, file), "utf8"))
       )
       for (const object of committed) expect(printed).toContainEqual(object)
+      const container = (printed.at(-1) as { spec: { template: { spec: { containers: Array<Container> } } } }).spec
+        .template.spec.containers[0]
+      expect(container?.image).toBe(image)
+      expect(container?.env).toContainEqual({ name: "OPERATOR_IMAGE", value: image })
+      expect(output).not.toContain(defaultImage)
+    })
+  )
+
+  it.live("manifests --without-deployment: dist/install.yaml without the manager Deployment", () =>
+    Effect.gen(function* () {
+      const { exit, output } = yield* run("manifests", "--without-deployment")
+      expect(Exit.isSuccess(exit)).toBe(true)
       const bundle = documents(readFileSync(join(repoRoot, "dist/install.yaml"), "utf8"))
-      expect(printed).toEqual(bundle.filter((object) => object.kind !== "Deployment"))
+      expect(documents(output)).toEqual(bundle.filter((object) => object.kind !== "Deployment"))
+    })
+  )
+
+  it.live("manifests --image refuses what is not an image reference", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* run("manifests", "--image", "--leader-elect")
+      expect(Exit.isFailure(exit)).toBe(true)
+      const bad = yield* run("manifests", "--image", "Not An Image")
+      expect(Exit.isFailure(bad.exit)).toBe(true)
+      expect(String(Exit.isFailure(bad.exit) ? bad.exit.cause : "")).toContain("not an image reference")
     })
   )
 

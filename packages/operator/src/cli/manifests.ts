@@ -1,29 +1,40 @@
 /**
- * `convex-operator manifests`: the CRD and the operator's RBAC (with the Namespace they live in), from the same
- * renderers `npm run generate` writes `config/crd` and `config/rbac` with. `convex-operator manifests |
- * kubectl apply --server-side -f -` prepares a cluster for `convex-operator run` as the generated ServiceAccount;
- * `dist/install.yaml` adds the manager Deployment.
+ * `convex-operator manifests [--image X]`: the whole installation (CRD, Namespace, RBAC, manager Deployment) from
+ * the renderer `npm run build-installer` writes `dist/install.yaml` with, so that for this version's image the
+ * output is that file byte for byte. `convex-operator manifests --image X | kubectl apply --server-side -f -`
+ * installs the operator running image X.
+ *
+ * `--without-deployment` leaves the Deployment out: what `convex-operator run` needs in a cluster when it runs
+ * elsewhere as the generated ServiceAccount.
  */
-import { convexInstanceCrd } from "@convex-operator/core"
-import { Command } from "@effect/cli"
-import { Console } from "effect"
-import { yamlDocuments } from "../manifests.js"
-import { clusterRbac, install } from "../rbac.js"
+import { Command, Options } from "@effect/cli"
+import { Console, Effect } from "effect"
+import { defaultImage, installObjects, installYaml, invalidImage, yamlDocuments } from "../manifests.js"
+import { UserError } from "./user-error.js"
 
-/** The operator's Namespace, as `dist/install.yaml` has it. */
-export const operatorNamespace = (): Record<string, unknown> => ({
-  apiVersion: "v1",
-  kind: "Namespace",
-  metadata: { name: install.namespace, labels: { "app.kubernetes.io/name": "convex-operator" } }
-})
+const image = Options.text("image").pipe(
+  Options.withDescription("The operator image the Deployment (and its snapshot Jobs) run."),
+  Options.withDefault(defaultImage)
+)
 
-/** CRD, Namespace, ServiceAccount, ClusterRole and binding, leader-election Role and binding, in apply order. */
-export const manifestObjects = (): ReadonlyArray<unknown> => [convexInstanceCrd, operatorNamespace(), ...clusterRbac()]
+const withoutDeployment = Options.boolean("without-deployment").pipe(
+  Options.withDescription("Leave out the manager Deployment: CRD, Namespace and RBAC only.")
+)
 
-export const manifestsCommand = Command.make("manifests", {}, () =>
-  Console.log(yamlDocuments(manifestObjects()).trimEnd())
+export const manifestsCommand = Command.make(
+  "manifests",
+  { image, withoutDeployment },
+  ({ image, withoutDeployment }) =>
+    Effect.gen(function* () {
+      const problem = invalidImage(image)
+      if (problem !== undefined) return yield* new UserError({ message: `--image: ${problem}` })
+      const text = withoutDeployment
+        ? yamlDocuments(installObjects(image).filter((object) => object.kind !== "Deployment"))
+        : installYaml(image)
+      yield* Console.log(text.trimEnd())
+    })
 ).pipe(
   Command.withDescription(
-    "Print the CRD, the operator's Namespace and its RBAC as YAML (pipe to kubectl apply --server-side -f -)."
+    "Print the operator's installation as YAML: CRD, Namespace, RBAC and Deployment (pipe to kubectl apply --server-side -f -)."
   )
 )

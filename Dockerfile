@@ -7,7 +7,11 @@
 #
 # Reproducible from package-lock.json (npm ci). test/e2e/install-image.test.ts carries out the `build` and
 # `production` stages in temporary folders without a container engine and runs the app from the result.
-ARG NODE_IMAGE=node:22-bookworm-slim
+# The base, pinned by digest (the multi-arch index: linux/amd64, linux/arm64, …) so a rebuild from the same commit
+# starts from the same bytes. Node 22.23.2 on Debian bookworm; digest as docker-library/repo-info recorded the tag
+# node:22-bookworm-slim (repos/node/remote/22-bookworm-slim.md, 19 Sep 2026). To move on: take the new index digest
+# from `docker buildx imagetools inspect node:22-bookworm-slim` and change tag and digest together.
+ARG NODE_IMAGE=node:22.23.2-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9
 
 # 1. Build: every dependency (the TypeScript compiler), then `tsc -b` into packages/*/dist.
 FROM ${NODE_IMAGE} AS build

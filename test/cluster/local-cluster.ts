@@ -25,7 +25,7 @@ import { generatePki } from "./pki.js"
 import { freePorts } from "./ports.js"
 import { type Component, logTail, startComponent } from "./process.js"
 import { makeReaper } from "./reaper.js"
-import { type BinaryName, binaries } from "./versions.js"
+import { type BinaryName, binaries, localKwokStageFiles } from "./versions.js"
 import { waitUntil } from "./wait.js"
 
 export interface LocalClusterOptions {
@@ -63,6 +63,15 @@ export interface LocalClusterInfo {
 }
 
 const nodeName = "kwok-node-0"
+
+/**
+ * MutatingAdmissionPolicy (beta and off by default in 1.34) for full clusters: `failJobPods` (failing-jobs.ts)
+ * labels the pods of chosen Jobs with it, so that kwok fails them.
+ */
+const mutatingAdmissionPolicyArgs = [
+  "--feature-gates=MutatingAdmissionPolicy=true",
+  "--runtime-config=admissionregistration.k8s.io/v1beta1=true"
+]
 
 const fakeNode = {
   apiVersion: "v1",
@@ -173,7 +182,7 @@ const start = (
         `--service-account-issuer=${server}/`,
         `--service-account-key-file=${pki.serviceAccountPublicKeyFile}`,
         `--service-account-signing-key-file=${pki.serviceAccountKeyFile}`,
-        ...(mode === "full" ? [] : ["--disable-admission-plugins=ServiceAccount"]),
+        ...(mode === "full" ? mutatingAdmissionPolicyArgs : ["--disable-admission-plugins=ServiceAccount"]),
         ...(options.apiserverArgs ?? [])
       ])
       const credentials = { server, ca: pki.caPem, cert: pki.adminCertPem, key: pki.adminKeyPem }
@@ -214,7 +223,7 @@ const start = (
         ])
         yield* launch("kwok", bin(binaries.kwok), [
           `--kubeconfig=${kubeconfigPath}`,
-          `--config=${assets.kwokStagesFile}`,
+          `--config=${[assets.kwokStagesFile, ...localKwokStageFiles].join(",")}`,
           "--manage-all-nodes=true",
           "--node-lease-duration-seconds=40"
         ])

@@ -6,6 +6,7 @@
  */
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 
 export const versions = {
   kubernetes: "v1.34.4",
@@ -64,3 +65,11 @@ export const kwokStageFiles = [
   "kustomize/stage/pod/fast/pod-complete.yaml",
   "kustomize/stage/pod/fast/pod-delete.yaml"
 ] as const
+
+/**
+ * Our own Stage configs (in `test/cluster/stages/`), passed to kwok after its own: `job-pod-failed` fails Job pods
+ * labelled `test.convex.icod.de/job-pod-outcome=Failed` (see "Failing Jobs on purpose" in test/cluster/README.md).
+ */
+export const localKwokStageFiles: ReadonlyArray<string> = [
+  fileURLToPath(new URL("./stages/job-pod-failed.yaml", import.meta.url))
+]

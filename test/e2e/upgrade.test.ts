@@ -4,8 +4,8 @@
  * (and for exportImport the import Job) is created with the operator's own image (`--operator-image`) and
  * `snapshot export|import` arguments, kwok runs the Job pods to completion, and the status walks through
  * UpgradeInProgress / ExportCompleted / ImportCompleted and phase Upgrading back to Ready on the new version.
- * A failed export Job (its status written as the Job controller would) stops the upgrade before the roll with
- * phase Error, and setting the version back recovers. An operator stopped in Exporting and started again after
+ * A failed export Job (its pods failed by kwok, test/cluster/failing-jobs.ts) stops the upgrade before the roll
+ * with phase Error, and setting the version back recovers. An operator stopped in Exporting and started again after
  * the Job finished resumes from the status and runs no second export (the claim binds on the PV binder's next
  * sync, so that test takes about half a minute).
  */
@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { convexInstanceCrdPath } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { beforeAll, describe, expect, it } from "vitest"
+import { failJobPods } from "../cluster/failing-jobs.js"
 import { useLocalCluster } from "../integration/support.js"
 import { repoRoot } from "../support/manifests.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
@@ -172,46 +173,19 @@ describe("upgrades end to end", () => {
 
   it("a failed export stops the upgrade before the roll (phase Error); setting the version back recovers", async () => {
     const name = "failing"
-    // No volume for this instance's snapshot claim, so its export Job cannot run before the test fails it.
+    snapshotVolume(name)
     convexInstance(name, v1, "inPlace")
     await follow(name, readyOn(v1))
+    // kwok fails every pod of this instance's export Jobs (see "Failing Jobs on purpose" in test/cluster/README.md).
+    const failing = await cluster.run(failJobPods({ namespace: ns, jobNamePrefix: `${name}-export-` }))
     convexInstance(name, v2, "inPlace")
-    const exporting = await eventually("the export Job", () => job(name, "export"), { detail: detail(name) })
-    // What the Job controller writes when the pods failed backoffLimit times.
-    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z")
-    const failedCondition = (type: string) => ({
-      type,
-      status: "True",
-      reason: "BackoffLimitExceeded",
-      message: "Job has reached the specified backoff limit",
-      lastProbeTime: now,
-      lastTransitionTime: now
-    })
-    // The Job controller may write the Job's status between our read and our write (its pod counts change as
-    // kwok handles the pod), and the apiserver then refuses the finished status once: write it again.
-    await eventually("the export Job marked as failed", () => {
-      kubectl([
-        "patch",
-        "job",
-        exporting.metadata.name,
-        "-n",
-        ns,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        JSON.stringify({
-          status: {
-            active: 0,
-            ready: 0,
-            terminating: 0,
-            failed: 4,
-            conditions: [failedCondition("FailureTarget"), failedCondition("Failed")]
-          }
-        })
-      ])
-      return true
-    })
-    const { object } = await follow(name, (o) => conditionOf(o, "UpgradeInProgress")?.reason === "UpgradeFailed")
+    // The Job controller retries the pod backoffLimit (3) times, 10 s, 20 s and 40 s apart, before the Job fails.
+    const { object } = await follow(
+      name,
+      (o) => conditionOf(o, "UpgradeInProgress")?.reason === "UpgradeFailed",
+      150_000
+    )
+    await cluster.run(failing.stop)
     console.log(
       `[e2e upgrade] failed: ${JSON.stringify({ phase: object.status?.phase, upgrade: object.status?.upgrade })}`
     )
@@ -225,7 +199,7 @@ describe("upgrades end to end", () => {
     convexInstance(name, v1, "inPlace")
     const back = await follow(name, readyOn(v1))
     expect(back.object.status?.upgrade).toBeUndefined()
-  }, 180_000)
+  }, 240_000)
 
   it("an operator restarted mid-upgrade resumes at its step without rerunning the export", async () => {
     const name = "resumed"

@@ -23,6 +23,16 @@ export default defineConfig({
         }
       },
       {
+        test: {
+          // What users get: npm pack of the libraries in a scratch project (no aliases: it runs the packed build).
+          name: "release",
+          include: ["test/release/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 150_000
+        }
+      },
+      {
         resolve: { alias },
         test: {
           // A real etcd + kube-apiserver (+ controllers, scheduler, kwok) on 127.0.0.1; binaries are

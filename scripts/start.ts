@@ -55,7 +55,7 @@ const runOperator = (kubeconfig: string) =>
       [
         "--import",
         "tsx",
-        "--conditions=source",
+        "--conditions=@convex-operator/source",
         operatorMain,
         "run",
         "--kubeconfig",

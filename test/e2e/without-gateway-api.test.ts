@@ -45,7 +45,13 @@ const convexOperator = (
   new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "--conditions=source", path.join(repoRoot, "packages/operator/src/main.ts"), ...args],
+      [
+        "--import",
+        "tsx",
+        "--conditions=@convex-operator/source",
+        path.join(repoRoot, "packages/operator/src/main.ts"),
+        ...args
+      ],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
     )
     let stdout = ""

@@ -1,5 +1,5 @@
 /**
- * The operator as a separate process, the way it runs in a cluster: `node --import tsx --conditions=source
+ * The operator as a separate process, the way it runs in a cluster: `node --import tsx --conditions=@convex-operator/source
  * packages/operator/src/main.ts run …` against the test cluster's kubeconfig, metrics and probes on free loopback
  * ports, logs captured for failure messages.
  */
@@ -60,7 +60,7 @@ export const startOperator = async (options: {
     [
       "--import",
       "tsx",
-      "--conditions=source",
+      "--conditions=@convex-operator/source",
       path.join(repoRoot, "packages/operator/src/main.ts"),
       "run",
       "--kubeconfig",

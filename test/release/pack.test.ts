@@ -1,0 +1,142 @@
+/**
+ * The libraries as a user gets them: `npm pack` of @convex-operator/core and @convex-operator/k8s, the tarballs
+ * installed into a scratch project in a temporary folder (offline: every dependency comes from the npm cache that
+ * `npm ci` filled), the programs of examples/library type-checked there against the packed `.d.ts` files with the
+ * TypeScript of this repository, compiled, and run with node against the packed JavaScript.
+ */
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { repoRoot } from "../support/manifests.js"
+
+const run = promisify(execFile)
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-pack-"))
+const app = path.join(work, "app")
+const examples = path.join(repoRoot, "examples/library")
+const timings: Array<string> = []
+
+interface Packed {
+  readonly name: string
+  readonly filename: string
+  readonly size: number
+  readonly unpackedSize: number
+  readonly files: ReadonlyArray<{ readonly path: string }>
+}
+let packed: ReadonlyArray<Packed> = []
+
+const timed = async <A>(name: string, body: () => Promise<A>): Promise<A> => {
+  const started = Date.now()
+  const result = await body()
+  timings.push(`${name}: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  return result
+}
+
+const sh = async (file: string, args: ReadonlyArray<string>, cwd: string) => {
+  try {
+    return (await run(file, [...args], { cwd, encoding: "utf8", timeout: 120_000 })).stdout
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string }
+    throw new Error(`${file} ${args.join(" ")} failed in ${cwd}:\n${stdout ?? ""}${stderr ?? ""}`)
+  }
+}
+
+const installedVersion = (name: string): string =>
+  (
+    JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", name, "package.json"), "utf8")) as {
+      version: string
+    }
+  ).version
+
+beforeAll(async () => {
+  const tsc = path.join(repoRoot, "node_modules/typescript/bin/tsc")
+  await timed("tsc -b", () => sh(process.execPath, [tsc, "-b", "packages/core", "packages/k8s"], repoRoot))
+  const json = await timed("npm pack", () =>
+    sh(
+      "npm",
+      ["pack", "--json", "--pack-destination", work, "--workspace", "packages/core", "--workspace", "packages/k8s"],
+      repoRoot
+    )
+  )
+  packed = JSON.parse(json) as ReadonlyArray<Packed>
+  fs.mkdirSync(path.join(app, "src"), { recursive: true })
+  fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "scratch", private: true, type: "module" }))
+  fs.writeFileSync(
+    path.join(app, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        skipLibCheck: true,
+        types: ["node"],
+        rootDir: "src",
+        outDir: "dist"
+      },
+      include: ["src"]
+    })
+  )
+  for (const file of fs.readdirSync(examples)) fs.copyFileSync(path.join(examples, file), path.join(app, "src", file))
+  const tarballs = packed.map((pkg) => path.join(work, pkg.filename))
+  const peers = ["effect", "@types/node"].map((name) => `${name}@${installedVersion(name)}`)
+  await timed("npm install --offline", () =>
+    sh("npm", ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", ...tarballs, ...peers], app)
+  )
+  await timed("tsc (scratch)", () => sh(process.execPath, [tsc, "-p", "."], app))
+}, 150_000)
+
+afterAll(() => {
+  const sizes = packed.map((pkg) => `${pkg.name} ${(pkg.size / 1024).toFixed(0)} KiB (${pkg.files.length} files)`)
+  console.log(`[pack] ${[...sizes, ...timings].join(", ")}`)
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+/** The `exports` targets of a package.json, by condition. */
+const exportTargets = (manifest: { exports: Record<string, Record<string, string>> }) =>
+  Object.values(manifest.exports).flatMap((conditions) => Object.entries(conditions))
+
+describe("npm pack of the libraries", () => {
+  it("each tarball holds built ESM with declarations, its exports map resolves into dist, and no build or test leftovers", () => {
+    expect(packed.map((pkg) => pkg.name).sort()).toEqual(["@convex-operator/core", "@convex-operator/k8s"])
+    for (const pkg of packed) {
+      const files = new Set(pkg.files.map((file) => file.path))
+      for (const file of ["package.json", "dist/index.js", "dist/index.d.ts"]) expect(files, pkg.name).toContain(file)
+      expect(
+        [...files].filter((file) => /tsbuildinfo|(^|\/)test\/|\.test\./.test(file)),
+        pkg.name
+      ).toEqual([])
+      const manifest = JSON.parse(
+        fs.readFileSync(path.join(app, "node_modules", pkg.name, "package.json"), "utf8")
+      ) as { type: string; main: string; types: string; exports: Record<string, Record<string, string>> }
+      expect(manifest.type).toBe("module")
+      for (const [condition, target] of exportTargets(manifest)) {
+        // The sources' condition is this project's own name, so no consumer's toolchain selects it by accident.
+        if (condition === "@convex-operator/source") continue
+        expect(["types", "default", "import"], `${pkg.name} exports condition ${condition}`).toContain(condition)
+        expect(target, `${pkg.name} ${condition}`).toMatch(/^\.\/dist\//)
+        expect(files, `${pkg.name} ${condition}`).toContain(target.slice(2))
+      }
+      for (const target of [manifest.main, manifest.types]) expect(files).toContain(target.slice(2))
+    }
+  })
+
+  it("examples/library type-check against the packed declarations and run against the packed JavaScript", async () => {
+    const output = async (name: string) =>
+      timed(`node ${name}`, () => sh(process.execPath, [path.join("dist", `${name}.js`)], app))
+    const decided = await output("decide-instance")
+    expect(decided).toMatch(
+      /^storage: sqlite, restart every 168h\nrejected: spec\.environment\n(apply \w+ hello-[\w-]+\n)+phase: Pending\n$/
+    )
+    for (const kind of ["ConfigMap", "Secret", "Service", "StatefulSet"])
+      expect(decided).toContain(`apply ${kind} hello-`)
+    expect(await output("admin-key")).toBe(
+      "key for: hello\nverifies for hello: true\nverifies for other: false\nread-only: true\n"
+    )
+    expect(await output("controller")).toBe("reply: hi back\nowned by: hello\n")
+    // The scratch project resolved the libraries from the tarballs, not from this workspace.
+    expect(fs.lstatSync(path.join(app, "node_modules/@convex-operator/core")).isSymbolicLink()).toBe(false)
+  })
+})

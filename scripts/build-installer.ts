@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { convexInstanceCrd } from "@convex-operator/core"
+import { crds } from "@convex-operator/core"
 import {
   defaultImage,
   imageName,
@@ -96,10 +96,10 @@ export const chartFiles = (): ReadonlyArray<{ readonly path: string; readonly co
       keywords: ["convex", "operator"]
     })}`
   },
-  {
-    path: "dist/chart/crds/convexinstances.convex.icod.de.yaml",
-    content: `${chartHeader}${convexInstanceCrdYamlText()}`
-  },
+  ...crds.map((crd) => ({
+    path: `dist/chart/crds/${crd.metadata.name}.yaml`,
+    content: `${chartHeader}${yamlDocuments([crd])}`
+  })),
   {
     path: "dist/chart/templates/_rules.tpl",
     content: `{{/* ${chartHeader.trim().slice(2)} */}}
@@ -115,8 +115,6 @@ ${toYaml(leaderElectionRules()).trimEnd()}
 `
   }
 ]
-
-const convexInstanceCrdYamlText = () => yamlDocuments([convexInstanceCrd])
 
 const usage = "usage: npm run build-installer -- [--image <registry/name:tag>] [--output <file>]"
 

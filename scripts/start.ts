@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { convexInstanceCrdPath } from "@convex-operator/core"
+import { crdFiles } from "@convex-operator/core"
 import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
 import { parse } from "yaml"
 import { ensureAssets } from "../test/cluster/build.js"
@@ -19,7 +19,7 @@ import { LocalCluster, type LocalClusterInfo } from "../test/cluster/local-clust
 import type { KubeObject } from "../test/cluster/objects.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-const crd = path.join(root, convexInstanceCrdPath)
+const crdFilePaths = crdFiles.map((file) => path.join(root, file.path))
 const operatorMain = path.join(root, "packages/operator/src/main.ts")
 /** The `run` command lands with the reconciler; until then `npm start` prepares the cluster and says so. */
 const operatorRun = path.join(root, "packages/operator/src/cli/run.ts")
@@ -123,12 +123,16 @@ const program = Effect.gen(function* () {
   const existing = currentKubeconfig()
   if (existing !== undefined && answers(kubectl, existing)) {
     defaultLog(`using the current kubeconfig (${existing})`)
-    execFileSync(kubectl, ["--kubeconfig", existing, "apply", "--server-side", "-f", crd], { stdio: "inherit" })
+    execFileSync(
+      kubectl,
+      ["--kubeconfig", existing, "apply", "--server-side", ...crdFilePaths.flatMap((file) => ["-f", file])],
+      { stdio: "inherit" }
+    )
     return yield* runOperator(existing)
   }
   defaultLog(existing === undefined ? "no kubeconfig found" : `the cluster of ${existing} does not answer`)
   defaultLog("starting a local cluster (etcd, apiserver, controllers, scheduler, kwok) on 127.0.0.1")
-  const cluster = yield* LocalCluster.start({ components: "full", gatewayApi: true, crds: [crd] })
+  const cluster = yield* LocalCluster.start({ components: "full", gatewayApi: true, crds: crdFilePaths })
   console.log(`
   kubeconfig  ${cluster.kubeconfigPath}
   kubectl     KUBECONFIG=${cluster.kubeconfigPath} ${cluster.kubectl} get cvx

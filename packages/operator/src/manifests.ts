@@ -2,7 +2,7 @@
  * Manifests the app prints (`convex-operator crd`, `convex-operator manifests`) and the repository commits (`npm run
  * generate`, `npm run build-installer`): one rendering, so what the CLI prints is byte for byte the committed file.
  *
- * - the CRD (`config/crd/bases`);
+ * - the CRDs (`config/crd/bases`);
  * - the operator's installation: its Namespace, RBAC (rbac.ts) and manager Deployment, as the one-file bundle
  *   `dist/install.yaml` ({@link installYaml}); `config/manager` and `config/default` (kustomize) hold the same
  *   Deployment and Namespace.
@@ -10,7 +10,7 @@
  * @module
  */
 import { readFileSync } from "node:fs"
-import { convexInstanceCrd } from "@convex-operator/core"
+import { convexInstanceCrd, crds } from "@convex-operator/core"
 import { stringify } from "yaml"
 import { clusterRbac, install } from "./rbac.js"
 
@@ -19,6 +19,9 @@ export const toYaml = (value: unknown): string => stringify(value, { lineWidth: 
 
 /** The ConvexInstance CRD as one YAML document. */
 export const convexInstanceCrdYaml = (): string => `---\n${toYaml(convexInstanceCrd)}`
+
+/** Every CRD of the API group (ConvexInstance, ConvexBackup, ConvexScheduledBackup) as YAML documents. */
+export const crdsYaml = (): string => yamlDocuments(crds)
 
 /** Objects as a multi-document YAML stream. */
 export const yamlDocuments = (objects: ReadonlyArray<unknown>): string =>
@@ -121,7 +124,7 @@ export const managerDeployment = (image: string): Record<string, unknown> => ({
 
 /** Everything `kubectl apply -f dist/install.yaml` creates, in apply order. */
 export const installObjects = (image: string): ReadonlyArray<Record<string, unknown>> => [
-  convexInstanceCrd as unknown as Record<string, unknown>,
+  ...(crds as unknown as ReadonlyArray<Record<string, unknown>>),
   namespaceObject(),
   ...clusterRbac(),
   managerDeployment(image)

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { convexInstanceCrdPath, decodeAdminKey, verifyAdminKey } from "@convex-operator/core"
+import { crdFiles, decodeAdminKey, verifyAdminKey } from "@convex-operator/core"
 import { KubeClient, Resource } from "@convex-operator/k8s"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -49,8 +49,8 @@ describe("convex-operator CLI", () => {
     Effect.gen(function* () {
       const { exit, output } = yield* run("crd")
       expect(Exit.isSuccess(exit)).toBe(true)
-      const committed = readFileSync(join(repoRoot, convexInstanceCrdPath), "utf8")
-      expect(committed.endsWith(`${output}\n`)).toBe(true)
+      const committed = crdFiles.map((file) => readFileSync(join(repoRoot, file.path), "utf8").replace(/^#.*\n/gm, ""))
+      expect(`${output}\n`).toBe(committed.join(""))
       expect(output).toContain("kind: CustomResourceDefinition")
     })
   )
@@ -72,6 +72,8 @@ describe("convex-operator CLI", () => {
       const printed = documents(output)
       expect(printed.map((object) => object.kind)).toEqual([
         "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
         "Namespace",
         "ServiceAccount",
         "ClusterRole",
@@ -80,7 +82,7 @@ describe("convex-operator CLI", () => {
         "RoleBinding",
         "Deployment"
       ])
-      const committed = [convexInstanceCrdPath, "config/rbac/role.yaml"].flatMap((file) =>
+      const committed = [...crdFiles.map((file) => file.path), "config/rbac/role.yaml"].flatMap((file) =>
         documents(readFileSync(join(repoRoot, file), "utf8"))
       )
       for (const object of committed) expect(printed).toContainEqual(object)

@@ -104,16 +104,20 @@ const toInvalid =
       )
     })
 
-const decodeInstance = Schema.decodeUnknownEither(ConvexInstance, { errors: "all" })
-const decodeSpec = Schema.decodeUnknownEither(ConvexInstanceSpec, { errors: "all" })
+/**
+ * A decoder of any resource of this API group (or part of one) whose failures name every field like
+ * {@link decodeConvexInstance}'s; `prefix` starts the issue paths (`["spec"]` for a spec alone).
+ */
+export const decoderOf =
+  <A, I>(schema: Schema.Schema<A, I>, prefix: ReadonlyArray<PropertyKey> = []) =>
+  (input: unknown): Either.Either<A, InvalidConvexInstance> =>
+    Either.mapLeft(Schema.decodeUnknownEither(schema, { errors: "all" })(input), toInvalid(prefix))
 
 /** Decodes an object read from the cluster (or a manifest), applying the Schema's defaults. */
-export const decodeConvexInstance = (input: unknown): Either.Either<ConvexInstance, InvalidConvexInstance> =>
-  Either.mapLeft(decodeInstance(input), toInvalid([]))
+export const decodeConvexInstance = decoderOf(ConvexInstance)
 
 /** Decodes a spec alone; issue paths start at `spec`. */
-export const decodeConvexInstanceSpec = (input: unknown): Either.Either<ConvexInstanceSpec, InvalidConvexInstance> =>
-  Either.mapLeft(decodeSpec(input), toInvalid(["spec"]))
+export const decodeConvexInstanceSpec = decoderOf(ConvexInstanceSpec, ["spec"])
 
 /** Encodes a ConvexInstance back to its manifest form. */
 export const encodeConvexInstance = Schema.encodeSync(ConvexInstance)

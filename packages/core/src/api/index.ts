@@ -4,12 +4,17 @@
  * @module
  */
 export * from "./annotations.js"
+export * from "./backup-target.js"
+export * from "./convex-backup.js"
 export * from "./convex-instance.js"
+export * from "./convex-scheduled-backup.js"
 export * from "./crd.js"
+export * from "./crds.js"
 export * from "./kube.js"
 export * from "./meta.js"
 export * from "./openapi.js"
 export type * from "./openapi-types.js"
 export * from "./primitives.js"
+export * from "./restore.js"
 export * from "./spec.js"
 export * from "./status.js"

@@ -20,6 +20,7 @@ import {
   ObjectName,
   Quantity
 } from "./primitives.js"
+import { RestoreSpec, restoreOnlyAtCreation } from "./restore.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared pieces
@@ -409,7 +410,11 @@ export const ConvexInstanceSpec = Schema.Struct({
   dashboard: withDefault(DashboardSpec, {}),
   networking: optional(NetworkingSpec),
   scale: optional(ScaleSpec),
-  maintenance: withDefault(MaintenanceSpec, {})
-}).pipe(doc("Desired state of a self-hosted Convex deployment."))
+  maintenance: withDefault(MaintenanceSpec, {}),
+  restore: optional(RestoreSpec)
+}).pipe(
+  crdExtra({ "x-kubernetes-validations": [restoreOnlyAtCreation] }),
+  doc("Desired state of a self-hosted Convex deployment.")
+)
 export type ConvexInstanceSpec = typeof ConvexInstanceSpec.Type
 export type ConvexInstanceSpecEncoded = typeof ConvexInstanceSpec.Encoded

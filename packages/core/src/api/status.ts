@@ -7,6 +7,7 @@ import { Schema } from "effect"
 import { crdExtra, doc, optional } from "./annotations.js"
 import { Condition } from "./kube.js"
 import { ImageRef, ImageTag, Int64 } from "./primitives.js"
+import { RestoreStatus } from "./restore.js"
 import { UpgradeStrategy } from "./spec.js"
 
 export const Phase = Schema.Literal("Pending", "Ready", "Error", "Upgrading")
@@ -48,6 +49,7 @@ export const ConvexInstanceStatus = Schema.Struct({
     ImageTag.pipe(doc("The version whose images were last fully rolled out (the one running when not upgrading)."))
   ),
   upgrade: optional(UpgradeStatus.pipe(doc("The upgrade in progress; absent when none runs."))),
+  restore: optional(RestoreStatus),
   lastRestartTime: optional(
     DateTimeString.pipe(doc("When the operator last restarted the backend (maintenance.restartInterval)."))
   ),

@@ -1,8 +1,10 @@
-/** `convex-operator crd`: prints the ConvexInstance CRD (`convex-operator crd | kubectl apply --server-side -f -`). */
+/** `convex-operator crd`: prints every CRD of the operator (`convex-operator crd | kubectl apply --server-side -f -`). */
 import { Command } from "@effect/cli"
 import { Console } from "effect"
-import { convexInstanceCrdYaml } from "../manifests.js"
+import { crdsYaml } from "../manifests.js"
 
-export const crdCommand = Command.make("crd", {}, () => Console.log(convexInstanceCrdYaml().trimEnd())).pipe(
-  Command.withDescription("Print the ConvexInstance CustomResourceDefinition as YAML.")
+export const crdCommand = Command.make("crd", {}, () => Console.log(crdsYaml().trimEnd())).pipe(
+  Command.withDescription(
+    "Print the CustomResourceDefinitions (ConvexInstance, ConvexBackup, ConvexScheduledBackup) as YAML."
+  )
 )

@@ -1,0 +1,56 @@
+/**
+ * `ConvexInstance.spec.restore` and `status.restore`: a new instance that starts from a backup. The snapshot is
+ * imported with `--replace-all` once, after the new backend is ready and before the instance reports Ready.
+ *
+ * @module
+ */
+import { Schema } from "effect"
+import { crdExtra, crossField, doc, optional } from "./annotations.js"
+import { S3Location } from "./backup-target.js"
+import { ObjectName } from "./primitives.js"
+
+export const RestoreSource = crossField(
+  Schema.Struct({
+    backup: optional(ObjectName.pipe(doc("A Completed ConvexBackup in this namespace."))),
+    s3: optional(S3Location)
+  }).pipe(doc("The snapshot to start from: a ConvexBackup, or a ZIP in a bucket (exactly one).")),
+  {
+    check: (from) => (from.backup === undefined) !== (from.s3 === undefined),
+    rule: "has(self.backup) != has(self.s3)",
+    message: "set exactly one of backup or s3",
+    reason: "FieldValueInvalid"
+  }
+)
+export type RestoreSource = typeof RestoreSource.Type
+
+export const RestoreSpec = Schema.Struct({ from: RestoreSource }).pipe(
+  doc(
+    "Start this new instance from a backup: imported once with --replace-all after the backend is ready, before " +
+      "the instance reports Ready. Only when the instance is created: restoring over an existing instance is refused."
+  )
+)
+export type RestoreSpec = typeof RestoreSpec.Type
+
+/** The CEL rule on `spec` that refuses adding or changing `restore` on an existing instance. */
+export const restoreOnlyAtCreation = {
+  rule: "has(oldSelf.restore) ? (has(self.restore) && self.restore == oldSelf.restore) : !has(self.restore)",
+  message:
+    "spec.restore can only be set when the instance is created (restoring over an existing instance's data is " +
+    "refused, and a restore is never changed): create a new ConvexInstance with spec.restore instead",
+  fieldPath: ".restore"
+} as const
+
+export const RestorePhase = Schema.Literal("Pending", "Running", "Succeeded", "Failed")
+export type RestorePhase = typeof RestorePhase.Type
+
+const DateTime = Schema.String.pipe(crdExtra({ format: "date-time" }))
+
+export const RestoreStatus = Schema.Struct({
+  phase: RestorePhase.pipe(doc("Pending (waiting for the backend), Running, Succeeded (final) or Failed.")),
+  source: Schema.String.pipe(doc("What was restored: backup/<name> or s3://<bucket>/<key>.")),
+  job: optional(Schema.String.pipe(doc("The import Job."))),
+  startedAt: optional(DateTime.pipe(doc("When the import Job was created."))),
+  finishedAt: optional(DateTime.pipe(doc("When the import finished."))),
+  message: optional(Schema.String.pipe(doc("What the restore waits for, or why it failed.")))
+}).pipe(doc("The restore of spec.restore; once Succeeded it is never run again."))
+export type RestoreStatus = typeof RestoreStatus.Type

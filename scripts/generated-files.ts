@@ -3,13 +3,7 @@
  * committed files with this list, so a generated file can never silently fall behind its source.
  */
 import { crdFiles } from "@convex-operator/core"
-import {
-  clusterRbac,
-  defaultImage,
-  installYaml,
-  namespacedRbac,
-  yamlDocuments
-} from "convex-operator"
+import { clusterRbac, defaultImage, installYaml, namespacedRbac, yamlDocuments } from "convex-operator"
 import { chartFiles, kustomizeFiles } from "./build-installer.js"
 
 export interface GeneratedFile {

@@ -239,18 +239,23 @@ describe("ConvexInstance admission on a real apiserver", () => {
     }
   })
 
+  /** The apiserver refuses `object` with 422, naming `field`. */
+  const expectRejected = async (object: KubeObject, what: string, field: string) => {
+    const outcome = await cluster.create(object)
+    expect(outcome.ok, what).toBe(false)
+    if (outcome.ok) return
+    expect(outcome.error.code, what).toBe(422)
+    expect(
+      outcome.error.causes.map((cause) => cause.field),
+      `${what}: ${outcome.error.statusMessage}`
+    ).toContain(field)
+  }
+
   it(`rejects ${invalidSpecs.length} invalid instances, naming the field, and decoding rejects them too`, async () => {
     expect(invalidSpecs.length).toBeGreaterThanOrEqual(25)
     for (const [index, [what, spec, field]] of invalidSpecs.entries()) {
       const object = instance(`invalid-${index}`, spec)
-      const outcome = await cluster.create(object)
-      expect(outcome.ok, what).toBe(false)
-      if (outcome.ok) continue
-      expect(outcome.error.code, what).toBe(422)
-      expect(
-        outcome.error.causes.map((cause) => cause.field),
-        `${what}: ${outcome.error.statusMessage}`
-      ).toContain(field)
+      await expectRejected(object, what, field)
       expect(decodeIssuePaths(object), what).toContain(field)
     }
   })
@@ -258,14 +263,7 @@ describe("ConvexInstance admission on a real apiserver", () => {
   it(`rejects ${invalidBackups.length} invalid backups and schedules, naming the field, and decoding rejects them too`, async () => {
     for (const [index, [what, kind, spec, field]] of invalidBackups.entries()) {
       const object = { ...instance(`invalid-backup-${index}`, spec), kind }
-      const outcome = await cluster.create(object)
-      expect(outcome.ok, what).toBe(false)
-      if (outcome.ok) continue
-      expect(outcome.error.code, what).toBe(422)
-      expect(
-        outcome.error.causes.map((cause) => cause.field),
-        `${what}: ${outcome.error.statusMessage}`
-      ).toContain(field)
+      await expectRejected(object, what, field)
       const issues = (error: { readonly issues: ReadonlyArray<{ readonly path: string }> }) =>
         error.issues.map((issue) => issue.path)
       const paths =

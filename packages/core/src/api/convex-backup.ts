@@ -9,7 +9,7 @@ import { crdExtra, doc, optional, withDefault } from "./annotations.js"
 import { BackupTarget, InstanceRef } from "./backup-target.js"
 import { apiVersion, decoderOf } from "./convex-instance.js"
 import { customResourceDefinition, type PrinterColumn } from "./crd.js"
-import { Condition } from "./kube.js"
+import { conditionList } from "./kube.js"
 import { ObjectMeta } from "./meta.js"
 import { Int64 } from "./primitives.js"
 
@@ -60,11 +60,7 @@ export const ConvexBackupStatus = Schema.Struct({
   message: optional(Schema.String.pipe(doc("What the backup waits for, or why it failed."))),
   observedGeneration: optional(Int64.pipe(doc("The .metadata.generation this status describes."))),
   conditions: optional(
-    Schema.Array(Condition).pipe(
-      Schema.maxItems(16),
-      crdExtra({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
-      doc("Completed: True once the ZIP is written, False with the reason while waiting or after a failure.")
-    )
+    conditionList("Completed: True once the ZIP is written, False with the reason while waiting or after a failure.")
   )
 }).pipe(
   crdExtra({

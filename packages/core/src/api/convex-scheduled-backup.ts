@@ -10,7 +10,7 @@ import { crdExtra, crossField, doc, optional, withDefault } from "./annotations.
 import { BackupTarget, InstanceRef } from "./backup-target.js"
 import { apiVersion, decoderOf } from "./convex-instance.js"
 import { customResourceDefinition, type PrinterColumn } from "./crd.js"
-import { Condition } from "./kube.js"
+import { conditionList } from "./kube.js"
 import { ObjectMeta } from "./meta.js"
 import { GoDuration, Int32, Int64 } from "./primitives.js"
 
@@ -76,13 +76,7 @@ export const ConvexScheduledBackupStatus = Schema.Struct({
   lastSuccessfulTime: optional(DateTime.pipe(doc("When the newest completed backup of this schedule finished."))),
   nextScheduleTime: optional(DateTime.pipe(doc("The next scheduled time."))),
   observedGeneration: optional(Int64.pipe(doc("The .metadata.generation this status describes."))),
-  conditions: optional(
-    Schema.Array(Condition).pipe(
-      Schema.maxItems(16),
-      crdExtra({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
-      doc("Scheduled: whether the schedule runs (False when suspended or invalid).")
-    )
-  )
+  conditions: optional(conditionList("Scheduled: whether the schedule runs (False when suspended or invalid)."))
 }).pipe(doc("Observed state of the ConvexScheduledBackup."))
 export type ConvexScheduledBackupStatus = typeof ConvexScheduledBackupStatus.Type
 

@@ -161,3 +161,11 @@ export const Condition = Schema.Struct({
   message: Schema.String.pipe(Schema.maxLength(32768), doc("A human readable message about the transition."))
 }).annotations({ identifier: "Condition" })
 export type Condition = typeof Condition.Type
+
+/** `status.conditions` of a resource: a list map keyed by type. */
+export const conditionList = (description: string, maxItems = 16) =>
+  Schema.Array(Condition).pipe(
+    Schema.maxItems(maxItems),
+    crdExtra({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+    doc(description)
+  )

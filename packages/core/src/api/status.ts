@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { crdExtra, doc, optional } from "./annotations.js"
-import { Condition } from "./kube.js"
+import { conditionList } from "./kube.js"
 import { ImageRef, ImageTag, Int64 } from "./primitives.js"
 import { RestoreStatus } from "./restore.js"
 import { UpgradeStrategy } from "./spec.js"
@@ -56,11 +56,7 @@ export const ConvexInstanceStatus = Schema.Struct({
   observedGeneration: optional(Int64.pipe(doc("The .metadata.generation this status describes."))),
   endpoints: optional(InstanceEndpoints.pipe(doc("Where clients reach this deployment."))),
   conditions: optional(
-    Schema.Array(Condition).pipe(
-      Schema.maxItems(64),
-      crdExtra({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
-      doc("Current state: Ready plus one condition per part (SecretsReady, BackendReady, GatewayReady, …).")
-    )
+    conditionList("Current state: Ready plus one condition per part (SecretsReady, BackendReady, GatewayReady, …).", 64)
   )
 }).pipe(doc("Observed state of the ConvexInstance."))
 export type ConvexInstanceStatus = typeof ConvexInstanceStatus.Type

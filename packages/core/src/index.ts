@@ -7,6 +7,7 @@
  * @module
  */
 export * from "./api/index.js"
+export * from "./backup/index.js"
 export * from "./convex/index.js"
 export * from "./decide.js"
 export * from "./decide-events.js"

@@ -5,6 +5,7 @@
  * @module
  */
 export * from "./backend-env.js"
+export * from "./backup-jobs.js"
 export * from "./children.js"
 export * from "./configmap.js"
 export * from "./context.js"

@@ -105,6 +105,8 @@ export interface Container {
   readonly livenessProbe?: Probe
   readonly lifecycle?: { readonly preStop: { readonly exec: { readonly command: ReadonlyArray<string> } } }
   readonly securityContext?: SecurityContext
+  /** `FallbackToLogsOnError`: a failed container's last log lines become its termination message. */
+  readonly terminationMessagePolicy?: "File" | "FallbackToLogsOnError"
 }
 
 /** `core/v1.Volume` (PVC or emptyDir). */
@@ -121,6 +123,7 @@ export interface PodTemplate {
     readonly annotations?: Readonly<Record<string, string>>
   }
   readonly spec: {
+    readonly initContainers?: ReadonlyArray<Container>
     readonly containers: ReadonlyArray<Container>
     readonly volumes?: ReadonlyArray<Volume>
     readonly securityContext?: PodSecurityContext

@@ -22,7 +22,9 @@ export const conditionTypes = [
   "ExportCompleted",
   "ImportCompleted"
 ] as const
-export type ConditionType = (typeof conditionTypes)[number]
+/** Conditions of the backup kinds (Completed of a ConvexBackup, Scheduled of a schedule) and of a restore. */
+export const backupConditionTypes = ["RestoreCompleted", "Completed", "Scheduled"] as const
+export type ConditionType = (typeof conditionTypes)[number] | (typeof backupConditionTypes)[number]
 
 /** Reasons used by the conditions (the reference operator's, plus a few more precise ones). */
 export const Reason = {

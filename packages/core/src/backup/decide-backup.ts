@@ -1,0 +1,224 @@
+/**
+ * `decideBackup`: what one ConvexBackup needs, as a pure function of the backup, its instance, the other backups of
+ * that instance, its observed Job and claim, the Job's store report and the time. Pending while the interlock says
+ * wait; Running once its Job is created; Completed or Failed (final) from the Job's outcome.
+ *
+ * @module
+ */
+import { Option, Schema } from "effect"
+import type { ConvexBackup, ConvexBackupStatus, ConvexInstance } from "../api/index.js"
+import { backupJobName, backupLocation, renderBackupClaim, renderBackupJob } from "../render/backup-jobs.js"
+import type { OperatorSettings } from "../render/context.js"
+import { isSubset } from "../render/diff.js"
+import { childNames } from "../render/names.js"
+import type { Job, KubeObject, PersistentVolumeClaim } from "../render/objects.js"
+import { instanceUrls } from "../render/urls.js"
+import { applyConditions, formatTime } from "../status/conditions.js"
+import type { DecidedEvent } from "../status/events.js"
+import { jobOutcome } from "../status/workloads.js"
+import { type BackupTurn, backupTurn } from "./interlock.js"
+
+/** What `backup store` prints as its termination message. */
+export const StoreReport = Schema.Struct({ sizeBytes: Schema.Number, location: Schema.String })
+export type StoreReport = typeof StoreReport.Type
+const decodeReport = Schema.decodeUnknownOption(Schema.parseJson(StoreReport))
+
+/** The store report in a termination message, if it is one. */
+export const parseStoreReport = (message: string | undefined): StoreReport | undefined =>
+  message === undefined ? undefined : Option.getOrUndefined(decodeReport(message.trim()))
+
+/** A size as a binary quantity with one decimal: `812B`, `12.4Ki`, `3.0Gi`. */
+export const formatSize = (bytes: number): string => {
+  const units = ["Ki", "Mi", "Gi", "Ti"]
+  if (bytes < 1024) return `${bytes}B`
+  let value = bytes
+  let unit = ""
+  for (const next of units) {
+    if (value < 1024) break
+    value /= 1024
+    unit = next
+  }
+  return `${value.toFixed(1)}${unit}`
+}
+
+export interface BackupObservation {
+  readonly backup: ConvexBackup
+  /** The instance `spec.instanceRef` names, if it exists. */
+  readonly instance: ConvexInstance | undefined
+  /** Every backup of the same instance (this one included or not). */
+  readonly siblings: ReadonlyArray<BackupTurn>
+  /** The backup's Job, if it exists. */
+  readonly job: KubeObject | undefined
+  /** Whether the backup claim exists (PVC targets). */
+  readonly claimExists: boolean
+  /** The termination message of the Job's store container, once it has one. */
+  readonly report: StoreReport | undefined
+  readonly now: Date
+  readonly operator: OperatorSettings
+}
+
+/** An event on the backup or on its instance. */
+export interface BackupEvent extends DecidedEvent {
+  readonly on: "backup" | "instance"
+}
+
+export interface BackupDecision {
+  /** Objects to create (the claim, the Job); apply each. */
+  readonly apply: ReadonlyArray<Job | PersistentVolumeClaim>
+  readonly status: ConvexBackupStatus
+  readonly statusChanged: boolean
+  readonly events: ReadonlyArray<BackupEvent>
+}
+
+const sameJson = (a: unknown, b: unknown) => isSubset(a, b) && isSubset(b, a)
+
+const final = (phase: ConvexBackupStatus["phase"]) => phase === "Completed" || phase === "Failed"
+
+/** The message of a Job's Failed condition. */
+const jobFailure = (job: KubeObject | undefined): string => {
+  const conditions = (
+    job?.status as { conditions?: ReadonlyArray<{ type?: string; reason?: string; message?: string }> }
+  )?.conditions
+  const failed = conditions?.find((condition) => condition.type === "Failed")
+  return (
+    [failed?.reason, failed?.message].filter((part) => part !== undefined && part !== "").join(": ") || "the Job failed"
+  )
+}
+
+/** Decides one step of `backup`. */
+export const decideBackup = (observed: BackupObservation): BackupDecision => {
+  const { backup, now } = observed
+  const previous = backup.status ?? {}
+  const name = backup.metadata.name ?? ""
+  const namespace = backup.metadata.namespace ?? "default"
+  const instanceName = backup.spec.instanceRef.name
+  const jobName = backupJobName(name)
+  const keep: BackupDecision = { apply: [], status: previous, statusChanged: false, events: [] }
+  if (final(previous.phase) || backup.metadata.deletionTimestamp !== undefined) return keep
+
+  const generation = backup.metadata.generation
+  const withCondition = (
+    status: ConvexBackupStatus,
+    state: { status: "True" | "False"; reason: string; message: string }
+  ): ConvexBackupStatus => ({
+    ...status,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions: applyConditions(previous.conditions, [{ type: "Completed", ...state }], generation, now)
+  })
+  const decided = (status: ConvexBackupStatus, apply: BackupDecision["apply"], events: ReadonlyArray<BackupEvent>) => ({
+    apply,
+    status,
+    statusChanged: !sameJson(previous, status),
+    events
+  })
+  const location = backupLocation(backup.spec.target, namespace, instanceName, name)
+
+  const outcome = jobOutcome(observed.job)
+  if (outcome === "Succeeded") {
+    const report = observed.report
+    const status = withCondition(
+      {
+        phase: "Completed",
+        ...(previous.startedAt !== undefined ? { startedAt: previous.startedAt } : {}),
+        finishedAt: formatTime(now),
+        ...(report !== undefined ? { size: formatSize(report.sizeBytes), sizeBytes: report.sizeBytes } : {}),
+        location,
+        job: jobName
+      },
+      { status: "True", reason: "Completed", message: `the snapshot (with file storage) is at ${location}` }
+    )
+    return decided(
+      status,
+      [],
+      [
+        {
+          on: "backup",
+          type: "Normal",
+          reason: "BackupCompleted",
+          action: "Backup",
+          message: `backup ${name} is at ${location}`
+        }
+      ]
+    )
+  }
+  if (outcome === "Failed" || (outcome === "Absent" && previous.phase === "Running")) {
+    const reason = outcome === "Failed" ? jobFailure(observed.job) : `the backup Job ${jobName} disappeared`
+    const message = `backup ${name} failed: ${reason}; see kubectl logs job/${jobName} -n ${namespace} --all-containers`
+    const status = withCondition(
+      {
+        phase: "Failed",
+        ...(previous.startedAt !== undefined ? { startedAt: previous.startedAt } : {}),
+        finishedAt: formatTime(now),
+        job: jobName,
+        message
+      },
+      { status: "False", reason: "BackupFailed", message }
+    )
+    return decided(
+      status,
+      [],
+      [
+        { on: "backup", type: "Warning", reason: "BackupFailed", action: "Backup", message },
+        { on: "instance", type: "Warning", reason: "BackupFailed", action: "Backup", message }
+      ]
+    )
+  }
+  if (outcome === "Running") {
+    const status = withCondition(
+      { phase: "Running", startedAt: previous.startedAt ?? formatTime(now), job: jobName },
+      { status: "False", reason: "Running", message: `the backup Job ${jobName} runs` }
+    )
+    return decided(status, [], [])
+  }
+
+  // No Job yet: start when it is this backup's turn.
+  const self: BackupTurn = { name, phase: previous.phase, createdAt: backup.metadata.creationTimestamp ?? "" }
+  const turn = backupTurn(self, observed.instance, observed.siblings)
+  if (turn._tag === "Wait" || observed.instance === undefined) {
+    const message = turn._tag === "Wait" ? turn.message : "the ConvexInstance does not exist"
+    const reason = turn._tag === "Wait" ? turn.reason : "InstanceNotFound"
+    const status = withCondition({ phase: "Pending", message }, { status: "False", reason, message })
+    return decided(status, [], [])
+  }
+  const instance = observed.instance
+  const owner = {
+    apiVersion: backup.apiVersion,
+    kind: backup.kind,
+    name,
+    uid: backup.metadata.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true
+  }
+  const job = renderBackupJob(
+    {
+      namespace,
+      instance: instanceName,
+      internalApi: instanceUrls(instance, namespace).internalApi,
+      secrets: childNames(instanceName).secrets,
+      image: observed.operator.image,
+      command: observed.operator.command
+    },
+    name,
+    backup.spec.target,
+    owner
+  )
+  const pvc = backup.spec.target.pvc
+  const claim = pvc !== undefined && !observed.claimExists ? [renderBackupClaim(namespace, instanceName, pvc)] : []
+  const status = withCondition(
+    { phase: "Running", startedAt: formatTime(now), job: jobName },
+    { status: "False", reason: "Running", message: `the backup Job ${jobName} runs` }
+  )
+  return decided(
+    status,
+    [...claim, job],
+    [
+      {
+        on: "backup",
+        type: "Normal",
+        reason: "BackupStarted",
+        action: "Backup",
+        message: `backing up ${instanceName} to ${location}`
+      }
+    ]
+  )
+}

@@ -1,0 +1,291 @@
+/**
+ * The Jobs of backups and restores. They run the operator's image like the upgrade's snapshot Jobs:
+ *
+ * - backup: an init container runs `snapshot export --include-file-storage` (to the claim, or to a scratch
+ *   volume); then `backup store` reports the ZIP's size and location as its termination message, uploading it to
+ *   the bucket first for an S3 target;
+ * - restore: `backup fetch` downloads the ZIP from a bucket (S3 sources only), then `snapshot import
+ *   --replace-all` loads it into the new instance.
+ *
+ * Backup Jobs and claims carry no `app.kubernetes.io/instance` label: they belong to a ConvexBackup, not to the
+ * instance (whose reconciler deletes managed children it did not render).
+ *
+ * @module
+ */
+import type { EnvVar, OwnerReference, PvcBackupTarget, S3BackupTarget, S3Location } from "../api/index.js"
+import { shortHash } from "./hash.js"
+import { labelValue, managedBy } from "./labels.js"
+import { secretKeys } from "./names.js"
+import type { Container, Job, PersistentVolumeClaim, Volume } from "./objects.js"
+
+/** Labels of backup objects. */
+export const backupLabels = {
+  instance: "convex.icod.de/instance",
+  backup: "convex.icod.de/backup",
+  schedule: "convex.icod.de/scheduled-backup"
+} as const
+
+/** Where a backup claim (or the scratch volume) is mounted. */
+export const backupMountPath = "/backups"
+
+/** The claim an instance's PVC backups go to. */
+export const backupClaimName = (instance: string, target: PvcBackupTarget): string =>
+  target.claimName ?? `${instance}-backups`
+
+/** A name of at most 63 characters (a Job name becomes a pod label) made of `base` and `suffix`. */
+const boundedName = (base: string, suffix: string): string =>
+  base.length + suffix.length <= 63
+    ? `${base}${suffix}`
+    : `${base.slice(0, 56 - suffix.length)}-${shortHash(base).slice(0, 6)}${suffix}`
+
+/** The Job of the backup `backup`. */
+export const backupJobName = (backup: string): string => boundedName(backup, "-backup")
+
+/** The file name of a backup's ZIP. */
+export const backupFileName = (backup: string): string => `${backup}.zip`
+
+/** The object key of a backup in a bucket: `<prefix>/<namespace>/<instance>/<backup>.zip`. */
+export const backupObjectKey = (target: S3BackupTarget, namespace: string, instance: string, backup: string) =>
+  [target.prefix, namespace, instance, backupFileName(backup)].filter((part) => part !== undefined).join("/")
+
+/** Where a backup's ZIP is: `pvc://<claim>/<file>` or `s3://<bucket>/<key>`. */
+export const backupLocation = (
+  target: { readonly pvc?: PvcBackupTarget | undefined; readonly s3?: S3BackupTarget | undefined },
+  namespace: string,
+  instance: string,
+  backup: string
+): string =>
+  target.s3 !== undefined
+    ? `s3://${target.s3.bucket}/${backupObjectKey(target.s3, namespace, instance, backup)}`
+    : `pvc://${backupClaimName(instance, target.pvc ?? {})}/${backupFileName(backup)}`
+
+/** Reads `pvc://claim/file` or `s3://bucket/key` back. */
+export const parseLocation = (
+  location: string
+):
+  | { readonly _tag: "pvc"; readonly claim: string; readonly file: string }
+  | { readonly _tag: "s3"; readonly bucket: string; readonly key: string }
+  | undefined => {
+  const match = /^(pvc|s3):\/\/([^/]+)\/(.+)$/.exec(location)
+  if (match === null) return undefined
+  const [, scheme, first = "", rest = ""] = match
+  return scheme === "pvc" ? { _tag: "pvc", claim: first, file: rest } : { _tag: "s3", bucket: first, key: rest }
+}
+
+/** The flags of `backup store|fetch` that name a bucket object; credentials come from the environment. */
+export const s3Flags = (s3: Omit<S3Location, "secretRef">): ReadonlyArray<string> => [
+  "--s3-bucket",
+  s3.bucket,
+  "--s3-key",
+  s3.key,
+  "--s3-region",
+  s3.region,
+  ...(s3.endpoint !== undefined ? ["--s3-endpoint", s3.endpoint] : []),
+  ...(s3.forcePathStyle ? ["--s3-force-path-style"] : [])
+]
+
+const s3Env = (s3: Pick<S3Location, "secretRef">): ReadonlyArray<EnvVar> => [
+  {
+    name: "AWS_ACCESS_KEY_ID",
+    valueFrom: { secretKeyRef: { name: s3.secretRef.name, key: s3.secretRef.accessKeyIdKey } }
+  },
+  {
+    name: "AWS_SECRET_ACCESS_KEY",
+    valueFrom: { secretKeyRef: { name: s3.secretRef.name, key: s3.secretRef.secretAccessKeyKey } }
+  }
+]
+
+/** What the Jobs need to know about the instance they back up or restore into. */
+export interface JobTarget {
+  readonly namespace: string
+  readonly instance: string
+  /** The backend's in-cluster API URL. */
+  readonly internalApi: string
+  /** The instance's generated Secret (holds the admin key). */
+  readonly secrets: string
+  /** The operator's image (and command) the Jobs run. */
+  readonly image: string
+  readonly command?: ReadonlyArray<string> | undefined
+}
+
+const cliEnv = (target: JobTarget): ReadonlyArray<EnvVar> => [
+  { name: "CONVEX_SELF_HOSTED_URL", value: target.internalApi },
+  {
+    name: "CONVEX_SELF_HOSTED_ADMIN_KEY",
+    valueFrom: { secretKeyRef: { name: target.secrets, key: secretKeys.adminKey } }
+  }
+]
+
+const container = (
+  target: JobTarget,
+  name: string,
+  args: ReadonlyArray<string>,
+  env: ReadonlyArray<EnvVar>
+): Container => ({
+  name,
+  image: target.image,
+  ...(target.command !== undefined ? { command: target.command } : {}),
+  args,
+  env,
+  volumeMounts: [{ name: "backups", mountPath: backupMountPath }],
+  terminationMessagePolicy: "FallbackToLogsOnError"
+})
+
+const job = (
+  name: string,
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+  ownerReferences: ReadonlyArray<OwnerReference>,
+  volume: Volume,
+  initContainers: ReadonlyArray<Container>,
+  main: Container
+): Job => ({
+  apiVersion: "batch/v1",
+  kind: "Job",
+  metadata: { name, namespace, labels, ...(ownerReferences.length > 0 ? { ownerReferences } : {}) },
+  spec: {
+    // One retry: a failed backup is reported, and the next scheduled run tries again.
+    backoffLimit: 1,
+    template: {
+      metadata: { labels },
+      spec: {
+        restartPolicy: "Never",
+        enableServiceLinks: false,
+        ...(initContainers.length > 0 ? { initContainers } : {}),
+        containers: [main],
+        volumes: [volume]
+      }
+    }
+  }
+})
+
+/** The labels of the backup objects of `backup` of `instance`. */
+export const backupObjectLabels = (instance: string, backup: string): Readonly<Record<string, string>> => ({
+  "app.kubernetes.io/name": "convex",
+  "app.kubernetes.io/component": "backup",
+  "app.kubernetes.io/managed-by": managedBy,
+  [backupLabels.instance]: labelValue(instance),
+  [backupLabels.backup]: labelValue(backup)
+})
+
+/** The container whose termination message is the store report. */
+export const storeContainerName = "store"
+
+/** The backup Job of `backup` (owned by the ConvexBackup `owner`). */
+export const renderBackupJob = (
+  target: JobTarget,
+  backup: string,
+  destination: { readonly pvc?: PvcBackupTarget | undefined; readonly s3?: S3BackupTarget | undefined },
+  owner: OwnerReference
+): Job => {
+  const file = `${backupMountPath}/${backupFileName(backup)}`
+  const location = backupLocation(destination, target.namespace, target.instance, backup)
+  const volume: Volume =
+    destination.s3 !== undefined
+      ? { name: "backups", emptyDir: {} }
+      : {
+          name: "backups",
+          persistentVolumeClaim: { claimName: backupClaimName(target.instance, destination.pvc ?? {}) }
+        }
+  const s3 = destination.s3
+  const store = container(
+    target,
+    storeContainerName,
+    [
+      "backup",
+      "store",
+      "--file",
+      file,
+      "--location",
+      location,
+      ...(s3 !== undefined
+        ? s3Flags({ ...s3, key: backupObjectKey(s3, target.namespace, target.instance, backup) })
+        : [])
+    ],
+    s3 !== undefined ? s3Env(s3) : []
+  )
+  const exporter = container(
+    target,
+    "export",
+    ["snapshot", "export", "--path", file, "--include-file-storage"],
+    cliEnv(target)
+  )
+  return job(
+    backupJobName(backup),
+    target.namespace,
+    backupObjectLabels(target.instance, backup),
+    [owner],
+    volume,
+    [exporter],
+    store
+  )
+}
+
+/** The claim of PVC backups of `instance`, when the operator creates it: owned by nothing, so it is retained. */
+export const renderBackupClaim = (
+  namespace: string,
+  instance: string,
+  target: PvcBackupTarget
+): PersistentVolumeClaim => ({
+  apiVersion: "v1",
+  kind: "PersistentVolumeClaim",
+  metadata: {
+    name: backupClaimName(instance, target),
+    namespace,
+    labels: {
+      "app.kubernetes.io/name": "convex",
+      "app.kubernetes.io/component": "backup",
+      "app.kubernetes.io/managed-by": managedBy,
+      [backupLabels.instance]: labelValue(instance)
+    }
+  },
+  spec: {
+    accessModes: ["ReadWriteOnce"],
+    resources: { requests: { storage: target.size ?? "10Gi" } },
+    ...(target.storageClassName !== undefined ? { storageClassName: target.storageClassName } : {})
+  }
+})
+
+/** Where a restore reads its snapshot: a file on a backup claim, or an object in a bucket. */
+export type RestoreFrom =
+  | { readonly _tag: "pvc"; readonly claim: string; readonly file: string }
+  | { readonly _tag: "s3"; readonly location: S3Location }
+
+/** The restore (import) Job of an instance: `<instance>-restore`, owned by the instance. */
+export const restoreJobName = (instance: string): string => boundedName(instance, "-restore")
+
+export const renderRestoreJob = (
+  target: JobTarget,
+  from: RestoreFrom,
+  labels: Readonly<Record<string, string>>,
+  ownerReferences: ReadonlyArray<OwnerReference>
+): Job => {
+  const file = `${backupMountPath}/${from._tag === "pvc" ? from.file : "snapshot.zip"}`
+  const importer = container(target, "import", ["snapshot", "import", "--path", file, "--replace-all"], cliEnv(target))
+  if (from._tag === "pvc") {
+    return job(
+      restoreJobName(target.instance),
+      target.namespace,
+      labels,
+      ownerReferences,
+      { name: "backups", persistentVolumeClaim: { claimName: from.claim } },
+      [],
+      importer
+    )
+  }
+  const fetch = container(
+    target,
+    "fetch",
+    ["backup", "fetch", "--file", file, ...s3Flags(from.location)],
+    s3Env(from.location)
+  )
+  return job(
+    restoreJobName(target.instance),
+    target.namespace,
+    labels,
+    ownerReferences,
+    { name: "backups", emptyDir: {} },
+    [fetch],
+    importer
+  )
+}

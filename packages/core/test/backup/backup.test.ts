@@ -1,0 +1,253 @@
+/** Retention, the interlock with upgrades and restores, and the ConvexBackup decisions (Jobs, status, events). */
+import {
+  applyRetention,
+  backupTurn,
+  type ConvexBackup,
+  decideBackup,
+  decodeConvexBackup,
+  formatSize,
+  parseStoreReport,
+  upgradeMayStart
+} from "@convex-operator/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import { minimal } from "../decide/support.js"
+
+const now = new Date("2026-02-01T12:00:00Z")
+const ago = (minutes: number) => new Date(now.getTime() - minutes * 60_000)
+
+describe("retention", () => {
+  const backups = [
+    { name: "b1", phase: "Completed" as const, finishedAt: ago(50) },
+    { name: "b2", phase: "Completed" as const, finishedAt: ago(40) },
+    { name: "b3", phase: "Failed" as const, finishedAt: ago(35) },
+    { name: "b4", phase: "Completed" as const, finishedAt: ago(30) },
+    { name: "b5", phase: "Running" as const, finishedAt: ago(99) },
+    { name: "b6", phase: "Completed" as const, finishedAt: ago(5) }
+  ]
+  it("keepLast keeps the newest N completed (and N failed); running backups are never pruned", () => {
+    expect(applyRetention(backups, { keepLast: 2 }, now).prune).toEqual(["b1", "b2"])
+    expect(applyRetention(backups, { keepLast: 1 }, now).prune).toEqual(["b1", "b2", "b4"])
+  })
+  it("maxAge prunes what finished longer ago and names the next expiry", () => {
+    const decision = applyRetention(backups, { maxAge: "45m" }, now)
+    expect(decision.prune).toEqual(["b1"])
+    expect(decision.nextExpiry).toEqual(new Date(ago(40).getTime() + 45 * 60_000))
+  })
+  it("both: pruned when beyond either limit; none without retention", () => {
+    expect(applyRetention(backups, { keepLast: 3, maxAge: "32m" }, now).prune).toEqual(["b1", "b2", "b3"])
+    expect(applyRetention(backups, undefined, now).prune).toEqual([])
+  })
+})
+
+const ready = (spec: Record<string, unknown> = {}, status: Record<string, unknown> = {}) => {
+  const instance = minimal(spec, "app")
+  return {
+    ...instance,
+    status: {
+      conditions: [
+        {
+          type: "Ready",
+          status: "True" as const,
+          lastTransitionTime: "2026-01-01T00:00:00Z",
+          reason: "BackendReady",
+          message: ""
+        }
+      ],
+      ...status
+    }
+  }
+}
+const turn = (name: string, phase: "Pending" | "Running" | "Completed" | undefined, createdAt: string) => ({
+  name,
+  phase,
+  createdAt
+})
+
+describe("the interlock", () => {
+  const self = turn("b2", undefined, "2026-02-01T11:00:00Z")
+  it("starts a backup of a Ready instance with no other backup running or waiting before it", () => {
+    expect(backupTurn(self, ready(), [self, turn("b0", "Completed", "2026-02-01T09:00:00Z")])._tag).toBe("Go")
+  })
+  it("waits while an upgrade exports or imports, while a restore is pending, and while the instance is not Ready", () => {
+    const upgrading = ready(
+      {},
+      {
+        upgrade: {
+          phase: "Exporting",
+          strategy: "inPlace",
+          targetHash: "h",
+          toVersion: "v2",
+          fromBackendImage: "a",
+          fromDashboardImage: "b",
+          startedAt: "2026-02-01T11:00:00Z"
+        }
+      }
+    )
+    expect(backupTurn(self, upgrading, [])).toMatchObject({ _tag: "Wait", reason: "UpgradeInProgress" })
+    expect(backupTurn(self, ready({ restore: { from: { backup: "old" } } }), [])).toMatchObject({
+      reason: "RestoreInProgress"
+    })
+    expect(backupTurn(self, { ...ready(), status: {} }, [])).toMatchObject({ reason: "InstanceNotReady" })
+    expect(backupTurn(self, undefined, [])).toMatchObject({ reason: "InstanceNotFound" })
+  })
+  it("runs one backup per instance at a time, oldest first", () => {
+    expect(backupTurn(self, ready(), [turn("b1", "Running", "2026-02-01T10:00:00Z")])).toMatchObject({
+      reason: "BackupInProgress"
+    })
+    expect(backupTurn(self, ready(), [turn("b1", "Pending", "2026-02-01T10:00:00Z")])).toMatchObject({
+      reason: "Queued"
+    })
+    expect(backupTurn(self, ready(), [turn("b3", "Pending", "2026-02-01T11:30:00Z")])._tag).toBe("Go")
+  })
+  it("an upgrade does not start while a backup runs", () => {
+    expect(upgradeMayStart([turn("b1", "Running", "x")])).toBe(false)
+    expect(upgradeMayStart([turn("b1", "Completed", "x"), turn("b2", "Pending", "y")])).toBe(true)
+  })
+})
+
+const backupOf = (target: Record<string, unknown>, status?: Record<string, unknown>): ConvexBackup =>
+  Either.getOrThrow(
+    decodeConvexBackup({
+      apiVersion: "convex.icod.de/v1alpha1",
+      kind: "ConvexBackup",
+      metadata: { name: "b1", namespace: "convex", uid: "u-b1", creationTimestamp: "2026-02-01T11:59:00Z" },
+      spec: { instanceRef: { name: "app" }, target },
+      ...(status === undefined ? {} : { status })
+    })
+  )
+const observe = (backup: ConvexBackup, extra: Partial<Parameters<typeof decideBackup>[0]> = {}) =>
+  decideBackup({
+    backup,
+    instance: ready(),
+    siblings: [],
+    job: undefined,
+    claimExists: false,
+    report: undefined,
+    now,
+    operator: { image: "registry.example/convex-operator:1" },
+    ...extra
+  })
+const jobWith = (conditions: ReadonlyArray<Record<string, string>>) => ({
+  apiVersion: "batch/v1",
+  kind: "Job",
+  metadata: { name: "b1-backup", namespace: "convex" },
+  status: { conditions }
+})
+
+describe("decideBackup", () => {
+  it("to a claim: creates the retained claim and a Job that exports with file storage, then reports", () => {
+    const decision = observe(backupOf({ pvc: {} }))
+    expect(decision.status.phase).toBe("Running")
+    const [claim, job] = decision.apply
+    expect(claim).toMatchObject({ kind: "PersistentVolumeClaim", metadata: { name: "app-backups" } })
+    expect(claim?.metadata.ownerReferences).toBeUndefined()
+    expect(job?.kind).toBe("Job")
+    const spec = job?.kind === "Job" ? job.spec.template.spec : undefined
+    expect(spec?.initContainers?.[0]?.args).toEqual([
+      "snapshot",
+      "export",
+      "--path",
+      "/backups/b1.zip",
+      "--include-file-storage"
+    ])
+    expect(spec?.containers[0]?.args).toEqual([
+      "backup",
+      "store",
+      "--file",
+      "/backups/b1.zip",
+      "--location",
+      "pvc://app-backups/b1.zip"
+    ])
+    expect(spec?.volumes).toEqual([{ name: "backups", persistentVolumeClaim: { claimName: "app-backups" } }])
+    expect(job?.metadata.ownerReferences?.[0]).toMatchObject({ kind: "ConvexBackup", name: "b1", controller: true })
+    expect(job?.metadata.labels?.["app.kubernetes.io/instance"]).toBeUndefined()
+    expect(JSON.stringify(job)).toContain('"secretKeyRef":{"name":"app-convex-secrets","key":"admin-key"}')
+    expect(observe(backupOf({ pvc: {} }), { claimExists: true }).apply.map((o) => o.kind)).toEqual(["Job"])
+  })
+
+  it("to S3: exports to a scratch volume and uploads with the credentials from the Secret", () => {
+    const decision = observe(
+      backupOf({
+        s3: {
+          bucket: "backups",
+          prefix: "convex",
+          endpoint: "http://s3.local:8333",
+          forcePathStyle: true,
+          secretRef: { name: "s3" }
+        }
+      })
+    )
+    const job = decision.apply[0]
+    const spec = job?.kind === "Job" ? job.spec.template.spec : undefined
+    expect(spec?.volumes).toEqual([{ name: "backups", emptyDir: {} }])
+    expect(spec?.containers[0]?.args).toEqual([
+      "backup",
+      "store",
+      "--file",
+      "/backups/b1.zip",
+      "--location",
+      "s3://backups/convex/convex/app/b1.zip",
+      "--s3-bucket",
+      "backups",
+      "--s3-key",
+      "convex/convex/app/b1.zip",
+      "--s3-region",
+      "us-east-1",
+      "--s3-endpoint",
+      "http://s3.local:8333",
+      "--s3-force-path-style"
+    ])
+    expect(spec?.containers[0]?.env).toContainEqual({
+      name: "AWS_SECRET_ACCESS_KEY",
+      valueFrom: { secretKeyRef: { name: "s3", key: "AWS_SECRET_ACCESS_KEY" } }
+    })
+  })
+
+  it("waits (Pending, no Job) while the interlock says so", () => {
+    const decision = observe(backupOf({ pvc: {} }), { siblings: [turn("b0", "Running", "2026-02-01T10:00:00Z")] })
+    expect(decision.apply).toEqual([])
+    expect(decision.status).toMatchObject({ phase: "Pending", message: "backup b0 of the instance is running" })
+  })
+
+  it("Completed from a complete Job, with the reported size and location; final afterwards", () => {
+    const running = backupOf({ pvc: {} }, { phase: "Running", startedAt: "2026-02-01T11:59:10Z", job: "b1-backup" })
+    const report = parseStoreReport('{"sizeBytes":13002342,"location":"pvc://app-backups/b1.zip"}\n')
+    const decision = observe(running, { job: jobWith([{ type: "Complete", status: "True" }]), report })
+    expect(decision.status).toMatchObject({
+      phase: "Completed",
+      size: "12.4Mi",
+      sizeBytes: 13002342,
+      location: "pvc://app-backups/b1.zip",
+      finishedAt: "2026-02-01T12:00:00Z"
+    })
+    const again = observe({ ...running, status: decision.status }, { job: undefined })
+    expect(again.statusChanged).toBe(false)
+    expect(again.apply).toEqual([])
+  })
+
+  it("Failed from a failed Job, naming the reason, with a Warning on the instance", () => {
+    const running = backupOf({ pvc: {} }, { phase: "Running", startedAt: "2026-02-01T11:59:10Z", job: "b1-backup" })
+    const failed = jobWith([
+      {
+        type: "Failed",
+        status: "True",
+        reason: "BackoffLimitExceeded",
+        message: "Job has reached the specified backoff limit"
+      }
+    ])
+    const decision = observe(running, { job: failed })
+    expect(decision.status.phase).toBe("Failed")
+    expect(decision.status.message).toContain("BackoffLimitExceeded: Job has reached the specified backoff limit")
+    expect(decision.status.message).toContain("kubectl logs job/b1-backup")
+    expect(decision.events.find((event) => event.on === "instance")).toMatchObject({
+      type: "Warning",
+      reason: "BackupFailed"
+    })
+  })
+
+  it("sizes and reports", () => {
+    expect([formatSize(812), formatSize(12_700), formatSize(3 * 1024 ** 3)]).toEqual(["812B", "12.4Ki", "3.0Gi"])
+    expect(parseStoreReport("Error: upload failed")).toBeUndefined()
+  })
+})

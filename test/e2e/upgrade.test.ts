@@ -56,12 +56,17 @@ const snapshotVolume = (instance: string) =>
       hostPath: { path: `/tmp/${ns}-${instance}-snapshots` }
     }
   })
-const convexInstance = (name: string, version: string, strategy: "inPlace" | "exportImport") =>
+const convexInstance = (
+  name: string,
+  version: string,
+  strategy: "inPlace" | "exportImport",
+  extra: { readonly spec?: Json; readonly annotations?: Record<string, string> } = {}
+) =>
   apply({
     apiVersion: "convex.icod.de/v1alpha1",
     kind: "ConvexInstance",
-    metadata: { name, namespace: ns },
-    spec: { environment: "dev", version, maintenance: { upgradeStrategy: strategy } }
+    metadata: { name, namespace: ns, ...(extra.annotations !== undefined ? { annotations: extra.annotations } : {}) },
+    spec: { environment: "dev", version, maintenance: { upgradeStrategy: strategy }, ...extra.spec }
   })
 const instance = (name: string) => kubectl.json<Json>(["convexinstance", name, "-n", ns])
 const detail = (name: string) => () =>
@@ -90,17 +95,28 @@ cleanUpAfterFile({
   summary: () => timings.join(", ")
 })
 
-const job = (name: string, direction: "export" | "import") =>
+const jobKinds = ["export", "env-save", "import", "env-restore"] as const
+type JobKind = (typeof jobKinds)[number]
+const job = (name: string, kind: JobKind) =>
   kubectl
     .json<Json>(["jobs", "-n", ns, "-l", `app.kubernetes.io/instance=${name}`])
-    ?.items?.find((j: Json) => (j.spec?.template?.spec?.containers?.[0]?.args ?? []).includes(direction)) as
-    | Json
-    | undefined
+    ?.items?.find((j: Json) => (j.spec?.template?.spec?.containers?.[0]?.args ?? [])[1] === kind) as Json | undefined
+
+/** The reasons of the instance's upgrade events (one per step), oldest first. */
+const upgradeEvents = (name: string): ReadonlyArray<string> =>
+  (kubectl.json<Json>(["events.v1.events.k8s.io", "-n", ns])?.items ?? [])
+    .filter((e: Json) => e.regarding?.kind === "ConvexInstance" && e.regarding?.name === name && e.action === "Upgrade")
+    .sort((a: Json, b: Json) =>
+      String(a.eventTime ?? a.metadata.creationTimestamp).localeCompare(
+        String(b.eventTime ?? b.metadata.creationTimestamp)
+      )
+    )
+    .map((e: Json) => e.reason)
 
 /** Watches the instance until `until` holds, recording every distinct (phase, UpgradeInProgress reason). */
 const follow = async (name: string, until: (object: Json) => boolean, timeoutMillis = 90_000) => {
   const seen: Array<string> = []
-  const jobs: { export?: Json; import?: Json } = {}
+  const jobs: Partial<Record<JobKind, Json>> = {}
   const object = await eventually(
     `${ns}/${name}: upgrade finished`,
     () => {
@@ -109,9 +125,9 @@ const follow = async (name: string, until: (object: Json) => boolean, timeoutMil
       const step = `${current.status?.phase}/${conditionOf(current, "UpgradeInProgress")?.reason ?? "-"}`
       if (seen[seen.length - 1] !== step) seen.push(step)
       // Jobs belong to the upgrade: decide deletes them once it is done, so keep the last state seen.
-      for (const direction of ["export", "import"] as const) {
-        const found = job(name, direction)
-        if (found !== undefined) jobs[direction] = found
+      for (const kind of jobKinds) {
+        const found = job(name, kind)
+        if (found !== undefined) jobs[kind] = found
       }
       return until(current) ? current : undefined
     },
@@ -162,13 +178,29 @@ describe("upgrades end to end", () => {
     expect(seen.at(-1)).toBe("Ready/UpToDate")
   }, 180_000)
 
-  it("exportImport: export Job, roll, import Job with --replace-all, Ready on the new version", async () => {
+  it("exportImport: export, env-save, roll, import with --replace-all, env-restore, Ready on the new version", async () => {
     const { object, seen, jobs } = await upgrade("exim", "exportImport")
-    const imported = jobs.import
-    expect(imported?.spec.template.spec.containers[0].args).toContain("--replace-all")
-    expect(seen).toContain("Upgrading/Importing")
+    // Steps can pass faster than the status is polled: the events record each one.
+    expect(upgradeEvents("exim")).toEqual(
+      expect.arrayContaining(["Exporting", "SavingEnv", "Rolling", "Importing", "RestoringEnv", "UpgradeCompleted"])
+    )
+    const order = upgradeEvents("exim").filter((reason) =>
+      ["Exporting", "SavingEnv", "Rolling", "Importing", "RestoringEnv", "UpgradeCompleted"].includes(reason)
+    )
+    expect(order).toEqual(["Exporting", "SavingEnv", "Rolling", "Importing", "RestoringEnv", "UpgradeCompleted"])
+    const hash = (jobs.import?.metadata.name ?? "").split("-").at(-1)
+    expect(jobs.import?.spec.template.spec.containers[0].args).toContain("--replace-all")
+    for (const kind of ["env-save", "env-restore"] as const) {
+      const pod = jobs[kind]?.spec.template.spec
+      expect(pod?.serviceAccountName).toBe("exim-snapshot-env")
+      expect(pod?.containers[0].args).toEqual(["snapshot", kind, "--secret", `exim-env-${hash}`, "--namespace", ns])
+    }
     expect(conditionOf(object, "ImportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
     expect(seen.at(-1)).toBe("Ready/UpToDate")
+    // The env Jobs' ServiceAccount and Role go with the upgrade.
+    await eventually("the env access objects to go", () =>
+      kubectl.json<Json>(["role", "exim-snapshot-env", "-n", ns]) === undefined ? true : undefined
+    )
   }, 180_000)
 
   it("a failed export stops the upgrade before the roll (phase Error); setting the version back recovers", async () => {
@@ -179,18 +211,16 @@ describe("upgrades end to end", () => {
     // kwok fails every pod of this instance's export Jobs (see "Failing Jobs on purpose" in test/cluster/README.md).
     const failing = await cluster.run(failJobPods({ namespace: ns, jobNamePrefix: `${name}-export-` }))
     convexInstance(name, v2, "inPlace")
-    // The Job controller retries the pod backoffLimit (3) times, 10 s, 20 s and 40 s apart, before the Job fails.
-    const { object } = await follow(
-      name,
-      (o) => conditionOf(o, "UpgradeInProgress")?.reason === "UpgradeFailed",
-      150_000
-    )
+    // Each export Job runs one pod; the operator tries three times, 10 s and 20 s apart, then stops.
+    const { object, seen } = await follow(name, (o) => conditionOf(o, "UpgradeInProgress")?.reason === "UpgradeFailed")
+    expect(seen).toContain("Upgrading/AttemptFailed")
     await cluster.run(failing.stop)
     console.log(
       `[e2e upgrade] failed: ${JSON.stringify({ phase: object.status?.phase, upgrade: object.status?.upgrade })}`
     )
     expect(object.status?.phase).toBe("Error")
-    expect(conditionOf(object, "UpgradeInProgress")?.message).toContain("the export Job failed")
+    expect(object.status?.upgrade).toMatchObject({ phase: "Failed", failedStep: "Export", attempt: 3 })
+    expect(conditionOf(object, "UpgradeInProgress")?.message).toContain("the export Job failed (attempt 3 of 3)")
     expect(conditionOf(object, "ExportCompleted")).toMatchObject({ status: "False", reason: "Failed" })
     // Export failure means no roll: the backend still runs the old image.
     const statefulSet = kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])
@@ -199,6 +229,78 @@ describe("upgrades end to end", () => {
     convexInstance(name, v1, "inPlace")
     const back = await follow(name, readyOn(v1))
     expect(back.object.status?.upgrade).toBeUndefined()
+  }, 240_000)
+
+  it("exportImport stops traffic; a failed import ends in Error, keeps the snapshot, and the retry annotation completes it", async () => {
+    const name = "exim-retry"
+    const started = Date.now()
+    const ingressSpec = {
+      networking: { mode: "ingress", host: "api.exim.example.com", dashboardHost: "dash.exim.example.com" }
+    }
+    snapshotVolume(name)
+    convexInstance(name, v1, "exportImport", { spec: ingressSpec })
+    await follow(name, readyOn(v1))
+    const ingress = () => kubectl.json<Json>(["ingress", `${name}-ingress`, "-n", ns])
+    const dashboard = () => kubectl.json<Json>(["deployment", `${name}-dashboard`, "-n", ns])
+    expect(ingress()).toBeDefined()
+    expect(dashboard()?.spec.replicas).toBe(1)
+
+    // kwok fails every pod of this instance's import Jobs.
+    const failing = await cluster.run(failJobPods({ namespace: ns, jobNamePrefix: `${name}-import-` }))
+    convexInstance(name, v2, "exportImport", { spec: ingressSpec })
+    const { object: failed } = await follow(name, (o) => o.status?.upgrade?.phase === "Failed")
+    console.log(`[e2e upgrade] failed import: ${JSON.stringify(failed.status?.upgrade)}`)
+    expect(failed.status?.phase).toBe("Error")
+    expect(failed.status?.upgrade).toMatchObject({ failedStep: "Import", attempt: 3, maxAttempt: 3 })
+    expect(conditionOf(failed, "UpgradeInProgress")?.reason).toBe("UpgradeFailed")
+    expect(conditionOf(failed, "UpgradeInProgress")?.message).toContain("the import Job failed (attempt 3 of 3)")
+    expect(conditionOf(failed, "UpgradeInProgress")?.message).toContain("convex.icod.de/retry-upgrade")
+    expect(conditionOf(failed, "ImportCompleted")).toMatchObject({ status: "False", reason: "Failed" })
+    // Traffic is stopped: no Ingress, the dashboard scaled to 0; the backend runs the new version.
+    expect(ingress()).toBeUndefined()
+    expect(dashboard()?.spec.replicas).toBe(0)
+    expect(conditionOf(failed, "DashboardReady")?.reason).toBe("TrafficStopped")
+    expect(conditionOf(failed, "HTTPRouteReady")?.reason).toBe("TrafficStopped")
+    const statefulSet = kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])
+    expect(statefulSet?.spec.template.spec.containers[0].image).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
+    // The snapshot is kept, and named in the status; the failed Job stays for its logs.
+    expect(failed.status?.upgrade?.snapshot).toMatch(
+      new RegExp(`^${name}-snapshots:/snapshots/upgrade-[0-9a-f]+\\.zip$`)
+    )
+    expect(kubectl.json<Json>(["pvc", `${name}-snapshots`, "-n", ns])).toBeDefined()
+    expect(job(name, "import")?.status?.failed).toBe(1)
+    // The env Jobs' ServiceAccount may read and write exactly the saved-env Secret.
+    const savedEnv = failed.status?.upgrade?.savedEnvSecret
+    const account = `system:serviceaccount:${ns}:${name}-snapshot-env`
+    const canI = (verb: string, secret: string) => {
+      // kubectl auth can-i answers "no" with exit code 1.
+      try {
+        return kubectl(["auth", "can-i", verb, `secrets/${secret}`, "-n", ns, `--as=${account}`]).trim()
+      } catch {
+        return "no"
+      }
+    }
+    for (const verb of ["get", "create", "patch"]) expect(canI(verb, savedEnv)).toBe("yes")
+    expect(canI("get", `${name}-convex-secrets`)).toBe("no")
+    expect(canI("delete", savedEnv)).toBe("no")
+
+    // The same failure again: nothing happens until the annotation gets a value.
+    await cluster.run(failing.stop)
+    convexInstance(name, v2, "exportImport", {
+      spec: ingressSpec,
+      annotations: { "convex.icod.de/retry-upgrade": "1" }
+    })
+    const { object: done, seen } = await follow(name, readyOn(v2))
+    console.log(`[e2e upgrade] retried: ${seen.join(" → ")}`)
+    timings.push(`failed import + retry: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    expect(done.status?.upgrade).toBeUndefined()
+    expect(conditionOf(done, "ImportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
+    expect(upgradeEvents(name)).toEqual(expect.arrayContaining(["AttemptFailed", "UpgradeFailed", "RestoringEnv"]))
+    // Traffic is back.
+    await eventually("the Ingress and dashboard back", () =>
+      ingress() !== undefined && dashboard()?.spec.replicas === 1 ? true : undefined
+    )
+    expect(kubectl.json<Json>(["pvc", `${name}-snapshots`, "-n", ns])).toBeDefined()
   }, 240_000)
 
   it("an operator restarted mid-upgrade resumes at its step without rerunning the export", async () => {

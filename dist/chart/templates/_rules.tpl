@@ -7,6 +7,7 @@
     - configmaps
     - persistentvolumeclaims
     - secrets
+    - serviceaccounts
     - services
   verbs:
     - create
@@ -54,6 +55,18 @@
     - networking.k8s.io
   resources:
     - ingresses
+  verbs:
+    - create
+    - delete
+    - get
+    - list
+    - patch
+    - watch
+- apiGroups:
+    - rbac.authorization.k8s.io
+  resources:
+    - rolebindings
+    - roles
   verbs:
     - create
     - delete

@@ -101,9 +101,16 @@ export const conditionsOf = (facts: ConditionFacts): ReadonlyArray<ConditionStat
 
   const dashboard: ConditionState = !dashboardOn
     ? { type: "DashboardReady", status: "True", reason: Reason.Disabled, message: "the dashboard is disabled" }
-    : facts.dashboard.ready
-      ? { type: "DashboardReady", status: "True", reason: Reason.Ready, message: facts.dashboard.message }
-      : { type: "DashboardReady", status: "False", reason: Reason.Provisioning, message: facts.dashboard.message }
+    : facts.trafficStopped
+      ? {
+          type: "DashboardReady",
+          status: "False",
+          reason: Reason.TrafficStopped,
+          message: "scaled to 0 while the exportImport upgrade runs"
+        }
+      : facts.dashboard.ready
+        ? { type: "DashboardReady", status: "True", reason: Reason.Ready, message: facts.dashboard.message }
+        : { type: "DashboardReady", status: "False", reason: Reason.Provisioning, message: facts.dashboard.message }
 
   const gateway: ConditionState =
     facts.gateway !== undefined

@@ -21,6 +21,7 @@ import { instanceNamespace, type OperatorSettings, type RunningImages, renderCon
 import { dashboardContainerName } from "./render/dashboard.js"
 import { isSubset, needsApply } from "./render/diff.js"
 import { configHashAnnotation, restartedAtAnnotation, shortHash } from "./render/hash.js"
+import { attemptAnnotation, snapshotPath, upgradeJobName } from "./render/jobs.js"
 import { isManagedChild } from "./render/labels.js"
 import { childNames } from "./render/names.js"
 import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
@@ -35,7 +36,7 @@ import { phaseOf } from "./status/phase.js"
 import { validateReferences } from "./status/references.js"
 import { gatewayState, type RoutingState } from "./status/routing.js"
 import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./status/workloads.js"
-import { planUpgrade } from "./upgrade/plan.js"
+import { planUpgrade, retryAnnotation } from "./upgrade/plan.js"
 import { planRestart } from "./upgrade/restart.js"
 
 /** What the shell observed for one instance. */
@@ -92,6 +93,9 @@ export const childKinds: ReadonlyArray<{ readonly apiVersion: string; readonly k
   { apiVersion: "apps/v1", kind: "StatefulSet" },
   { apiVersion: "apps/v1", kind: "Deployment" },
   { apiVersion: "batch/v1", kind: "Job" },
+  { apiVersion: "v1", kind: "ServiceAccount" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway" },
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" },
   { apiVersion: "networking.k8s.io/v1", kind: "Ingress" }
@@ -105,6 +109,9 @@ const deletableKinds = new Set([
   "StatefulSet",
   "Deployment",
   "Job",
+  "ServiceAccount",
+  "Role",
+  "RoleBinding",
   "Gateway",
   "HTTPRoute",
   "Ingress"
@@ -169,8 +176,14 @@ export const decide = (
     observedDashboardImage: containerImage(observedDeployment, dashboardContainerName),
     backendReadyWith: (image) =>
       backendReadiness.ready && containerImage(observedStatefulSet, backendContainerName) === image,
-    job: (direction, hash) =>
-      jobOutcome(index.get("Job", direction === "export" ? names.exportJob(hash) : names.importJob(hash))),
+    job: (step, hash) => {
+      const job = index.get("Job", upgradeJobName(names, step, hash))
+      const attempt = Number(job?.metadata.annotations?.[attemptAnnotation])
+      return { outcome: jobOutcome(job), attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : undefined }
+    },
+    retryRequest: instance.metadata.annotations?.[retryAnnotation],
+    snapshot: (hash) => `${names.snapshots}:${snapshotPath(hash)}`,
+    savedEnvSecret: names.savedEnv,
     now
   })
   const statefulSetReadyCondition = findCondition(previous?.conditions, "StatefulSetReady")
@@ -214,6 +227,8 @@ export const decide = (
     holdBackend,
     trafficStopped: upgrade.trafficStopped,
     jobs: upgrade.jobs,
+    snapshotClaim: upgrade.snapshotClaim,
+    envAccess: upgrade.envAccess,
     upgradeHash: upgrade.targetHash
   })
   const observedOf = (object: ChildObject) => index.get(object.kind, object.metadata.name)
@@ -223,6 +238,8 @@ export const decide = (
     index.get(kind, objectName) !== undefined && !pending.has(`${kind}/${objectName}`)
 
   const desiredKeys = new Set(desired.map(objectKey))
+  // Jobs of steps the running upgrade has done stay until it ends (their logs).
+  for (const step of upgrade.keepJobs) desiredKeys.add(`Job/${upgradeJobName(names, step, upgrade.targetHash)}`)
   const deletions = observed.objects
     .filter(
       (object) =>
@@ -252,9 +269,12 @@ export const decide = (
         ? backendReadiness.message
         : "applying the backend StatefulSet"
   }
-  const dashboardReadiness = deploymentReadiness(observedDeployment, spec.dashboard.replicas)
+  const dashboardReadiness = deploymentReadiness(
+    observedDeployment,
+    upgrade.trafficStopped ? 0 : spec.dashboard.replicas
+  )
   const dashboard = {
-    ready: spec.dashboard.enabled && dashboardReadiness.ready && dashboardApplied,
+    ready: spec.dashboard.enabled && !upgrade.trafficStopped && dashboardReadiness.ready && dashboardApplied,
     message:
       dashboardApplied || !dashboardReadiness.ready ? dashboardReadiness.message : "applying the dashboard Deployment"
   }
@@ -311,10 +331,13 @@ export const decide = (
     restartTriggered: restart._tag === "Restart"
   })
 
+  const wakeAts = [restart._tag === "Waiting" ? restart.dueAt : undefined, upgrade.wakeAt].filter(
+    (at): at is Date => at !== undefined
+  )
   const requeueAfter =
-    restart._tag === "Waiting" && restart.dueAt !== undefined
-      ? Option.some(Duration.millis(Math.max(1000, restart.dueAt.getTime() - now.getTime())))
-      : Option.none()
+    wakeAts.length === 0
+      ? Option.none()
+      : Option.some(Duration.millis(Math.max(1000, Math.min(...wakeAts.map((at) => at.getTime())) - now.getTime())))
 
   return {
     desired,

@@ -40,6 +40,8 @@ const rule = (apiGroup: string, resources: ReadonlyArray<string>, verbs: Readonl
 export const operatorRules = (): ReadonlyArray<PolicyRule> => {
   // Children (cache.ts: list+watch with the managed-by label; reconciler.ts: server-side apply, which creates an
   // absent object, and delete of obsolete ones; references are read with get when the cache has not seen them).
+  // Children include the env Jobs' Role and RoleBinding (core render/env-access.ts): RBAC lets the operator grant
+  // them only because it holds what they grant itself (get, create and patch of Secrets); it has no escalate/bind.
   const childVerbs = ["get", "list", "watch", "create", "patch", "delete"]
   const byGroup = new Map<string, Array<string>>()
   for (const resource of childResources) {

@@ -108,7 +108,10 @@ describe("convex-operator snapshot export, as a Job runs it", { timeout: 60_000 
       backend.requests.length = 0
       backend.exportZip = Buffer.from("PK-from-the-job")
       const dir = mkdtempSync(join(tmpdir(), "convex-operator-job-"))
-      const [, , , path, ...rest] = snapshotArgs("export", "0123456789abcdef0123")
+      const [, , , path, ...rest] = snapshotArgs("Export", "0123456789abcdef0123", {
+        name: "demo",
+        namespace: "convex"
+      })
       const local = join(dir, basename(path ?? ""))
       yield* cli(["node", "convex-operator", "snapshot", "export", "--path", local, ...rest]).pipe(
         Effect.provide(NodeContext.layer),

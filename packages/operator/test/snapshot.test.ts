@@ -218,8 +218,8 @@ describe("convex-operator snapshot", () => {
   it.live("accepts the arguments core renders into the snapshot Jobs", () =>
     Effect.gen(function* () {
       // Without the backend in the environment, each stops at the same error, after parsing its flags.
-      for (const direction of ["export", "import"] as const) {
-        const exit = yield* run(...snapshotArgs(direction, "0123456789abcdef0123"))
+      for (const step of ["Export", "Import", "SaveEnv", "RestoreEnv"] as const) {
+        const exit = yield* run(...snapshotArgs(step, "0123456789abcdef0123", { name: "demo", namespace: "convex" }))
         expect(String(Exit.isFailure(exit) && exit.cause)).toContain("set CONVEX_SELF_HOSTED_URL")
       }
     })

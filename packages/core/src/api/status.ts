@@ -6,7 +6,7 @@
 import { Schema } from "effect"
 import { crdExtra, doc, optional } from "./annotations.js"
 import { conditionList } from "./kube.js"
-import { ImageRef, ImageTag, Int64 } from "./primitives.js"
+import { ImageRef, ImageTag, Int32, Int64 } from "./primitives.js"
 import { RestoreStatus } from "./restore.js"
 import { UpgradeStrategy } from "./spec.js"
 
@@ -20,19 +20,47 @@ export const InstanceEndpoints = Schema.Struct({
 })
 export type InstanceEndpoints = typeof InstanceEndpoints.Type
 
-/** The step an upgrade is at: export the old version, roll to the new one, import the export, or stopped on failure. */
-export const UpgradePhase = Schema.Literal("Exporting", "Rolling", "Importing", "Failed")
+/**
+ * The step an upgrade is at: export the old version, save its environment variables (exportImport), roll to the
+ * new one, import the export and restore the variables (exportImport), or stopped on failure.
+ */
+export const UpgradePhase = Schema.Literal("Exporting", "SavingEnv", "Rolling", "Importing", "RestoringEnv", "Failed")
 export type UpgradePhase = typeof UpgradePhase.Type
+
+/** A step of an upgrade, as named when it failed. */
+export const UpgradeStep = Schema.Literal("Export", "SaveEnv", "Roll", "Import", "RestoreEnv")
+export type UpgradeStep = typeof UpgradeStep.Type
 
 const DateTimeString = Schema.String.pipe(crdExtra({ format: "date-time" }))
 
 /** The progress of a running upgrade, persisted so that a restarted operator resumes it. */
 export const UpgradeStatus = Schema.Struct({
   phase: UpgradePhase.pipe(
-    doc("Current step: Exporting, Rolling, Importing, or Failed (stopped until the spec changes).")
+    doc(
+      "Current step: Exporting, SavingEnv, Rolling, Importing, RestoringEnv, or Failed (stopped until the " +
+        "convex.icod.de/retry-upgrade annotation gets a new value or spec.version changes)."
+    )
   ),
   strategy: UpgradeStrategy.pipe(doc("The upgrade strategy this upgrade runs with.")),
-  failedStep: optional(Schema.Literal("Export", "Import").pipe(doc("The step that failed, when phase is Failed."))),
+  failedStep: optional(UpgradeStep.pipe(doc("The step that failed, when phase is Failed."))),
+  stepStartedAt: optional(DateTimeString.pipe(doc("When the current step started (or failed, when phase is Failed)."))),
+  attempt: optional(
+    Int32.pipe(Schema.greaterThanOrEqualTo(1), doc("The attempt of the current step's Job (1 when absent)."))
+  ),
+  maxAttempt: optional(
+    Int32.pipe(Schema.greaterThanOrEqualTo(1), doc("The last attempt of the current step before the upgrade fails."))
+  ),
+  retryAt: optional(DateTimeString.pipe(doc("When the next attempt starts, after a failed one (backoff)."))),
+  retryRequest: optional(
+    Schema.String.pipe(
+      Schema.maxLength(64),
+      doc("Hash of the convex.icod.de/retry-upgrade annotation value already seen (only a new value retries).")
+    )
+  ),
+  snapshot: optional(Schema.String.pipe(doc("Where the export is kept: <claim>:<path in the claim>."))),
+  savedEnvSecret: optional(
+    Schema.String.pipe(doc("The Secret the deployment's environment variables are saved to (exportImport)."))
+  ),
   targetHash: Schema.String.pipe(doc("Hash of the version and images being upgraded to.")),
   toVersion: ImageTag.pipe(doc("The version being upgraded to.")),
   fromVersion: optional(ImageTag.pipe(doc("The version being upgraded from, when known."))),

@@ -7,10 +7,11 @@
 import { renderBackendConfigMap } from "./configmap.js"
 import type { RenderContext } from "./context.js"
 import { renderDashboardDeployment } from "./dashboard.js"
+import { renderEnvAccess } from "./env-access.js"
 import { renderGateway } from "./gateway.js"
 import { renderHttpRoutes } from "./httproute.js"
 import { renderIngress } from "./ingress.js"
-import { renderSnapshotJob, type SnapshotDirection } from "./jobs.js"
+import { type JobStep, renderUpgradeJob } from "./jobs.js"
 import type { ChildObject } from "./objects.js"
 import { renderDataPvc, renderSnapshotPvc } from "./pvc.js"
 import { type GeneratedSecrets, renderGeneratedSecret } from "./secret.js"
@@ -23,10 +24,14 @@ export interface ChildrenOptions {
   readonly secrets: GeneratedSecrets
   /** Leave the backend StatefulSet out (its references are invalid; the running one is kept as it is). */
   readonly holdBackend: boolean
-  /** Leave the public routes out (an exportImport upgrade stops traffic). */
+  /** Leave the public routes out and scale the dashboard to 0 (an exportImport upgrade stops traffic). */
   readonly trafficStopped: boolean
-  /** The snapshot Jobs to run, and the hash of the upgrade they belong to. */
-  readonly jobs: ReadonlyArray<SnapshotDirection>
+  /** The upgrade Jobs to run (with their attempt), and the hash of the upgrade they belong to. */
+  readonly jobs: ReadonlyArray<{ readonly step: JobStep; readonly attempt: number }>
+  /** Render the snapshot claim (an upgrade runs that exports or imports). */
+  readonly snapshotClaim: boolean
+  /** Render the env Jobs' ServiceAccount, Role and RoleBinding (an exportImport upgrade runs). */
+  readonly envAccess: boolean
   readonly upgradeHash: string
 }
 
@@ -34,7 +39,11 @@ const present = <A>(value: A | undefined): ReadonlyArray<A> => (value === undefi
 
 /** Every child that should exist. */
 export const renderChildren = (context: RenderContext, options: ChildrenOptions): ReadonlyArray<ChildObject> => {
-  const dashboard = renderDashboardDeployment(context)
+  const rendered = renderDashboardDeployment(context)
+  const dashboard =
+    rendered !== undefined && options.trafficStopped
+      ? { ...rendered, spec: { ...rendered.spec, replicas: 0 } }
+      : rendered
   return [
     renderBackendConfigMap(context),
     renderGeneratedSecret(context, options.secrets),
@@ -45,7 +54,8 @@ export const renderChildren = (context: RenderContext, options: ChildrenOptions)
     ...(dashboard !== undefined ? [renderDashboardService(context), dashboard] : []),
     ...present(renderGateway(context)),
     ...(options.trafficStopped ? [] : [...renderHttpRoutes(context), ...present(renderIngress(context))]),
-    ...(options.jobs.length > 0 ? [renderSnapshotPvc(context)] : []),
-    ...options.jobs.map((direction) => renderSnapshotJob(context, direction, options.upgradeHash))
+    ...(options.snapshotClaim ? [renderSnapshotPvc(context)] : []),
+    ...(options.envAccess ? renderEnvAccess(context, options.upgradeHash) : []),
+    ...options.jobs.map((job) => renderUpgradeJob(context, job.step, options.upgradeHash, job.attempt))
   ]
 }

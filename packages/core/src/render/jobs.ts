@@ -1,14 +1,18 @@
 /**
- * Snapshot Jobs of an upgrade: export before rolling to a new version, import after (exportImport strategy).
- * They run the operator's own image and its `snapshot` subcommand (the backend image has no Convex CLI), reach
- * the backend through its Service, read the admin key from the generated Secret, and keep the ZIP on the snapshot
- * claim.
+ * The Jobs of an upgrade: export before rolling to a new version, and for exportImport also save the deployment's
+ * environment variables (a ZIP does not hold them), import after the roll, and restore the variables. They run the
+ * operator's own image and its `snapshot` subcommand (the backend image has no Convex CLI), reach the backend
+ * through its Service, and read the admin key from the generated Secret. Exports live on the snapshot claim; saved
+ * variables in a Secret the env-save Job writes (see `env-access.ts` for what those Jobs may touch).
+ *
+ * Each Job runs one pod (`backoffLimit: 0`): the upgrade plan retries a failed step itself, with backoff and a
+ * bounded number of attempts it records in the status; the attempt is an annotation of the Job.
  *
  * @module
  */
-import type { EnvVar } from "../api/index.js"
+import type { EnvVar, UpgradeStep } from "../api/index.js"
 import { childMeta, type RenderContext } from "./context.js"
-import { secretKeys } from "./names.js"
+import { type ChildNames, childNames, secretKeys } from "./names.js"
 import type { Job } from "./objects.js"
 
 /** Where the snapshot claim is mounted in a Job. */
@@ -17,14 +21,52 @@ export const snapshotMountPath = "/snapshots"
 /** The file an upgrade to the images with hash `hash` exports to and imports from. */
 export const snapshotPath = (hash: string): string => `${snapshotMountPath}/upgrade-${hash.slice(0, 16)}.zip`
 
-/** Which way a snapshot Job goes. */
-export type SnapshotDirection = "export" | "import"
+/** The steps of an upgrade that run a Job. */
+export type JobStep = Exclude<UpgradeStep, "Roll">
 
-/** The arguments of the operator's snapshot subcommand. */
-export const snapshotArgs = (direction: SnapshotDirection, hash: string): ReadonlyArray<string> =>
-  direction === "export"
-    ? ["snapshot", "export", "--path", snapshotPath(hash), "--include-file-storage"]
-    : ["snapshot", "import", "--path", snapshotPath(hash), "--replace-all"]
+/** The Job annotation holding the attempt it runs. */
+export const attemptAnnotation = "convex.icod.de/attempt"
+
+/** The name of the Job of `step` in the upgrade to the images with hash `hash`. */
+export const upgradeJobName = (names: ChildNames, step: JobStep, hash: string): string => {
+  switch (step) {
+    case "Export":
+      return names.exportJob(hash)
+    case "SaveEnv":
+      return names.envSaveJob(hash)
+    case "Import":
+      return names.importJob(hash)
+    case "RestoreEnv":
+      return names.envRestoreJob(hash)
+  }
+}
+
+/** The arguments of the operator's snapshot subcommand for `step` of the instance `instance`. */
+export const snapshotArgs = (
+  step: JobStep,
+  hash: string,
+  instance: { readonly name: string; readonly namespace: string }
+): ReadonlyArray<string> => {
+  const names = childNames(instance.name)
+  const namespace = instance.namespace
+  switch (step) {
+    case "Export":
+      return ["snapshot", "export", "--path", snapshotPath(hash), "--include-file-storage"]
+    case "Import":
+      return ["snapshot", "import", "--path", snapshotPath(hash), "--replace-all"]
+    case "SaveEnv":
+      return ["snapshot", "env-save", "--secret", names.savedEnv(hash), "--namespace", namespace]
+    case "RestoreEnv":
+      return ["snapshot", "env-restore", "--secret", names.savedEnv(hash), "--namespace", namespace]
+  }
+}
+
+const containerName: Readonly<Record<JobStep, string>> = {
+  Export: "export",
+  SaveEnv: "env-save",
+  Import: "import",
+  RestoreEnv: "env-restore"
+}
 
 const jobEnv = (context: RenderContext): ReadonlyArray<EnvVar> => [
   { name: "CONVEX_SELF_HOSTED_URL", value: context.urls.internalApi },
@@ -34,34 +76,41 @@ const jobEnv = (context: RenderContext): ReadonlyArray<EnvVar> => [
   }
 ]
 
-/** Renders the export or import Job of the upgrade to the images with hash `hash`. */
-export const renderSnapshotJob = (context: RenderContext, direction: SnapshotDirection, hash: string): Job => ({
-  apiVersion: "batch/v1",
-  kind: "Job",
-  metadata: childMeta(
-    context,
-    direction === "export" ? context.names.exportJob(hash) : context.names.importJob(hash),
-    "snapshot"
-  ),
-  spec: {
-    backoffLimit: 3,
-    template: {
-      metadata: { labels: { "app.kubernetes.io/instance": context.name, "app.kubernetes.io/component": "snapshot" } },
-      spec: {
-        restartPolicy: "Never",
-        enableServiceLinks: false,
-        containers: [
-          {
-            name: direction,
-            image: context.operator.image,
-            ...(context.operator.command !== undefined ? { command: context.operator.command } : {}),
-            args: snapshotArgs(direction, hash),
-            env: jobEnv(context),
-            volumeMounts: [{ name: "snapshots", mountPath: snapshotMountPath }]
-          }
-        ],
-        volumes: [{ name: "snapshots", persistentVolumeClaim: { claimName: context.names.snapshots } }]
+/** Renders the Job of `step` (attempt `attempt`) in the upgrade to the images with hash `hash`. */
+export const renderUpgradeJob = (context: RenderContext, step: JobStep, hash: string, attempt: number): Job => {
+  const snapshot = step === "Export" || step === "Import"
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: childMeta(context, upgradeJobName(context.names, step, hash), "snapshot", {
+      annotations: { [attemptAnnotation]: String(attempt) }
+    }),
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: { "app.kubernetes.io/instance": context.name, "app.kubernetes.io/component": "snapshot" } },
+        spec: {
+          restartPolicy: "Never",
+          enableServiceLinks: false,
+          // Only the env Jobs talk to the Kubernetes API (the saved-env Secret), as their own ServiceAccount.
+          ...(snapshot
+            ? { automountServiceAccountToken: false }
+            : { serviceAccountName: context.names.envAccess, automountServiceAccountToken: true }),
+          containers: [
+            {
+              name: containerName[step],
+              image: context.operator.image,
+              ...(context.operator.command !== undefined ? { command: context.operator.command } : {}),
+              args: snapshotArgs(step, hash, context),
+              env: jobEnv(context),
+              ...(snapshot ? { volumeMounts: [{ name: "snapshots", mountPath: snapshotMountPath }] } : {})
+            }
+          ],
+          ...(snapshot
+            ? { volumes: [{ name: "snapshots", persistentVolumeClaim: { claimName: context.names.snapshots } }] }
+            : {})
+        }
       }
     }
   }
-})
+}

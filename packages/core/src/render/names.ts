@@ -38,7 +38,15 @@ export const childNames = (name: string) =>
     /** The export Job of the upgrade to the images with hash `hash`. */
     exportJob: (hash: string) => `${name}-export-${hash.slice(0, 10)}`,
     /** The import Job of the upgrade to the images with hash `hash`. */
-    importJob: (hash: string) => `${name}-import-${hash.slice(0, 10)}`
+    importJob: (hash: string) => `${name}-import-${hash.slice(0, 10)}`,
+    /** The Job that saves the environment variables before an exportImport upgrade rolls. */
+    envSaveJob: (hash: string) => `${name}-envsave-${hash.slice(0, 10)}`,
+    /** The Job that restores them after the import. */
+    envRestoreJob: (hash: string) => `${name}-envrest-${hash.slice(0, 10)}`,
+    /** The Secret the env-save Job writes (never deleted by the operator). */
+    savedEnv: (hash: string) => `${name}-env-${hash.slice(0, 10)}`,
+    /** The ServiceAccount, Role and RoleBinding of the env Jobs (get/create/patch of the saved-env Secret only). */
+    envAccess: `${name}-snapshot-env`
   }) as const
 
 /** The children names of one instance. */

@@ -130,6 +130,8 @@ export interface PodTemplate {
     readonly terminationGracePeriodSeconds?: number
     readonly restartPolicy?: "Always" | "Never" | "OnFailure"
     readonly enableServiceLinks?: boolean
+    readonly serviceAccountName?: string
+    readonly automountServiceAccountToken?: boolean
   }
 }
 
@@ -166,6 +168,40 @@ export interface Job extends Rendered {
     readonly backoffLimit: number
     readonly template: PodTemplate
   }
+}
+
+/** `core/v1.ServiceAccount`. */
+export interface ServiceAccount extends Rendered {
+  readonly apiVersion: "v1"
+  readonly kind: "ServiceAccount"
+  readonly automountServiceAccountToken: boolean
+}
+
+/** `rbac.authorization.k8s.io/v1.PolicyRule`. */
+export interface PolicyRule {
+  readonly apiGroups: ReadonlyArray<string>
+  readonly resources: ReadonlyArray<string>
+  readonly resourceNames?: ReadonlyArray<string>
+  readonly verbs: ReadonlyArray<string>
+}
+
+/** `rbac.authorization.k8s.io/v1.Role`. */
+export interface Role extends Rendered {
+  readonly apiVersion: "rbac.authorization.k8s.io/v1"
+  readonly kind: "Role"
+  readonly rules: ReadonlyArray<PolicyRule>
+}
+
+/** `rbac.authorization.k8s.io/v1.RoleBinding`. */
+export interface RoleBinding extends Rendered {
+  readonly apiVersion: "rbac.authorization.k8s.io/v1"
+  readonly kind: "RoleBinding"
+  readonly roleRef: { readonly apiGroup: "rbac.authorization.k8s.io"; readonly kind: "Role"; readonly name: string }
+  readonly subjects: ReadonlyArray<{
+    readonly kind: "ServiceAccount"
+    readonly name: string
+    readonly namespace: string
+  }>
 }
 
 /** A Gateway API `ParentReference` as written in a route. */
@@ -253,6 +289,9 @@ export type ChildObject =
   | StatefulSet
   | Deployment
   | Job
+  | ServiceAccount
+  | Role
+  | RoleBinding
   | Gateway
   | HTTPRoute
   | Ingress

@@ -1,30 +1,66 @@
 /**
- * The upgrade plan: a pure state machine over the status, the observed backend and Jobs, and the spec. The
- * operator's sagas only execute what it says (render these images, run these Jobs, stop traffic or not).
+ * The upgrade plan: a pure state machine over the status, the observed backend and Jobs, the spec and now. The
+ * operator only executes what it says (render these images, run these Jobs, stop traffic or not, look again at).
+ * Every fact it needs to resume is in `status.upgrade`, so a restarted operator continues at the step it was in and
+ * never runs a step twice (a Job of the current attempt is found, not created again).
  *
  * A change of `version` or of an image starts an upgrade when a backend of other images runs:
  *
- * | phase       | backend / dashboard images | Jobs             | traffic (exportImport) | leaves when                          |
- * |-------------|----------------------------|------------------|------------------------|--------------------------------------|
- * | `Exporting` | old                        | export           | stopped                | export Job succeeded → Rolling       |
- * | `Rolling`   | new                        | export           | stopped                | backend ready on the new image →     |
- * |             |                            |                  |                        | Importing (exportImport) or done     |
- * | `Importing` | new                        | export, import   | stopped                | import Job succeeded → done          |
- * | `Failed`    | as at the failed step      | as at that step  | stopped after import   | the spec changes (new target/revert) |
+ * | phase          | images | Job (step)         | traffic (exportImport) | leaves when                              |
+ * |----------------|--------|--------------------|------------------------|------------------------------------------|
+ * | `Exporting`    | old    | export (Export)    | stopped                | Job succeeded → SavingEnv / Rolling      |
+ * | `SavingEnv`    | old    | env-save (SaveEnv) | stopped                | Job succeeded → Rolling (exportImport)   |
+ * | `Rolling`      | new    | — (Roll)           | stopped                | backend ready on the new image →         |
+ * |                |        |                    |                        | Importing (exportImport) or done         |
+ * | `Importing`    | new    | import (Import)    | stopped                | Job succeeded → RestoringEnv             |
+ * | `RestoringEnv` | new    | env-restore        | stopped                | Job succeeded → done                     |
+ * | `Failed`       | as at the failed step       | stopped unless it failed before the roll | retry / new version |
  *
- * Conditions: `UpgradeInProgress` True with reason Exporting/Rolling/Importing while it runs, False with
- * UpgradeFailed on failure and UpToDate otherwise; `ExportCompleted` and `ImportCompleted` False/InProgress,
- * True/Succeeded, False/Failed (`ImportCompleted` is False/NotRequired for inPlace). Without an upgrade they keep
- * what the last one reported. Done means `status.upgradeHash` = the target hash and `status.currentVersion` =
- * `spec.version`. A first install (no backend yet, or one already on the target image) is not an upgrade.
+ * Failures: a Job runs one pod; when it fails, the step is attempted again after a backoff ({@link retryBackoff}),
+ * up to {@link upgradeAttempts} attempts; then the upgrade stops in `Failed` with `failedStep` (phase `Error`).
+ * A roll whose backend is not ready on the new image within {@link rollTimeout} fails the same way. A new value of
+ * the annotation {@link retryAnnotation} on a failed upgrade retries the failed step once more with a fresh set of
+ * attempts (a value seen while the upgrade ran does not count). Setting `version` back to the running version
+ * ends it (a roll back; see the README for what that means after the roll). The snapshot claim and the saved-env
+ * Secret are never deleted by the operator.
+ *
+ * A new target mid-upgrade: before the roll (Exporting, SavingEnv, or failed there) the upgrade starts again from
+ * the same old images towards the new target (a new export); after it, a new upgrade starts from the images that
+ * run now. A target equal to what last fully rolled out ends the upgrade.
+ *
+ * Conditions: `UpgradeInProgress` True with reason Exporting/SavingEnv/Rolling/Importing/RestoringEnv while it
+ * runs, or AttemptFailed while it waits to retry; False with UpgradeFailed on failure and UpToDate otherwise.
+ * `ExportCompleted` and `ImportCompleted` False/InProgress, True/Succeeded, False/Failed (`ImportCompleted` is
+ * False/NotRequired for inPlace). Without an upgrade they keep what the last one reported. Done means
+ * `status.upgradeHash` = the target hash and `status.currentVersion` = `spec.version`. A first install (no backend
+ * yet, or one already on the target image) is not an upgrade.
  *
  * @module
  */
-import type { Condition, ConvexInstanceStatus, UpgradeStatus, UpgradeStrategy } from "../api/index.js"
+import type { Condition, ConvexInstanceStatus, UpgradeStatus, UpgradeStep, UpgradeStrategy } from "../api/index.js"
 import type { RunningImages } from "../render/context.js"
 import { shortHash } from "../render/hash.js"
+import type { JobStep } from "../render/jobs.js"
 import { type ConditionState, findCondition, formatTime, Reason } from "../status/conditions.js"
 import type { JobOutcome } from "../status/workloads.js"
+
+/** The instance annotation whose every new value retries a failed upgrade from its failed step. */
+export const retryAnnotation = "convex.icod.de/retry-upgrade"
+
+/** Attempts of one step before the upgrade fails (a retry annotation allows as many again). */
+export const upgradeAttempts = 3
+
+/** The wait before attempt `attempt + 1` after attempt `attempt` failed: 10 s, 20 s, 40 s … at most 5 min. */
+export const retryBackoff = (attempt: number): number => Math.min(10_000 * 2 ** Math.max(0, attempt - 1), 300_000)
+
+/** How long the backend may take to become ready on the new image (three times its startup probe's 10 min). */
+export const rollTimeout = 30 * 60_000
+
+/** An observed Job of the upgrade: how it ended, and the attempt it ran (its annotation). */
+export interface ObservedJob {
+  readonly outcome: JobOutcome
+  readonly attempt: number | undefined
+}
 
 /** What the upgrade plan reads. */
 export interface UpgradeInput {
@@ -38,8 +74,14 @@ export interface UpgradeInput {
   readonly observedDashboardImage: string | undefined
   /** Whether the observed backend is rolled out and ready on exactly `image`. */
   readonly backendReadyWith: (image: string) => boolean
-  /** The outcome of the Job of this name. */
-  readonly job: (direction: "export" | "import", hash: string) => JobOutcome
+  /** The observed Job of `step` in the upgrade with hash `hash`. */
+  readonly job: (step: JobStep, hash: string) => ObservedJob
+  /** The value of the {@link retryAnnotation} annotation, if set. */
+  readonly retryRequest: string | undefined
+  /** The snapshot claim's name and the path of this upgrade's export, for the status. */
+  readonly snapshot: (hash: string) => string
+  /** The saved-env Secret of the upgrade with hash `hash`. */
+  readonly savedEnvSecret: (hash: string) => string
   readonly now: Date
 }
 
@@ -53,16 +95,24 @@ export interface UpgradePlan {
   readonly upgradeHash: string | undefined
   /** The new `status.currentVersion`. */
   readonly currentVersion: string | undefined
-  /** The snapshot Jobs to render, with the hash they belong to. */
-  readonly jobs: ReadonlyArray<"export" | "import">
+  /** The upgrade Jobs to render, with their attempt. */
+  readonly jobs: ReadonlyArray<{ readonly step: JobStep; readonly attempt: number }>
+  /** Steps already done whose Jobs are kept (not deleted) until the upgrade ends, for their logs. */
+  readonly keepJobs: ReadonlyArray<JobStep>
+  /** Whether the snapshot claim is rendered. */
+  readonly snapshotClaim: boolean
+  /** Whether the env Jobs' ServiceAccount, Role and RoleBinding are rendered. */
+  readonly envAccess: boolean
   /** The hash the Jobs and snapshot file are named by. */
   readonly targetHash: string
-  /** Whether public routes are withdrawn (exportImport stops traffic while it runs). */
+  /** Whether public routes are withdrawn and the dashboard scaled to 0 (exportImport stops traffic). */
   readonly trafficStopped: boolean
   /** Whether an upgrade runs (not failed). */
   readonly upgrading: boolean
   /** Whether the upgrade stopped on a failure. */
   readonly failed: boolean
+  /** When to look again even if nothing changes (a retry after backoff, the roll's deadline). */
+  readonly wakeAt: Date | undefined
   /** UpgradeInProgress, ExportCompleted and ImportCompleted. */
   readonly conditions: ReadonlyArray<ConditionState>
 }
@@ -77,22 +127,69 @@ const fromImages = (upgrade: UpgradeStatus): RunningImages => ({
   dashboard: upgrade.fromDashboardImage
 })
 
-type Step =
-  | { readonly _tag: "Idle" }
-  | { readonly _tag: "Running"; readonly upgrade: UpgradeStatus }
-  | { readonly _tag: "Done" }
+type Phase = UpgradeStatus["phase"]
+
+const stepOfPhase: Readonly<Record<Exclude<Phase, "Failed">, UpgradeStep>> = {
+  Exporting: "Export",
+  SavingEnv: "SaveEnv",
+  Rolling: "Roll",
+  Importing: "Import",
+  RestoringEnv: "RestoreEnv"
+}
+const phaseOfStep: Readonly<Record<UpgradeStep, Exclude<Phase, "Failed">>> = {
+  Export: "Exporting",
+  SaveEnv: "SavingEnv",
+  Roll: "Rolling",
+  Import: "Importing",
+  RestoreEnv: "RestoringEnv"
+}
+const stepWords: Readonly<Record<UpgradeStep, string>> = {
+  Export: "exporting a snapshot of the running version",
+  SaveEnv: "saving the environment variables",
+  Roll: "rolling the backend and dashboard to the new images",
+  Import: "importing the snapshot into the new version",
+  RestoreEnv: "restoring the environment variables"
+}
+const jobWords: Readonly<Record<JobStep, string>> = {
+  Export: "export",
+  SaveEnv: "env-save",
+  Import: "import",
+  RestoreEnv: "env-restore"
+}
+
+/** The step the upgrade is at (the failed one when it failed). */
+const currentStep = (upgrade: UpgradeStatus): UpgradeStep =>
+  upgrade.phase === "Failed" ? (upgrade.failedStep ?? "Export") : stepOfPhase[upgrade.phase]
+
+/** Whether the old images still run at this step (before the roll). */
+const beforeRoll = (step: UpgradeStep): boolean => step === "Export" || step === "SaveEnv"
+
+const order: ReadonlyArray<UpgradeStep> = ["Export", "SaveEnv", "Roll", "Import", "RestoreEnv"]
+const reached = (upgrade: UpgradeStatus, step: UpgradeStep): boolean =>
+  order.indexOf(currentStep(upgrade)) >= order.indexOf(step)
+
+const parseTime = (time: string | undefined): number | undefined => {
+  if (time === undefined) return undefined
+  const millis = Date.parse(time)
+  return Number.isNaN(millis) ? undefined : millis
+}
 
 const keep = (previous: Condition | undefined, fallback: ConditionState): ConditionState =>
   previous === undefined
     ? fallback
     : { type: fallback.type, status: previous.status, reason: previous.reason, message: previous.message }
 
+/** The hash under which a retry request is remembered (annotation values may be long). */
+export const retryRequestHash = (value: string | undefined): string | undefined =>
+  value === undefined ? undefined : shortHash({ retry: value })
+
 /** Decides the upgrade step and what it renders. */
 export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
-  const { target, status } = input
+  const { target, status, now } = input
   const targetHash = imagesHash(target)
   const installedHash = status?.upgradeHash
   const previous = status?.upgrade
+  const retryRequest = retryRequestHash(input.retryRequest)
 
   const start = (from: RunningImages): UpgradeStatus => ({
     phase: "Exporting",
@@ -102,7 +199,13 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
     ...(status?.currentVersion !== undefined ? { fromVersion: status.currentVersion } : {}),
     fromBackendImage: from.backend,
     fromDashboardImage: from.dashboard,
-    startedAt: formatTime(input.now)
+    startedAt: formatTime(now),
+    stepStartedAt: formatTime(now),
+    attempt: 1,
+    maxAttempt: upgradeAttempts,
+    ...(retryRequest !== undefined ? { retryRequest } : {}),
+    snapshot: input.snapshot(targetHash),
+    ...(input.strategy === "exportImport" ? { savedEnvSecret: input.savedEnvSecret(targetHash) } : {})
   })
   const observedFrom = (): RunningImages | undefined =>
     input.observedBackendImage === undefined || input.observedBackendImage === target.backend
@@ -113,41 +216,47 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
           dashboard: input.observedDashboardImage ?? target.dashboard
         }
 
-  let step: Step
+  let upgrade: UpgradeStatus | undefined
   if (previous === undefined || installedHash === targetHash) {
     const from = installedHash === undefined || installedHash === targetHash ? undefined : observedFrom()
-    step = from === undefined ? { _tag: "Idle" } : { _tag: "Running", upgrade: start(from) }
+    upgrade = from === undefined ? undefined : start(from)
   } else if (previous.targetHash !== targetHash) {
-    const exportStep = previous.phase === "Exporting" || previous.failedStep === "Export"
-    const from = exportStep ? fromImages(previous) : observedFrom()
-    step = from === undefined ? { _tag: "Idle" } : { _tag: "Running", upgrade: start(from) }
+    const from = beforeRoll(currentStep(previous)) ? fromImages(previous) : observedFrom()
+    upgrade = from === undefined ? undefined : start(from)
   } else {
-    step = { _tag: "Running", upgrade: previous }
+    upgrade = previous
   }
 
   // Advance as far as the observations allow in one decision.
-  for (let guard = 0; guard < 4 && step._tag === "Running"; guard++) {
-    const upgrade: UpgradeStatus = step.upgrade
-    const next = advance(upgrade, input, targetHash)
+  let done = false
+  for (let guard = 0; guard < 8 && upgrade !== undefined; guard++) {
+    const next = advance(upgrade, input, targetHash, retryRequest)
+    if (next === "Done") {
+      done = true
+      upgrade = undefined
+      break
+    }
     if (next === upgrade) break
-    step = next === "Done" ? { _tag: "Done" } : { _tag: "Running", upgrade: next }
+    upgrade = next
   }
 
-  const previousConditions = status?.conditions
-  if (step._tag === "Idle" || step._tag === "Done") {
-    const done = step._tag === "Done"
+  if (upgrade === undefined) {
     const rolledOut = done || input.backendReadyWith(target.backend)
-    const exportImport = input.strategy === "exportImport"
+    const previousConditions = status?.conditions
     return {
       images: target,
       upgrade: undefined,
       upgradeHash: rolledOut ? targetHash : installedHash,
       currentVersion: rolledOut ? target.version : status?.currentVersion,
       jobs: [],
+      keepJobs: [],
+      snapshotClaim: false,
+      envAccess: false,
       targetHash,
       trafficStopped: false,
       upgrading: false,
       failed: false,
+      wakeAt: undefined,
       conditions: [
         {
           type: "UpgradeInProgress",
@@ -168,12 +277,12 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
               reason: Reason.NotStarted,
               message: "no upgrade has run"
             }),
-        done && exportImport
+        done && input.strategy === "exportImport"
           ? {
               type: "ImportCompleted",
               status: "True",
               reason: Reason.Succeeded,
-              message: `imported into ${target.version}`
+              message: `imported into ${target.version} and restored the environment variables`
             }
           : done
             ? {
@@ -191,68 +300,151 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
       ]
     }
   }
-  return running(step.upgrade, target, targetHash, installedHash, status?.currentVersion)
+  return running(upgrade, input, targetHash, installedHash, status?.currentVersion)
 }
 
-const advance = (upgrade: UpgradeStatus, input: UpgradeInput, hash: string): UpgradeStatus | "Done" => {
-  switch (upgrade.phase) {
-    case "Exporting": {
-      const outcome = input.job("export", hash)
-      if (outcome === "Succeeded") return { ...upgrade, phase: "Rolling" }
-      if (outcome === "Failed") return { ...upgrade, phase: "Failed", failedStep: "Export" }
-      return upgrade
+/** The first attempt of `phase`. */
+const enter = (upgrade: UpgradeStatus, phase: Exclude<Phase, "Failed">, now: Date): UpgradeStatus => {
+  const { retryAt: _retryAt, failedStep: _failedStep, ...rest } = upgrade
+  return { ...rest, phase, stepStartedAt: formatTime(now), attempt: 1, maxAttempt: upgradeAttempts }
+}
+
+const fail = (upgrade: UpgradeStatus, step: UpgradeStep, now: Date): UpgradeStatus => {
+  const { retryAt: _retryAt, ...rest } = upgrade
+  return { ...rest, phase: "Failed", failedStep: step, stepStartedAt: formatTime(now) }
+}
+
+const advance = (
+  upgrade: UpgradeStatus,
+  input: UpgradeInput,
+  hash: string,
+  retryRequest: string | undefined
+): UpgradeStatus | "Done" => {
+  const { now } = input
+  const exportImport = upgrade.strategy === "exportImport"
+  if (upgrade.phase === "Failed") {
+    if (retryRequest === undefined || retryRequest === upgrade.retryRequest) return upgrade
+    // A new retry request: the failed step again, with a fresh set of attempts.
+    const step = upgrade.failedStep ?? "Export"
+    const attempt = (upgrade.attempt ?? 1) + 1
+    const { failedStep: _failedStep, retryAt: _retryAt, ...rest } = upgrade
+    return {
+      ...rest,
+      phase: phaseOfStep[step],
+      stepStartedAt: formatTime(now),
+      attempt,
+      maxAttempt: attempt + upgradeAttempts - 1,
+      retryRequest
     }
-    case "Rolling":
-      if (!input.backendReadyWith(input.target.backend)) return upgrade
-      return upgrade.strategy === "exportImport" ? { ...upgrade, phase: "Importing" } : "Done"
-    case "Importing": {
-      const outcome = input.job("import", hash)
-      if (outcome === "Succeeded") return "Done"
-      if (outcome === "Failed") return { ...upgrade, phase: "Failed", failedStep: "Import" }
-      return upgrade
+  }
+  // A request made while the upgrade runs is remembered, so that only a later one retries.
+  const synced: UpgradeStatus =
+    retryRequest === upgrade.retryRequest
+      ? upgrade
+      : retryRequest === undefined
+        ? (({ retryRequest: _r, ...rest }) => rest)(upgrade)
+        : { ...upgrade, retryRequest }
+  const step = stepOfPhase[upgrade.phase]
+  const following = (): UpgradeStatus | "Done" => {
+    switch (step) {
+      case "Export":
+        return enter(synced, exportImport ? "SavingEnv" : "Rolling", now)
+      case "SaveEnv":
+        return enter(synced, "Rolling", now)
+      case "Roll":
+        return exportImport ? enter(synced, "Importing", now) : "Done"
+      case "Import":
+        return enter(synced, "RestoringEnv", now)
+      case "RestoreEnv":
+        return "Done"
     }
+  }
+  if (step === "Roll") {
+    if (input.backendReadyWith(input.target.backend)) return following()
+    const since = parseTime(synced.stepStartedAt) ?? now.getTime()
+    return now.getTime() >= since + rollTimeout ? fail(synced, "Roll", now) : synced
+  }
+  const retryAt = parseTime(synced.retryAt)
+  if (retryAt !== undefined && now.getTime() < retryAt) return synced
+  const attempt = synced.attempt ?? 1
+  const observed = input.job(step, hash)
+  // A Job of another attempt is on its way out (not rendered, so deleted); wait for it to go.
+  if (observed.outcome === "Absent" || (observed.attempt ?? 1) !== attempt) {
+    return retryAt === undefined ? synced : (({ retryAt: _r, ...rest }) => rest)(synced)
+  }
+  switch (observed.outcome) {
+    case "Running":
+      return synced
+    case "Succeeded":
+      return following()
     case "Failed":
-      return upgrade
+      return attempt < (synced.maxAttempt ?? upgradeAttempts)
+        ? { ...synced, attempt: attempt + 1, retryAt: formatTime(new Date(now.getTime() + retryBackoff(attempt))) }
+        : fail(synced, step, now)
   }
 }
 
 const running = (
   upgrade: UpgradeStatus,
-  target: RunningImages,
+  input: UpgradeInput,
   targetHash: string,
   installedHash: string | undefined,
   currentVersion: string | undefined
 ): UpgradePlan => {
+  const { target, now } = input
   const failed = upgrade.phase === "Failed"
-  const atExport = upgrade.phase === "Exporting" || upgrade.failedStep === "Export"
-  const importing = upgrade.phase === "Importing" || upgrade.failedStep === "Import"
+  const step = currentStep(upgrade)
   const exportImport = upgrade.strategy === "exportImport"
+  const attempt = upgrade.attempt ?? 1
+  const maxAttempt = upgrade.maxAttempt ?? upgradeAttempts
+  const retryAt = parseTime(upgrade.retryAt)
+  const waiting = !failed && retryAt !== undefined && now.getTime() < retryAt
+  const since = upgrade.stepStartedAt ?? upgrade.startedAt
   const from = upgrade.fromVersion ?? upgrade.fromBackendImage
   const summary = `upgrade from ${from} to ${upgrade.toVersion}`
+  const jobStep: JobStep | undefined = step === "Roll" ? undefined : step
+  const observed = jobStep === undefined ? undefined : input.job(jobStep, targetHash)
+  // The current attempt's Job, unless a Job of another attempt still has to go first.
+  const renderJob =
+    jobStep !== undefined &&
+    !waiting &&
+    (observed === undefined || observed.outcome === "Absent" || (observed.attempt ?? 1) === attempt)
+
+  const fix = `annotate ${retryAnnotation}=<a new value> to retry the ${jobStep === undefined ? "roll" : `${jobWords[jobStep]} step`}, or set spec.version back to ${from} to roll back`
   const inProgress: ConditionState = failed
     ? {
         type: "UpgradeInProgress",
         status: "False",
         reason: Reason.UpgradeFailed,
-        message: `${summary} stopped: the ${upgrade.failedStep === "Export" ? "export" : "import"} Job failed; change spec.version to retry or revert`
-      }
-    : {
-        type: "UpgradeInProgress",
-        status: "True",
-        reason: upgrade.phase,
         message:
-          upgrade.phase === "Exporting"
-            ? `${summary}: exporting a snapshot of the running version`
-            : upgrade.phase === "Rolling"
-              ? `${summary}: rolling the backend to the new image`
-              : `${summary}: importing the snapshot into the new version`
+          jobStep === undefined
+            ? `${summary} stopped at ${since}: the backend was not ready on the new image within ${rollTimeout / 60_000}m; ${fix}`
+            : `${summary} stopped at ${since}: the ${jobWords[jobStep]} Job failed (attempt ${attempt} of ${maxAttempt}); ${fix}`
       }
+    : waiting
+      ? {
+          type: "UpgradeInProgress",
+          status: "True",
+          reason: Reason.AttemptFailed,
+          message: `${summary}: the ${jobWords[jobStep ?? "Export"]} Job failed (attempt ${attempt - 1} of ${maxAttempt}); attempt ${attempt} starts at ${upgrade.retryAt}`
+        }
+      : {
+          type: "UpgradeInProgress",
+          status: "True",
+          reason: upgrade.phase,
+          message: `${summary}: ${stepWords[step]}${jobStep === undefined ? "" : ` (attempt ${attempt} of ${maxAttempt})`}, since ${since}`
+        }
   const exportCondition: ConditionState =
-    upgrade.failedStep === "Export"
+    failed && step === "Export"
       ? { type: "ExportCompleted", status: "False", reason: Reason.Failed, message: "the export Job failed" }
-      : atExport
+      : step === "Export"
         ? { type: "ExportCompleted", status: "False", reason: Reason.InProgress, message: "the export Job runs" }
-        : { type: "ExportCompleted", status: "True", reason: Reason.Succeeded, message: "the export Job succeeded" }
+        : {
+            type: "ExportCompleted",
+            status: "True",
+            reason: Reason.Succeeded,
+            message: `the export Job succeeded: ${upgrade.snapshot ?? "on the snapshot claim"}`
+          }
   const importCondition: ConditionState = !exportImport
     ? {
         type: "ImportCompleted",
@@ -260,26 +452,46 @@ const running = (
         reason: Reason.NotRequired,
         message: "inPlace upgrades import nothing"
       }
-    : upgrade.failedStep === "Import"
+    : failed && step === "Import"
       ? { type: "ImportCompleted", status: "False", reason: Reason.Failed, message: "the import Job failed" }
-      : importing
+      : step === "Import"
         ? { type: "ImportCompleted", status: "False", reason: Reason.InProgress, message: "the import Job runs" }
-        : {
-            type: "ImportCompleted",
-            status: "False",
-            reason: Reason.NotStarted,
-            message: "imports after the backend rolled"
-          }
+        : reached(upgrade, "RestoreEnv")
+          ? {
+              type: "ImportCompleted",
+              status: "True",
+              reason: Reason.Succeeded,
+              message: "the import Job succeeded"
+            }
+          : {
+              type: "ImportCompleted",
+              status: "False",
+              reason: Reason.NotStarted,
+              message: "imports after the backend rolled"
+            }
+  const wake = waiting
+    ? retryAt
+    : !failed && step === "Roll"
+      ? (parseTime(upgrade.stepStartedAt) ?? now.getTime()) + rollTimeout
+      : undefined
   return {
-    images: atExport ? fromImages(upgrade) : target,
+    images: beforeRoll(step) ? fromImages(upgrade) : target,
     upgrade,
     upgradeHash: installedHash,
     currentVersion,
-    jobs: importing ? ["export", "import"] : ["export"],
+    jobs: renderJob && jobStep !== undefined ? [{ step: jobStep, attempt }] : [],
+    keepJobs: order.filter(
+      (done): done is JobStep =>
+        done !== "Roll" && order.indexOf(done) < order.indexOf(step) && (exportImport || done === "Export")
+    ),
+    snapshotClaim: true,
+    envAccess: exportImport,
     targetHash,
-    trafficStopped: exportImport && !(upgrade.failedStep === "Export"),
+    // Before the roll a failed upgrade leaves the old version running as it was: traffic flows again.
+    trafficStopped: exportImport && !(failed && beforeRoll(step)),
     upgrading: !failed,
     failed,
+    wakeAt: wake === undefined ? undefined : new Date(Math.max(wake, now.getTime() + 1000)),
     conditions: [inProgress, exportCondition, importCondition]
   }
 }

@@ -52,14 +52,24 @@ describe("snapshot Jobs", () => {
       operator: { image: "ghcr.io/example/convex-operator:1.0.0", command: ["/app/convex-operator"] }
     })
     expect(decision.desired.some((object) => object.kind === "Job")).toBe(false)
-    expect(snapshotArgs("export", "abcdef0123456789ff")).toEqual([
+    const instance = { name: "demo", namespace: "convex" }
+    expect(snapshotArgs("Export", "abcdef0123456789ff", instance)).toEqual([
       "snapshot",
       "export",
       "--path",
       "/snapshots/upgrade-abcdef0123456789.zip",
       "--include-file-storage"
     ])
-    expect(snapshotArgs("import", "abcdef0123456789ff")).toContain("--replace-all")
+    expect(snapshotArgs("Import", "abcdef0123456789ff", instance)).toContain("--replace-all")
+    expect(snapshotArgs("SaveEnv", "abcdef0123456789ff", instance)).toEqual([
+      "snapshot",
+      "env-save",
+      "--secret",
+      "demo-env-abcdef0123",
+      "--namespace",
+      "convex"
+    ])
+    expect(snapshotArgs("RestoreEnv", "abcdef0123456789ff", instance).slice(0, 2)).toEqual(["snapshot", "env-restore"])
   })
 })
 

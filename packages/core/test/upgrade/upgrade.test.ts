@@ -1,212 +1,224 @@
-import {
-  type ConvexInstance,
-  childNames,
-  type Decision,
-  decide,
-  findCondition,
-  imagesHash,
-  type KubeObject
-} from "@convex-operator/core"
+/** The upgrade saga's successful paths, step by step, under the TestClock. */
+import { findCondition, imagesHash, type Job, snapshotPath } from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
-import { entropy, find, minimal, now, settle, simulateCluster } from "../decide/support.js"
+import { Effect } from "effect"
+import { find, minimal, settle } from "../decide/support.js"
+import { condition, has, jobsOf, names, readyOnV1, retarget, runUntil, tick, v1, v2, where } from "./saga.js"
 
-const v1 = "1111111111111111111111111111111111111111"
-const v2 = "2222222222222222222222222222222222222222"
-const names = childNames("demo")
-const spec = (version: string, strategy: "inPlace" | "exportImport") => ({
-  version,
-  maintenance: { upgradeStrategy: strategy },
-  networking: { host: "api.example.com" }
-})
-
-const backendImageOf = (decision: Decision) =>
+const backendImage = (decision: Parameters<typeof find>[0]) =>
   find(decision, "StatefulSet", names.backend).spec.template.spec.containers[0]?.image
-const jobs = (decision: Decision) =>
-  decision.desired.filter((object) => object.kind === "Job").map((object) => object.metadata.name)
-const reason = (decision: Decision, type: Parameters<typeof findCondition>[1]) => {
-  const c = findCondition(decision.status.conditions, type)
-  return `${c?.status}/${c?.reason}`
-}
+const readyOn = (version: string) => (world: { decision: { status: { phase?: string; currentVersion?: string } } }) =>
+  world.decision.status.phase === "Ready" && world.decision.status.currentVersion === version
 
-/** The cluster after applying `decision`, keeping Jobs as given by `jobStatus`. */
-const cluster = (
-  decision: Decision,
-  jobStatus: "running" | "complete" | "failed" = "complete"
-): ReadonlyArray<KubeObject> =>
-  simulateCluster(decision.desired).map((object) =>
-    object.kind !== "Job" || jobStatus === "complete"
-      ? object
-      : {
-          ...object,
-          status:
-            jobStatus === "failed" ? { failed: 4, conditions: [{ type: "Failed", status: "True" }] } : { active: 1 }
-        }
-  )
-
-/** A settled instance at v1, then its spec changed to v2. */
-const upgrading = (strategy: "inPlace" | "exportImport") => {
-  const settled = settle(minimal(spec(v1, strategy)), [])
-  const instance: ConvexInstance = { ...minimal(spec(v2, strategy)), status: settled.decision.status }
-  return { settled, instance }
-}
-
-const step = (instance: ConvexInstance, decision: Decision, objects: ReadonlyArray<KubeObject>, at = now) =>
-  decide({ ...instance, status: decision.status }, { objects, entropy }, at)
-
-describe("upgrade plan", () => {
+describe("upgrade saga: success", () => {
   it("a first install is not an upgrade: it records the hash and version once the backend is ready", () => {
-    const settled = settle(minimal(spec(v1, "inPlace")), [])
+    const settled = settle(minimal({ version: v1 }), [])
     expect(settled.decision.status.upgradeHash).toBeDefined()
     expect(settled.decision.status.currentVersion).toBe(v1)
     expect(settled.decision.status.upgrade).toBeUndefined()
-    expect(reason(settled.decision, "UpgradeInProgress")).toBe("False/UpToDate")
-  })
-
-  it("inPlace: export on the old image, then roll to the new one, then done", () => {
-    const { settled, instance } = upgrading("inPlace")
-    const exporting = decide(instance, { objects: settled.objects, entropy }, now)
-    expect(exporting.status.phase).toBe("Upgrading")
-    expect(exporting.status.upgrade).toMatchObject({
-      phase: "Exporting",
-      strategy: "inPlace",
-      fromVersion: v1,
-      toVersion: v2
-    })
-    expect(backendImageOf(exporting)).toContain(v1)
-    const hash = exporting.status.upgrade?.targetHash ?? ""
-    expect(jobs(exporting)).toEqual([names.exportJob(hash)])
-    expect(exporting.desired.some((object) => object.metadata.name === names.snapshots)).toBe(true)
-    const job = find(exporting, "Job", names.exportJob(hash)).spec.template.spec
-    expect(job.restartPolicy).toBe("Never")
-    expect(job.containers[0]).toMatchObject({
-      image: "ghcr.io/icod-de/convex-operator:latest",
-      args: ["snapshot", "export", "--path", `/snapshots/upgrade-${hash}.zip`, "--include-file-storage"],
-      env: [
-        { name: "CONVEX_SELF_HOSTED_URL", value: "http://demo-backend.convex.svc:3210" },
-        { name: "CONVEX_SELF_HOSTED_ADMIN_KEY", valueFrom: { secretKeyRef: { name: names.secrets, key: "admin-key" } } }
-      ],
-      volumeMounts: [{ name: "snapshots", mountPath: "/snapshots" }]
-    })
-    expect(job.volumes).toEqual([{ name: "snapshots", persistentVolumeClaim: { claimName: names.snapshots } }])
-    expect(reason(exporting, "UpgradeInProgress")).toBe("True/Exporting")
-    expect(reason(exporting, "ExportCompleted")).toBe("False/InProgress")
-    expect(reason(exporting, "ImportCompleted")).toBe("False/NotRequired")
-    // Traffic keeps flowing during an inPlace upgrade.
-    expect(exporting.desired.some((object) => object.kind === "HTTPRoute")).toBe(true)
-
-    // Still exporting while the Job runs.
-    const stillExporting = step(instance, exporting, cluster(exporting, "running"))
-    expect(stillExporting.status.upgrade?.phase).toBe("Exporting")
-    expect(stillExporting.apply).toEqual([])
-
-    // The export succeeded: roll to v2.
-    const rolling = step(instance, exporting, cluster(exporting))
-    expect(rolling.status.upgrade?.phase).toBe("Rolling")
-    expect(backendImageOf(rolling)).toContain(v2)
-    expect(reason(rolling, "ExportCompleted")).toBe("True/Succeeded")
-    expect(reason(rolling, "UpgradeInProgress")).toBe("True/Rolling")
-
-    // The backend is ready on v2: done.
-    const done = step(instance, rolling, cluster(rolling))
-    expect(done.status.upgrade).toBeUndefined()
-    expect(done.status.currentVersion).toBe(v2)
-    expect(done.status.upgradeHash).toBe(hash)
-    expect(reason(done, "UpgradeInProgress")).toBe("False/UpToDate")
-    expect(done.events).toContainEqual(
-      expect.objectContaining({ type: "Normal", reason: "UpgradeCompleted", action: "Upgrade" })
-    )
-    // The export Job is no longer desired and goes; the snapshot claim stays.
-    expect(done.delete.map((ref) => ref.kind)).toEqual(["Job"])
-
-    const steady = step(instance, done, cluster(done))
-    expect(steady.apply).toEqual([])
-    expect(steady.statusChanged).toBe(false)
-    expect(steady.status.phase).toBe("Ready")
-  })
-
-  it("exportImport: stops traffic, exports, rolls, imports, resumes", () => {
-    const { settled, instance } = upgrading("exportImport")
-    const exporting = decide(instance, { objects: settled.objects, entropy }, now)
-    expect(exporting.desired.some((object) => object.kind === "HTTPRoute")).toBe(false)
-    expect(exporting.delete.map((ref) => ref.kind)).toContain("HTTPRoute")
-    expect(reason(exporting, "HTTPRouteReady")).toBe("False/TrafficStopped")
-    expect(reason(exporting, "ImportCompleted")).toBe("False/NotStarted")
-    // The export Job succeeded and the backend rolls in the same pass.
-    const rolling = step(instance, exporting, cluster(exporting))
-    expect(rolling.status.upgrade?.phase).toBe("Rolling")
-    const importing = step(instance, rolling, cluster(rolling))
-    expect(importing.status.upgrade?.phase).toBe("Importing")
-    const hash = importing.status.upgrade?.targetHash ?? ""
-    expect(jobs(importing)).toEqual([names.exportJob(hash), names.importJob(hash)])
-    expect(reason(importing, "ImportCompleted")).toBe("False/InProgress")
-    const running = step(instance, importing, cluster(importing, "running"))
-    expect(running.status.upgrade?.phase).toBe("Importing")
-    const done = step(instance, importing, cluster(importing))
-    expect(done.status.upgrade).toBeUndefined()
-    expect(reason(done, "ImportCompleted")).toBe("True/Succeeded")
-    expect(reason(done, "ExportCompleted")).toBe("True/Succeeded")
-    expect(done.desired.some((object) => object.kind === "HTTPRoute")).toBe(true)
-  })
-
-  it("a failed export stops the upgrade on the old version until the spec changes", () => {
-    const { settled, instance } = upgrading("inPlace")
-    const exporting = decide(instance, { objects: settled.objects, entropy }, now)
-    const failed = step(instance, exporting, cluster(exporting, "failed"))
-    expect(failed.status.upgrade).toMatchObject({ phase: "Failed", failedStep: "Export" })
-    expect(failed.status.phase).toBe("Error")
-    expect(backendImageOf(failed)).toContain(v1)
-    expect(reason(failed, "UpgradeInProgress")).toBe("False/UpgradeFailed")
-    expect(reason(failed, "ExportCompleted")).toBe("False/Failed")
-    expect(reason(failed, "Ready")).toBe("False/UpgradeFailed")
-    expect(failed.events.filter((event) => event.type === "Warning").map((event) => event.reason)).toContain(
-      "UpgradeFailed"
-    )
-
-    // Reverting the version cancels the upgrade.
-    const reverted = decide(
-      { ...minimal(spec(v1, "inPlace")), status: failed.status },
-      { objects: cluster(exporting, "failed"), entropy },
-      now
-    )
-    expect(reverted.status.upgrade).toBeUndefined()
-    expect(reverted.status.phase).toBe("Ready")
-    expect(backendImageOf(reverted)).toContain(v1)
-  })
-
-  it("a failed import keeps the new version and traffic stopped", () => {
-    const { settled, instance } = upgrading("exportImport")
-    const exporting = decide(instance, { objects: settled.objects, entropy }, now)
-    const rolling = step(instance, exporting, cluster(exporting))
-    const importing = step(instance, rolling, cluster(rolling))
-    const failed = step(instance, importing, cluster(importing, "failed"))
-    expect(failed.status.upgrade).toMatchObject({ phase: "Failed", failedStep: "Import" })
-    expect(backendImageOf(failed)).toContain(v2)
-    expect(failed.desired.some((object) => object.kind === "HTTPRoute")).toBe(false)
-    expect(reason(failed, "ImportCompleted")).toBe("False/Failed")
-  })
-
-  it("a new target while exporting restarts the export from the same old images", () => {
-    const { settled, instance } = upgrading("inPlace")
-    const exporting = decide(instance, { objects: settled.objects, entropy }, now)
-    const v3 = "3333333333333333333333333333333333333333"
-    const retargeted = decide(
-      { ...minimal(spec(v3, "inPlace")), status: exporting.status },
-      { objects: cluster(exporting, "running"), entropy },
-      now
-    )
-    expect(retargeted.status.upgrade).toMatchObject({ phase: "Exporting", toVersion: v3, fromVersion: v1 })
-    expect(backendImageOf(retargeted)).toContain(v1)
-    const hash = retargeted.status.upgrade?.targetHash ?? ""
-    expect(jobs(retargeted)).toEqual([names.exportJob(hash)])
+    expect(condition(settled.decision, "UpgradeInProgress")).toBe("False/UpToDate")
   })
 
   it("a spec whose images already run is not an upgrade", () => {
-    const settled = settle(minimal(spec(v1, "inPlace")), [])
-    const target = {
-      version: v1,
-      backend: `ghcr.io/get-convex/convex-backend:${v1}`,
-      dashboard: `ghcr.io/get-convex/convex-dashboard:${v1}`
-    }
-    expect(settled.decision.status.upgradeHash).toBe(imagesHash(target))
+    const settled = settle(minimal({ version: v1 }), [])
+    expect(settled.decision.status.upgradeHash).toBe(
+      imagesHash({
+        version: v1,
+        backend: `ghcr.io/get-convex/convex-backend:${v1}`,
+        dashboard: `ghcr.io/get-convex/convex-dashboard:${v1}`
+      })
+    )
   })
+
+  it.effect("inPlace: export on the old images (one pod, no API token), roll, Ready; traffic flows throughout", () =>
+    Effect.gen(function* () {
+      const ready = yield* readyOnV1("inPlace")
+      const exporting = yield* tick(retarget(ready, v2, "inPlace"), { job: () => "Running" })
+      const upgrade = exporting.decision.status.upgrade
+      const hash = upgrade?.targetHash ?? ""
+      expect(upgrade).toMatchObject({
+        phase: "Exporting",
+        strategy: "inPlace",
+        fromVersion: v1,
+        toVersion: v2,
+        attempt: 1,
+        maxAttempt: 3,
+        stepStartedAt: "2025-06-01T12:00:00Z",
+        snapshot: `${names.snapshots}:${snapshotPath(hash)}`
+      })
+      expect(upgrade?.savedEnvSecret).toBeUndefined()
+      expect(exporting.decision.status.phase).toBe("Upgrading")
+      expect(backendImage(exporting.decision)).toContain(v1)
+      expect(jobsOf(exporting.decision)).toEqual([`${names.exportJob(hash)}#1`])
+      const job: Job = find(exporting.decision, "Job", names.exportJob(hash))
+      expect(job.spec.backoffLimit).toBe(0)
+      expect(job.spec.template.spec).toMatchObject({ restartPolicy: "Never", automountServiceAccountToken: false })
+      expect(job.spec.template.spec.containers[0]?.args).toEqual([
+        "snapshot",
+        "export",
+        "--path",
+        snapshotPath(hash),
+        "--include-file-storage"
+      ])
+      expect(has(exporting.decision, "PersistentVolumeClaim", names.snapshots)).toBe(true)
+      expect(has(exporting.decision, "Role")).toBe(false)
+      expect(has(exporting.decision, "HTTPRoute")).toBe(true)
+      expect(find(exporting.decision, "Deployment", names.dashboard).spec.replicas).toBe(1)
+      expect(condition(exporting.decision, "UpgradeInProgress")).toBe("True/Exporting")
+      expect(findCondition(exporting.decision.status.conditions, "UpgradeInProgress")?.message).toBe(
+        `upgrade from ${v1} to ${v2}: exporting a snapshot of the running version (attempt 1 of 3), since 2025-06-01T12:00:00Z`
+      )
+      expect(condition(exporting.decision, "ExportCompleted")).toBe("False/InProgress")
+      expect(condition(exporting.decision, "ImportCompleted")).toBe("False/NotRequired")
+
+      // The Job runs: nothing to apply, nothing changes.
+      const still = yield* tick(exporting, { job: () => "Running" })
+      expect(still.decision.apply).toEqual([])
+      expect(still.decision.statusChanged).toBe(false)
+
+      const { world, seen } = yield* runUntil(exporting, readyOn(v2))
+      // Each decision sees what the cluster made of the previous one (here: the Job that has just succeeded).
+      expect(seen).toEqual(["Upgrading/Exporting/Exporting#1", "Upgrading/Rolling/Rolling#1", "Ready/UpToDate"])
+      expect(world.decision.status.upgrade).toBeUndefined()
+      expect(world.decision.status.upgradeHash).toBe(hash)
+      expect(backendImage(world.decision)).toContain(v2)
+      expect(condition(world.decision, "ExportCompleted")).toBe("True/Succeeded")
+      expect(jobsOf(world.decision)).toEqual([])
+      // The snapshot claim is never deleted.
+      expect(world.decision.delete.map((ref) => ref.kind)).not.toContain("PersistentVolumeClaim")
+      const steady = yield* tick(world)
+      expect(steady.decision.apply).toEqual([])
+      expect(steady.decision.statusChanged).toBe(false)
+    })
+  )
+
+  it.effect("exportImport: stops traffic, exports, saves env, rolls, imports, restores env, reattaches traffic", () =>
+    Effect.gen(function* () {
+      const ready = yield* readyOnV1("exportImport")
+      const start = retarget(ready, v2, "exportImport")
+      const exporting = yield* tick(start, { job: () => "Running" })
+      const hash = exporting.decision.status.upgrade?.targetHash ?? ""
+      expect(exporting.decision.status.upgrade).toMatchObject({ savedEnvSecret: names.savedEnv(hash) })
+      // Traffic stops: routes withdrawn, the dashboard scaled to 0.
+      expect(has(exporting.decision, "HTTPRoute")).toBe(false)
+      expect(exporting.decision.delete.map((ref) => ref.kind)).toContain("HTTPRoute")
+      expect(find(exporting.decision, "Deployment", names.dashboard).spec.replicas).toBe(0)
+      expect(condition(exporting.decision, "HTTPRouteReady")).toBe("False/TrafficStopped")
+      expect(condition(exporting.decision, "DashboardReady")).toBe("False/TrafficStopped")
+      expect(exporting.decision.status.endpoints?.dashboardUrl).toBeUndefined()
+      // The env Jobs' ServiceAccount and Role: one Secret, get/create/patch.
+      expect(find(exporting.decision, "Role", names.envAccess).rules).toEqual([
+        {
+          apiGroups: [""],
+          resources: ["secrets"],
+          resourceNames: [names.savedEnv(hash)],
+          verbs: ["create", "get", "patch"]
+        }
+      ])
+      expect(find(exporting.decision, "RoleBinding", names.envAccess)).toMatchObject({
+        roleRef: { kind: "Role", name: names.envAccess },
+        subjects: [{ kind: "ServiceAccount", name: names.envAccess, namespace: "convex" }]
+      })
+      expect(find(exporting.decision, "ServiceAccount", names.envAccess).metadata.ownerReferences).toHaveLength(1)
+
+      const { world: savingEnv } = yield* runUntil(
+        exporting,
+        (world) => world.decision.status.upgrade?.phase === "SavingEnv",
+        { job: (step) => (step === "Export" ? "Succeeded" : "Running") }
+      )
+      expect(where(savingEnv.decision)).toBe("Upgrading/SavingEnv/SavingEnv#1")
+      expect(backendImage(savingEnv.decision)).toContain(v1)
+      const envSave: Job = find(savingEnv.decision, "Job", names.envSaveJob(hash))
+      expect(envSave.spec.template.spec).toMatchObject({
+        serviceAccountName: names.envAccess,
+        automountServiceAccountToken: true
+      })
+      expect(envSave.spec.template.spec.containers[0]?.args).toEqual([
+        "snapshot",
+        "env-save",
+        "--secret",
+        names.savedEnv(hash),
+        "--namespace",
+        "convex"
+      ])
+      expect(envSave.spec.template.spec.volumes).toBeUndefined()
+      expect(condition(savingEnv.decision, "ExportCompleted")).toBe("True/Succeeded")
+
+      const { world, seen, events } = yield* runUntil(savingEnv, readyOn(v2))
+      expect(seen).toEqual([
+        "Upgrading/SavingEnv/SavingEnv#1",
+        "Upgrading/Rolling/Rolling#1",
+        "Upgrading/Importing/Importing#1",
+        "Upgrading/RestoringEnv/RestoringEnv#1",
+        // The routes are applied again and wait to be accepted.
+        "Pending/UpToDate",
+        "Ready/UpToDate"
+      ])
+      expect(condition(world.decision, "ImportCompleted")).toBe("True/Succeeded")
+      expect(has(world.decision, "HTTPRoute")).toBe(true)
+      expect(find(world.decision, "Deployment", names.dashboard).spec.replicas).toBe(1)
+      expect(has(world.decision, "Role")).toBe(false)
+      expect(has(world.decision, "ServiceAccount")).toBe(false)
+      // One event per step, then the import's completion and the upgrade's.
+      expect(
+        events.filter((event) => event.action === "Upgrade").map((event) => `${event.type}/${event.reason}`)
+      ).toEqual([
+        "Normal/Rolling",
+        "Normal/Importing",
+        "Normal/InProgress",
+        "Normal/RestoringEnv",
+        "Normal/Succeeded",
+        "Normal/UpgradeCompleted"
+      ])
+      expect(events.at(-1)).toMatchObject({ type: "Normal", reason: "Ready" })
+    })
+  )
+
+  it.effect("exportImport: the import and env-restore Jobs run on the new version with the saved-env Secret", () =>
+    Effect.gen(function* () {
+      const ready = yield* readyOnV1("exportImport")
+      const { world: importing } = yield* runUntil(
+        retarget(ready, v2, "exportImport"),
+        (world) => world.decision.status.upgrade?.phase === "Importing",
+        { job: (step) => (step === "Import" ? "Running" : "Succeeded") }
+      )
+      const hash = importing.decision.status.upgrade?.targetHash ?? ""
+      expect(backendImage(importing.decision)).toContain(v2)
+      expect(find(importing.decision, "Job", names.importJob(hash)).spec.template.spec.containers[0]?.args).toEqual([
+        "snapshot",
+        "import",
+        "--path",
+        snapshotPath(hash),
+        "--replace-all"
+      ])
+      expect(condition(importing.decision, "ImportCompleted")).toBe("False/InProgress")
+      const { world: restoring } = yield* runUntil(
+        importing,
+        (world) => world.decision.status.upgrade?.phase === "RestoringEnv",
+        { job: (step) => (step === "RestoreEnv" ? "Running" : "Succeeded") }
+      )
+      expect(jobsOf(restoring.decision)).toEqual([`${names.envRestoreJob(hash)}#1`])
+      expect(find(restoring.decision, "Job", names.envRestoreJob(hash)).spec.template.spec.containers[0]?.args).toEqual(
+        ["snapshot", "env-restore", "--secret", names.savedEnv(hash), "--namespace", "convex"]
+      )
+      // Traffic stays stopped until the variables are back.
+      expect(has(restoring.decision, "HTTPRoute")).toBe(false)
+      expect(condition(restoring.decision, "ImportCompleted")).toBe("True/Succeeded")
+
+      // The Jobs of the steps done stay (for their logs) until the upgrade ends, then go.
+      const doneJobs = [names.exportJob(hash), names.envSaveJob(hash), names.importJob(hash)].map((name) => ({
+        ...find(importing.decision, "Job", names.importJob(hash)),
+        metadata: { ...find(importing.decision, "Job", names.importJob(hash)).metadata, name }
+      }))
+      const kept = yield* tick({ ...restoring, objects: [...restoring.objects, ...doneJobs] }, { job: () => "Running" })
+      expect(kept.decision.delete.filter((ref) => ref.kind === "Job")).toEqual([])
+      const ended = yield* tick({ ...restoring, objects: [...restoring.objects, ...doneJobs] })
+      const ending = yield* tick({ ...ended, objects: [...ended.objects, ...doneJobs] })
+      expect(ending.decision.status.upgrade).toBeUndefined()
+      expect(ending.decision.delete.filter((ref) => ref.kind === "Job").map((ref) => ref.name)).toEqual([
+        names.envRestoreJob(hash),
+        ...doneJobs.map((job) => job.metadata.name)
+      ])
+    })
+  )
 })

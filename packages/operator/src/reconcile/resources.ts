@@ -34,6 +34,24 @@ export const Ingresses = Resource.make({
   namespaced: true
 })
 
+/** The env Jobs' ServiceAccount, Role and RoleBinding of an exportImport upgrade (core `render/env-access.ts`). */
+export const ServiceAccounts = Resource.make({
+  group: "",
+  version: "v1",
+  kind: "ServiceAccount",
+  plural: "serviceaccounts",
+  namespaced: true
+})
+const rbacGroup = "rbac.authorization.k8s.io"
+export const Roles = Resource.make({ group: rbacGroup, version: "v1", kind: "Role", plural: "roles", namespaced: true })
+export const RoleBindings = Resource.make({
+  group: rbacGroup,
+  version: "v1",
+  kind: "RoleBinding",
+  plural: "rolebindings",
+  namespaced: true
+})
+
 const byKind: Readonly<Record<string, Resource.Resource<KubeObject>>> = {
   ConfigMap: Resource.ConfigMap,
   Secret: Resource.Secret,
@@ -42,6 +60,9 @@ const byKind: Readonly<Record<string, Resource.Resource<KubeObject>>> = {
   StatefulSet: Resource.StatefulSet,
   Deployment: Resource.Deployment,
   Job: Resource.Job,
+  ServiceAccount: ServiceAccounts,
+  Role: Roles,
+  RoleBinding: RoleBindings,
   Gateway: Gateways,
   HTTPRoute: HTTPRoutes,
   Ingress: Ingresses

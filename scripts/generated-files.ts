@@ -2,9 +2,15 @@
  * Every file that `npm run generate` writes, as (path, content) pairs. The drift test compares the
  * committed files with this list, so a generated file can never silently fall behind its source.
  */
-import { crdFiles } from "@convex-operator/core"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { crdFiles, crds } from "@convex-operator/core"
 import { clusterRbac, defaultImage, installYaml, namespacedRbac, yamlDocuments } from "convex-operator"
+import { apiReference } from "./api-reference.js"
 import { chartFiles, kustomizeFiles } from "./build-installer.js"
+import { docWithExamples } from "./doc-examples.js"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 
 export interface GeneratedFile {
   readonly path: string
@@ -30,5 +36,9 @@ export const generatedFiles = (): ReadonlyArray<GeneratedFile> => [
   ...kustomizeFiles(),
   { path: "dist/install.yaml", content: installYaml(defaultImage) },
   // The generated parts of the Helm chart (dist/chart).
-  ...chartFiles()
+  ...chartFiles(),
+  // The API reference of every CRD (core's `crds`: a new kind listed there is documented without more ado).
+  { path: "docs/api-reference.md", content: apiReference(crds) },
+  // Code blocks showing examples/library, which test/release compiles and runs.
+  docWithExamples(root, "docs/library.md")
 ]

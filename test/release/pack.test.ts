@@ -130,6 +130,9 @@ describe("npm pack of the libraries", () => {
     expect(decided).toMatch(
       /^storage: sqlite, restart every 168h\nrejected: spec\.environment\n(apply \w+ hello-[\w-]+\n)+phase: Pending\n$/
     )
+    // docs/library.md shows this output; it must stay what the program prints.
+    const library = fs.readFileSync(path.join(repoRoot, "docs/library.md"), "utf8")
+    expect(/It prints:\n\n```text\n([\s\S]*?)```/.exec(library)?.[1]).toBe(decided)
     for (const kind of ["ConfigMap", "Secret", "Service", "StatefulSet"])
       expect(decided).toContain(`apply ${kind} hello-`)
     expect(await output("admin-key")).toBe(

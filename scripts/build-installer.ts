@@ -5,10 +5,11 @@
  * generated parts of the Helm chart, all written by `npm run generate`, so `kubectl apply -k config/default` and
  * `kubectl apply -f dist/install.yaml` install the same thing (an e2e test renders both and compares them).
  *
- * `npm run build-installer -- --image ghcr.io/x/y:tag [--output dist/install.yaml]` writes the bundle for another
- * image; without `--image` it writes the default image's bundle (the committed, drift-checked one).
+ * `npm run build-installer -- --image ghcr.io/x/y:tag[@sha256:…] [--output dist/install.yaml] [--chart <dir>]` writes
+ * the bundle for another image, and with `--chart` a copy of the chart whose values name that image (the release
+ * workflow packages it); without `--image` it writes the default image's bundle (the committed, drift-checked one).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { crds } from "@convex-operator/core"
@@ -25,6 +26,7 @@ import {
   toYaml,
   yamlDocuments
 } from "convex-operator"
+import { parseDocument } from "yaml"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -116,17 +118,44 @@ ${toYaml(leaderElectionRules()).trimEnd()}
   }
 ]
 
-const usage = "usage: npm run build-installer -- [--image <registry/name:tag>] [--output <file>]"
+const usage =
+  "usage: npm run build-installer -- [--image <registry/name[:tag][@sha256:…]>] [--output <file>] [--chart <dir>]"
 
-const main = (argv: ReadonlyArray<string>) => {
+/** An image reference split as the chart's values take it: repository, tag (may be empty), digest (may be empty). */
+export const imageParts = (image: string): { repository: string; tag: string; digest: string } => {
+  const [named = "", digest = ""] = image.split("@", 2)
+  const slash = named.lastIndexOf("/")
+  const colon = named.lastIndexOf(":")
+  return colon > slash
+    ? { repository: named.slice(0, colon), tag: named.slice(colon + 1), digest }
+    : { repository: named, tag: "", digest }
+}
+
+/**
+ * Copies dist/chart to `dir` with its values' image set to `image` (repository, tag, digest; comments kept), so that
+ * `helm package <dir>` packages the chart of a release with the release's image.
+ */
+export const writeChart = (dir: string, image: string) => {
+  cpSync(join(root, "dist/chart"), dir, { recursive: true })
+  const valuesPath = join(dir, "values.yaml")
+  const values = parseDocument(readFileSync(valuesPath, "utf8"))
+  const parts = imageParts(image)
+  for (const [key, value] of Object.entries(parts)) values.setIn(["image", key], value)
+  writeFileSync(valuesPath, values.toString({ lineWidth: 0 }))
+}
+
+/** `npm run build-installer`: install.yaml for an image (default: this version's), and optionally the chart. */
+export const main = (argv: ReadonlyArray<string>) => {
   let image = defaultImage
   let output = join(root, "dist/install.yaml")
+  let chart: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = (argv[i] ?? "").split(/=(.*)/s, 2)
     const value = inline ?? argv[++i]
     if (value === undefined || value === "") throw new Error(`${flag}: missing value\n${usage}`)
     if (flag === "--image") image = value
     else if (flag === "--output") output = resolve(value)
+    else if (flag === "--chart") chart = resolve(value)
     else throw new Error(`unknown argument ${flag}\n${usage}`)
   }
   const problem = invalidImage(image)
@@ -134,6 +163,11 @@ const main = (argv: ReadonlyArray<string>) => {
   mkdirSync(dirname(output), { recursive: true })
   writeFileSync(output, installYaml(image))
   console.log(`wrote ${output} (image ${image})`)
+  if (chart !== undefined) {
+    if (resolve(chart) === join(root, "dist/chart")) throw new Error("--chart: write the release chart elsewhere")
+    writeChart(chart, image)
+    console.log(`wrote ${chart} (chart ${operatorVersion}, image ${image})`)
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -10,6 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { decodeConvexInstance } from "@convex-operator/core"
+import { leaderElectionRules, operatorRules } from "convex-operator"
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { parse, parseAllDocuments } from "yaml"
@@ -162,6 +163,25 @@ describe("release inputs", () => {
     const decoded = decodeConvexInstance(object)
     expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
     expect((object as { spec: { version: string } }).spec.version).toMatch(/^[0-9a-f]{40}$/)
+  })
+
+  it("docs/security.md's RBAC table lists every resource and verb the operator's rules grant", () => {
+    const rows = fs
+      .readFileSync(path.join(repoRoot, "docs/security.md"), "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("| `"))
+      .map((line) => line.split("|").map((cell) => cell.trim()))
+    for (const rule of [...operatorRules(), ...leaderElectionRules()]) {
+      const group = `\`${rule.apiGroups[0] === "" ? '""' : rule.apiGroups[0]}\``
+      for (const resource of rule.resources) {
+        const row = rows.find(
+          ([, cellGroup, resources]) => cellGroup === group && resources?.split(/,\s*|\s+/).includes(resource)
+        )
+        expect(row, `${group} ${resource}`).toBeDefined()
+        const verbs = row?.[3] === "same" ? rows.find(([, g]) => g === '`""`')?.[3] : row?.[3]
+        for (const verb of rule.verbs) expect(verbs?.split(/,\s*/), `${group} ${resource} ${verb}`).toContain(verb)
+      }
+    }
   })
 
   it("withExamples fills empty and stale example blocks and leaves the rest of the page alone", () => {

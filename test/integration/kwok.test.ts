@@ -1,6 +1,7 @@
 /** Smoke test of the "full" local cluster: controllers, scheduler and kwok turn workloads into Ready pods. */
 import { expect, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
+import { failedJobPodLabel, failJobPods } from "../cluster/failing-jobs.js"
 import { waitUntil } from "../cluster/wait.js"
 import { clusterLayerOptions, conditionStatus, type KubeObject, LocalCluster } from "./support.js"
 
@@ -80,6 +81,45 @@ layer(LocalCluster.layer({ components: "full" }), clusterLayerOptions)("full loc
           .pipe(Effect.map((job) => (conditionStatus(job, "Complete") === "True" ? Option.some(job) : Option.none())))
       )
       expect((done.status as { succeeded?: number }).succeeded).toBe(1)
+    })
+  )
+
+  it.effect("fails the pods of chosen Jobs on purpose, and only while asked (failJobPods)", () =>
+    Effect.gen(function* () {
+      const { objects } = yield* LocalCluster
+      const jobNamed = (name: string): KubeObject => ({ ...job, metadata: { name, namespace: "default" } })
+      const jobRef = { apiVersion: "batch/v1", kind: "Job", namespace: "default" }
+      const finished = (name: string) =>
+        eventually(
+          `Job ${name} finished`,
+          objects
+            .get(jobRef, name)
+            .pipe(
+              Effect.map((found) =>
+                conditionStatus(found, "Complete") === "True"
+                  ? Option.some("Complete")
+                  : conditionStatus(found, "Failed") === "True"
+                    ? Option.some("Failed")
+                    : Option.none()
+              )
+            )
+        )
+      const failing = yield* failJobPods({ namespace: "default", jobNamePrefix: "doomed-" })
+      yield* objects.apply(jobNamed("doomed-1"))
+      yield* objects.apply(jobNamed("spared-1"))
+      expect(yield* finished("doomed-1")).toBe("Failed")
+      expect(yield* finished("spared-1")).toBe("Complete")
+      const pods = yield* objects.list({ apiVersion: "v1", kind: "Pod", namespace: "default" })
+      const doomed = pods.find((pod) => pod.metadata.name?.startsWith("doomed-1-"))
+      expect((doomed?.metadata as { labels?: Record<string, string> }).labels?.[failedJobPodLabel]).toBe("Failed")
+      expect(doomed?.status).toMatchObject({
+        phase: "Failed",
+        containerStatuses: [{ state: { terminated: { exitCode: 1, reason: "Error" } } }]
+      })
+
+      yield* failing.stop
+      yield* objects.apply(jobNamed("doomed-2"))
+      expect(yield* finished("doomed-2")).toBe("Complete")
     })
   )
 })

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { crds } from "@convex-operator/core"
 import { defaultImage, install, leaderElectionRules, managerDeployment, operatorRules } from "convex-operator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
@@ -150,7 +151,7 @@ describe("the Helm chart", () => {
       "--timeout",
       "90s"
     ])
-    expect(kubectl.json(["crd", "convexinstances.convex.icod.de"])).toBeDefined()
+    for (const crd of crds) expect(kubectl.json(["crd", crd.metadata.name]), crd.metadata.name).toBeDefined()
     await eventually(
       "the operator pod to become Ready",
       () =>
@@ -170,13 +171,14 @@ describe("the Helm chart", () => {
     helm(["uninstall", "convex-operator", "-n", install.namespace, "--wait", "--timeout", "90s"])
     expect(kubectl.json(["deployment", "convex-operator", "-n", install.namespace])).toBeUndefined()
     expect(kubectl.json(["clusterrole", "convex-operator"])).toBeUndefined()
-    kubectl(["delete", "crd", "convexinstances.convex.icod.de", "--wait=false"])
+    // As README's uninstall says: the CRDs by label (helm never deletes them), then the namespace.
+    kubectl(["delete", "crd", "-l", "app.kubernetes.io/part-of=convex-operator", "--wait=false"])
     kubectl(["delete", "namespace", install.namespace, "--wait=false"])
     await eventually(
-      "the namespace and CRD to be gone",
+      "the namespace and the CRDs to be gone",
       () =>
         kubectl.json(["namespace", install.namespace]) === undefined &&
-        kubectl.json(["crd", "convexinstances.convex.icod.de"]) === undefined
+        crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined)
           ? true
           : undefined,
       { timeoutMillis: 90_000 }

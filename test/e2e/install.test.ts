@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { crds } from "@convex-operator/core"
 import { defaultImage, install, installObjects } from "convex-operator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
@@ -81,18 +82,21 @@ const operatorPodReady = () =>
     }
   )
 
-/** Waits until the namespace, the CRD and the cluster RBAC are gone. */
+/** Waits until the namespace, every CRD and the cluster RBAC are gone (a CRD still terminating would swallow the next apply). */
 const uninstalled = () =>
   eventually(
-    "the namespace, CRD and ClusterRole to be gone",
+    "the namespace, the CRDs and the ClusterRole to be gone",
     () =>
       kubectl.json(["namespace", install.namespace]) === undefined &&
-      kubectl.json(["crd", "convexinstances.convex.icod.de"]) === undefined &&
+      crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined) &&
       kubectl.json(["clusterrole", install.role]) === undefined &&
       kubectl.json(["clusterrolebinding", install.role]) === undefined
         ? true
         : undefined,
-    { timeoutMillis: 90_000, detail: () => kubectl(["get", "namespace", install.namespace, "-o", "yaml"]) }
+    {
+      timeoutMillis: 90_000,
+      detail: () => kubectl(["get", "namespace", install.namespace, "-o", "yaml"]) + kubectl(["get", "crd"])
+    }
   )
 
 describe("install", () => {

@@ -111,7 +111,9 @@ layer(LocalCluster.layer({ components: "full" }), clusterLayerOptions)("full loc
       expect(yield* finished("spared-1")).toBe("Complete")
       const pods = yield* objects.list({ apiVersion: "v1", kind: "Pod", namespace: "default" })
       const doomed = pods.find((pod) => pod.metadata.name?.startsWith("doomed-1-"))
-      expect((doomed?.metadata as { labels?: Record<string, string> }).labels?.[failedJobPodLabel]).toBe("Failed")
+      expect((doomed?.metadata as { labels?: Record<string, string> } | undefined)?.labels?.[failedJobPodLabel]).toBe(
+        "Failed"
+      )
       expect(doomed?.status).toMatchObject({
         phase: "Failed",
         containerStatuses: [{ state: { terminated: { exitCode: 1, reason: "Error" } } }]

@@ -129,12 +129,12 @@ describe("the upgrade saga through the reconciler", () => {
       yield* kube.patch(ConvexInstances, "demo", { spec: { version: v2 } }, { namespace, type: "merge" })
       yield* until(
         "the new version",
-        Effect.sync(() => (cache.instances.unsafeGet(key)?.spec as { version?: string }).version === v2)
+        Effect.sync(() => (cache.instances.unsafeGet(key)?.spec as { version?: string } | undefined)?.version === v2)
       )
       yield* reconcileOnce(cache)
       const [first] = yield* exportJobs
       expect(first?.metadata.annotations?.["convex.icod.de/attempt"]).toBe("1")
-      expect((first?.spec as { backoffLimit?: number }).backoffLimit).toBe(0)
+      expect((first?.spec as { backoffLimit?: number } | undefined)?.backoffLimit).toBe(0)
       expect(instanceStatus(cache).upgrade).toMatchObject({ phase: "Exporting", attempt: 1 })
 
       // Its pod fails: the Job is deleted and the reconcile asks to be woken in 10 s.

@@ -103,7 +103,8 @@ describe("npm pack of the libraries", () => {
     expect(packed.map((pkg) => pkg.name).sort()).toEqual(["@convex-operator/core", "@convex-operator/k8s"])
     for (const pkg of packed) {
       const files = new Set(pkg.files.map((file) => file.path))
-      for (const file of ["package.json", "dist/index.js", "dist/index.d.ts"]) expect(files, pkg.name).toContain(file)
+      for (const file of ["package.json", "README.md", "dist/index.js", "dist/index.d.ts"])
+        expect(files, pkg.name).toContain(file)
       expect(
         [...files].filter((file) => /tsbuildinfo|(^|\/)test\/|\.test\./.test(file)),
         pkg.name

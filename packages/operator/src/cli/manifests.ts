@@ -1,5 +1,5 @@
 /**
- * `convex-operator manifests [--image X]`: the whole installation (CRD, Namespace, RBAC, manager Deployment) from
+ * `convex-operator manifests [--image X]`: the whole installation (CRDs, Namespace, RBAC, manager Deployment) from
  * the renderer `npm run build-installer` writes `dist/install.yaml` with, so that for this version's image the
  * output is that file byte for byte. `convex-operator manifests --image X | kubectl apply --server-side -f -`
  * installs the operator running image X.
@@ -18,7 +18,7 @@ const image = Options.text("image").pipe(
 )
 
 const withoutDeployment = Options.boolean("without-deployment").pipe(
-  Options.withDescription("Leave out the manager Deployment: CRD, Namespace and RBAC only.")
+  Options.withDescription("Leave out the manager Deployment: CRDs, Namespace and RBAC only.")
 )
 
 export const manifestsCommand = Command.make(
@@ -35,6 +35,6 @@ export const manifestsCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Print the operator's installation as YAML: CRD, Namespace, RBAC and Deployment (pipe to kubectl apply --server-side -f -)."
+    "Print the operator's installation as YAML: CRDs, Namespace, RBAC and Deployment (pipe to kubectl apply --server-side -f -)."
   )
 )

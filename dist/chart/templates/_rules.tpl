@@ -96,6 +96,44 @@
   verbs:
     - update
 - apiGroups:
+    - convex.icod.de
+  resources:
+    - convexbackups
+  verbs:
+    - create
+    - delete
+    - get
+    - list
+    - watch
+- apiGroups:
+    - convex.icod.de
+  resources:
+    - convexscheduledbackups
+  verbs:
+    - get
+    - list
+    - watch
+- apiGroups:
+    - convex.icod.de
+  resources:
+    - convexbackups/status
+    - convexscheduledbackups/status
+  verbs:
+    - patch
+- apiGroups:
+    - convex.icod.de
+  resources:
+    - convexbackups/finalizers
+    - convexscheduledbackups/finalizers
+  verbs:
+    - update
+- apiGroups:
+    - ""
+  resources:
+    - pods
+  verbs:
+    - list
+- apiGroups:
     - events.k8s.io
   resources:
     - events

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-/** The `convex-operator` executable. */
+/** The `convex-operator` executable (also `kubectl-convex`, a kubectl plugin). */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import { cli } from "./cli/root.js"
+import { cliFor, invokedAs } from "./cli/root.js"
 
-cli(process.argv).pipe(
+cliFor(process.argv).pipe(
   Effect.catchTag("UserError", (error) =>
-    Console.error(`convex-operator: ${error.message}`).pipe(
+    Console.error(`${invokedAs(process.argv)}: ${error.message}`).pipe(
       Effect.andThen(
         Effect.sync(() => {
           process.exitCode = 2

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { group, plural } from "@convex-operator/core"
+import { backupPlural, group, plural, scheduledBackupPlural } from "@convex-operator/core"
 import { Resource } from "@convex-operator/k8s"
 import { childResources } from "./reconcile/resources.js"
 
@@ -57,6 +57,14 @@ export const operatorRules = (): ReadonlyArray<PolicyRule> => {
     rule(group, [`${plural}/status`], ["patch"]),
     // Owner references with blockOwnerDeletion need update on the owner's finalizers (OwnerReferencesPermissionEnforcement).
     rule(group, [`${plural}/finalizers`], ["update"]),
+    // ConvexBackups: watched (backup-controller.ts), created and deleted by schedules (schedule-controller.ts); Jobs
+    // owned by them with blockOwnerDeletion need update on their finalizers. ConvexScheduledBackups: watched.
+    rule(group, [backupPlural], ["get", "list", "watch", "create", "delete"]),
+    rule(group, [scheduledBackupPlural], ["get", "list", "watch"]),
+    rule(group, [`${backupPlural}/status`, `${scheduledBackupPlural}/status`], ["patch"]),
+    rule(group, [`${backupPlural}/finalizers`, `${scheduledBackupPlural}/finalizers`], ["update"]),
+    // Pods of finished backup Jobs: the store container's termination message holds the ZIP's size.
+    rule(Resource.Pod.group, [Resource.Pod.plural], ["list"]),
     // Events (EventRecorder: create, and patch of a series).
     rule(Resource.Event.group, [Resource.Event.plural], ["create", "patch"])
   ]

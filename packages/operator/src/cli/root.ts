@@ -1,6 +1,7 @@
 /** The `convex-operator` command line: every subcommand, assembled. */
 import { Command } from "@effect/cli"
 import { adminKeyCommand } from "./admin-key.js"
+import { backupCommand } from "./backup.js"
 import { crdCommand } from "./crd.js"
 import { manifestsCommand } from "./manifests.js"
 import { renderCommand } from "./render.js"
@@ -9,8 +10,27 @@ import { snapshotCommand } from "./snapshot.js"
 
 export const rootCommand = Command.make("convex-operator").pipe(
   Command.withDescription("Kubernetes operator for self-hosted Convex."),
-  Command.withSubcommands([runCommand, crdCommand, manifestsCommand, renderCommand, adminKeyCommand, snapshotCommand])
+  Command.withSubcommands([
+    runCommand,
+    crdCommand,
+    manifestsCommand,
+    renderCommand,
+    adminKeyCommand,
+    snapshotCommand,
+    backupCommand
+  ])
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */
 export const cli = Command.run(rootCommand, { name: "convex-operator", version: "0.1.0" })
+
+/**
+ * The name the CLI was started as: `kubectl convex` when the executable is installed as `kubectl-convex` (kubectl
+ * runs plugins by that name), else `convex-operator`. The commands are the same; help and errors use the name.
+ */
+export const invokedAs = (argv: ReadonlyArray<string>): string =>
+  /^kubectl-convex(\.[cm]?js)?$/.test((argv[1] ?? "").split(/[\\/]/).pop() ?? "") ? "kubectl convex" : "convex-operator"
+
+/** Runs the CLI under the name it was started as. */
+export const cliFor = (argv: ReadonlyArray<string>) =>
+  Command.run(rootCommand, { name: invokedAs(argv), version: "0.1.0" })(argv)

@@ -15,6 +15,8 @@ import {
   WorkQueue
 } from "@convex-operator/k8s"
 import { type Duration, Effect, type Scope } from "effect"
+import { startBackupController } from "../backup/backup-controller.js"
+import { startScheduleController } from "../backup/schedule-controller.js"
 import { type Cache, makeCache } from "./cache.js"
 import { type ReconcilerSettings, type RetryableError, reconcile } from "./reconciler.js"
 
@@ -61,7 +63,15 @@ export const startOperator = (
     for (const namespace of options.namespaces.length === 0 ? [undefined] : options.namespaces) {
       caches.set(namespace, yield* makeCache({ namespace, trigger, forget: queue.forget }))
     }
-    const all = [...caches.values()]
+    // ConvexBackups and ConvexScheduledBackups: one controller of each per watched namespace (or for all).
+    const backupControllers = []
+    for (const namespace of options.namespaces.length === 0 ? [undefined] : options.namespaces) {
+      backupControllers.push(
+        yield* startBackupController({ namespace, operatorImage: options.settings.operatorImage }),
+        yield* startScheduleController({ namespace })
+      )
+    }
+    const all = [...caches.values(), ...backupControllers]
     return {
       queue,
       ready: Effect.all(

@@ -1,0 +1,187 @@
+/**
+ * The ConvexBackup controller (k8s `Controller`): observe the backup, its instance, the other backups of that
+ * instance, its Job (and, once the Job is complete, its pod's store report) → `decideBackup` (core) → create the
+ * claim and Job, write the status only when it changed, record events on the backup and the instance.
+ *
+ * @module
+ */
+import {
+  type BackupTurn,
+  backupJobName,
+  type ConvexInstance,
+  type Observed as CoreObserved,
+  decideBackup,
+  decodeConvexBackup,
+  decodeConvexInstance,
+  jobOutcome,
+  managedBy,
+  parseStoreReport,
+  type StoreReport,
+  storeContainerName
+} from "@convex-operator/core"
+import {
+  Action,
+  Controller,
+  EventRecorder,
+  KubeClient,
+  type KubeObject,
+  Resource,
+  TerminalError
+} from "@convex-operator/k8s"
+import { Clock, Effect, Either } from "effect"
+import { describeError, RetryableError } from "../reconcile/errors.js"
+import { equalJson, fieldManager } from "../reconcile/reconciler.js"
+import { ConvexInstances } from "../reconcile/resources.js"
+import { ConvexBackups } from "./resources.js"
+
+export interface BackupControllerOptions {
+  readonly namespace: string | undefined
+  readonly operatorImage: string
+}
+
+type Observed = CoreObserved["objects"][number]
+
+const instanceKeyOf = (object: KubeObject): string | undefined => {
+  const name = (object as { spec?: { instanceRef?: { name?: string } } }).spec?.instanceRef?.name
+  return name === undefined ? undefined : Resource.key(object.metadata.namespace, name)
+}
+
+const turnOf = (object: KubeObject): BackupTurn => ({
+  name: object.metadata.name ?? "",
+  phase: (object as { status?: { phase?: BackupTurn["phase"] } }).status?.phase,
+  createdAt: object.metadata.creationTimestamp ?? ""
+})
+
+const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>
+  new RetryableError({ message: `${what}: ${describeError(error as never)}` })
+
+/** The store container's termination message of the Job's pods. */
+const storeReport = (namespace: string, job: string) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    const pods = yield* kube.list(Resource.Pod, { namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` })
+    for (const pod of pods.items) {
+      const statuses = (pod.status as { containerStatuses?: ReadonlyArray<Record<string, unknown>> } | undefined)
+        ?.containerStatuses
+      const store = statuses?.find((status) => status.name === storeContainerName) as
+        | { state?: { terminated?: { message?: string } } }
+        | undefined
+      const report = parseStoreReport(store?.state?.terminated?.message)
+      if (report !== undefined) return report
+    }
+    return undefined
+  }).pipe(Effect.mapError(retryOn(`reading the pods of Job ${job}`)))
+
+/** Starts the ConvexBackup controller in the current scope. */
+export const startBackupController = (options: BackupControllerOptions) =>
+  Controller.make<KubeObject, RetryableError | TerminalError, KubeClient | EventRecorder>({
+    name: "convexbackup",
+    resource: ConvexBackups,
+    watcher: options.namespace === undefined ? {} : { namespace: options.namespace },
+    indexers: { instance: (object) => [instanceKeyOf(object)].filter((key): key is string => key !== undefined) },
+    owns: [
+      {
+        resource: Resource.Job,
+        watcher: {
+          ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+          labelSelector: `app.kubernetes.io/component=backup,app.kubernetes.io/managed-by=${managedBy}`
+        }
+      }
+    ],
+    watches: [
+      {
+        resource: ConvexInstances,
+        ...(options.namespace === undefined ? {} : { watcher: { namespace: options.namespace } }),
+        map: (instance, backups) => backups.unsafeByIndex("instance", Resource.keyOf(instance)).map(Resource.keyOf)
+      }
+    ],
+    isTerminal: (error) => error._tag === "TerminalError",
+    reconcile: (object, context) =>
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        const recorder = yield* EventRecorder
+        const decoded = decodeConvexBackup(object)
+        if (Either.isLeft(decoded)) {
+          return yield* new TerminalError({
+            message: `ConvexBackup ${context.key} does not decode: ${decoded.left.message}`
+          })
+        }
+        const backup = decoded.right
+        const name = backup.metadata.name ?? ""
+        const namespace = backup.metadata.namespace ?? "default"
+        const instanceKey = Resource.key(namespace, backup.spec.instanceRef.name)
+        const instanceObject = context.store(ConvexInstances).unsafeGet(instanceKey)
+        const instance: ConvexInstance | undefined =
+          instanceObject === undefined ? undefined : Either.getOrUndefined(decodeConvexInstance(instanceObject))
+        const siblings = context.primaries.unsafeByIndex("instance", instanceKey).map(turnOf)
+        const jobName = backupJobName(name)
+        const job = context.store(Resource.Job).unsafeGet(Resource.key(namespace, jobName)) as Observed | undefined
+        const final = backup.status?.phase === "Completed" || backup.status?.phase === "Failed"
+        let report: StoreReport | undefined
+        if (!final && jobOutcome(job) === "Succeeded") report = yield* storeReport(namespace, jobName)
+        let claimExists = true
+        const pvc = backup.spec.target.pvc
+        if (!final && job === undefined && pvc !== undefined) {
+          claimExists = yield* kube
+            .get(Resource.PersistentVolumeClaim, pvc.claimName ?? `${backup.spec.instanceRef.name}-backups`, {
+              namespace
+            })
+            .pipe(
+              Effect.as(true),
+              Effect.catchTag("NotFound", () => Effect.succeed(false)),
+              Effect.mapError(retryOn("reading the backup claim"))
+            )
+        }
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const decision = decideBackup({
+          backup,
+          instance,
+          siblings,
+          job,
+          claimExists,
+          report,
+          now,
+          operator: { image: options.operatorImage }
+        })
+        for (const child of decision.apply) {
+          yield* kube
+            .apply(
+              child.kind === "Job" ? Resource.Job : Resource.PersistentVolumeClaim,
+              child as unknown as KubeObject,
+              {
+                fieldManager,
+                force: true
+              }
+            )
+            .pipe(Effect.mapError(retryOn(`applying ${child.kind} ${child.metadata.name}`)))
+          yield* Effect.logInfo(`applied ${child.kind} ${namespace}/${child.metadata.name}`)
+        }
+        if (!equalJson(object.status, decision.status)) {
+          yield* kube
+            .apply(
+              ConvexBackups,
+              {
+                apiVersion: object.apiVersion,
+                kind: object.kind,
+                metadata: { name, namespace },
+                status: decision.status
+              },
+              { fieldManager, force: true, subresource: "status" }
+            )
+            .pipe(Effect.mapError(retryOn("updating the status")))
+        }
+        for (const event of decision.events) {
+          const regarding = event.on === "instance" ? instanceObject : object
+          if (regarding === undefined) continue
+          yield* recorder.record({
+            regarding,
+            type: event.type,
+            reason: event.reason,
+            action: event.action,
+            note: event.message
+          })
+        }
+        // Waiting for its turn: look again soon (a sibling finishing does not wake this key).
+        return decision.status.phase === "Pending" ? Action.requeueAfter("10 seconds") : Action.awaitChange
+      }).pipe(Effect.annotateLogs({ backup: context.key }))
+  })

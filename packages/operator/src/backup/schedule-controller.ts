@@ -1,0 +1,120 @@
+/**
+ * The ConvexScheduledBackup controller (k8s `Controller`): observe the schedule and the ConvexBackups it created
+ * (by label) → `decideSchedule` (core) → create the due backup, delete what retention prunes (a backup with
+ * deletionPolicy Delete takes its data along), write the status when it changed, and wake up for the next run.
+ *
+ * @module
+ */
+import { backupLabels, decideSchedule, decodeConvexScheduledBackup, type RetainedBackup } from "@convex-operator/core"
+import {
+  Action,
+  Controller,
+  EventRecorder,
+  KubeClient,
+  type KubeObject,
+  Resource,
+  TerminalError
+} from "@convex-operator/k8s"
+import { Clock, Effect, Either } from "effect"
+import { describeError, RetryableError } from "../reconcile/errors.js"
+import { equalJson, fieldManager } from "../reconcile/reconciler.js"
+import { ConvexBackups, ConvexScheduledBackups } from "./resources.js"
+
+const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>
+  new RetryableError({ message: `${what}: ${describeError(error as never)}` })
+
+const scheduleKeyOf = (backup: KubeObject): ReadonlyArray<string> => {
+  const schedule = backup.metadata.labels?.[backupLabels.schedule]
+  return schedule === undefined ? [] : [Resource.key(backup.metadata.namespace, schedule)]
+}
+
+const retained = (backup: KubeObject): RetainedBackup => {
+  const status = (backup as { status?: { phase?: RetainedBackup["phase"]; finishedAt?: string } }).status
+  return {
+    name: backup.metadata.name ?? "",
+    phase: status?.phase,
+    finishedAt: new Date(status?.finishedAt ?? backup.metadata.creationTimestamp ?? 0)
+  }
+}
+
+/** Starts the ConvexScheduledBackup controller in the current scope. */
+export const startScheduleController = (options: { readonly namespace: string | undefined }) =>
+  Controller.make<KubeObject, RetryableError | TerminalError, KubeClient | EventRecorder>({
+    name: "convexscheduledbackup",
+    resource: ConvexScheduledBackups,
+    ...(options.namespace === undefined ? {} : { watcher: { namespace: options.namespace } }),
+    watches: [
+      {
+        resource: ConvexBackups,
+        watcher: {
+          ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+          labelSelector: backupLabels.schedule
+        },
+        indexers: { schedule: scheduleKeyOf },
+        map: (backup) => scheduleKeyOf(backup)
+      }
+    ],
+    isTerminal: (error) => error._tag === "TerminalError",
+    reconcile: (object, context) =>
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        const recorder = yield* EventRecorder
+        const decoded = decodeConvexScheduledBackup(object)
+        if (Either.isLeft(decoded)) {
+          return yield* new TerminalError({
+            message: `ConvexScheduledBackup ${context.key} does not decode: ${decoded.left.message}`
+          })
+        }
+        const schedule = decoded.right
+        const name = schedule.metadata.name ?? ""
+        const namespace = schedule.metadata.namespace ?? "default"
+        const backups = context
+          .store(ConvexBackups)
+          .unsafeByIndex("schedule", context.key)
+          .filter((backup) => backup.metadata.deletionTimestamp === undefined)
+          .map(retained)
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const decision = decideSchedule({ schedule, backups, now })
+        if (decision.create !== undefined) {
+          yield* kube.create(ConvexBackups, decision.create as unknown as KubeObject, { fieldManager }).pipe(
+            Effect.tap(() => Effect.logInfo(`created ConvexBackup ${namespace}/${decision.create?.metadata.name}`)),
+            Effect.catchIf(
+              (error) => error._tag === "Conflict",
+              () => Effect.void // created by an earlier reconcile of the same run
+            ),
+            Effect.mapError(retryOn("creating the scheduled backup"))
+          )
+        }
+        for (const pruned of decision.prune) {
+          yield* kube.delete(ConvexBackups, pruned, { namespace, propagationPolicy: "Background" }).pipe(
+            Effect.tap(() => Effect.logInfo(`retention deleted ConvexBackup ${namespace}/${pruned}`)),
+            Effect.catchTag("NotFound", () => Effect.void),
+            Effect.mapError(retryOn(`deleting ${pruned}`))
+          )
+        }
+        if (!equalJson(object.status, decision.status)) {
+          yield* kube
+            .apply(
+              ConvexScheduledBackups,
+              {
+                apiVersion: object.apiVersion,
+                kind: object.kind,
+                metadata: { name, namespace },
+                status: decision.status
+              },
+              { fieldManager, force: true, subresource: "status" }
+            )
+            .pipe(Effect.mapError(retryOn("updating the status")))
+        }
+        for (const event of decision.events) {
+          yield* recorder.record({
+            regarding: object,
+            type: event.type,
+            reason: event.reason,
+            action: event.action,
+            note: event.message
+          })
+        }
+        return decision.requeueAfter === undefined ? Action.awaitChange : Action.requeueAfter(decision.requeueAfter)
+      }).pipe(Effect.annotateLogs({ schedule: context.key }))
+  })

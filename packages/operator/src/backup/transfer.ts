@@ -1,0 +1,98 @@
+/**
+ * The data side of backup Jobs: report a ZIP's size and location (`backup store`), upload it to S3-compatible
+ * storage on the way, and download one for a restore (`backup fetch`). S3 goes through the AWS SDK
+ * (`@aws-sdk/client-s3`, multipart uploads with `@aws-sdk/lib-storage`): no hand-written request signing.
+ * Credentials come from the standard `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` variables and are never printed.
+ *
+ * @module
+ */
+import { createReadStream, createWriteStream, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
+import type { Readable } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import { Upload } from "@aws-sdk/lib-storage"
+import { Data, Effect } from "effect"
+
+/** A bucket object and how to reach it. */
+export interface S3Object {
+  readonly bucket: string
+  readonly key: string
+  readonly region: string
+  readonly endpoint?: string | undefined
+  readonly forcePathStyle: boolean
+}
+
+export class TransferError extends Data.TaggedError("TransferError")<{ readonly message: string }> {}
+
+const client = (object: S3Object) =>
+  new S3Client({
+    region: object.region,
+    forcePathStyle: object.forcePathStyle,
+    ...(object.endpoint !== undefined ? { endpoint: object.endpoint } : {})
+  })
+
+const describe = (cause: unknown) =>
+  cause instanceof Error ? `${cause.name === "Error" ? "" : `${cause.name}: `}${cause.message}` : String(cause)
+
+/** Uploads `file` to `object` (multipart for large files). */
+export const upload = (file: string, object: S3Object) =>
+  Effect.tryPromise({
+    try: async () => {
+      const s3 = client(object)
+      try {
+        await new Upload({
+          client: s3,
+          params: {
+            Bucket: object.bucket,
+            Key: object.key,
+            Body: createReadStream(file),
+            ContentType: "application/zip"
+          }
+        }).done()
+      } finally {
+        s3.destroy()
+      }
+    },
+    catch: (cause) =>
+      new TransferError({ message: `uploading to s3://${object.bucket}/${object.key}: ${describe(cause)}` })
+  })
+
+/** Downloads `object` to `file` (through a temporary file renamed into place when complete). */
+export const download = (object: S3Object, file: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const partial = join(dirname(file), `.partial-${basename(file)}`)
+      const s3 = client(object)
+      try {
+        const answer = await s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }))
+        if (answer.Body === undefined) throw new Error("the object has no body")
+        await pipeline(answer.Body as Readable, createWriteStream(partial))
+        renameSync(partial, file)
+      } catch (error) {
+        rmSync(partial, { force: true })
+        throw error
+      } finally {
+        s3.destroy()
+      }
+    },
+    catch: (cause) =>
+      new TransferError({ message: `downloading s3://${object.bucket}/${object.key}: ${describe(cause)}` })
+  })
+
+/** The size of `file`, or a clear failure when the export left nothing there. */
+export const fileSize = (file: string) =>
+  Effect.try({
+    try: () => statSync(file).size,
+    catch: () => new TransferError({ message: `no snapshot at ${file}: the export step did not write it` })
+  })
+
+/** Writes the store report where Kubernetes reads a container's termination message (best effort). */
+export const writeTerminationMessage = (path: string, message: string) =>
+  Effect.sync(() => {
+    try {
+      writeFileSync(path, message)
+    } catch {
+      // Not in a container (a local run): the report is printed anyway.
+    }
+  })

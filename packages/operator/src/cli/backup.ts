@@ -1,0 +1,228 @@
+/**
+ * `convex-operator backup` (also `kubectl convex backup` when installed as `kubectl-convex`):
+ *
+ * - `backup now <instance> [-n ns] [--schedule S]` creates a ConvexBackup (the target of schedule S, else the
+ *   instance's backup claim) and prints its name;
+ * - `backup list [-n ns | -A] [-o table|json|yaml]` lists ConvexBackups;
+ * - `backup store` and `backup fetch` are the steps of backup and restore Jobs (upload/report, download).
+ */
+import { apiVersion, backupKind, decodeConvexScheduledBackup, formatTime } from "@convex-operator/core"
+import { KubeClient, type KubeConfigSource, type KubeError, type KubeObject } from "@convex-operator/k8s"
+import { Args, Command, Options } from "@effect/cli"
+import { Clock, Console, Effect, Either, Option } from "effect"
+import { ConvexBackups, ConvexScheduledBackups } from "../backup/resources.js"
+import { download, fileSize, type S3Object, upload, writeTerminationMessage } from "../backup/transfer.js"
+import { toYaml } from "../manifests.js"
+import { describeError } from "../reconcile/errors.js"
+import { UserError } from "./user-error.js"
+
+// --- Job steps --------------------------------------------------------------------------------------------------
+
+const file = Options.text("file").pipe(Options.withDescription("The snapshot ZIP."))
+const location = Options.text("location").pipe(Options.withDescription("Where the ZIP is kept (for the report)."))
+const bucket = Options.text("s3-bucket").pipe(Options.optional)
+const key = Options.text("s3-key").pipe(Options.optional)
+const region = Options.text("s3-region").pipe(Options.withDefault("us-east-1"))
+const endpoint = Options.text("s3-endpoint").pipe(Options.optional)
+const forcePathStyle = Options.boolean("s3-force-path-style")
+const terminationLog = Options.text("termination-log").pipe(
+  Options.withDescription("Where the report goes for Kubernetes to read."),
+  Options.withDefault("/dev/termination-log")
+)
+const s3Options = { bucket, key, region, endpoint, forcePathStyle }
+
+const s3Object = (flags: {
+  readonly bucket: Option.Option<string>
+  readonly key: Option.Option<string>
+  readonly region: string
+  readonly endpoint: Option.Option<string>
+  readonly forcePathStyle: boolean
+}): S3Object | undefined =>
+  Option.isSome(flags.bucket) && Option.isSome(flags.key)
+    ? {
+        bucket: flags.bucket.value,
+        key: flags.key.value,
+        region: flags.region,
+        endpoint: Option.getOrUndefined(flags.endpoint),
+        forcePathStyle: flags.forcePathStyle
+      }
+    : undefined
+
+const asUserError = <A, R>(effect: Effect.Effect<A, { readonly message: string }, R>) =>
+  effect.pipe(Effect.mapError((error) => new UserError({ message: error.message })))
+
+const storeCommand = Command.make("store", { file, location, terminationLog, ...s3Options }, (flags) =>
+  asUserError(
+    Effect.gen(function* () {
+      const sizeBytes = yield* fileSize(flags.file)
+      const object = s3Object(flags)
+      if (object !== undefined) {
+        yield* Effect.logInfo(`uploading ${flags.file} (${sizeBytes} bytes) to s3://${object.bucket}/${object.key}`)
+        yield* upload(flags.file, object)
+      }
+      const report = JSON.stringify({ sizeBytes, location: flags.location })
+      yield* writeTerminationMessage(flags.terminationLog, report)
+      yield* Console.log(report)
+    })
+  )
+).pipe(Command.withDescription("Backup Job step: upload the ZIP (S3 targets) and report its size and location."))
+
+const fetchCommand = Command.make("fetch", { file, ...s3Options }, (flags) =>
+  asUserError(
+    Effect.gen(function* () {
+      const object = s3Object(flags)
+      if (object === undefined) return yield* Effect.fail({ message: "fetch needs --s3-bucket and --s3-key" })
+      yield* Effect.logInfo(`downloading s3://${object.bucket}/${object.key} to ${flags.file}`)
+      yield* download(object, flags.file)
+      yield* Console.log(`${flags.file}: ${yield* fileSize(flags.file)} bytes`)
+    })
+  )
+).pipe(Command.withDescription("Restore Job step: download a snapshot ZIP from S3-compatible storage."))
+
+// --- User commands ----------------------------------------------------------------------------------------------
+
+const namespace = Options.text("namespace").pipe(
+  Options.withAlias("n"),
+  Options.withDescription("Namespace (default: default)."),
+  Options.withDefault("default")
+)
+const kubeconfig = Options.text("kubeconfig").pipe(
+  Options.withDescription("Kubeconfig file; default: KUBECONFIG, ~/.kube/config, then the in-cluster service account."),
+  Options.optional
+)
+const withKube = <A>(kubeconfigFile: Option.Option<string>, effect: Effect.Effect<A, UserError, KubeClient>) => {
+  const source: KubeConfigSource = Option.match(kubeconfigFile, {
+    onNone: () => ({ _tag: "Default" }),
+    onSome: (path) => ({ _tag: "File", path })
+  })
+  return effect.pipe(
+    Effect.provide(KubeClient.layerLive({ source, userAgent: "convex-operator-cli/0.1.0" })),
+    Effect.catchTag("KubeConfigError", (error) => Effect.fail(new UserError({ message: error.message })))
+  )
+}
+const failure = (what: string) => (error: KubeError) => new UserError({ message: `${what}: ${describeError(error)}` })
+
+const instanceArg = Args.text({ name: "instance" }).pipe(Args.withDescription("The ConvexInstance to back up."))
+const schedule = Options.text("schedule").pipe(
+  Options.withDescription("Use the target of this ConvexScheduledBackup (default: the instance's backup claim)."),
+  Options.optional
+)
+
+/** `backup now`: the ConvexBackup it creates, named `<instance>-<yyyymmddhhmmss>`. */
+export const manualBackup = (instance: string, ns: string, target: unknown, now: Date): KubeObject => ({
+  apiVersion,
+  kind: backupKind,
+  metadata: {
+    name: `${instance}-${formatTime(now).replace(/[-T:Z]/g, "")}`,
+    namespace: ns,
+    labels: { "convex.icod.de/instance": instance }
+  },
+  spec: { instanceRef: { name: instance }, target }
+})
+
+const nowCommand = Command.make(
+  "now",
+  { instance: instanceArg, namespace, schedule, kubeconfig },
+  ({ instance, namespace, schedule, kubeconfig }) =>
+    withKube(
+      kubeconfig,
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        let target: unknown = { pvc: {} }
+        if (Option.isSome(schedule)) {
+          const object = yield* kube
+            .get(ConvexScheduledBackups, schedule.value, { namespace })
+            .pipe(Effect.mapError(failure(`reading ConvexScheduledBackup ${namespace}/${schedule.value}`)))
+          const decoded = decodeConvexScheduledBackup(object)
+          if (Either.isLeft(decoded)) return yield* new UserError({ message: decoded.left.message })
+          target = (object as unknown as { spec: { target: unknown } }).spec.target
+        }
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const created = yield* kube
+          .create(ConvexBackups, manualBackup(instance, namespace, target, now), {
+            fieldManager: "convex-operator-cli"
+          })
+          .pipe(Effect.mapError(failure(`creating a ConvexBackup of ${namespace}/${instance}`)))
+        yield* Console.log(
+          `convexbackup/${created.metadata.name} created (kubectl get convexbackup -n ${namespace} -w)`
+        )
+      })
+    )
+).pipe(Command.withDescription("Back up an instance now: creates a ConvexBackup."))
+
+const allNamespaces = Options.boolean("all-namespaces").pipe(Options.withAlias("A"))
+const output = Options.choice("output", ["table", "json", "yaml"]).pipe(
+  Options.withAlias("o"),
+  Options.withDefault("table" as const)
+)
+
+const age = (created: string | undefined, now: number): string => {
+  if (created === undefined) return "<unknown>"
+  const seconds = Math.max(0, Math.floor((now - new Date(created).getTime()) / 1000))
+  if (seconds < 120) return `${seconds}s`
+  if (seconds < 7200) return `${Math.floor(seconds / 60)}m`
+  if (seconds < 172800) return `${Math.floor(seconds / 3600)}h`
+  return `${Math.floor(seconds / 86400)}d`
+}
+
+/** The `backup list` table: kubectl's layout (columns padded by three spaces). */
+export const backupTable = (items: ReadonlyArray<KubeObject>, withNamespace: boolean, now: number): string => {
+  const rows = items.map((item) => {
+    const { spec, status } = item as {
+      spec?: { instanceRef?: { name?: string } }
+      status?: { phase?: string; size?: string; location?: string }
+    }
+    return [
+      ...(withNamespace ? [item.metadata.namespace ?? ""] : []),
+      item.metadata.name ?? "",
+      spec?.instanceRef?.name ?? "",
+      status?.phase ?? "",
+      status?.size ?? "",
+      status?.location ?? "",
+      age(item.metadata.creationTimestamp, now)
+    ]
+  })
+  const header = [...(withNamespace ? ["NAMESPACE"] : []), "NAME", "INSTANCE", "PHASE", "SIZE", "LOCATION", "AGE"]
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)))
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd((widths[column] ?? 0) + 3)))
+        .join("")
+        .trimEnd()
+    )
+    .join("\n")
+}
+
+const listCommand = Command.make(
+  "list",
+  { namespace, allNamespaces, output, kubeconfig },
+  ({ namespace, allNamespaces, output, kubeconfig }) =>
+    withKube(
+      kubeconfig,
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        const list = yield* kube
+          .listAll(ConvexBackups, allNamespaces ? {} : { namespace })
+          .pipe(Effect.mapError(failure("listing ConvexBackups")))
+        const items = [...list.items].sort(
+          (a, b) =>
+            (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
+            (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") ||
+            (a.metadata.name ?? "").localeCompare(b.metadata.name ?? "")
+        )
+        const document = { apiVersion: "v1", kind: "List", items }
+        if (output === "json") return yield* Console.log(JSON.stringify(document, null, 2))
+        if (output === "yaml") return yield* Console.log(toYaml(document).trimEnd())
+        if (items.length === 0) {
+          return yield* Console.log(allNamespaces ? "No backups found." : `No backups found in ${namespace} namespace.`)
+        }
+        yield* Console.log(backupTable(items, allNamespaces, yield* Clock.currentTimeMillis))
+      })
+    )
+).pipe(Command.withDescription("List ConvexBackups (-n ns, -A for all namespaces, -o json|yaml)."))
+
+export const backupCommand = Command.make("backup").pipe(
+  Command.withDescription("Backups: now, list; store and fetch are the steps of backup and restore Jobs."),
+  Command.withSubcommands([nowCommand, listCommand, storeCommand, fetchCommand])
+)

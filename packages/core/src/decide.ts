@@ -11,6 +11,7 @@
  */
 import { Duration, Option } from "effect"
 import type { ConvexInstance, ConvexInstanceStatus } from "./api/index.js"
+import { planRestore } from "./backup/restore.js"
 import { backendImage, dashboardImage } from "./convex/index.js"
 import { decisionEvents } from "./decide-events.js"
 import { containerImage, referencedValues, routesState } from "./decide-observe.js"
@@ -29,7 +30,7 @@ import { indexObserved } from "./render/observed.js"
 import { decideGeneratedSecrets, type Entropy, type GeneratedSecrets, generatedSecretData } from "./render/secret.js"
 import { backendContainerName } from "./render/statefulset.js"
 import { instanceUrls } from "./render/urls.js"
-import { applyConditions, findCondition, formatTime } from "./status/conditions.js"
+import { applyConditions, type ConditionState, findCondition, formatTime } from "./status/conditions.js"
 import { endpointsOf } from "./status/endpoints.js"
 import type { DecidedEvent } from "./status/events.js"
 import { phaseOf } from "./status/phase.js"
@@ -82,6 +83,25 @@ export interface Decision {
   readonly events: ReadonlyArray<DecidedEvent>
   /** When to decide again even if nothing changes (a due restart). */
   readonly requeueAfter: Option.Option<Duration.Duration>
+}
+
+/** The conditions with a restore's: Ready stays False until the restore succeeded, and RestoreCompleted. */
+const withRestore = (
+  states: ReadonlyArray<ConditionState>,
+  restore: ReturnType<typeof planRestore>
+): ReadonlyArray<ConditionState> => {
+  if (restore.condition === undefined) return states
+  const held = states.map((state) =>
+    state.type === "Ready" && restore.holdReady
+      ? {
+          ...state,
+          status: "False" as const,
+          reason: restore.failed ? "RestoreFailed" : "Restoring",
+          message: restore.condition?.message ?? ""
+        }
+      : state
+  )
+  return [...held, restore.condition]
 }
 
 /** Every kind of child an instance may have: list and watch these (owned by the instance) to observe them. */
@@ -222,15 +242,19 @@ export const decide = (
     dashboardPodAnnotations: { [configHashAnnotation]: dashboardHash },
     operator: options.operator
   })
-  const desired = renderChildren(context, {
-    secrets,
-    holdBackend,
-    trafficStopped: upgrade.trafficStopped,
-    jobs: upgrade.jobs,
-    snapshotClaim: upgrade.snapshotClaim,
-    envAccess: upgrade.envAccess,
-    upgradeHash: upgrade.targetHash
-  })
+  const restore = planRestore({ context, observed: index.get, backendReady: backendReadiness.ready, now })
+  const desired = [
+    ...renderChildren(context, {
+      secrets,
+      holdBackend,
+      trafficStopped: upgrade.trafficStopped,
+      jobs: upgrade.jobs,
+      snapshotClaim: upgrade.snapshotClaim,
+      envAccess: upgrade.envAccess,
+      upgradeHash: upgrade.targetHash
+    }),
+    ...(restore.job !== undefined ? [restore.job] : [])
+  ]
   const observedOf = (object: ChildObject) => index.get(object.kind, object.metadata.name)
   const apply = desired.filter((object) => needsApply(object, observedOf(object)))
   const pending = new Set(apply.map(objectKey))
@@ -247,6 +271,7 @@ export const decide = (
         (object.metadata.namespace ?? namespace) === namespace &&
         isManagedChild(object.metadata.labels, name) &&
         !desiredKeys.has(objectKey(object)) &&
+        !(object.kind === "Job" && object.metadata.name === restore.keepJob) &&
         !(holdBackend && object.kind === "StatefulSet" && object.metadata.name === names.backend)
     )
     .map(
@@ -306,13 +331,14 @@ export const decide = (
     upgradeConditions: upgrade.conditions
   }
   const generation = instance.metadata.generation
-  const conditions = applyConditions(previous?.conditions, conditionsOf(facts), generation, now)
+  const conditions = applyConditions(previous?.conditions, withRestore(conditionsOf(facts), restore), generation, now)
   const ready = findCondition(conditions, "Ready")?.status === "True"
   const status: ConvexInstanceStatus = {
-    phase: phaseOf({ upgrading: upgrade.upgrading, failed: holdBackend || upgrade.failed, ready }),
+    phase: phaseOf({ upgrading: upgrade.upgrading, failed: holdBackend || upgrade.failed || restore.failed, ready }),
     ...(upgrade.upgradeHash !== undefined ? { upgradeHash: upgrade.upgradeHash } : {}),
     ...(upgrade.currentVersion !== undefined ? { currentVersion: upgrade.currentVersion } : {}),
     ...(upgrade.upgrade !== undefined ? { upgrade: upgrade.upgrade } : {}),
+    ...(restore.status !== undefined ? { restore: restore.status } : {}),
     ...(restart.restartedAt !== undefined ? { lastRestartTime: restart.restartedAt } : {}),
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     endpoints: endpointsOf({
@@ -323,21 +349,26 @@ export const decide = (
     conditions
   }
 
-  const events = decisionEvents({
-    instance,
-    previous: previous?.conditions,
-    conditions,
-    secretChange: secrets.change,
-    restartTriggered: restart._tag === "Restart"
-  })
+  const events = [
+    ...restore.events,
+    ...decisionEvents({
+      instance,
+      previous: previous?.conditions,
+      conditions,
+      secretChange: secrets.change,
+      restartTriggered: restart._tag === "Restart"
+    })
+  ]
 
   const wakeAts = [restart._tag === "Waiting" ? restart.dueAt : undefined, upgrade.wakeAt].filter(
     (at): at is Date => at !== undefined
   )
   const requeueAfter =
-    wakeAts.length === 0
-      ? Option.none()
-      : Option.some(Duration.millis(Math.max(1000, Math.min(...wakeAts.map((at) => at.getTime())) - now.getTime())))
+    restore.status?.phase === "Pending"
+      ? Option.some(Duration.seconds(10)) // the backup it waits for is not watched here
+      : wakeAts.length === 0
+        ? Option.none()
+        : Option.some(Duration.millis(Math.max(1000, Math.min(...wakeAts.map((at) => at.getTime())) - now.getTime())))
 
   return {
     desired,

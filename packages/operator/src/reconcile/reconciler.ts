@@ -15,6 +15,7 @@
  */
 import {
   type ApplyFailure,
+  backupLabels,
   type ConvexInstance,
   childKinds,
   childNames,
@@ -22,9 +23,11 @@ import {
   decodeConvexInstance,
   drawEntropy,
   instanceReferences,
+  jobOutcome,
   type Observed,
   type SecretGenerator,
   transitionEvents,
+  upgradeMayStart,
   withApplyFailures
 } from "@convex-operator/core"
 import {
@@ -39,6 +42,7 @@ import {
   TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either, Option } from "effect"
+import { ConvexBackups } from "../backup/resources.js"
 import type { Cache } from "./cache.js"
 import { describeError, RetryableError } from "./errors.js"
 import { finalize, finalizerName } from "./finalizer.js"
@@ -99,6 +103,22 @@ const observeReferences = (cache: Cache, instance: ConvexInstance, namespace: st
       }
     }
     return found
+  })
+
+/** The ConvexBackup a pending restore reads (none once the restore finished, or for an S3 source). */
+const observeRestoreSource = (instance: ConvexInstance, namespace: string) =>
+  Effect.gen(function* () {
+    const backup = instance.spec.restore?.from.backup
+    const phase = instance.status?.restore?.phase
+    if (backup === undefined || phase === "Succeeded" || phase === "Failed") return []
+    const kube = yield* KubeClient
+    return yield* kube.get(ConvexBackups, backup, { namespace }).pipe(
+      Effect.map((object) => [object]),
+      Effect.catchTag("NotFound", () => Effect.succeed([])),
+      Effect.mapError(
+        (error) => new RetryableError({ message: `reading ConvexBackup ${backup}: ${describeError(error)}` })
+      )
+    )
   })
 
 /** The controller owner of a child, when it is not a ConvexInstance of this name (then the child is refused). */
@@ -166,16 +186,45 @@ export const reconcile = (
       }
     }
     const references = yield* observeReferences(cache, instance, namespace)
+    const restoreSource = yield* observeRestoreSource(instance, namespace)
     const entropy = yield* drawEntropy
     const now = new Date(yield* Clock.currentTimeMillis)
 
     // Decide.
     const decision = decide(
       instance,
-      { objects: [...children, ...references] as ReadonlyArray<Observed["objects"][number]>, entropy },
+      {
+        objects: [...children, ...references, ...restoreSource] as ReadonlyArray<Observed["objects"][number]>,
+        entropy
+      },
       now,
       { operator: { image: settings.operatorImage } }
     )
+
+    // An upgrade does not start while a backup of the instance runs (its Job is in the Job store, unindexed).
+    if (decision.status.upgrade !== undefined && instance.status?.upgrade === undefined) {
+      const backups = cache
+        .store("Job")
+        .unsafeList()
+        .filter(
+          (job) =>
+            job.metadata.namespace === namespace &&
+            job.metadata.labels?.[backupLabels.instance] === name &&
+            job.metadata.labels?.["app.kubernetes.io/component"] === "backup"
+        )
+        .map((job) => ({
+          name: job.metadata.name ?? "",
+          phase:
+            jobOutcome(job as unknown as Observed["objects"][number]) === "Running" ? ("Running" as const) : undefined,
+          createdAt: job.metadata.creationTimestamp ?? ""
+        }))
+      if (!upgradeMayStart(backups)) {
+        yield* Effect.logInfo(
+          `${key}: the upgrade waits for the running backup ${backups.map((b) => b.name).join(", ")}`
+        )
+        return Action.requeueAfter("10 seconds")
+      }
+    }
 
     // Act.
     const failures: Array<ApplyFailure> = []

@@ -97,10 +97,10 @@ cleanUpAfterFile({
 
 const jobKinds = ["export", "env-save", "import", "env-restore"] as const
 type JobKind = (typeof jobKinds)[number]
+const instanceJobs = (name: string): ReadonlyArray<Json> =>
+  kubectl.json<Json>(["jobs", "-n", ns, "-l", `app.kubernetes.io/instance=${name}`])?.items ?? []
 const job = (name: string, kind: JobKind) =>
-  kubectl
-    .json<Json>(["jobs", "-n", ns, "-l", `app.kubernetes.io/instance=${name}`])
-    ?.items?.find((j: Json) => (j.spec?.template?.spec?.containers?.[0]?.args ?? [])[1] === kind) as Json | undefined
+  instanceJobs(name).find((j) => (j.spec?.template?.spec?.containers?.[0]?.args ?? [])[1] === kind)
 
 /** The reasons of the instance's upgrade events (one per step), oldest first. */
 const upgradeEvents = (name: string): ReadonlyArray<string> =>
@@ -125,8 +125,10 @@ const follow = async (name: string, until: (object: Json) => boolean, timeoutMil
       const step = `${current.status?.phase}/${conditionOf(current, "UpgradeInProgress")?.reason ?? "-"}`
       if (seen[seen.length - 1] !== step) seen.push(step)
       // Jobs belong to the upgrade: decide deletes them once it is done, so keep the last state seen.
+      // One list per poll (a step's Job may exist for only a few seconds).
+      const listed = instanceJobs(name)
       for (const kind of jobKinds) {
-        const found = job(name, kind)
+        const found = listed.find((j) => (j.spec?.template?.spec?.containers?.[0]?.args ?? [])[1] === kind)
         if (found !== undefined) jobs[kind] = found
       }
       return until(current) ? current : undefined

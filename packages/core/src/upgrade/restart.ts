@@ -34,6 +34,9 @@ export type RestartPlan =
   | { readonly _tag: "Waiting"; readonly restartedAt: string | undefined; readonly dueAt: Date | undefined }
   | { readonly _tag: "Restart"; readonly restartedAt: string }
 
+/** The largest time a Date holds (ECMAScript: ±8.64e15 ms around the epoch). */
+const maxDateMillis = 8.64e15
+
 const parse = (time: string | undefined): number | undefined => {
   if (time === undefined) return undefined
   const millis = Date.parse(time)
@@ -49,6 +52,9 @@ export const planRestart = (input: RestartInput): RestartPlan => {
   if (readySince === undefined || input.upgrading) return { _tag: "Waiting", restartedAt, dueAt: undefined }
   const started = Math.max(readySince, parse(restartedAt) ?? 0)
   const dueAt = started + interval
+  // An interval so long that the due time is past what a Date holds (a valid duration like 999999999999h) is never
+  // due; without this the wake-up time would be NaN, and a NaN requeue means "at once", forever.
+  if (!(dueAt <= maxDateMillis)) return { _tag: "Waiting", restartedAt, dueAt: undefined }
   if (input.now.getTime() >= dueAt) return { _tag: "Restart", restartedAt: formatTime(input.now) }
   return { _tag: "Waiting", restartedAt, dueAt: new Date(dueAt) }
 }

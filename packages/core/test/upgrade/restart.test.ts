@@ -36,6 +36,11 @@ describe("restart plan", () => {
     })
   })
 
+  it("is never due when the interval ends past what a Date holds (no NaN wake-up)", () => {
+    const plan = planRestart({ ...base, interval: "999999999999h", readySince: "2020-01-01T00:00:00Z" })
+    expect(plan).toEqual({ _tag: "Waiting", restartedAt: undefined, dueAt: undefined })
+  })
+
   it("waits while the backend is not ready or an upgrade runs", () => {
     expect(planRestart({ ...base, readySince: undefined })).toEqual({
       _tag: "Waiting",

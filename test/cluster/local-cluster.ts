@@ -60,6 +60,22 @@ export interface LocalClusterInfo {
   readonly http: KubeHttp
   readonly objects: Objects
   readonly assets: Assets
+  /** Fault injection: signal or restart a component, compact etcd. */
+  readonly faults: Faults
+}
+
+export type ComponentName = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok"
+
+export interface Faults {
+  /** Sends `signal` to the component's process group (SIGSTOP freezes it, SIGCONT resumes it). */
+  readonly signal: (component: ComponentName, signal: NodeJS.Signals) => void
+  /**
+   * Stops the component (`signal`, default SIGTERM) and starts it again with the same flags and port; for the
+   * apiserver, completes once `/readyz` answers 200 again.
+   */
+  readonly restart: (component: ComponentName, signal?: NodeJS.Signals) => Effect.Effect<void, ClusterError>
+  /** Compacts etcd's history up to its current revision (older resourceVersions answer 410); returns it. */
+  readonly compactEtcd: Effect.Effect<number, ClusterError>
 }
 
 const nodeName = "kwok-node-0"
@@ -191,13 +207,14 @@ const start = (
         (http) => Effect.sync(() => http.close())
       )
       const objects = makeObjects(http)
-      yield* waitUntil(
+      const apiserverReady = waitUntil(
         http
           .request({ method: "GET", path: "/readyz", timeoutMillis: 2_000 })
           .pipe(Effect.map((r) => ok(r.status === 200))),
         { component: "kube-apiserver", description: "/readyz", timeout: "60 seconds", interval: "200 millis" },
         guard
       )
+      yield* apiserverReady
       const kubeconfigPath = path.join(dir, "kubeconfig")
       writeKubeconfig(kubeconfigPath, credentials)
       yield* waitUntil(
@@ -259,6 +276,40 @@ const start = (
       const crdFiles = [...(options.gatewayApi === true ? assets.gatewayApiCrds : []), ...(options.crds ?? [])]
       const installedCrds = crdFiles.length === 0 ? [] : yield* installCrds(objects, crdFiles)
 
+      const componentNamed = (name: ComponentName) => {
+        const found = components.find((c) => c.name === name)
+        if (found === undefined) throw new Error(`no component ${name} in a "${mode}" cluster`)
+        return found
+      }
+      const etcdCall = (call: string, body: unknown) =>
+        Effect.tryPromise({
+          try: async () => {
+            const response = await fetch(`${etcdUrl}/v3/${call}`, { method: "POST", body: JSON.stringify(body) })
+            if (!response.ok) throw new Error(`${response.status} ${await response.text()}`)
+            return (await response.json()) as { header?: { revision?: string } }
+          },
+          catch: (cause) => new ClusterError({ component: "etcd", reason: `${call}: ${String(cause)}` })
+        })
+      const faults: Faults = {
+        signal: (name, signal) => componentNamed(name).signal(signal),
+        restart: (name, signal) =>
+          Effect.gen(function* () {
+            const component = yield* Effect.try({
+              try: () => componentNamed(name),
+              catch: (cause) => new ClusterError({ component: name, reason: String(cause) })
+            })
+            yield* Effect.promise(() => component.restart(signal))
+            if (name === "kube-apiserver") yield* apiserverReady
+          }),
+        compactEtcd: Effect.gen(function* () {
+          // The gRPC gateway takes keys as base64; a range over one key is enough to learn the revision.
+          const range = yield* etcdCall("kv/range", { key: Buffer.from("/").toString("base64"), limit: 1 })
+          const revision = Number(range.header?.revision ?? 0)
+          yield* etcdCall("kv/compaction", { revision: String(revision), physical: true })
+          return revision
+        })
+      }
+
       log(`${mode} cluster ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
       return {
         components: mode,
@@ -276,7 +327,8 @@ const start = (
         installedCrds,
         http,
         objects,
-        assets
+        assets,
+        faults
       } satisfies LocalClusterInfo
     })
 

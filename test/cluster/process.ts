@@ -1,8 +1,10 @@
 /**
  * One control-plane component as a scoped resource: spawned in its own process group with its output
  * in `<logsDir>/<name>.log`, stopped on scope close with SIGTERM, then SIGKILL after a timeout.
+ * For fault injection a component can be signalled (SIGSTOP/SIGCONT/SIGKILL) and restarted with the
+ * same command line; the scope then stops whichever process is current.
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
@@ -21,10 +23,15 @@ export interface ComponentSpec {
 
 export interface Component {
   readonly name: string
+  /** The current process (a restart changes it). */
   readonly pid: number
   readonly logFile: string
   /** `undefined` while running; the exit description once it has exited. */
   readonly exited: () => string | undefined
+  /** Sends `signal` to the component's process group. */
+  readonly signal: (signal: NodeJS.Signals) => void
+  /** Stops the process (`signal`, default SIGTERM; SIGKILL after the stop timeout) and starts it again. */
+  readonly restart: (signal?: NodeJS.Signals) => Promise<void>
 }
 
 export const logTail = (file: string, lines = 30): string => {
@@ -44,56 +51,82 @@ const signalGroup = (pid: number, signal: NodeJS.Signals) => {
   }
 }
 
+interface Running {
+  readonly pid: number
+  readonly exit: Promise<void>
+  exitDescription: string | undefined
+}
+
+const spawnOnce = (spec: ComponentSpec, logFile: string, reaper: Reaper): Running => {
+  const fd = fs.openSync(logFile, "a")
+  fs.writeSync(fd, `$ ${[spec.command, ...spec.args].join(" ")}\n`)
+  const child: ChildProcess = spawn(spec.command, spec.args, {
+    stdio: ["ignore", fd, fd],
+    detached: true,
+    env: spec.env ?? process.env
+  })
+  fs.closeSync(fd)
+  if (child.pid === undefined) throw new Error(`could not start ${spec.command}`)
+  reaper.register(child.pid)
+  let resolveExit: () => void = () => {}
+  const running: Running = {
+    pid: child.pid,
+    exit: new Promise<void>((resolve) => {
+      resolveExit = resolve
+    }),
+    exitDescription: undefined
+  }
+  child.on("error", (error) => {
+    running.exitDescription = `failed: ${error.message}`
+    resolveExit()
+  })
+  child.on("exit", (code, signal) => {
+    running.exitDescription = signal === null ? `exited with code ${code}` : `killed by ${signal}`
+    resolveExit()
+  })
+  child.unref()
+  return running
+}
+
+/** SIGTERM (or `signal`), SIGKILL after the timeout; also reaches grandchildren left in the group. */
+const stop = async (spec: ComponentSpec, running: Running, reaper: Reaper, signal: NodeJS.Signals = "SIGTERM") => {
+  signalGroup(running.pid, "SIGCONT")
+  signalGroup(running.pid, signal)
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = await Promise.race([
+    running.exit.then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), spec.stopTimeoutMillis ?? 10_000)
+    })
+  ])
+  clearTimeout(timer)
+  signalGroup(running.pid, "SIGKILL")
+  if (timedOut) await running.exit
+  reaper.unregister(running.pid)
+}
+
 export const startComponent = (spec: ComponentSpec, reaper: Reaper) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
         const logFile = path.join(spec.logsDir, `${spec.name}.log`)
-        const fd = fs.openSync(logFile, "a")
-        fs.writeSync(fd, `$ ${[spec.command, ...spec.args].join(" ")}\n`)
-        const child = spawn(spec.command, spec.args, {
-          stdio: ["ignore", fd, fd],
-          detached: true,
-          env: spec.env ?? process.env
-        })
-        fs.closeSync(fd)
-        if (child.pid === undefined) throw new Error(`could not start ${spec.command}`)
-        const pid = child.pid
-        reaper.register(pid)
-        let exitDescription: string | undefined
-        let resolveExit: () => void = () => {}
-        const exitPromise = new Promise<void>((resolve) => {
-          resolveExit = resolve
-        })
-        child.on("error", (error) => {
-          exitDescription = `failed: ${error.message}`
-          resolveExit()
-        })
-        child.on("exit", (code, signal) => {
-          exitDescription = signal === null ? `exited with code ${code}` : `killed by ${signal}`
-          resolveExit()
-        })
-        child.unref()
-        const component: Component = { name: spec.name, pid, logFile, exited: () => exitDescription }
-        return { component, exitPromise }
+        let current = spawnOnce(spec, logFile, reaper)
+        const component: Component = {
+          name: spec.name,
+          get pid() {
+            return current.pid
+          },
+          logFile,
+          exited: () => current.exitDescription,
+          signal: (signal) => signalGroup(current.pid, signal),
+          restart: async (signal) => {
+            await stop(spec, current, reaper, signal)
+            current = spawnOnce(spec, logFile, reaper)
+          }
+        }
+        return { component, current: () => current }
       },
       catch: (cause) => new ClusterError({ component: spec.name, reason: `spawn failed: ${String(cause)}` })
     }),
-    ({ component, exitPromise }) =>
-      Effect.promise(async () => {
-        signalGroup(component.pid, "SIGTERM")
-        const timeout = spec.stopTimeoutMillis ?? 10_000
-        let timer: NodeJS.Timeout | undefined
-        const timedOut = await Promise.race([
-          exitPromise.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), timeout)
-          })
-        ])
-        clearTimeout(timer)
-        // Also reaches grandchildren left in the group after the leader exited.
-        signalGroup(component.pid, "SIGKILL")
-        if (timedOut) await exitPromise
-        reaper.unregister(component.pid)
-      })
+    ({ current }) => Effect.promise(() => stop(spec, current(), reaper))
   ).pipe(Effect.map(({ component }) => component))

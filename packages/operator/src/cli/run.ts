@@ -8,7 +8,7 @@ import * as os from "node:os"
 import { SecretGenerator } from "@convex-operator/core"
 import { EventRecorder, Health, KubeClient, type KubeConfigSource, LeaderElection, Metrics } from "@convex-operator/k8s"
 import { Command, Options } from "@effect/cli"
-import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Config, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { countingKubeClient } from "../reconcile/counting.js"
 import { startOperator } from "../reconcile/operator.js"
 import { UserError } from "./user-error.js"
@@ -61,6 +61,14 @@ const operatorImage = Options.text("operator-image").pipe(
   Options.withDefault("ghcr.io/icod-de/convex-operator:latest")
 )
 
+const watchIdleTimeout = Options.integer("watch-idle-timeout").pipe(
+  Options.withDescription(
+    "Seconds a watch may stay silent (no event, no bookmark) before it is dropped and resumed; the apiserver sends a bookmark about every minute."
+  ),
+  Options.withFallbackConfig(Config.integer("WATCH_IDLE_TIMEOUT")),
+  Options.withDefault(300)
+)
+
 /** `host:port` → parts; `:8080` means all interfaces; `0` disables. */
 export const parseAddress = (address: string): Option.Option<{ host: string; port: number }> | UserError => {
   if (address === "0" || address === "") return Option.none()
@@ -94,7 +102,8 @@ export const runCommand = Command.make(
     logLevel,
     logFormat,
     concurrency,
-    operatorImage
+    operatorImage,
+    watchIdleTimeout
   },
   (flags) => {
     const source: KubeConfigSource = Option.match(flags.kubeconfig, {
@@ -133,7 +142,8 @@ export const runCommand = Command.make(
           const operator = yield* startOperator({
             namespaces: watched,
             concurrency: Math.max(1, flags.concurrency),
-            settings: { operatorImage: flags.operatorImage }
+            settings: { operatorImage: flags.operatorImage },
+            watchIdleTimeout: Duration.seconds(Math.max(1, flags.watchIdleTimeout))
           })
           isReady = Effect.zipWith(operator.isReady, leading, (a, b) => a && b)
           yield* operator.ready

@@ -75,6 +75,8 @@ export interface CacheOptions {
   readonly forget: (key: ObjectKey) => Effect.Effect<void>
   /** How often to look for Gateway API while it is missing (default 30 s). */
   readonly gatewayApiRecheck?: Duration.DurationInput
+  /** A watch silent (not even a bookmark) for this long is dropped and resumed (default: the Watcher's 300 s). */
+  readonly watchIdleTimeout?: Duration.DurationInput
 }
 
 /** Whether the cluster serves Gateway API v1 (a list of Gateways answers). */
@@ -92,7 +94,10 @@ export const gatewayApiInstalled = (namespace: string | undefined) =>
 
 export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, KubeClient | Scope.Scope> =>
   Effect.gen(function* () {
-    const scope = options.namespace === undefined ? {} : { namespace: options.namespace }
+    const scope = {
+      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+      ...(options.watchIdleTimeout === undefined ? {} : { idleTimeout: options.watchIdleTimeout })
+    }
     const instances = yield* Store.make<KubeObject>({ references: referenceIndex })
     const writers = new Map<string, Store.StoreWriter<KubeObject>>()
     for (const resource of childResources) {

@@ -28,6 +28,8 @@ export interface OperatorOptions {
   readonly settings: ReconcilerSettings
   /** How long a shutdown waits for running reconciles (default 30 s). */
   readonly gracefulShutdown?: Duration.DurationInput
+  /** Passed to every watch: how long a silent watch is trusted (default 300 s). */
+  readonly watchIdleTimeout?: Duration.DurationInput
 }
 
 export interface Operator {
@@ -61,7 +63,15 @@ export const startOperator = (
     })
     const trigger = (key: ObjectKey) => queue.enqueue(key)
     for (const namespace of options.namespaces.length === 0 ? [undefined] : options.namespaces) {
-      caches.set(namespace, yield* makeCache({ namespace, trigger, forget: queue.forget }))
+      caches.set(
+        namespace,
+        yield* makeCache({
+          namespace,
+          trigger,
+          forget: queue.forget,
+          ...(options.watchIdleTimeout === undefined ? {} : { watchIdleTimeout: options.watchIdleTimeout })
+        })
+      )
     }
     // ConvexBackups and ConvexScheduledBackups: one controller of each per watched namespace (or for all).
     const backupControllers = []

@@ -13,6 +13,8 @@ export const makeKubectl = (binary: string, kubeconfig: string): Kubectl => {
     try {
       return execFileSync(binary, ["--kubeconfig", kubeconfig, ...args], {
         encoding: "utf8",
+        // Lists of large objects (hostile specs of a MiB) exceed the default 1 MiB.
+        maxBuffer: 256 * 1024 * 1024,
         ...(input === undefined ? { stdio: ["ignore", "pipe", "pipe"] } : { input }),
         timeout: 30_000
       })

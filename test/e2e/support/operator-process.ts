@@ -16,6 +16,13 @@ export interface OperatorProcess {
   readonly logTail: (lines?: number) => string
   /** SIGTERM, then wait for the exit (SIGKILL after `graceMillis`); resolves to the exit code. */
   readonly stop: (graceMillis?: number) => Promise<number | null>
+  readonly pid: number
+  /** Sends `signal` (SIGKILL, SIGSTOP, SIGCONT, …) without waiting. */
+  readonly signal: (signal: NodeJS.Signals) => void
+  /** SIGKILL, resolving once the process is gone (for crash tests). */
+  readonly kill: () => Promise<void>
+  /** Whether the process is still running. */
+  readonly running: () => boolean
 }
 
 const freePort = async (): Promise<number> => {
@@ -46,11 +53,46 @@ const waitForReady = async (url: string, child: ChildProcess, logTail: () => str
   throw new Error(`the operator was not ready within ${timeoutMillis} ms:\n${logTail()}`)
 }
 
+/**
+ * Bundles the operator's sources into one ES module in `dir` and returns its path. Under load tsx needs several
+ * seconds to start the operator from source and a bundle about one, which matters to tests that restart it often.
+ * esbuild is what tsx itself transpiles with; the bundle is built from the current sources every time.
+ */
+export const bundleOperator = async (dir: string): Promise<string> => {
+  const esbuild = await import("esbuild")
+  // The operator reads its version from ../package.json beside its module, as from src/ and dist/.
+  fs.copyFileSync(path.join(repoRoot, "packages/operator/package.json"), path.join(dir, "package.json"))
+  const outfile = path.join(dir, "bundle", "convex-operator.mjs")
+  await esbuild.build({
+    entryPoints: [path.join(repoRoot, "packages/operator/src/main.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    conditions: ["@convex-operator/source"],
+    outfile,
+    // CommonJS dependencies call require(); give the ES module one.
+    banner: {
+      js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
+    },
+    logLevel: "warning"
+  })
+  return outfile
+}
+
 /** Starts the operator with `args` after `run`; resolves once `/readyz` answers 200 (caches synced). */
 export const startOperator = async (options: {
   readonly kubeconfig: string
   readonly logDir: string
   readonly args?: ReadonlyArray<string>
+  /** A bundle from {@link bundleOperator} to run instead of the sources through tsx. */
+  readonly bundle?: string
+  /** Default debug (the e2e tests read the log); a benchmark logs less. */
+  readonly logLevel?: "debug" | "info"
+  /** Extra environment (POD_NAME names a leader-election candidate). */
+  readonly env?: NodeJS.ProcessEnv
+  /** Resolve without waiting for `/readyz` (a standby replica under leader election is not ready). */
+  readonly waitReady?: boolean
 }): Promise<OperatorProcess> => {
   const [metricsPort, probesPort] = [await freePort(), await freePort()]
   const logFile = path.join(options.logDir, `operator-${Date.now()}.log`)
@@ -58,20 +100,28 @@ export const startOperator = async (options: {
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      "--conditions=@convex-operator/source",
-      path.join(repoRoot, "packages/operator/src/main.ts"),
+      ...(options.bundle === undefined
+        ? [
+            "--import",
+            "tsx",
+            "--conditions=@convex-operator/source",
+            path.join(repoRoot, "packages/operator/src/main.ts")
+          ]
+        : [options.bundle]),
       "run",
       "--kubeconfig",
       options.kubeconfig,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,
       `--health-probe-bind-address=127.0.0.1:${probesPort}`,
       "--log-format=json",
-      "--log-level=debug",
+      `--log-level=${options.logLevel ?? "debug"}`,
       ...(options.args ?? [])
     ],
-    { cwd: repoRoot, stdio: ["ignore", out, out], env: { ...process.env, KUBECONFIG: options.kubeconfig } }
+    {
+      cwd: repoRoot,
+      stdio: ["ignore", out, out],
+      env: { ...process.env, ...options.env, KUBECONFIG: options.kubeconfig }
+    }
   )
   const logTail = (lines = 40) => {
     try {
@@ -82,11 +132,19 @@ export const startOperator = async (options: {
   }
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   const probesUrl = `http://127.0.0.1:${probesPort}`
+  const readyUrl = options.waitReady === false ? `${probesUrl}/healthz` : `${probesUrl}/readyz`
   try {
-    await waitForReady(`${probesUrl}/readyz`, child, logTail, 60_000)
+    await waitForReady(readyUrl, child, logTail, 60_000)
   } catch (error) {
     child.kill("SIGKILL")
     throw error
+  }
+  const closeLog = () => {
+    try {
+      fs.closeSync(out)
+    } catch {
+      // closed already
+    }
   }
   return {
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
@@ -94,13 +152,26 @@ export const startOperator = async (options: {
     logFile,
     logTail,
     stop: async (graceMillis = 20_000) => {
-      if (child.exitCode !== null) return child.exitCode
+      if (child.exitCode !== null || child.signalCode !== null) {
+        closeLog()
+        return child.exitCode
+      }
       child.kill("SIGTERM")
       const timer = setTimeout(() => child.kill("SIGKILL"), graceMillis)
       const code = await exited
       clearTimeout(timer)
-      fs.closeSync(out)
+      closeLog()
       return code
-    }
+    },
+    pid: child.pid ?? 0,
+    signal: (signal) => void child.kill(signal),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL")
+        await exited
+      }
+      closeLog()
+    },
+    running: () => child.exitCode === null && child.signalCode === null
   }
 }

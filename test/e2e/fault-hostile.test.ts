@@ -1,0 +1,300 @@
+/**
+ * Fault injection, part 2: two operator replicas with leader election, and hostile input.
+ *
+ * Two replicas (POD_NAME replica-a and replica-b, each with its own ServiceAccount token, so the audit log tells
+ * them apart by credential id) run against the full cluster. While replica-a leads, the admission corpus (every
+ * invalid spec, hostile ones included) is sent to the apiserver and must be refused naming the field; hostile specs
+ * the apiserver admits are created beside a healthy instance, which must still go Ready; each admitted one must
+ * end Ready or with a condition that explains it. The standby makes no request but for the Lease, and no Secret
+ * outside the instances' namespace is read. Then the leader is killed: the standby takes over within the lease
+ * duration plus its retry period and finishes the work.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { convexInstanceCrdPath } from "@convex-operator/core"
+import { install } from "convex-operator"
+import { beforeAll, describe, expect, it } from "vitest"
+import { invalidSpecs, valid } from "../integration/admission-corpus.js"
+import { useLocalCluster } from "../integration/support.js"
+import { repoRoot } from "../support/manifests.js"
+import { type AuditEvent, auditLog, byOperator, writeVerbs } from "./support/audit.js"
+import { cleanUpAfterFile } from "./support/clean-up.js"
+import { converge, type Json, kubeHelpers } from "./support/fault.js"
+import { startGatewayController } from "./support/gateway-controller.js"
+import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
+import { bundleOperator, type OperatorProcess, startOperator } from "./support/operator-process.js"
+import { operatorKubeconfig, serviceAccountKubeconfig } from "./support/service-account-kubeconfig.js"
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-fault-hostile-"))
+const audit = auditLog(work)
+const cluster = useLocalCluster(
+  {
+    components: "full",
+    gatewayApi: true,
+    crds: [path.join(repoRoot, convexInstanceCrdPath)],
+    apiserverArgs: audit.apiserverArgs
+  },
+  180_000
+)
+
+const ns = "fault-hostile"
+const victim = "fault-victim"
+// The defaults of LeaderElection (client-go's): a standby takes over once the Lease is this old, trying this often.
+const leaseDurationMillis = 15_000
+const retryPeriodMillis = 2_000
+
+let kubectl: Kubectl
+let helpers: ReturnType<typeof kubeHelpers>
+let stopGateways: () => Promise<void>
+const replicas: Record<"a" | "b", { operator?: OperatorProcess; credential?: string }> = { a: {}, b: {} }
+const timings: Array<string> = []
+
+/** The credential id (token JTI) the apiserver logs for requests made with `kubeconfig`. */
+const credentialOf = (kubeconfig: string) => {
+  const token = (JSON.parse(fs.readFileSync(kubeconfig, "utf8")) as Json).users[0].user.token as string
+  const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as Json
+  return `JTI=${payload.jti}`
+}
+const credential = (event: AuditEvent) => event.user?.extra?.["authentication.kubernetes.io/credential-id"]?.[0]
+
+beforeAll(async () => {
+  const info = cluster.info()
+  kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
+  helpers = kubeHelpers(kubectl)
+  for (const name of [install.namespace, ns, victim]) helpers.namespace(name)
+  stopGateways = startGatewayController(info.objects)
+  const bundle = await bundleOperator(work)
+  const configs = {
+    a: operatorKubeconfig(kubectl, info, work),
+    b: serviceAccountKubeconfig({
+      kubectl,
+      cluster: info,
+      namespace: install.namespace,
+      serviceAccount: install.serviceAccount,
+      file: path.join(work, "operator-b.kubeconfig")
+    })
+  }
+  for (const replica of ["a", "b"] as const) {
+    replicas[replica].credential = credentialOf(configs[replica])
+    replicas[replica].operator = await startOperator({
+      kubeconfig: configs[replica],
+      logDir: work,
+      bundle,
+      env: { POD_NAME: `replica-${replica}` },
+      // replica-a starts first and is ready only once it leads; replica-b then waits as the standby.
+      waitReady: replica === "a",
+      args: ["--leader-elect", `--leader-election-namespace=${install.namespace}`]
+    })
+  }
+}, 180_000)
+
+cleanUpAfterFile({
+  label: "[fault hostile]",
+  work,
+  stop: async () => {
+    const codes = [await replicas.a.operator?.stop(), await replicas.b.operator?.stop()]
+    await stopGateways?.()
+    return codes.find((code) => code !== null && code !== undefined) ?? null
+  },
+  summary: () => timings.join(", ")
+})
+
+const holder = () =>
+  (kubectl.json<Json>(["lease", "convex-operator-leader", "-n", install.namespace])?.spec?.holderIdentity ??
+    "") as string
+const read = () => helpers.instances(ns)
+const instanceObject = (name: string, spec: unknown) => ({
+  apiVersion: "convex.icod.de/v1alpha1",
+  kind: "ConvexInstance",
+  metadata: { name, namespace: ns },
+  spec
+})
+const isReady = (object: Json | undefined) =>
+  object !== undefined &&
+  conditionOf(object, "Ready")?.status === "True" &&
+  object.status?.observedGeneration === object.metadata.generation
+/** The False conditions of an instance, as `Type: message`. */
+const problems = (object: Json | undefined): ReadonlyArray<string> =>
+  ((object?.status?.conditions ?? []) as ReadonlyArray<Json>)
+    .filter((condition) => condition.status === "False" && condition.type !== "UpgradeInProgress")
+    .map((condition) => `${condition.type}: ${condition.message}`)
+
+const net = (extra: object) => ({ ...valid, networking: { host: "api.example.com", ...extra } })
+const env = (entries: ReadonlyArray<Json>) => ({ ...valid, backend: { env: entries } })
+
+/**
+ * Hostile specs the apiserver admits (no schema rule refuses them), with the outcome each must reach: Ready (the
+ * value is harmless, or the override is documented), or a False condition naming `reported` (the field of the
+ * instance, or the field of the child the apiserver refused).
+ */
+const admittedHostile: ReadonlyArray<{
+  readonly what: string
+  readonly spec: unknown
+  readonly outcome: "Ready" | { readonly reported: string }
+}> = [
+  // Gap: the host pattern does not bound DNS labels to 63 characters, and the HTTPRoute schema does not either.
+  { what: "a host label of 64 characters", spec: net({ host: `${"a".repeat(64)}.example.com` }), outcome: "Ready" },
+  {
+    what: "a PVC size of 1e1000",
+    spec: { ...valid, backend: { storage: { pvc: { enabled: true, size: "1e1000" } } } },
+    outcome: { reported: "PVCReady" }
+  },
+  {
+    what: "a negative memory limit",
+    spec: { ...valid, backend: { resources: { limits: { memory: "-1Gi" } } } },
+    outcome: { reported: "resources.limits[memory]" }
+  },
+  {
+    what: "a CPU limit of 1e308",
+    spec: { ...valid, backend: { resources: { limits: { cpu: "1e308" } } } },
+    outcome: "Ready"
+  },
+  { what: "an env var name with '='", spec: env([{ name: "A=B", value: "x" }]), outcome: { reported: ".name" } },
+  // spec.backend.env is documented to win over the operator's variables ("later entries win").
+  {
+    what: "an env var named INSTANCE_SECRET",
+    spec: env([{ name: "INSTANCE_SECRET", value: "0000" }]),
+    outcome: "Ready"
+  },
+  {
+    what: "an env var named CONVEX_CLOUD_ORIGIN",
+    spec: env([{ name: "CONVEX_CLOUD_ORIGIN", value: "https://x.io" }]),
+    outcome: "Ready"
+  },
+  {
+    what: "an env var from a Secret named like one in another namespace",
+    spec: env([{ name: "X", valueFrom: { secretKeyRef: { name: "stolen", key: "url" } } }]),
+    outcome: { reported: "spec.backend.env[0].valueFrom" }
+  },
+  { what: "a 300 KiB env value", spec: env([{ name: "BIG", value: "x".repeat(300_000) }]), outcome: "Ready" },
+  {
+    what: "a restart interval of 10^12 hours",
+    spec: { ...valid, maintenance: { restartInterval: "999999999999h" } },
+    outcome: "Ready"
+  },
+  {
+    what: "a negative runAsUser",
+    spec: { ...valid, backend: { security: { pod: { runAsUser: -1 } } } },
+    outcome: { reported: "securityContext.runAsUser" }
+  },
+  {
+    what: "a 1 MiB Gateway annotation",
+    spec: net({ gatewayAnnotations: { "example.com/x": "x".repeat(1_000_000) } }),
+    outcome: { reported: "metadata.annotations" }
+  },
+  {
+    what: "a parentRef to a Gateway in kube-system",
+    spec: net({ parentRefs: [{ name: "gw", namespace: "kube-system" }] }),
+    outcome: "Ready"
+  },
+  {
+    what: "a database Secret named like one in another namespace",
+    spec: {
+      ...valid,
+      backend: { db: { engine: "postgres", secretRef: "stolen", urlKey: "url" }, storage: { mode: "external" } }
+    },
+    outcome: { reported: "spec.backend.db.secretRef" }
+  }
+]
+
+describe("fault injection: leader election and hostile input", () => {
+  it("refuses the admission corpus naming the field; hostile admitted specs neither crash nor stall the operator", async () => {
+    const started = Date.now()
+    expect(holder()).toMatch(/^replica-a_/)
+    helpers.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "stolen", namespace: victim },
+      stringData: { url: "postgres://victim" }
+    })
+    const offset = audit.offset()
+    let refused = 0
+    for (const [index, [what, spec, field]] of invalidSpecs.entries()) {
+      const outcome = await cluster.create(instanceObject(`invalid-${index}`, spec) as never)
+      expect(outcome.ok, what).toBe(false)
+      if (!outcome.ok) {
+        expect(
+          outcome.error.causes.map((cause) => cause.field),
+          what
+        ).toContain(field)
+        refused++
+      }
+    }
+    for (const [index, { spec }] of admittedHostile.entries()) helpers.apply(instanceObject(`hostile-${index}`, spec))
+    helpers.apply(instanceObject("healthy", valid))
+    await converge("the healthy instance Ready beside the hostile ones", ["healthy"], read, isReady, {
+      log: () => replicas.a.operator?.logTail(20) ?? ""
+    })
+    // Every admitted hostile instance is handled: Ready, or a False condition that explains it.
+    const hostileNames = admittedHostile.map((_, index) => `hostile-${index}`)
+    await converge(
+      "every hostile instance handled",
+      hostileNames,
+      read,
+      (object) =>
+        object?.status?.observedGeneration === object?.metadata.generation &&
+        (isReady(object) || problems(object).length > 0)
+    )
+    const outcomes = new Map(read().map((object) => [object.metadata.name as string, object]))
+    const report = admittedHostile.map(({ what }, index) => {
+      const object = outcomes.get(`hostile-${index}`)
+      return `${what}: ${isReady(object) ? "Ready" : problems(object).join(" | ").slice(0, 300)}`
+    })
+    console.log(`[fault hostile] ${refused} refused at admission; admitted:\n  ${report.join("\n  ")}`)
+    for (const [index, { what, outcome }] of admittedHostile.entries()) {
+      const object = outcomes.get(`hostile-${index}`)
+      if (outcome === "Ready") expect(isReady(object), what).toBe(true)
+      else expect(problems(object).join("\n"), what).toContain(outcome.reported)
+    }
+    expect(replicas.a.operator?.running()).toBe(true)
+    expect(replicas.b.operator?.running()).toBe(true)
+
+    const events = audit.events(offset).filter(byOperator)
+    // Only the leader wrote; the standby asked for nothing but the Lease.
+    const standby = events.filter((event) => credential(event) === replicas.b.credential)
+    expect(
+      standby.filter((event) => event.objectRef?.resource !== "leases").map((e) => `${e.verb} ${e.objectRef?.resource}`)
+    ).toEqual([])
+    const leaderWrites = events.filter(
+      (event) => credential(event) === replicas.a.credential && writeVerbs.has(event.verb)
+    )
+    expect(leaderWrites.length).toBeGreaterThan(0)
+    // No Secret read outside the instances' namespace: the only Secret requests without one are the cluster-wide
+    // list and watch of the cache (which keeps referenced Secrets only).
+    const secrets = events.filter((event) => event.objectRef?.resource === "secrets")
+    expect(
+      secrets.filter((event) => event.objectRef?.namespace !== undefined && event.objectRef.namespace !== ns)
+    ).toEqual([])
+    const clusterWide = secrets.filter((event) => event.objectRef?.namespace === undefined).map((e) => e.verb)
+    expect(clusterWide.filter((verb) => verb !== "list" && verb !== "watch")).toEqual([])
+    timings.push(`hostile ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  }, 180_000)
+
+  it("the standby takes over within the lease duration after the leader is killed, and finishes the work", async () => {
+    const started = Date.now()
+    await replicas.a.operator?.kill()
+    const killed = Date.now()
+    helpers.apply(instanceObject("after-failover", valid))
+    await eventually("replica-b holds the Lease", () => (holder().startsWith("replica-b_") ? true : undefined), {
+      timeoutMillis: 60_000,
+      intervalMillis: 200
+    })
+    const takeover = Date.now() - killed
+    timings.push(`takeover ${(takeover / 1000).toFixed(1)}s`)
+    // client-go semantics: the standby counts the lease duration from when it last saw the Lease change (up to one
+    // retry period after the leader's last renewal, which is at most one retry period before the kill) and looks
+    // once per retry period; one more second covers the requests on a loaded machine.
+    expect(takeover).toBeLessThanOrEqual(leaseDurationMillis + 2 * retryPeriodMillis + 1000)
+    await converge("after-failover Ready", ["after-failover"], read, isReady, {
+      log: () => replicas.b.operator?.logTail(20) ?? ""
+    })
+    const writes = audit
+      .events()
+      .filter((event) => byOperator(event) && writeVerbs.has(event.verb) && event.objectRef?.namespace === ns)
+      .filter((event) => (event.objectRef?.name ?? "").startsWith("after-failover"))
+    expect(writes.length).toBeGreaterThan(0)
+    expect(new Set(writes.map(credential))).toEqual(new Set([replicas.b.credential]))
+    timings.push(`failover ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  }, 120_000)
+})

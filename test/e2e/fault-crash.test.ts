@@ -14,7 +14,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { convexInstanceCrdPath } from "@convex-operator/core"
+import { crdFiles } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -32,7 +32,11 @@ const random = seededRandom(seed)
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-fault-crash-"))
 const audit = auditLog(work)
 const cluster = useLocalCluster(
-  { components: "full", crds: [path.join(repoRoot, convexInstanceCrdPath)], apiserverArgs: audit.apiserverArgs },
+  {
+    components: "full",
+    crds: crdFiles.map((file) => path.join(repoRoot, file.path)),
+    apiserverArgs: audit.apiserverArgs
+  },
   180_000
 )
 

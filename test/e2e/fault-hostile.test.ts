@@ -12,7 +12,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { convexInstanceCrdPath } from "@convex-operator/core"
+import { crdFiles } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { beforeAll, describe, expect, it } from "vitest"
 import { invalidSpecs, valid } from "../integration/admission-corpus.js"
@@ -32,7 +32,7 @@ const cluster = useLocalCluster(
   {
     components: "full",
     gatewayApi: true,
-    crds: [path.join(repoRoot, convexInstanceCrdPath)],
+    crds: crdFiles.map((file) => path.join(repoRoot, file.path)),
     apiserverArgs: audit.apiserverArgs
   },
   180_000

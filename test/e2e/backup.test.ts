@@ -69,12 +69,12 @@ const convexInstance = (name: string, extra: object = {}) =>
     metadata: { name, namespace: ns },
     spec: { environment: "dev", version, ...extra }
   })
-const convexBackup = (name: string, instance: string, target: object) =>
+const convexBackup = (name: string, instance: string, target: object, deletionPolicy = "Retain") =>
   apply({
     apiVersion: "convex.icod.de/v1alpha1",
     kind: "ConvexBackup",
     metadata: { name, namespace: ns },
-    spec: { instanceRef: { name: instance }, target }
+    spec: { instanceRef: { name: instance }, target, deletionPolicy }
   })
 const get = (kind: string, name: string) => kubectl.json<Json>([kind, name, "-n", ns])
 const backups = () => kubectl.json<Json>(["convexbackups", "-n", ns])?.items ?? []
@@ -307,6 +307,10 @@ describe("backups end to end", () => {
       cli(["backup", "fetch", "--file", `${back}.2`, ...flags], { ...credentials, AWS_SECRET_ACCESS_KEY: "wrong" })
     ).rejects.toThrow("SignatureDoesNotMatch")
 
+    // backup remove deletes the object (a removal Job's step): fetching it fails afterwards.
+    await cli(["backup", "remove", ...flags], credentials)
+    await expect(cli(["backup", "fetch", "--file", `${back}.3`, ...flags], credentials)).rejects.toThrow("NoSuchKey")
+
     kubectl([
       "create",
       "secret",
@@ -317,9 +321,14 @@ describe("backups end to end", () => {
       `--from-literal=AWS_ACCESS_KEY_ID=${s3.accessKeyId}`,
       `--from-literal=AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`
     ])
-    convexBackup("to-s3", "app", {
-      s3: { bucket: s3.bucket, prefix: "e2e", endpoint: s3.endpoint, forcePathStyle: true, secretRef: { name: "s3" } }
-    })
+    convexBackup(
+      "to-s3",
+      "app",
+      {
+        s3: { bucket: s3.bucket, prefix: "e2e", endpoint: s3.endpoint, forcePathStyle: true, secretRef: { name: "s3" } }
+      },
+      "Delete"
+    )
     const completed = await phaseOf("to-s3", ["Completed"], 120_000)
     expect(completed.status.location).toBe(`s3://${s3.bucket}/e2e/${ns}/app/to-s3.zip`)
     const store = get("job", "to-s3-backup")?.spec.template.spec.containers[0]
@@ -327,6 +336,20 @@ describe("backups end to end", () => {
       expect.arrayContaining(["store", "--s3-endpoint", s3.endpoint, "--s3-key", `e2e/${ns}/app/to-s3.zip`])
     )
     expect(store.env.map((e: Json) => e.valueFrom.secretKeyRef.name)).toEqual(["s3", "s3"])
+    // Deleting a backup with deletionPolicy Delete runs its removal Job first (kwok completes it), then it goes.
+    expect(completed.metadata.finalizers).toContain("convex.icod.de/backup-data")
+    kubectl(["delete", "convexbackup", "to-s3", "-n", ns, "--wait=false"])
+    const removal = await eventually("the removal Job", () => get("job", "to-s3-remove"), {
+      timeoutMillis: 30_000,
+      detail
+    })
+    expect(removal.spec.template.spec.containers[0].args).toEqual(
+      expect.arrayContaining(["remove", "--s3-key", `e2e/${ns}/app/to-s3.zip`])
+    )
+    await eventually("to-s3 deleted", () => (get("convexbackup", "to-s3") === undefined ? true : undefined), {
+      timeoutMillis: 60_000,
+      detail
+    })
   }, 240_000)
 
   it("backup now and backup list, as a user runs them", async () => {

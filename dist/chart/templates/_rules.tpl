@@ -104,6 +104,7 @@
     - delete
     - get
     - list
+    - patch
     - watch
 - apiGroups:
     - convex.icod.de

@@ -59,7 +59,8 @@ export const operatorRules = (): ReadonlyArray<PolicyRule> => {
     rule(group, [`${plural}/finalizers`], ["update"]),
     // ConvexBackups: watched (backup-controller.ts), created and deleted by schedules (schedule-controller.ts); Jobs
     // owned by them with blockOwnerDeletion need update on their finalizers. ConvexScheduledBackups: watched.
-    rule(group, [backupPlural], ["get", "list", "watch", "create", "delete"]),
+    // Their data finalizer is added and removed with a merge patch.
+    rule(group, [backupPlural], ["get", "list", "watch", "create", "delete", "patch"]),
     rule(group, [scheduledBackupPlural], ["get", "list", "watch"]),
     rule(group, [`${backupPlural}/status`, `${scheduledBackupPlural}/status`], ["patch"]),
     rule(group, [`${backupPlural}/finalizers`, `${scheduledBackupPlural}/finalizers`], ["update"]),

@@ -26,8 +26,8 @@ export const ConvexBackupSpec = Schema.Struct({
   deletionPolicy: withDefault(
     BackupDeletionPolicy.pipe(
       doc(
-        "Retain (default): the ZIP outlives this object. Delete: the ZIP may go with it (scheduled backups are " +
-          "created with Delete; this operator version records the policy but removes no ZIPs yet)."
+        "Retain (default) keeps the ZIP when this object is deleted; Delete removes it too, through a Job, before " +
+          "the object goes (scheduled backups are created with Delete, so retention prunes their data)."
       )
     ),
     "Retain"

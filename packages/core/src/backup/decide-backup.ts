@@ -7,7 +7,14 @@
  */
 import { Option, Schema } from "effect"
 import type { ConvexBackup, ConvexBackupStatus, ConvexInstance } from "../api/index.js"
-import { backupJobName, backupLocation, renderBackupClaim, renderBackupJob } from "../render/backup-jobs.js"
+import {
+  backupJobName,
+  backupLocation,
+  removalJobName,
+  renderBackupClaim,
+  renderBackupJob,
+  renderRemovalJob
+} from "../render/backup-jobs.js"
 import type { OperatorSettings } from "../render/context.js"
 import { isSubset } from "../render/diff.js"
 import { childNames } from "../render/names.js"
@@ -221,4 +228,88 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
       }
     ]
   )
+}
+
+/** The finalizer of a backup whose ZIP goes with it (deletionPolicy Delete). */
+export const backupDataFinalizer = "convex.icod.de/backup-data"
+
+export interface BackupDeletion {
+  /** The removal Job to create. */
+  readonly apply: ReadonlyArray<Job>
+  /** Remove the finalizer now (the ZIP is gone, or there is none to remove, or removing it failed). */
+  readonly release: boolean
+  readonly events: ReadonlyArray<BackupEvent>
+}
+
+/**
+ * A backup being deleted: with deletionPolicy Delete and a finished ZIP, a removal Job deletes the ZIP (file or
+ * object) before the finalizer goes; a failed removal is reported (the ZIP stays where status.location says).
+ */
+export const decideBackupDeletion = (observed: {
+  readonly backup: ConvexBackup
+  readonly removalJob: KubeObject | undefined
+  readonly operator: OperatorSettings
+}): BackupDeletion => {
+  const { backup } = observed
+  const name = backup.metadata.name ?? ""
+  const namespace = backup.metadata.namespace ?? "default"
+  if (!(backup.metadata.finalizers ?? []).includes(backupDataFinalizer))
+    return { apply: [], release: false, events: [] }
+  const location = backup.status?.location
+  if (backup.spec.deletionPolicy !== "Delete" || location === undefined) return { apply: [], release: true, events: [] }
+  const jobName = removalJobName(name)
+  switch (jobOutcome(observed.removalJob)) {
+    case "Absent":
+      return {
+        apply: [
+          renderRemovalJob(
+            {
+              namespace,
+              instance: backup.spec.instanceRef.name,
+              image: observed.operator.image,
+              command: observed.operator.command
+            },
+            name,
+            backup.spec.target,
+            {
+              apiVersion: backup.apiVersion,
+              kind: backup.kind,
+              name,
+              uid: backup.metadata.uid ?? "",
+              controller: true,
+              blockOwnerDeletion: true
+            }
+          )
+        ],
+        release: false,
+        events: []
+      }
+    case "Running":
+      return { apply: [], release: false, events: [] }
+    case "Succeeded":
+      return {
+        apply: [],
+        release: true,
+        events: [
+          {
+            on: "backup",
+            type: "Normal",
+            reason: "BackupDataDeleted",
+            action: "Delete",
+            message: `deleted ${location}`
+          }
+        ]
+      }
+    case "Failed": {
+      const message = `could not delete ${location} (kubectl logs job/${jobName} -n ${namespace}); the ZIP is left there`
+      return {
+        apply: [],
+        release: true,
+        events: [
+          { on: "backup", type: "Warning", reason: "BackupDataNotDeleted", action: "Delete", message },
+          { on: "instance", type: "Warning", reason: "BackupDataNotDeleted", action: "Delete", message }
+        ]
+      }
+    }
+  }
 }

@@ -117,7 +117,7 @@ const cliEnv = (target: JobTarget): ReadonlyArray<EnvVar> => [
 ]
 
 const container = (
-  target: JobTarget,
+  target: Pick<JobTarget, "image" | "command">,
   name: string,
   args: ReadonlyArray<string>,
   env: ReadonlyArray<EnvVar>
@@ -218,6 +218,39 @@ export const renderBackupJob = (
     volume,
     [exporter],
     store
+  )
+}
+
+/** The Job that removes the ZIP of a deleted backup with deletionPolicy Delete. */
+export const removalJobName = (backup: string): string => boundedName(backup, "-remove")
+
+/** The removal Job of `backup` at `location` (owned by the ConvexBackup being deleted). */
+export const renderRemovalJob = (
+  target: Pick<JobTarget, "namespace" | "instance" | "image" | "command">,
+  backup: string,
+  destination: { readonly pvc?: PvcBackupTarget | undefined; readonly s3?: S3BackupTarget | undefined },
+  owner: OwnerReference
+): Job => {
+  const s3 = destination.s3
+  const volume: Volume =
+    s3 !== undefined
+      ? { name: "backups", emptyDir: {} }
+      : {
+          name: "backups",
+          persistentVolumeClaim: { claimName: backupClaimName(target.instance, destination.pvc ?? {}) }
+        }
+  const args =
+    s3 !== undefined
+      ? ["backup", "remove", ...s3Flags({ ...s3, key: backupObjectKey(s3, target.namespace, target.instance, backup) })]
+      : ["backup", "remove", "--file", `${backupMountPath}/${backupFileName(backup)}`]
+  return job(
+    removalJobName(backup),
+    target.namespace,
+    backupObjectLabels(target.instance, backup),
+    [owner],
+    volume,
+    [],
+    container(target, "remove", args, s3 !== undefined ? s3Env(s3) : [])
   )
 }
 

@@ -1,9 +1,11 @@
 /** Retention, the interlock with upgrades and restores, and the ConvexBackup decisions (Jobs, status, events). */
 import {
   applyRetention,
+  backupDataFinalizer,
   backupTurn,
   type ConvexBackup,
   decideBackup,
+  decideBackupDeletion,
   decodeConvexBackup,
   formatSize,
   parseStoreReport,
@@ -249,5 +251,45 @@ describe("decideBackup", () => {
   it("sizes and reports", () => {
     expect([formatSize(812), formatSize(12_700), formatSize(3 * 1024 ** 3)]).toEqual(["812B", "12.4Ki", "3.0Gi"])
     expect(parseStoreReport("Error: upload failed")).toBeUndefined()
+  })
+})
+
+describe("deleting a backup", () => {
+  const deleting = (policy: "Retain" | "Delete", location: string | undefined) => {
+    const backup = backupOf(
+      { s3: { bucket: "backups", endpoint: "http://s3:8333", secretRef: { name: "s3" } } },
+      location === undefined ? { phase: "Failed" } : { phase: "Completed", location }
+    )
+    return {
+      ...backup,
+      spec: { ...backup.spec, deletionPolicy: policy },
+      metadata: { ...backup.metadata, deletionTimestamp: "2026-02-01T12:00:00Z", finalizers: [backupDataFinalizer] }
+    }
+  }
+  const operator = { image: "registry.example/convex-operator:1" }
+  it("with Delete, removes the ZIP through a Job before releasing the finalizer", () => {
+    const backup = deleting("Delete", "s3://backups/convex/app/b1.zip")
+    const start = decideBackupDeletion({ backup, removalJob: undefined, operator })
+    expect(start.release).toBe(false)
+    expect(start.apply[0]?.metadata.name).toBe("b1-remove")
+    expect(start.apply[0]?.spec.template.spec.containers[0]?.args?.slice(0, 4)).toEqual([
+      "backup",
+      "remove",
+      "--s3-bucket",
+      "backups"
+    ])
+    const done = decideBackupDeletion({ backup, removalJob: jobWith([{ type: "Complete", status: "True" }]), operator })
+    expect(done).toMatchObject({ release: true, apply: [] })
+    const failed = decideBackupDeletion({ backup, removalJob: jobWith([{ type: "Failed", status: "True" }]), operator })
+    expect(failed.release).toBe(true)
+    expect(failed.events.map((event) => `${event.on}/${event.reason}`)).toContain("instance/BackupDataNotDeleted")
+  })
+  it("with Retain, or without a ZIP, releases at once", () => {
+    expect(
+      decideBackupDeletion({ backup: deleting("Retain", "s3://b/k.zip"), removalJob: undefined, operator })
+    ).toMatchObject({ release: true, apply: [] })
+    expect(
+      decideBackupDeletion({ backup: deleting("Delete", undefined), removalJob: undefined, operator })
+    ).toMatchObject({ release: true, apply: [] })
   })
 })

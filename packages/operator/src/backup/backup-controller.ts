@@ -7,15 +7,18 @@
  */
 import {
   type BackupTurn,
+  backupDataFinalizer,
   backupJobName,
   type ConvexInstance,
   type Observed as CoreObserved,
   decideBackup,
+  decideBackupDeletion,
   decodeConvexBackup,
   decodeConvexInstance,
   jobOutcome,
   managedBy,
   parseStoreReport,
+  removalJobName,
   type StoreReport,
   storeContainerName
 } from "@convex-operator/core"
@@ -54,6 +57,26 @@ const turnOf = (object: KubeObject): BackupTurn => ({
 
 const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>
   new RetryableError({ message: `${what}: ${describeError(error as never)}` })
+
+/** Adds or removes the data finalizer (merge patch guarded by the resourceVersion). */
+const setFinalizer = (object: KubeObject, present: boolean) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    const others = (object.metadata.finalizers ?? []).filter((finalizer) => finalizer !== backupDataFinalizer)
+    yield* kube
+      .patch(
+        ConvexBackups,
+        object.metadata.name ?? "",
+        {
+          metadata: {
+            finalizers: present ? [...others, backupDataFinalizer] : others,
+            resourceVersion: object.metadata.resourceVersion
+          }
+        },
+        { namespace: object.metadata.namespace ?? "default", type: "merge", fieldManager }
+      )
+      .pipe(Effect.mapError(retryOn(`${present ? "adding" : "removing"} the finalizer`)))
+  })
 
 /** The store container's termination message of the Job's pods. */
 const storeReport = (namespace: string, job: string) =>
@@ -113,6 +136,39 @@ export const startBackupController = (options: BackupControllerOptions) =>
         const instanceObject = context.store(ConvexInstances).unsafeGet(instanceKey)
         const instance: ConvexInstance | undefined =
           instanceObject === undefined ? undefined : Either.getOrUndefined(decodeConvexInstance(instanceObject))
+        if (backup.metadata.deletionTimestamp !== undefined) {
+          const removalJob = context.store(Resource.Job).unsafeGet(Resource.key(namespace, removalJobName(name)))
+          const deletion = decideBackupDeletion({
+            backup,
+            removalJob: removalJob as Observed | undefined,
+            operator: { image: options.operatorImage }
+          })
+          for (const job of deletion.apply) {
+            yield* kube
+              .apply(Resource.Job, job as unknown as KubeObject, { fieldManager, force: true })
+              .pipe(Effect.mapError(retryOn(`applying Job ${job.metadata.name}`)))
+          }
+          for (const event of deletion.events) {
+            const regarding = event.on === "instance" ? instanceObject : object
+            if (regarding !== undefined) {
+              yield* recorder.record({
+                regarding,
+                type: event.type,
+                reason: event.reason,
+                action: event.action,
+                note: event.message
+              })
+            }
+          }
+          if (deletion.release) yield* setFinalizer(object, false)
+          return Action.awaitChange
+        }
+        if (
+          backup.spec.deletionPolicy === "Delete" &&
+          !(object.metadata.finalizers ?? []).includes(backupDataFinalizer)
+        ) {
+          yield* setFinalizer(object, true)
+        }
         const siblings = context.primaries.unsafeByIndex("instance", instanceKey).map(turnOf)
         const jobName = backupJobName(name)
         const job = context.store(Resource.Job).unsafeGet(Resource.key(namespace, jobName)) as Observed | undefined

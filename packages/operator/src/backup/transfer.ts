@@ -10,7 +10,7 @@ import { createReadStream, createWriteStream, renameSync, rmSync, statSync, writ
 import { basename, dirname, join } from "node:path"
 import type { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import { DeleteObjectCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { Data, Effect } from "effect"
 
@@ -95,4 +95,25 @@ export const writeTerminationMessage = (path: string, message: string) =>
     } catch {
       // Not in a container (a local run): the report is printed anyway.
     }
+  })
+
+/** Deletes `object` (deleting an absent key succeeds, as S3 does). */
+export const removeObject = (object: S3Object) =>
+  Effect.tryPromise({
+    try: async () => {
+      const s3 = client(object)
+      try {
+        await s3.send(new DeleteObjectCommand({ Bucket: object.bucket, Key: object.key }))
+      } finally {
+        s3.destroy()
+      }
+    },
+    catch: (cause) => new TransferError({ message: `deleting s3://${object.bucket}/${object.key}: ${describe(cause)}` })
+  })
+
+/** Deletes `file` (an absent file is fine: it is gone either way). */
+export const removeFile = (file: string) =>
+  Effect.try({
+    try: () => rmSync(file, { force: true }),
+    catch: (cause) => new TransferError({ message: `deleting ${file}: ${describe(cause)}` })
   })

@@ -4,14 +4,22 @@
  * - `backup now <instance> [-n ns] [--schedule S]` creates a ConvexBackup (the target of schedule S, else the
  *   instance's backup claim) and prints its name;
  * - `backup list [-n ns | -A] [-o table|json|yaml]` lists ConvexBackups;
- * - `backup store` and `backup fetch` are the steps of backup and restore Jobs (upload/report, download).
+ * - `backup store`, `backup fetch` and `backup remove` are the steps of backup, restore and removal Jobs.
  */
 import { apiVersion, backupKind, decodeConvexScheduledBackup, formatTime } from "@convex-operator/core"
 import { KubeClient, type KubeConfigSource, type KubeError, type KubeObject } from "@convex-operator/k8s"
 import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Either, Option } from "effect"
 import { ConvexBackups, ConvexScheduledBackups } from "../backup/resources.js"
-import { download, fileSize, type S3Object, upload, writeTerminationMessage } from "../backup/transfer.js"
+import {
+  download,
+  fileSize,
+  removeFile,
+  removeObject,
+  type S3Object,
+  upload,
+  writeTerminationMessage
+} from "../backup/transfer.js"
 import { toYaml } from "../manifests.js"
 import { describeError } from "../reconcile/errors.js"
 import { UserError } from "./user-error.js"
@@ -78,6 +86,22 @@ const fetchCommand = Command.make("fetch", { file, ...s3Options }, (flags) =>
     })
   )
 ).pipe(Command.withDescription("Restore Job step: download a snapshot ZIP from S3-compatible storage."))
+
+const removeCommand = Command.make("remove", { file: file.pipe(Options.optional), ...s3Options }, (flags) =>
+  asUserError(
+    Effect.gen(function* () {
+      const object = s3Object(flags)
+      if (object !== undefined) {
+        yield* removeObject(object)
+        return yield* Console.log(`deleted s3://${object.bucket}/${object.key}`)
+      }
+      if (Option.isNone(flags.file))
+        return yield* Effect.fail({ message: "remove needs --file or --s3-bucket and --s3-key" })
+      yield* removeFile(flags.file.value)
+      yield* Console.log(`deleted ${flags.file.value}`)
+    })
+  )
+).pipe(Command.withDescription("Removal Job step: delete a deleted backup's ZIP (deletionPolicy Delete)."))
 
 // --- User commands ----------------------------------------------------------------------------------------------
 
@@ -224,5 +248,5 @@ const listCommand = Command.make(
 
 export const backupCommand = Command.make("backup").pipe(
   Command.withDescription("Backups: now, list; store and fetch are the steps of backup and restore Jobs."),
-  Command.withSubcommands([nowCommand, listCommand, storeCommand, fetchCommand])
+  Command.withSubcommands([nowCommand, listCommand, storeCommand, fetchCommand, removeCommand])
 )

@@ -213,6 +213,11 @@ describe("backups end to end", () => {
     const schedule = get("convexscheduledbackup", "nightly")
     expect(schedule?.status).toMatchObject({ lastBackup: created.metadata.name })
     expect(conditionOf(schedule, "Scheduled")).toMatchObject({ status: "True" })
+    // Suspended from here on: the next tests' backups need not queue behind one every minute.
+    kubectl(["patch", "convexscheduledbackup", "nightly", "-n", ns, "--type=merge", "-p", '{"spec":{"suspend":true}}'])
+    await eventually("the schedule suspended", () =>
+      conditionOf(get("convexscheduledbackup", "nightly"), "Scheduled")?.reason === "Suspended" ? true : undefined
+    )
   }, 180_000)
 
   it("a backup whose Job fails ends Failed with the reason, and the instance gets a Warning", async () => {

@@ -1,0 +1,270 @@
+/**
+ * `npm run bench -- [--n 100] [--rest 300] [--changes 20] [--concurrency 2]`: the operator's numbers on the full
+ * local cluster (kwok nodes, the e2e Gateway controller), the operator as a separate process under its generated
+ * RBAC. Never part of `npm test`. Prints a table and writes `bench/results/n<N>.json`:
+ *
+ * 1. fleet convergence: N instances created at once; wall time until every child exists and every instance is
+ *    Ready; per-instance latency p50/p95/p99;
+ * 2. API cost: the operator's requests until all Ready, per instance and verb, from the apiserver's audit log
+ *    (a policy that logs the operator's ServiceAccount only);
+ * 3. cost at rest: requests per minute and writes over `--rest` seconds with all Ready; operator CPU seconds and
+ *    RSS from /proc;
+ * 4. change latency: `--changes` version changes one after another, until the StatefulSet has the new image;
+ * 5. the floor: the same objects created by a minimal client straight against the apiserver; (1) as a ratio.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { crdFiles } from "@convex-operator/core"
+import { install } from "convex-operator"
+import { Effect, Exit, Scope } from "effect"
+import { LocalCluster } from "../test/cluster/local-cluster.js"
+import { auditLog, byOperator, writeVerbs } from "../test/e2e/support/audit.js"
+import { startGatewayController } from "../test/e2e/support/gateway-controller.js"
+import { makeKubectl } from "../test/e2e/support/kube.js"
+import { bundleOperator, startOperator } from "../test/e2e/support/operator-process.js"
+import { operatorKubeconfig } from "../test/e2e/support/service-account-kubeconfig.js"
+import { repoRoot } from "../test/support/manifests.js"
+import { changeLatencies, createFleet, gatewayNamespace, instanceName, namespace, snapshotVolume } from "./fleet.js"
+import { floorNamespace, measureFloor } from "./floor.js"
+import { makeApi, sleep } from "./kube.js"
+import { cpuSeconds, memory } from "./proc.js"
+import { seconds, spread, table } from "./stats.js"
+
+const { values: flags } = parseArgs({
+  options: {
+    n: { type: "string", default: "100" },
+    rest: { type: "string", default: "300" },
+    changes: { type: "string", default: "20" },
+    concurrency: { type: "string", default: "2" },
+    "floor-concurrency": { type: "string", default: "16" },
+    note: { type: "string", default: "machine shared with three other engineers' test runs" }
+  }
+})
+const n = Number(flags.n)
+const restSeconds = Number(flags.rest)
+const changes = Math.min(n, Number(flags.changes))
+const operatorConcurrency = Number(flags.concurrency)
+const floorConcurrency = Number(flags["floor-concurrency"])
+
+const machine = () => ({
+  cores: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model,
+  memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+  loadavg: os.loadavg().map((load) => Math.round(load * 100) / 100)
+})
+
+const log = (line: string) => console.log(`[bench] ${line}`)
+
+const main = async () => {
+  const startedAt = new Date().toISOString()
+  const machineBefore = machine()
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-bench-"))
+  const operatorUser = `system:serviceaccount:${install.namespace}:${install.serviceAccount}`
+  const audit = auditLog(work, [operatorUser])
+  const scope = Effect.runSync(Scope.make())
+  const cluster = await Effect.runPromise(
+    Scope.extend(
+      LocalCluster.start({
+        components: "full",
+        gatewayApi: true,
+        crds: crdFiles.map((file) => path.join(repoRoot, file.path)),
+        // Two Services with a cluster IP per instance, twice (the floor): more than the default /24 holds.
+        apiserverArgs: [...audit.apiserverArgs, "--service-cluster-ip-range=10.0.0.0/16"]
+      }),
+      scope
+    )
+  )
+  const stops: Array<() => Promise<unknown>> = []
+  try {
+    const api = makeApi(cluster.http)
+    const kubectl = makeKubectl(cluster.kubectl, cluster.kubeconfigPath)
+    const version = (await api.call("GET", "/version")).body.gitVersion as string
+    const apply = (object: unknown) =>
+      kubectl(["apply", "--server-side", "--field-manager=bench", "-f", "-"], JSON.stringify(object))
+    for (const name of [install.namespace, namespace, gatewayNamespace, floorNamespace]) {
+      apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
+    }
+    // Room for two pods per instance, twice (the floor copies them), plus Jobs: kwok nodes of 1000 pods each.
+    const nodes = Math.ceil((4 * n + 2 * changes + 50) / 1000)
+    for (let index = 0; index < nodes; index++) {
+      await Effect.runPromise(
+        cluster.objects.apply({
+          apiVersion: "v1",
+          kind: "Node",
+          metadata: {
+            name: `bench-node-${index}`,
+            labels: { "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+            annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" }
+          },
+          status: {
+            allocatable: { cpu: "1000", memory: "4Ti", pods: "1000" },
+            capacity: { cpu: "1000", memory: "4Ti", pods: "1000" }
+          }
+        })
+      )
+    }
+    apply({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "shared", namespace: gatewayNamespace },
+      spec: {
+        gatewayClassName: "nginx",
+        listeners: [{ name: "http", protocol: "HTTP", port: 80, allowedRoutes: { namespaces: { from: "All" } } }]
+      }
+    })
+    const changed = Array.from({ length: changes }, (_, k) => instanceName(Math.floor((k * n) / changes)))
+    for (const name of changed) apply(snapshotVolume(name))
+    stops.push(startGatewayController(cluster.objects, 1000))
+    const bundle = await bundleOperator(work)
+    const operator = await startOperator({
+      kubeconfig: operatorKubeconfig(kubectl, cluster, work),
+      logDir: work,
+      bundle,
+      logLevel: "info",
+      args: [`--concurrency=${operatorConcurrency}`]
+    })
+    stops.push(() => operator.stop())
+    const cpuAtStart = cpuSeconds(operator.pid)
+    log(`Kubernetes ${version}, N=${n}, ${nodes} extra kwok nodes; operator pid ${operator.pid}`)
+
+    // 1 and 2: the fleet.
+    const fleetOffset = audit.offset()
+    const fleet = await createFleet(api, n, {
+      createConcurrency: 16,
+      pollMillis: n <= 100 ? 500 : 1000,
+      timeoutMillis: Math.max(600_000, n * 3_000)
+    })
+    const cpuAtReady = cpuSeconds(operator.pid)
+    const convergeEvents = audit.events(fleetOffset).filter(byOperator)
+    const byVerb = (events: ReadonlyArray<{ verb: string }>) => {
+      const counts: Record<string, number> = {}
+      for (const event of events) counts[event.verb] = (counts[event.verb] ?? 0) + 1
+      return counts
+    }
+    const convergeByVerb = byVerb(convergeEvents)
+    const perInstance = Object.fromEntries(
+      Object.entries(convergeByVerb).map(([verb, count]) => [verb, Math.round((count / n) * 100) / 100])
+    )
+    log(`all ${n} Ready in ${seconds(fleet.readyWall)}; ${convergeEvents.length} operator requests`)
+
+    // 3: at rest. First let it go quiet (no write for 15 s), then count over the window.
+    const quietSince = Date.now()
+    let offset = audit.offset()
+    for (;;) {
+      await sleep(15_000)
+      const writes = audit.events(offset).filter((event) => byOperator(event) && writeVerbs.has(event.verb))
+      offset = audit.offset()
+      if (writes.length === 0 || Date.now() - quietSince > 180_000) break
+    }
+    const settleMillis = Date.now() - quietSince
+    const restOffset = audit.offset()
+    const cpuBeforeRest = cpuSeconds(operator.pid)
+    let rssMax = 0
+    const restStarted = Date.now()
+    while (Date.now() - restStarted < restSeconds * 1000) {
+      rssMax = Math.max(rssMax, memory(operator.pid).rssMiB)
+      await sleep(Math.min(5000, restSeconds * 1000 - (Date.now() - restStarted)))
+    }
+    const restMillis = Date.now() - restStarted
+    const restEvents = audit.events(restOffset).filter(byOperator)
+    const restWrites = restEvents.filter((event) => writeVerbs.has(event.verb))
+    const cpuRest = cpuSeconds(operator.pid) - cpuBeforeRest
+    const mem = memory(operator.pid)
+    log(`rest: ${restEvents.length} requests, ${restWrites.length} writes in ${seconds(restMillis)}`)
+
+    // 4: change latency.
+    const changeMillis = await changeLatencies(api, changed, { pollMillis: 100, timeoutMillis: 120_000 })
+    log(`changes: p50 ${seconds(spread(changeMillis).p50)}`)
+
+    // 5: the floor.
+    const floor = await measureFloor(api, floorConcurrency)
+    log(`floor: ${floor.objects} objects in ${seconds(floor.wallMillis)}`)
+
+    const result = {
+      startedAt,
+      note: flags.note,
+      machine: { before: machineBefore, after: machine() },
+      kubernetes: version,
+      n,
+      operator: { concurrency: operatorConcurrency, logLevel: "info", runs: "esbuild bundle of the sources, Node" },
+      instanceSpec:
+        "dev sample without claim: SQLite on emptyDir, dashboard on, API+dashboard hosts on a shared Gateway (parentRefs)",
+      convergence: {
+        childrenPerInstance: fleet.childrenPerInstance,
+        createsAnsweredMillis: fleet.createsDoneAt - fleet.createdAt,
+        childrenExist: { wallMillis: fleet.childrenWall, ...spread(fleet.childrenLatency) },
+        ready: { wallMillis: fleet.readyWall, ...spread(fleet.readyLatency) },
+        operatorCpuSeconds: Math.round((cpuAtReady - cpuAtStart) * 100) / 100
+      },
+      apiCost: { total: convergeEvents.length, byVerb: convergeByVerb, perInstanceByVerb: perInstance },
+      rest: {
+        settleMillis,
+        windowSeconds: Math.round(restMillis / 1000),
+        requests: restEvents.length,
+        requestsPerMinute: Math.round((restEvents.length / (restMillis / 60_000)) * 100) / 100,
+        byVerb: byVerb(restEvents),
+        writes: restWrites.length,
+        cpuSeconds: Math.round(cpuRest * 100) / 100,
+        rssMiB: Math.round(mem.rssMiB),
+        rssMaxDuringRestMiB: Math.round(rssMax),
+        peakRssMiB: Math.round(mem.peakRssMiB)
+      },
+      changeLatency: { changes: changeMillis.length, ...spread(changeMillis), samples: changeMillis },
+      floor: {
+        ...floor,
+        ratio: Math.round((fleet.childrenWall / floor.wallMillis) * 100) / 100,
+        readyRatio: Math.round((fleet.readyWall / floor.wallMillis) * 100) / 100
+      }
+    }
+    const out = path.join(repoRoot, "bench", "results", `n${n}.json`)
+    fs.mkdirSync(path.dirname(out), { recursive: true })
+    fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
+    const { convergence: c, rest, changeLatency: ch } = result
+    console.log(
+      `\n${table([
+        [
+          "machine",
+          `${machineBefore.cores} cores, ${machineBefore.memoryGiB} GiB, load ${machineBefore.loadavg.join(" ")} → ${result.machine.after.loadavg.join(" ")} (${flags.note})`
+        ],
+        ["kubernetes / N", `${version} / ${n} (operator --concurrency=${operatorConcurrency})`],
+        [
+          "1 children exist (wall)",
+          `${seconds(c.childrenExist.wallMillis)}; per instance p50 ${seconds(c.childrenExist.p50)} p95 ${seconds(c.childrenExist.p95)} p99 ${seconds(c.childrenExist.p99)}`
+        ],
+        [
+          "1 all Ready (wall)",
+          `${seconds(c.ready.wallMillis)}; per instance p50 ${seconds(c.ready.p50)} p95 ${seconds(c.ready.p95)} p99 ${seconds(c.ready.p99)}`
+        ],
+        [
+          "2 API cost per instance",
+          Object.entries(perInstance)
+            .map(([verb, count]) => `${verb} ${count}`)
+            .join(", ")
+        ],
+        [
+          "3 at rest",
+          `${rest.requestsPerMinute} requests/min, ${rest.writes} writes over ${rest.windowSeconds} s; CPU ${rest.cpuSeconds} s; RSS ${rest.rssMiB} MiB (peak ${rest.peakRssMiB} MiB)`
+        ],
+        ["4 change latency", `p50 ${seconds(ch.p50)} p95 ${seconds(ch.p95)} over ${ch.changes} changes`],
+        [
+          "5 floor",
+          `${floor.objects} objects in ${seconds(floor.wallMillis)} (${floorConcurrency} at once); children-exist ratio ${result.floor.ratio}, Ready ratio ${result.floor.readyRatio}`
+        ]
+      ])}\n\nwritten to ${path.relative(repoRoot, out)}`
+    )
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined)
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error)
+    process.exit(1)
+  }
+)

@@ -17,6 +17,15 @@ export const readManifests = (file: string): ReadonlyArray<KubeObject> =>
     return value === null ? [] : [value]
   })
 
+/** The apiVersion/kind pairs a CRD serves. */
+const servedKinds = (crd: KubeObject): ReadonlyArray<{ apiVersion: string; kind: string }> => {
+  type Version = { readonly name?: string; readonly served?: boolean }
+  const spec = (crd as { spec?: { group?: string; names?: { kind?: string }; versions?: ReadonlyArray<Version> } }).spec
+  return (spec?.versions ?? [])
+    .filter((version) => version.served !== false)
+    .map((version) => ({ apiVersion: `${spec?.group}/${version.name}`, kind: spec?.names?.kind ?? "" }))
+}
+
 const crdRef = { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" } as const
 
 /** Applies the CRDs in `files` and waits until each is Established. Returns their names. */
@@ -51,6 +60,18 @@ export const installCrds = (objects: Objects, files: ReadonlyArray<string>, fiel
             ),
           { component: "crds", description: `CRD ${name} Established`, timeout: "30 seconds" }
         ),
+      { concurrency: 4 }
+    )
+    // Established can come a moment before the group's discovery document lists the kind (a create then finds no
+    // resource: 404). Like envtest, wait until discovery serves every version of every CRD.
+    yield* Effect.forEach(
+      crds.flatMap(servedKinds),
+      ({ apiVersion, kind }) =>
+        waitUntil(Effect.map(objects.resourceFor(apiVersion, kind), Option.some), {
+          component: "crds",
+          description: `${kind} in discovery of ${apiVersion}`,
+          timeout: "30 seconds"
+        }),
       { concurrency: 4 }
     )
     return names

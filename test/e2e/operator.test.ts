@@ -6,18 +6,12 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import {
-  configHashAnnotation,
-  convexInstanceCrdPath,
-  decodeAdminKey,
-  secretKeys,
-  verifyAdminKey
-} from "@convex-operator/core"
+import { configHashAnnotation, decodeAdminKey, secretKeys, verifyAdminKey } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { Either } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { useLocalCluster } from "../integration/support.js"
-import { convexInstances, repoRoot } from "../support/manifests.js"
+import { convexInstances, crdPaths } from "../support/manifests.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
 import { startGatewayController } from "./support/gateway-controller.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
@@ -36,7 +30,7 @@ const cluster = useLocalCluster(
   {
     components: "full",
     gatewayApi: true,
-    crds: [path.join(repoRoot, convexInstanceCrdPath)],
+    crds: crdPaths,
     apiserverArgs: [`--audit-policy-file=${auditPolicy}`, `--audit-log-path=${auditLog}`, "--audit-log-mode=blocking"]
   },
   180_000

@@ -12,19 +12,18 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { convexInstanceCrdPath } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { beforeAll, describe, expect, it } from "vitest"
 import { failJobPods } from "../cluster/failing-jobs.js"
 import { useLocalCluster } from "../integration/support.js"
-import { repoRoot } from "../support/manifests.js"
+import { crdPaths } from "../support/manifests.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { type OperatorProcess, startOperator } from "./support/operator-process.js"
 import { operatorKubeconfig } from "./support/service-account-kubeconfig.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-e2e-upgrade-"))
-const cluster = useLocalCluster({ components: "full", crds: [path.join(repoRoot, convexInstanceCrdPath)] }, 180_000)
+const cluster = useLocalCluster({ components: "full", crds: crdPaths }, 180_000)
 
 let kubectl: Kubectl
 let operator: OperatorProcess

@@ -2,10 +2,14 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { crdFiles } from "@convex-operator/core"
 import { parseAllDocuments } from "yaml"
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
+
+/** The committed CRD files of every kind the operator serves (it waits for all of them before it is ready). */
+export const crdPaths: ReadonlyArray<string> = crdFiles.map((file) => join(repoRoot, file.path))
 
 export interface Manifest {
   /** `file.yaml#index` of the document. */

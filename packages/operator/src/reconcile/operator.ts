@@ -14,7 +14,7 @@ import {
   type TerminalError,
   WorkQueue
 } from "@convex-operator/k8s"
-import { type Duration, Effect, type Scope } from "effect"
+import { Deferred, Duration, Effect, type Scope } from "effect"
 import { startBackupController } from "../backup/backup-controller.js"
 import { startScheduleController } from "../backup/schedule-controller.js"
 import { type Cache, makeCache } from "./cache.js"
@@ -45,6 +45,10 @@ export const startOperator = (
 ): Effect.Effect<Operator, never, KubeClient | EventRecorder | SecretGenerator | Scope.Scope> =>
   Effect.gen(function* () {
     const caches = new Map<string | undefined, Cache>()
+    // A cache triggers its instances as soon as their list is in, which can be before `makeCache` has returned (it
+    // still checks for Gateway API) and the cache is in `caches`: runs wait for every cache to exist, or such a key
+    // would find no cache and be dropped until the instance next changes.
+    const cachesBuilt = yield* Deferred.make<void>()
     const cacheOf = (key: ObjectKey): Cache | undefined => {
       const { namespace } = Resource.parseKey(key)
       return caches.get(options.namespaces.length === 0 ? undefined : namespace)
@@ -55,12 +59,23 @@ export const startOperator = (
       gracefulShutdown: options.gracefulShutdown ?? "30 seconds",
       run: (key) =>
         Effect.gen(function* () {
+          yield* Deferred.await(cachesBuilt)
           const cache = cacheOf(key)
-          if (cache === undefined) return WorkQueue.Action.awaitChange
+          if (cache === undefined) {
+            yield* Effect.logDebug("not in a watched namespace: not reconciled")
+            return WorkQueue.Action.awaitChange
+          }
           yield* cache.ready
-          return yield* reconcile(cache, key, options.settings)
+          yield* Effect.logDebug("reconcile: start")
+          const action = yield* reconcile(cache, key, options.settings)
+          yield* Effect.logDebug(
+            `reconcile: done, ${action._tag === "RequeueAfter" ? `again in ${Duration.format(action.duration)}` : "until a change"}`
+          )
+          return action
         }).pipe(Effect.annotateLogs({ instance: key }))
     })
+    // A shutdown before every cache exists: runs still waiting end at once (not after the grace period).
+    yield* Effect.addFinalizer(() => Deferred.interrupt(cachesBuilt))
     const trigger = (key: ObjectKey) => queue.enqueue(key)
     for (const namespace of options.namespaces.length === 0 ? [undefined] : options.namespaces) {
       caches.set(
@@ -73,6 +88,7 @@ export const startOperator = (
         })
       )
     }
+    yield* Deferred.succeed(cachesBuilt, undefined)
     // ConvexBackups and ConvexScheduledBackups: one controller of each per watched namespace (or for all).
     const backupControllers = []
     for (const namespace of options.namespaces.length === 0 ? [undefined] : options.namespaces) {

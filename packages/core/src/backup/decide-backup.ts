@@ -92,6 +92,16 @@ const jobFailure = (job: KubeObject | undefined): string => {
   )
 }
 
+/** The controller reference to `backup` of the Jobs it owns. */
+const ownerOf = (backup: ConvexBackup) => ({
+  apiVersion: backup.apiVersion,
+  kind: backup.kind,
+  name: backup.metadata.name ?? "",
+  uid: backup.metadata.uid ?? "",
+  controller: true,
+  blockOwnerDeletion: true
+})
+
 /** Decides one step of `backup`. */
 export const decideBackup = (observed: BackupObservation): BackupDecision => {
   const { backup, now } = observed
@@ -188,14 +198,7 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
     return decided(status, [], [])
   }
   const instance = observed.instance
-  const owner = {
-    apiVersion: backup.apiVersion,
-    kind: backup.kind,
-    name,
-    uid: backup.metadata.uid ?? "",
-    controller: true,
-    blockOwnerDeletion: true
-  }
+  const owner = ownerOf(backup)
   const job = renderBackupJob(
     {
       namespace,
@@ -271,14 +274,7 @@ export const decideBackupDeletion = (observed: {
             },
             name,
             backup.spec.target,
-            {
-              apiVersion: backup.apiVersion,
-              kind: backup.kind,
-              name,
-              uid: backup.metadata.uid ?? "",
-              controller: true,
-              blockOwnerDeletion: true
-            }
+            ownerOf(backup)
           )
         ],
         release: false,

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  type BackupEvent,
   type BackupTurn,
   backupDataFinalizer,
   backupJobName,
@@ -57,6 +58,23 @@ const turnOf = (object: KubeObject): BackupTurn => ({
 
 const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>
   new RetryableError({ message: `${what}: ${describeError(error as never)}` })
+
+/** Records each event on the backup or on its instance (when that exists). */
+const record = (events: ReadonlyArray<BackupEvent>, backup: KubeObject, instance: KubeObject | undefined) =>
+  Effect.gen(function* () {
+    const recorder = yield* EventRecorder
+    for (const event of events) {
+      const regarding = event.on === "instance" ? instance : backup
+      if (regarding === undefined) continue
+      yield* recorder.record({
+        regarding,
+        type: event.type,
+        reason: event.reason,
+        action: event.action,
+        note: event.message
+      })
+    }
+  })
 
 /** Adds or removes the data finalizer (merge patch guarded by the resourceVersion). */
 const setFinalizer = (object: KubeObject, present: boolean) =>
@@ -122,7 +140,6 @@ export const startBackupController = (options: BackupControllerOptions) =>
     reconcile: (object, context) =>
       Effect.gen(function* () {
         const kube = yield* KubeClient
-        const recorder = yield* EventRecorder
         const decoded = decodeConvexBackup(object)
         if (Either.isLeft(decoded)) {
           return yield* new TerminalError({
@@ -148,18 +165,7 @@ export const startBackupController = (options: BackupControllerOptions) =>
               .apply(Resource.Job, job as unknown as KubeObject, { fieldManager, force: true })
               .pipe(Effect.mapError(retryOn(`applying Job ${job.metadata.name}`)))
           }
-          for (const event of deletion.events) {
-            const regarding = event.on === "instance" ? instanceObject : object
-            if (regarding !== undefined) {
-              yield* recorder.record({
-                regarding,
-                type: event.type,
-                reason: event.reason,
-                action: event.action,
-                note: event.message
-              })
-            }
-          }
+          yield* record(deletion.events, object, instanceObject)
           if (deletion.release) yield* setFinalizer(object, false)
           return Action.awaitChange
         }
@@ -226,17 +232,7 @@ export const startBackupController = (options: BackupControllerOptions) =>
             )
             .pipe(Effect.mapError(retryOn("updating the status")))
         }
-        for (const event of decision.events) {
-          const regarding = event.on === "instance" ? instanceObject : object
-          if (regarding === undefined) continue
-          yield* recorder.record({
-            regarding,
-            type: event.type,
-            reason: event.reason,
-            action: event.action,
-            note: event.message
-          })
-        }
+        yield* record(decision.events, object, instanceObject)
         // Waiting for its turn: look again soon (a sibling finishing does not wake this key).
         return decision.status.phase === "Pending" ? Action.requeueAfter("10 seconds") : Action.awaitChange
       }).pipe(Effect.annotateLogs({ backup: context.key }))

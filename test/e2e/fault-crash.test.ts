@@ -14,12 +14,11 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { crdFiles } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { useLocalCluster } from "../integration/support.js"
-import { repoRoot } from "../support/manifests.js"
+import { crdPaths } from "../support/manifests.js"
 import { auditLog, byOperator, creations } from "./support/audit.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
 import { converge, faultSeed, type Json, kubeHelpers, readyOn, seededRandom, sleep, v1, v2 } from "./support/fault.js"
@@ -34,7 +33,7 @@ const audit = auditLog(work)
 const cluster = useLocalCluster(
   {
     components: "full",
-    crds: crdFiles.map((file) => path.join(repoRoot, file.path)),
+    crds: crdPaths,
     apiserverArgs: audit.apiserverArgs
   },
   180_000

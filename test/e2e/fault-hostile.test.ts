@@ -12,12 +12,11 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { crdFiles } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { beforeAll, describe, expect, it } from "vitest"
 import { invalidSpecs, valid } from "../integration/admission-corpus.js"
 import { useLocalCluster } from "../integration/support.js"
-import { repoRoot } from "../support/manifests.js"
+import { crdPaths } from "../support/manifests.js"
 import { type AuditEvent, auditLog, byOperator, writeVerbs } from "./support/audit.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
 import { converge, type Json, kubeHelpers } from "./support/fault.js"
@@ -32,7 +31,7 @@ const cluster = useLocalCluster(
   {
     components: "full",
     gatewayApi: true,
-    crds: crdFiles.map((file) => path.join(repoRoot, file.path)),
+    crds: crdPaths,
     apiserverArgs: audit.apiserverArgs
   },
   180_000

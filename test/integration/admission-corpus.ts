@@ -127,6 +127,25 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
   ["2^31 dashboard replicas", { ...valid, dashboard: { replicas: 2 ** 31 } }, "spec.dashboard.replicas"],
   ["an empty env var name", { ...valid, backend: { env: [{ name: "", value: "x" }] } }, "spec.backend.env[0].name"],
   [
+    "an env var named INSTANCE_SECRET (the operator's own)",
+    {
+      ...valid,
+      backend: {
+        env: [
+          { name: "A", value: "x" },
+          { name: "INSTANCE_SECRET", value: "0000" }
+        ]
+      }
+    },
+    "spec.backend.env[1].name"
+  ],
+  [
+    "an env var named INSTANCE_NAME",
+    { ...valid, backend: { env: [{ name: "INSTANCE_NAME", value: "x" }] } },
+    "spec.backend.env[0].name"
+  ],
+  ["a host label of 64 characters", net({ host: `${"a".repeat(64)}.example.com` }), "spec.networking.host"],
+  [
     "257 env vars",
     { ...valid, backend: { env: Array.from({ length: 257 }, (_, i) => ({ name: `V${i}`, value: "x" })) } },
     "spec.backend.env"

@@ -34,12 +34,20 @@ export const GoDuration = Schema.String.pipe(
   Schema.pattern(durationPattern, { description: "a duration such as 168h, 90m or 0s" })
 ).annotations({ identifier: "GoDuration" })
 
-/** An RFC 1123 DNS subdomain in lower case, without wildcard: what Gateway API and Ingress accept as a host. */
+/** An RFC 1123 DNS subdomain in lower case, without wildcard: what Kubernetes accepts as an object name. */
 export const hostnamePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+/**
+ * A host name as DNS resolves it: the subdomain pattern with every label at most 63 characters (Gateway API and
+ * Ingress schemas admit longer labels, which no resolver would ever find).
+ */
+export const dnsHostPattern = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/
 
 export const Hostname = Schema.String.pipe(
   Schema.maxLength(253),
-  Schema.pattern(hostnamePattern, { description: "a lower-case DNS name such as convex.example.com" })
+  Schema.pattern(dnsHostPattern, {
+    description: "a lower-case DNS name such as convex.example.com (labels of at most 63 characters)"
+  })
 ).annotations({ identifier: "Hostname" })
 
 /** The name of an object in the same namespace (a Secret, a ConfigMap, a Gateway): an RFC 1123 subdomain. */

@@ -40,6 +40,17 @@ const Resources = ResourceRequirements.pipe(doc("Compute resource requests and l
 export const DatabaseEngine = Schema.Literal("postgres", "mysql", "sqlite")
 export type DatabaseEngine = typeof DatabaseEngine.Type
 
+/** Variables the operator sets from its own state: admin keys are derived from them, so no override is allowed. */
+export const operatorOwnedEnv = ["INSTANCE_NAME", "INSTANCE_SECRET"] as const
+
+const BackendEnvVar = crossField(EnvVar, {
+  check: (env) => !(operatorOwnedEnv as ReadonlyArray<string>).includes(env.name),
+  rule: `!(self.name in [${operatorOwnedEnv.map((name) => `'${name}'`).join(", ")}])`,
+  message:
+    "INSTANCE_NAME and INSTANCE_SECRET are set by the operator (the admin key is derived from them): remove this entry; the instance secret lives in the generated Secret <name>-convex-secrets",
+  fieldPath: ".name",
+  reason: "FieldValueForbidden"
+})
 /** A database name Convex can derive an instance name from: `INSTANCE_NAME` is this with `_` → `-`. */
 export const DatabaseName = Schema.String.pipe(
   Schema.maxLength(63),
@@ -241,10 +252,12 @@ export const BackendSpec = crossField(
     ),
     security: optional(SecuritySpec.pipe(doc("Security contexts of the backend pod and container."))),
     env: optional(
-      Schema.Array(EnvVar).pipe(
+      Schema.Array(BackendEnvVar).pipe(
         Schema.maxItems(256),
         crdExtra({ "x-kubernetes-list-type": "atomic" }),
-        doc("Extra environment variables of the backend container; later entries win over earlier ones.")
+        doc(
+          "Extra environment variables of the backend container; later entries win over earlier ones. INSTANCE_NAME and INSTANCE_SECRET are refused (the operator sets them)."
+        )
       )
     )
   }).pipe(doc("The Convex backend: one StatefulSet with exactly one replica.")),

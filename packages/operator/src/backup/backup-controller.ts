@@ -33,10 +33,11 @@ import {
   TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
-import { describeError, RetryableError } from "../reconcile/errors.js"
-import { equalJson, fieldManager } from "../reconcile/reconciler.js"
+import type { RetryableError } from "../reconcile/errors.js"
+import { fieldManager } from "../reconcile/reconciler.js"
 import { ConvexInstances } from "../reconcile/resources.js"
 import { ConvexBackups } from "./resources.js"
+import { applyStatusIfChanged, retryOn } from "./writes.js"
 
 export interface BackupControllerOptions {
   readonly namespace: string | undefined
@@ -55,9 +56,6 @@ const turnOf = (object: KubeObject): BackupTurn => ({
   phase: (object as { status?: { phase?: BackupTurn["phase"] } }).status?.phase,
   createdAt: object.metadata.creationTimestamp ?? ""
 })
-
-const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>
-  new RetryableError({ message: `${what}: ${describeError(error as never)}` })
 
 /** Records each event on the backup or on its instance (when that exists). */
 const record = (events: ReadonlyArray<BackupEvent>, backup: KubeObject, instance: KubeObject | undefined) =>
@@ -218,20 +216,7 @@ export const startBackupController = (options: BackupControllerOptions) =>
             .pipe(Effect.mapError(retryOn(`applying ${child.kind} ${child.metadata.name}`)))
           yield* Effect.logInfo(`applied ${child.kind} ${namespace}/${child.metadata.name}`)
         }
-        if (!equalJson(object.status, decision.status)) {
-          yield* kube
-            .apply(
-              ConvexBackups,
-              {
-                apiVersion: object.apiVersion,
-                kind: object.kind,
-                metadata: { name, namespace },
-                status: decision.status
-              },
-              { fieldManager, force: true, subresource: "status" }
-            )
-            .pipe(Effect.mapError(retryOn("updating the status")))
-        }
+        yield* applyStatusIfChanged(ConvexBackups, object, decision.status)
         yield* record(decision.events, object, instanceObject)
         // Waiting for its turn: look again soon (a sibling finishing does not wake this key).
         return decision.status.phase === "Pending" ? Action.requeueAfter("10 seconds") : Action.awaitChange

@@ -16,12 +16,10 @@ import {
   TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
-import { describeError, RetryableError } from "../reconcile/errors.js"
-import { equalJson, fieldManager } from "../reconcile/reconciler.js"
+import type { RetryableError } from "../reconcile/errors.js"
+import { fieldManager } from "../reconcile/reconciler.js"
 import { ConvexBackups, ConvexScheduledBackups } from "./resources.js"
-
-const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>
-  new RetryableError({ message: `${what}: ${describeError(error as never)}` })
+import { applyStatusIfChanged, retryOn } from "./writes.js"
 
 const scheduleKeyOf = (backup: KubeObject): ReadonlyArray<string> => {
   const schedule = backup.metadata.labels?.[backupLabels.schedule]
@@ -66,7 +64,6 @@ export const startScheduleController = (options: { readonly namespace: string | 
           })
         }
         const schedule = decoded.right
-        const name = schedule.metadata.name ?? ""
         const namespace = schedule.metadata.namespace ?? "default"
         const backups = context
           .store(ConvexBackups)
@@ -92,20 +89,7 @@ export const startScheduleController = (options: { readonly namespace: string | 
             Effect.mapError(retryOn(`deleting ${pruned}`))
           )
         }
-        if (!equalJson(object.status, decision.status)) {
-          yield* kube
-            .apply(
-              ConvexScheduledBackups,
-              {
-                apiVersion: object.apiVersion,
-                kind: object.kind,
-                metadata: { name, namespace },
-                status: decision.status
-              },
-              { fieldManager, force: true, subresource: "status" }
-            )
-            .pipe(Effect.mapError(retryOn("updating the status")))
-        }
+        yield* applyStatusIfChanged(ConvexScheduledBackups, object, decision.status)
         for (const event of decision.events) {
           yield* recorder.record({
             regarding: object,

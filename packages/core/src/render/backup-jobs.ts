@@ -14,6 +14,7 @@
  */
 import type { EnvVar, OwnerReference, PvcBackupTarget, S3BackupTarget, S3Location } from "../api/index.js"
 import { shortHash } from "./hash.js"
+import { jobContainerSecurity, jobPodSecurity } from "./job-security.js"
 import { labelValue, managedBy } from "./labels.js"
 import { secretKeys } from "./names.js"
 import type { Container, Job, PersistentVolumeClaim, Volume } from "./objects.js"
@@ -128,7 +129,8 @@ const container = (
   args,
   env,
   volumeMounts: [{ name: "backups", mountPath: backupMountPath }],
-  terminationMessagePolicy: "FallbackToLogsOnError"
+  terminationMessagePolicy: "FallbackToLogsOnError",
+  securityContext: jobContainerSecurity
 })
 
 const job = (
@@ -151,6 +153,7 @@ const job = (
       spec: {
         restartPolicy: "Never",
         enableServiceLinks: false,
+        securityContext: jobPodSecurity,
         ...(initContainers.length > 0 ? { initContainers } : {}),
         containers: [main],
         volumes: [volume]

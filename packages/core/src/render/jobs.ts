@@ -12,6 +12,7 @@
  */
 import type { EnvVar, UpgradeStep } from "../api/index.js"
 import { childMeta, type RenderContext } from "./context.js"
+import { jobContainerSecurity, jobPodSecurity } from "./job-security.js"
 import { type ChildNames, childNames, secretKeys } from "./names.js"
 import type { Job } from "./objects.js"
 
@@ -92,6 +93,7 @@ export const renderUpgradeJob = (context: RenderContext, step: JobStep, hash: st
         spec: {
           restartPolicy: "Never",
           enableServiceLinks: false,
+          securityContext: jobPodSecurity,
           // Only the env Jobs talk to the Kubernetes API (the saved-env Secret), as their own ServiceAccount.
           ...(snapshot
             ? { automountServiceAccountToken: false }
@@ -103,6 +105,7 @@ export const renderUpgradeJob = (context: RenderContext, step: JobStep, hash: st
               ...(context.operator.command !== undefined ? { command: context.operator.command } : {}),
               args: snapshotArgs(step, hash, context),
               env: jobEnv(context),
+              securityContext: jobContainerSecurity,
               ...(snapshot ? { volumeMounts: [{ name: "snapshots", mountPath: snapshotMountPath }] } : {})
             }
           ],

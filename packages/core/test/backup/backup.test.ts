@@ -146,6 +146,10 @@ describe("decideBackup", () => {
     expect(claim?.metadata.ownerReferences).toBeUndefined()
     expect(job?.kind).toBe("Job")
     const spec = job?.kind === "Job" ? job.spec.template.spec : undefined
+    expect(spec?.securityContext).toMatchObject({ runAsUser: 65532, fsGroup: 65532 })
+    for (const container of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
+      expect(container.securityContext?.allowPrivilegeEscalation).toBe(false)
+    }
     expect(spec?.initContainers?.[0]?.args).toEqual([
       "snapshot",
       "export",

@@ -52,7 +52,16 @@ describe("upgrade saga: success", () => {
       expect(jobsOf(exporting.decision)).toEqual([`${names.exportJob(hash)}#1`])
       const job: Job = find(exporting.decision, "Job", names.exportJob(hash))
       expect(job.spec.backoffLimit).toBe(0)
-      expect(job.spec.template.spec).toMatchObject({ restartPolicy: "Never", automountServiceAccountToken: false })
+      expect(job.spec.template.spec).toMatchObject({
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        // The image's user, and a group that makes a root-owned fresh claim writable.
+        securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 }
+      })
+      expect(job.spec.template.spec.containers[0]?.securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] }
+      })
       expect(job.spec.template.spec.containers[0]?.args).toEqual([
         "snapshot",
         "export",

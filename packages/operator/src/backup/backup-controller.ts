@@ -26,7 +26,7 @@ import {
 import {
   Action,
   Controller,
-  EventRecorder,
+  type EventRecorder,
   KubeClient,
   type KubeObject,
   Resource,
@@ -34,6 +34,7 @@ import {
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
 import type { RetryableError } from "../reconcile/errors.js"
+import { recordEvents } from "../reconcile/events.js"
 import { fieldManager } from "../reconcile/reconciler.js"
 import { ConvexInstances } from "../reconcile/resources.js"
 import { ConvexBackups } from "./resources.js"
@@ -59,20 +60,14 @@ const turnOf = (object: KubeObject): BackupTurn => ({
 
 /** Records each event on the backup or on its instance (when that exists). */
 const record = (events: ReadonlyArray<BackupEvent>, backup: KubeObject, instance: KubeObject | undefined) =>
-  Effect.gen(function* () {
-    const recorder = yield* EventRecorder
-    for (const event of events) {
+  Effect.forEach(
+    events,
+    (event) => {
       const regarding = event.on === "instance" ? instance : backup
-      if (regarding === undefined) continue
-      yield* recorder.record({
-        regarding,
-        type: event.type,
-        reason: event.reason,
-        action: event.action,
-        note: event.message
-      })
-    }
-  })
+      return regarding === undefined ? Effect.void : recordEvents(regarding, [event])
+    },
+    { discard: true }
+  )
 
 /** Adds or removes the data finalizer (merge patch guarded by the resourceVersion). */
 const setFinalizer = (object: KubeObject, present: boolean) =>

@@ -9,7 +9,7 @@ import { backupLabels, decideSchedule, decodeConvexScheduledBackup, type Retaine
 import {
   Action,
   Controller,
-  EventRecorder,
+  type EventRecorder,
   KubeClient,
   type KubeObject,
   Resource,
@@ -17,6 +17,7 @@ import {
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
 import type { RetryableError } from "../reconcile/errors.js"
+import { recordEvents } from "../reconcile/events.js"
 import { fieldManager } from "../reconcile/reconciler.js"
 import { ConvexBackups, ConvexScheduledBackups } from "./resources.js"
 import { applyStatusIfChanged, retryOn } from "./writes.js"
@@ -56,7 +57,6 @@ export const startScheduleController = (options: { readonly namespace: string | 
     reconcile: (object, context) =>
       Effect.gen(function* () {
         const kube = yield* KubeClient
-        const recorder = yield* EventRecorder
         const decoded = decodeConvexScheduledBackup(object)
         if (Either.isLeft(decoded)) {
           return yield* new TerminalError({
@@ -90,15 +90,7 @@ export const startScheduleController = (options: { readonly namespace: string | 
           )
         }
         yield* applyStatusIfChanged(ConvexScheduledBackups, object, decision.status)
-        for (const event of decision.events) {
-          yield* recorder.record({
-            regarding: object,
-            type: event.type,
-            reason: event.reason,
-            action: event.action,
-            note: event.message
-          })
-        }
+        yield* recordEvents(object, decision.events)
         return decision.requeueAfter === undefined ? Action.awaitChange : Action.requeueAfter(decision.requeueAfter)
       }).pipe(Effect.annotateLogs({ schedule: context.key }))
   })

@@ -32,7 +32,7 @@ import {
 } from "@convex-operator/core"
 import {
   Action,
-  EventRecorder,
+  type EventRecorder,
   isTransient,
   KubeClient,
   type KubeError,
@@ -45,6 +45,7 @@ import { Clock, Effect, Either, Option } from "effect"
 import { ConvexBackups } from "../backup/resources.js"
 import type { Cache } from "./cache.js"
 import { describeError, RetryableError } from "./errors.js"
+import { recordEvents } from "./events.js"
 import { finalize, finalizerName } from "./finalizer.js"
 import { ConvexInstances, isGatewayApiKind, resourceOf } from "./resources.js"
 
@@ -287,16 +288,7 @@ export const reconcile = (
     }
     const events =
       failures.length === 0 ? decision.events : transitionEvents(instance.status?.conditions, status.conditions ?? [])
-    const recorder = yield* EventRecorder
-    for (const event of events) {
-      yield* recorder.record({
-        regarding: object,
-        type: event.type,
-        reason: event.reason,
-        action: event.action,
-        note: event.message
-      })
-    }
+    yield* recordEvents(object, events)
 
     if (retry.length > 0) return yield* new RetryableError({ message: retry.join("; ") })
     if (failures.length > 0) {

@@ -82,20 +82,41 @@ const operatorPodReady = () =>
     }
   )
 
-/** Waits until the namespace, every CRD and the cluster RBAC are gone (a CRD still terminating would swallow the next apply). */
+/**
+ * Waits until every CRD's objects can be listed. A CRD deleted while the apiserver is still initialising its watch
+ * cache ("storage is (re)initializing") stays Terminating for minutes: the apiextensions finalizer backs off on that
+ * error. A running operator lists them at start; the kwok-played pod here does not, so the test waits the same way.
+ */
+const crdsServed = () =>
+  eventually("every CRD's objects to be listable", () =>
+    crds.every((crd) => kubectl.json([`${crd.spec.names.plural}.${crd.spec.group}`, "-A"]) !== undefined)
+      ? true
+      : undefined
+  )
+
+/** What of the install is still on the cluster (a CRD still terminating would swallow the next apply). */
+const remaining = (): ReadonlyArray<string> => [
+  ...(kubectl.json(["namespace", install.namespace]) === undefined ? [] : [`namespace/${install.namespace}`]),
+  ...crds.flatMap((crd) =>
+    kubectl.json(["crd", crd.metadata.name]) === undefined ? [] : [`crd/${crd.metadata.name}`]
+  ),
+  ...(kubectl.json(["clusterrole", install.role]) === undefined ? [] : [`clusterrole/${install.role}`]),
+  ...(kubectl.json(["clusterrolebinding", install.role]) === undefined ? [] : [`clusterrolebinding/${install.role}`])
+]
+
+/** Waits until the namespace, every CRD and the cluster RBAC are gone; on timeout, says what is left and shows it. */
 const uninstalled = () =>
   eventually(
     "the namespace, the CRDs and the ClusterRole to be gone",
-    () =>
-      kubectl.json(["namespace", install.namespace]) === undefined &&
-      crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined) &&
-      kubectl.json(["clusterrole", install.role]) === undefined &&
-      kubectl.json(["clusterrolebinding", install.role]) === undefined
-        ? true
-        : undefined,
+    () => (remaining().length === 0 ? true : undefined),
     {
-      timeoutMillis: 90_000,
-      detail: () => kubectl(["get", "namespace", install.namespace, "-o", "yaml"]) + kubectl(["get", "crd"])
+      timeoutMillis: 120_000,
+      detail: () => {
+        const left = remaining()
+        return `still present: ${left.join(", ") || "nothing"}\n${left
+          .map((name) => kubectl(["get", name, "-o", "yaml", "--ignore-not-found"]))
+          .join("\n")}`
+      }
     }
   )
 
@@ -122,12 +143,13 @@ describe("install", () => {
       })
       // The samples are valid against the installed CRD.
       kubectl(["apply", "--dry-run=server", "-n", "default", "-k", path.join(repoRoot, "config/samples")])
+      await crdsServed()
     })
     await timed("install.yaml delete", async () => {
       kubectl(["delete", "-f", file, "--wait=false"])
       await uninstalled()
     })
-  })
+  }, 240_000)
 
   it("kubectl kustomize config/default renders the objects of dist/install.yaml", () => {
     const rendered = parse(kubectl(["kustomize", path.join(repoRoot, "config/default")]))
@@ -141,10 +163,11 @@ describe("install", () => {
     await timed("kustomize apply→Ready", async () => {
       kubectl(["apply", "-k", folder]) // client-side apply, as most people type it
       await operatorPodReady()
+      await crdsServed()
     })
     await timed("kustomize delete", async () => {
       kubectl(["delete", "-k", folder, "--wait=false"])
       await uninstalled()
     })
-  })
+  }, 240_000)
 })

@@ -7,7 +7,8 @@
  * - at most `concurrency` runs at a time;
  * - per-key exponential backoff on errors (5 ms → 1000 s), forgotten after a success;
  *   `TerminalError`s are not retried; `RequeueAfter` schedules the next run;
- * - `forget(key)` drops the key and interrupts its running work (the object is gone);
+ * - `forget(key)` drops the key and interrupts its running work (the object is gone); a wake-up arriving before
+ *   that work has stopped runs after it, not beside it;
  * - closing the scope stops dispatching and lets running work finish within the grace period.
  */
 import { Cause, Clock, Data, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Queue, type Scope } from "effect"
@@ -67,6 +68,8 @@ interface KeyState {
   addedAt: number | undefined
   running: boolean
   failures: number
+  /** Forgotten while running: the outcome of that run schedules nothing. */
+  forgotten: boolean
 }
 
 /** controller-runtime's per-item backoff: base × 2^(failures−1), capped. */
@@ -98,7 +101,7 @@ export const make = <E, R>(options: WorkQueueOptions<E, R>): Effect.Effect<WorkQ
     const stateOf = (key: string) => {
       let s = states.get(key)
       if (s === undefined) {
-        s = { due: undefined, addedAt: undefined, running: false, failures: 0 }
+        s = { due: undefined, addedAt: undefined, running: false, failures: 0, forgotten: false }
         states.set(key, s)
       }
       return s
@@ -121,7 +124,11 @@ export const make = <E, R>(options: WorkQueueOptions<E, R>): Effect.Effect<WorkQ
       if (s === undefined) return Effect.void
       s.running = false
       let log: Effect.Effect<void> = Effect.void
-      if (Exit.isSuccess(exit)) {
+      if (s.forgotten) {
+        // The key was forgotten during this run (a wake-up since then is kept): its outcome schedules nothing.
+        s.forgotten = false
+        s.failures = 0
+      } else if (Exit.isSuccess(exit)) {
         s.failures = 0
         const action = exit.value
         metrics.reconcileTotal.inc({
@@ -238,7 +245,15 @@ export const make = <E, R>(options: WorkQueueOptions<E, R>): Effect.Effect<WorkQ
         ),
       forget: (key) =>
         Effect.suspend(() => {
-          states.delete(key)
+          const s = states.get(key)
+          if (s?.running === true) {
+            // Kept (as running) until the interrupted run has completed, so that a wake-up arriving meanwhile
+            // waits for it rather than starting a second run of the key.
+            s.due = undefined
+            s.addedAt = undefined
+            s.failures = 0
+            s.forgotten = true
+          } else states.delete(key)
           recount()
           poke()
           return FiberMap.remove(fibers, key)

@@ -11,6 +11,8 @@ type Behaviour =
   | "terminal"
   | { readonly requeueAfter: Duration.DurationInput }
   | { readonly block: Deferred.Deferred<void> }
+  /** Runs until interrupted; the interruption itself takes until `release` completes. */
+  | { readonly slowInterrupt: Deferred.Deferred<void> }
 
 /** A queue whose run records (key, time) and behaves as `behaviour(key, n)` says. */
 const harness = (
@@ -46,7 +48,9 @@ const harness = (
                   ? Effect.fail(new WorkQueue.TerminalError({ message: "bad spec" }))
                   : "requeueAfter" in b
                     ? Effect.succeed(WorkQueue.Action.requeueAfter(b.requeueAfter))
-                    : Effect.as(Deferred.await(b.block), WorkQueue.Action.awaitChange)
+                    : "slowInterrupt" in b
+                      ? Effect.never.pipe(Effect.onInterrupt(() => Deferred.await(b.slowInterrupt)))
+                      : Effect.as(Deferred.await(b.block), WorkQueue.Action.awaitChange)
           return yield* body.pipe(
             Effect.onInterrupt(() => Ref.update(interrupted, (ks) => [...ks, key])),
             Effect.ensuring(
@@ -193,6 +197,37 @@ describe("WorkQueue", () => {
       yield* settle
       expect([...(yield* h.queue.running)].sort()).toEqual(["b", "c"])
       yield* Deferred.succeed(gate, undefined)
+    })
+  )
+
+  it.scoped("a key enqueued again while its forgotten run is still being interrupted runs once, after it", () =>
+    Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      const h = yield* harness((_, n) => (n === 0 ? { slowInterrupt: release } : { block: gate }), {
+        concurrency: 4
+      })
+      yield* h.queue.enqueue("a")
+      yield* settle
+      // The object is deleted and re-created: forget waits for the interruption, which has not finished yet.
+      const forgetting = yield* Effect.fork(h.queue.forget("a"))
+      yield* settle
+      yield* h.queue.enqueue("a")
+      yield* settle
+      expect(yield* h.times("a")).toEqual([0]) // not while the old run is still being interrupted
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(forgetting)
+      yield* settle
+      expect(yield* h.times("a")).toEqual([0, 0]) // the re-enqueued run, after it
+      expect(yield* h.queue.running).toEqual(["a"])
+      // The new run is known as running: a trigger now waits for it instead of starting a second run.
+      yield* h.queue.enqueue("a")
+      yield* settle
+      expect(yield* h.times("a")).toEqual([0, 0])
+      expect((yield* Ref.get(h.concurrent)).maxPerKey).toBe(1)
+      yield* Deferred.succeed(gate, undefined)
+      yield* settle
+      expect(yield* h.times("a")).toEqual([0, 0, 0])
     })
   )
 

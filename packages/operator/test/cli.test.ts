@@ -45,6 +45,18 @@ const secretFile = (content: string) => {
 }
 
 describe("convex-operator CLI", () => {
+  it.live("--version prints the operator package's version", () =>
+    Effect.gen(function* () {
+      const { exit, output } = yield* run("--version")
+      expect(Exit.isSuccess(exit)).toBe(true)
+      const pkg = JSON.parse(readFileSync(join(repoRoot, "packages/operator/package.json"), "utf8")) as {
+        version: string
+      }
+      expect(output.trim()).toBe(pkg.version)
+      expect(defaultImage.endsWith(`:${pkg.version}`)).toBe(true)
+    })
+  )
+
   it.live("crd prints the committed CRD", () =>
     Effect.gen(function* () {
       const { exit, output } = yield* run("crd")

@@ -1,5 +1,6 @@
 /** The `convex-operator` command line: every subcommand, assembled. */
 import { Command } from "@effect/cli"
+import { operatorVersion } from "../manifests.js"
 import { adminKeyCommand } from "./admin-key.js"
 import { backupCommand } from "./backup.js"
 import { crdCommand } from "./crd.js"
@@ -22,7 +23,7 @@ export const rootCommand = Command.make("convex-operator").pipe(
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */
-export const cli = Command.run(rootCommand, { name: "convex-operator", version: "0.1.0" })
+export const cli = Command.run(rootCommand, { name: "convex-operator", version: operatorVersion })
 
 /**
  * The name the CLI was started as: `kubectl convex` when the executable is installed as `kubectl-convex` (kubectl
@@ -33,4 +34,4 @@ export const invokedAs = (argv: ReadonlyArray<string>): string =>
 
 /** Runs the CLI under the name it was started as. */
 export const cliFor = (argv: ReadonlyArray<string>) =>
-  Command.run(rootCommand, { name: invokedAs(argv), version: "0.1.0" })(argv)
+  Command.run(rootCommand, { name: invokedAs(argv), version: operatorVersion })(argv)

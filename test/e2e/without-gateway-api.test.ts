@@ -208,6 +208,14 @@ describe("convex-operator on a cluster without Gateway API", () => {
     expect(verifyAdminKey(key, "web", value(secretKeys.instanceSecret))).toBe(true)
     expect(Either.isRight(decodeAdminKey(key, value(secretKeys.instanceSecret)))).toBe(true)
 
+    // Without -n, the namespace of the kubeconfig's current context (as kubectl).
+    const scoped = path.join(work, "scoped.kubeconfig")
+    fs.copyFileSync(kubeconfig, scoped)
+    makeKubectl(cluster.info().kubectl, scoped)(["config", "set-context", "--current", `--namespace=${ns}`])
+    const fromContext = await convexOperator(["admin-key", "get", "web", "--kubeconfig", scoped])
+    expect(fromContext.stderr).toBe("")
+    expect(fromContext.stdout.trim()).toBe(key)
+
     const absent = await convexOperator(["admin-key", "get", "nope", "-n", ns, "--kubeconfig", kubeconfig])
     expect(absent.status).toBe(2)
     expect(absent.stdout).toBe("")

@@ -7,7 +7,7 @@
  */
 import { Context, type Duration, Effect, Layer, type Stream } from "effect"
 import type { KubeConfigError, KubeError } from "./errors.js"
-import { makeLive } from "./internal/live.js"
+import { contextNamespace, makeLive } from "./internal/live.js"
 import { makeMemory } from "./internal/memory.js"
 import type { KubeObject, ObjectKey, Resource, ResourceType } from "./Resource.js"
 
@@ -147,6 +147,8 @@ export class KubeClient extends Context.Tag("@convex-operator/k8s/KubeClient")<K
   /** A real apiserver: `source` default is the usual lookup (KUBECONFIG, ~/.kube/config, in-cluster). */
   static readonly layerLive = (options: LiveOptions = {}): Layer.Layer<KubeClient, KubeConfigError> =>
     Layer.scoped(KubeClient, makeLive(options))
+  /** The namespace kubectl would use without `-n` for `source`: the current context's, else `default`. */
+  static readonly contextNamespace = (source: KubeConfigSource = { _tag: "Default" }) => contextNamespace(source)
   /** An in-memory apiserver, with its test controls as {@link MemoryApiServer}. */
   static readonly layerMemory = (options: MemoryOptions = {}): Layer.Layer<KubeClient | MemoryApiServer> =>
     Layer.effectContext(

@@ -64,6 +64,19 @@ const loadConfig = (source: KubeConfigSource): KubeConfig => {
   return kc
 }
 
+/**
+ * The namespace kubectl would use without `-n`: the current context's (in a pod, its service account's), else
+ * `default`.
+ */
+export const contextNamespace = (source: KubeConfigSource): Effect.Effect<string, KubeConfigError> =>
+  Effect.try({
+    try: () => {
+      const kc = loadConfig(source)
+      return kc.getContextObject(kc.getCurrentContext())?.namespace?.trim() || "default"
+    },
+    catch: (e) => new KubeConfigError({ message: `loading kubeconfig: ${e instanceof Error ? e.message : String(e)}` })
+  })
+
 const encodeQuery = (query: Query | undefined) => {
   if (query === undefined) return ""
   const params = new URLSearchParams()

@@ -8,13 +8,15 @@
  *   read from a file, standard input or the `CONVEX_INSTANCE_SECRET` variable rather than a flag, so it never
  *   shows in `ps` or shell history.
  */
+
 import { readFileSync } from "node:fs"
 import { childNames, issueAdminKeyWith, SecretGenerator, secretKeys } from "@convex-operator/core"
-import { KubeClient, type KubeConfigSource, type KubeError, Resource } from "@convex-operator/k8s"
+import { KubeClient, type KubeError, Resource } from "@convex-operator/k8s"
 import { Args, Command, Options } from "@effect/cli"
 import { Config, Console, Effect, Either, Encoding, Option, Redacted } from "effect"
 import { describeError } from "../reconcile/errors.js"
 import { ConvexInstances } from "../reconcile/resources.js"
+import { kubeconfigOption, namespaceOption, withKube } from "./kube-options.js"
 import { UserError } from "./user-error.js"
 
 const name = Options.text("name").pipe(
@@ -111,30 +113,13 @@ export const readAdminKey = (
   })
 
 const instanceArg = Args.text({ name: "instance" }).pipe(Args.withDescription("The ConvexInstance's name."))
-const namespace = Options.text("namespace").pipe(
-  Options.withAlias("n"),
-  Options.withDescription("The instance's namespace."),
-  Options.withDefault("default")
-)
-const kubeconfig = Options.text("kubeconfig").pipe(
-  Options.withDescription("Kubeconfig file; default: KUBECONFIG, ~/.kube/config, then the in-cluster service account."),
-  Options.optional
-)
-
 const getCommand = Command.make(
   "get",
-  { instance: instanceArg, namespace, kubeconfig },
-  ({ instance, namespace, kubeconfig }) => {
-    const source: KubeConfigSource = Option.match(kubeconfig, {
-      onNone: () => ({ _tag: "Default" }),
-      onSome: (path) => ({ _tag: "File", path })
-    })
-    return readAdminKey(instance, namespace).pipe(
-      Effect.flatMap((key) => Console.log(Redacted.value(key))),
-      Effect.provide(KubeClient.layerLive({ source, userAgent: "convex-operator-cli/0.1.0" })),
-      Effect.catchTag("KubeConfigError", (error) => Effect.fail(new UserError({ message: error.message })))
+  { instance: instanceArg, namespace: namespaceOption, kubeconfig: kubeconfigOption },
+  ({ instance, ...flags }) =>
+    withKube(flags, (namespace) =>
+      Effect.flatMap(readAdminKey(instance, namespace), (key) => Console.log(Redacted.value(key)))
     )
-  }
 ).pipe(Command.withDescription("Print the admin key of a running instance (from its generated Secret)."))
 
 const optionalName = name.pipe(Options.optional)

@@ -6,8 +6,9 @@
  * - `backup list [-n ns | -A] [-o table|json|yaml]` lists ConvexBackups;
  * - `backup store`, `backup fetch` and `backup remove` are the steps of backup, restore and removal Jobs.
  */
+
 import { apiVersion, backupKind, decodeConvexScheduledBackup, formatTime } from "@convex-operator/core"
-import { KubeClient, type KubeConfigSource, type KubeError, type KubeObject } from "@convex-operator/k8s"
+import { KubeClient, type KubeError, type KubeObject } from "@convex-operator/k8s"
 import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Either, Option } from "effect"
 import { ConvexBackups, ConvexScheduledBackups } from "../backup/resources.js"
@@ -22,6 +23,7 @@ import {
 } from "../backup/transfer.js"
 import { toYaml } from "../manifests.js"
 import { describeError } from "../reconcile/errors.js"
+import { kubeconfigOption, namespaceOption, withKube } from "./kube-options.js"
 import { UserError } from "./user-error.js"
 
 // --- Job steps --------------------------------------------------------------------------------------------------
@@ -105,25 +107,6 @@ const removeCommand = Command.make("remove", { file: file.pipe(Options.optional)
 
 // --- User commands ----------------------------------------------------------------------------------------------
 
-const namespace = Options.text("namespace").pipe(
-  Options.withAlias("n"),
-  Options.withDescription("Namespace (default: default)."),
-  Options.withDefault("default")
-)
-const kubeconfig = Options.text("kubeconfig").pipe(
-  Options.withDescription("Kubeconfig file; default: KUBECONFIG, ~/.kube/config, then the in-cluster service account."),
-  Options.optional
-)
-const withKube = <A>(kubeconfigFile: Option.Option<string>, effect: Effect.Effect<A, UserError, KubeClient>) => {
-  const source: KubeConfigSource = Option.match(kubeconfigFile, {
-    onNone: () => ({ _tag: "Default" }),
-    onSome: (path) => ({ _tag: "File", path })
-  })
-  return effect.pipe(
-    Effect.provide(KubeClient.layerLive({ source, userAgent: "convex-operator-cli/0.1.0" })),
-    Effect.catchTag("KubeConfigError", (error) => Effect.fail(new UserError({ message: error.message })))
-  )
-}
 const failure = (what: string) => (error: KubeError) => new UserError({ message: `${what}: ${describeError(error)}` })
 
 const instanceArg = Args.text({ name: "instance" }).pipe(Args.withDescription("The ConvexInstance to back up."))
@@ -146,10 +129,9 @@ export const manualBackup = (instance: string, ns: string, target: unknown, now:
 
 const nowCommand = Command.make(
   "now",
-  { instance: instanceArg, namespace, schedule, kubeconfig },
-  ({ instance, namespace, schedule, kubeconfig }) =>
-    withKube(
-      kubeconfig,
+  { instance: instanceArg, namespace: namespaceOption, schedule, kubeconfig: kubeconfigOption },
+  ({ instance, schedule, ...flags }) =>
+    withKube(flags, (namespace) =>
       Effect.gen(function* () {
         const kube = yield* KubeClient
         let target: unknown = { pvc: {} }
@@ -220,10 +202,9 @@ export const backupTable = (items: ReadonlyArray<KubeObject>, withNamespace: boo
 
 const listCommand = Command.make(
   "list",
-  { namespace, allNamespaces, output, kubeconfig },
-  ({ namespace, allNamespaces, output, kubeconfig }) =>
-    withKube(
-      kubeconfig,
+  { namespace: namespaceOption, allNamespaces, output, kubeconfig: kubeconfigOption },
+  ({ allNamespaces, output, ...flags }) =>
+    withKube(flags, (namespace) =>
       Effect.gen(function* () {
         const kube = yield* KubeClient
         const list = yield* kube

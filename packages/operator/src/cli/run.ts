@@ -6,17 +6,14 @@
  */
 import * as os from "node:os"
 import { SecretGenerator } from "@convex-operator/core"
-import { EventRecorder, Health, KubeClient, type KubeConfigSource, LeaderElection, Metrics } from "@convex-operator/k8s"
+import { EventRecorder, Health, KubeClient, LeaderElection, Metrics } from "@convex-operator/k8s"
 import { Command, Options } from "@effect/cli"
 import { Config, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { countingKubeClient } from "../reconcile/counting.js"
 import { startOperator } from "../reconcile/operator.js"
+import { kubeConfigSource, kubeconfigOption, userAgent } from "./kube-options.js"
 import { UserError } from "./user-error.js"
 
-const kubeconfig = Options.text("kubeconfig").pipe(
-  Options.withDescription("Kubeconfig file; default: KUBECONFIG, ~/.kube/config, then the in-cluster service account."),
-  Options.optional
-)
 const namespaces = Options.text("namespaces").pipe(
   Options.withDescription("Comma-separated namespaces to watch; empty (default) watches all namespaces."),
   Options.withFallbackConfig(Config.string("WATCH_NAMESPACES")),
@@ -93,7 +90,7 @@ const levels = { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.W
 export const runCommand = Command.make(
   "run",
   {
-    kubeconfig,
+    kubeconfig: kubeconfigOption,
     namespaces,
     metricsAddress,
     probeAddress,
@@ -106,10 +103,7 @@ export const runCommand = Command.make(
     watchIdleTimeout
   },
   (flags) => {
-    const source: KubeConfigSource = Option.match(flags.kubeconfig, {
-      onNone: () => ({ _tag: "Default" }),
-      onSome: (path) => ({ _tag: "File", path })
-    })
+    const source = kubeConfigSource(flags.kubeconfig)
     const watched = flags.namespaces
       .split(",")
       .map((namespace) => namespace.trim())
@@ -166,7 +160,7 @@ export const runCommand = Command.make(
     })
 
     const kube = countingKubeClient.pipe(
-      Layer.provide(KubeClient.layerLive({ source, userAgent: "convex-operator/0.1.0" }))
+      Layer.provide(KubeClient.layerLive({ source, userAgent: userAgent("convex-operator") }))
     )
     const layers = Layer.mergeAll(
       EventRecorder.layer({ controller: "convex.icod.de/convex-operator", instance: identity }).pipe(

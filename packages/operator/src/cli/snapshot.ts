@@ -5,11 +5,12 @@
  * environment only, never from a flag, and never printed.
  */
 import { readFileSync } from "node:fs"
-import { KubeClient, type KubeConfigSource } from "@convex-operator/k8s"
+import { KubeClient } from "@convex-operator/k8s"
 import { Command, Options } from "@effect/cli"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { ConvexCli, type ConvexTarget } from "../snapshot/ConvexCli.js"
 import { exportSnapshot, importSnapshot, restoreEnv, saveEnv } from "../snapshot/operations.js"
+import { kubeConfigSource, kubeconfigOption, userAgent } from "./kube-options.js"
 import { UserError } from "./user-error.js"
 
 const path = Options.text("path").pipe(Options.withDescription("The snapshot ZIP (on the snapshot volume)."))
@@ -25,11 +26,6 @@ const namespace = Options.text("namespace").pipe(
   Options.withFallbackConfig(Config.string("POD_NAMESPACE")),
   Options.optional
 )
-const kubeconfig = Options.text("kubeconfig").pipe(
-  Options.withDescription("Kubeconfig file; default: KUBECONFIG, ~/.kube/config, then the in-cluster service account."),
-  Options.optional
-)
-
 const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 const resolveNamespace = (given: Option.Option<string>): string =>
@@ -70,16 +66,13 @@ const withKube = <A, E extends { readonly _tag: string; readonly message: string
   step: Effect.Effect<A, E, ConvexCli | KubeClient>,
   kubeconfigFile: Option.Option<string>
 ): Effect.Effect<A, UserError> => {
-  const source: KubeConfigSource = Option.match(kubeconfigFile, {
-    onNone: () => ({ _tag: "Default" }),
-    onSome: (file) => ({ _tag: "File", path: file })
-  })
+  const source = kubeConfigSource(kubeconfigFile)
   return Effect.flatMap(target, (backend) =>
     failures(step).pipe(
       Effect.provide(
         Layer.merge(
           ConvexCli.layerLive(backend),
-          KubeClient.layerLive({ source, userAgent: "convex-operator-snapshot/0.1.0" })
+          KubeClient.layerLive({ source, userAgent: userAgent("convex-operator-snapshot") })
         )
       ),
       Effect.catchTag("KubeConfigError", (error) => Effect.fail(new UserError({ message: error.message })))
@@ -95,13 +88,13 @@ const importCommand = Command.make("import", { path, replaceAll }, (flags) => wi
   Command.withDescription("Import a ZIP into the deployment (convex import -y).")
 )
 
-const envSaveCommand = Command.make("env-save", { secret, namespace, kubeconfig }, (flags) =>
+const envSaveCommand = Command.make("env-save", { secret, namespace, kubeconfig: kubeconfigOption }, (flags) =>
   withKube(saveEnv({ name: flags.secret, namespace: resolveNamespace(flags.namespace) }), flags.kubeconfig).pipe(
     Effect.asVoid
   )
 ).pipe(Command.withDescription("Save the deployment's environment variables (convex env list) to a Secret."))
 
-const envRestoreCommand = Command.make("env-restore", { secret, namespace, kubeconfig }, (flags) =>
+const envRestoreCommand = Command.make("env-restore", { secret, namespace, kubeconfig: kubeconfigOption }, (flags) =>
   withKube(restoreEnv({ name: flags.secret, namespace: resolveNamespace(flags.namespace) }), flags.kubeconfig).pipe(
     Effect.asVoid
   )

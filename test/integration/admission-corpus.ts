@@ -102,6 +102,11 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
     "spec.maintenance.upgradeStrategy"
   ],
   [
+    "exportImport without a pre-upgrade backup (its import needs the export)",
+    { ...valid, maintenance: { upgradeStrategy: "exportImport", preUpgradeBackup: { enabled: false } } },
+    "spec.maintenance.preUpgradeBackup.enabled"
+  ],
+  [
     "a restart interval in days",
     { ...valid, maintenance: { restartInterval: "7d" } },
     "spec.maintenance.restartInterval"

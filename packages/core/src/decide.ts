@@ -191,6 +191,7 @@ export const decide = (
   const upgrade = planUpgrade({
     target,
     strategy: spec.maintenance.upgradeStrategy,
+    exportFirst: spec.maintenance.preUpgradeBackup.enabled,
     status: previous,
     observedBackendImage: containerImage(observedStatefulSet, backendContainerName),
     observedDashboardImage: containerImage(observedDeployment, dashboardContainerName),

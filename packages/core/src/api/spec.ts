@@ -391,21 +391,45 @@ export type ScaleSpec = typeof ScaleSpec.Type
 export const UpgradeStrategy = Schema.Literal("inPlace", "exportImport")
 export type UpgradeStrategy = typeof UpgradeStrategy.Type
 
-export const MaintenanceSpec = Schema.Struct({
-  upgradeStrategy: withDefault(
-    UpgradeStrategy.pipe(
+export const PreUpgradeBackupSpec = Schema.Struct({
+  enabled: withDefault(
+    Schema.Boolean.pipe(
       doc(
-        "inPlace: export, then roll to the new version (the backend migrates at start). " +
-          "exportImport: stop traffic, export, roll, import with --replace-all, resume."
+        "Export a snapshot of the running version before an upgrade rolls (default true). " +
+          "false lets inPlace upgrades roll without one; exportImport always needs it (its import reads it)."
       )
     ),
-    "inPlace"
-  ),
-  restartInterval: withDefault(
-    GoDuration.pipe(doc("Restart the backend this long after its last start to contain memory growth; 0s disables.")),
-    "168h"
+    true
   )
-}).pipe(doc("Upgrades and periodic restarts."))
+}).pipe(doc("The export an upgrade takes before it rolls."))
+export type PreUpgradeBackupSpec = typeof PreUpgradeBackupSpec.Type
+
+export const MaintenanceSpec = crossField(
+  Schema.Struct({
+    upgradeStrategy: withDefault(
+      UpgradeStrategy.pipe(
+        doc(
+          "inPlace: export (see preUpgradeBackup), then roll to the new version (the backend migrates at start). " +
+            "exportImport: stop traffic, export, roll, import with --replace-all, resume."
+        )
+      ),
+      "inPlace"
+    ),
+    preUpgradeBackup: withDefault(PreUpgradeBackupSpec, {}),
+    restartInterval: withDefault(
+      GoDuration.pipe(doc("Restart the backend this long after its last start to contain memory growth; 0s disables.")),
+      "168h"
+    )
+  }).pipe(doc("Upgrades and periodic restarts.")),
+  {
+    check: (maintenance) => maintenance.upgradeStrategy !== "exportImport" || maintenance.preUpgradeBackup.enabled,
+    rule: "self.upgradeStrategy != 'exportImport' || !has(self.preUpgradeBackup) || self.preUpgradeBackup.enabled",
+    message:
+      "preUpgradeBackup.enabled: false cannot be used with upgradeStrategy exportImport (its import needs the export): remove it or use upgradeStrategy inPlace",
+    fieldPath: ".preUpgradeBackup.enabled",
+    reason: "FieldValueForbidden"
+  }
+)
 export type MaintenanceSpec = typeof MaintenanceSpec.Type
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ export interface UpgradeInput {
   /** The images the spec asks for. */
   readonly target: RunningImages
   readonly strategy: UpgradeStrategy
+  /** Whether an upgrade starts with an export (`maintenance.preUpgradeBackup.enabled`; exportImport always does). */
+  readonly exportFirst: boolean
   readonly status: ConvexInstanceStatus | undefined
   /** The backend image of the observed StatefulSet, if one exists. */
   readonly observedBackendImage: string | undefined
@@ -191,8 +193,9 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
   const previous = status?.upgrade
   const retryRequest = retryRequestHash(input.retryRequest)
 
+  const exports = input.strategy === "exportImport" || input.exportFirst
   const start = (from: RunningImages): UpgradeStatus => ({
-    phase: "Exporting",
+    phase: exports ? "Exporting" : "Rolling",
     strategy: input.strategy,
     targetHash,
     toVersion: target.version,
@@ -204,7 +207,7 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
     attempt: 1,
     maxAttempt: upgradeAttempts,
     ...(retryRequest !== undefined ? { retryRequest } : {}),
-    snapshot: input.snapshot(targetHash),
+    ...(exports ? { snapshot: input.snapshot(targetHash) } : {}),
     ...(input.strategy === "exportImport" ? { savedEnvSecret: input.savedEnvSecret(targetHash) } : {})
   })
   const observedFrom = (): RunningImages | undefined =>
@@ -228,11 +231,11 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
   }
 
   // Advance as far as the observations allow in one decision.
-  let done = false
+  let done: UpgradeStatus | undefined
   for (let guard = 0; guard < 8 && upgrade !== undefined; guard++) {
     const next = advance(upgrade, input, targetHash, retryRequest)
     if (next === "Done") {
-      done = true
+      done = upgrade
       upgrade = undefined
       break
     }
@@ -241,7 +244,7 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
   }
 
   if (upgrade === undefined) {
-    const rolledOut = done || input.backendReadyWith(target.backend)
+    const rolledOut = done !== undefined || input.backendReadyWith(target.backend)
     const previousConditions = status?.conditions
     return {
       images: target,
@@ -264,27 +267,29 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
           reason: Reason.UpToDate,
           message: rolledOut ? `running version ${target.version}` : `installing version ${target.version}`
         },
-        done
-          ? {
-              type: "ExportCompleted",
-              status: "True",
-              reason: Reason.Succeeded,
-              message: `exported before upgrading to ${target.version}`
-            }
-          : keep(findCondition(previousConditions, "ExportCompleted"), {
-              type: "ExportCompleted",
-              status: "False",
-              reason: Reason.NotStarted,
-              message: "no upgrade has run"
-            }),
-        done && input.strategy === "exportImport"
+        done !== undefined && !exported(done)
+          ? exportDisabled
+          : done !== undefined
+            ? {
+                type: "ExportCompleted",
+                status: "True",
+                reason: Reason.Succeeded,
+                message: `exported before upgrading to ${target.version}`
+              }
+            : keep(findCondition(previousConditions, "ExportCompleted"), {
+                type: "ExportCompleted",
+                status: "False",
+                reason: Reason.NotStarted,
+                message: "no upgrade has run"
+              }),
+        done !== undefined && input.strategy === "exportImport"
           ? {
               type: "ImportCompleted",
               status: "True",
               reason: Reason.Succeeded,
               message: `imported into ${target.version} and restored the environment variables`
             }
-          : done
+          : done !== undefined
             ? {
                 type: "ImportCompleted",
                 status: "False",
@@ -301,6 +306,16 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
     }
   }
   return running(upgrade, input, targetHash, installedHash, status?.currentVersion)
+}
+
+/** Whether the upgrade exports before it rolls (an upgrade without it started at the roll). */
+const exported = (upgrade: UpgradeStatus): boolean => upgrade.snapshot !== undefined
+
+const exportDisabled: ConditionState = {
+  type: "ExportCompleted",
+  status: "False",
+  reason: Reason.Disabled,
+  message: "the upgrade rolled without an export: spec.maintenance.preUpgradeBackup.enabled is false"
 }
 
 /** The first attempt of `phase`. */
@@ -434,8 +449,9 @@ const running = (
           reason: upgrade.phase,
           message: `${summary}: ${stepWords[step]}${jobStep === undefined ? "" : ` (attempt ${attempt} of ${maxAttempt})`}, since ${since}`
         }
-  const exportCondition: ConditionState =
-    failed && step === "Export"
+  const exportCondition: ConditionState = !exported(upgrade)
+    ? exportDisabled
+    : failed && step === "Export"
       ? { type: "ExportCompleted", status: "False", reason: Reason.Failed, message: "the export Job failed" }
       : step === "Export"
         ? { type: "ExportCompleted", status: "False", reason: Reason.InProgress, message: "the export Job runs" }
@@ -482,9 +498,11 @@ const running = (
     jobs: renderJob && jobStep !== undefined ? [{ step: jobStep, attempt }] : [],
     keepJobs: order.filter(
       (done): done is JobStep =>
-        done !== "Roll" && order.indexOf(done) < order.indexOf(step) && (exportImport || done === "Export")
+        done !== "Roll" &&
+        order.indexOf(done) < order.indexOf(step) &&
+        (exportImport || (done === "Export" && exported(upgrade)))
     ),
-    snapshotClaim: true,
+    snapshotClaim: exported(upgrade),
     envAccess: exportImport,
     targetHash,
     // Before the roll a failed upgrade leaves the old version running as it was: traffic flows again.

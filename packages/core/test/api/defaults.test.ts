@@ -14,7 +14,11 @@ describe("defaults", () => {
     expect(spec.backend.logging).toEqual({ redactLogsToClient: false })
     expect(spec.backend.image).toBeUndefined()
     expect(spec.dashboard).toEqual({ enabled: true, replicas: 1, prefillAdminKey: false })
-    expect(spec.maintenance).toEqual({ upgradeStrategy: "inPlace", restartInterval: "168h" })
+    expect(spec.maintenance).toEqual({
+      upgradeStrategy: "inPlace",
+      preUpgradeBackup: { enabled: true },
+      restartInterval: "168h"
+    })
     expect(spec.networking).toBeUndefined()
   })
 
@@ -33,7 +37,11 @@ describe("defaults", () => {
     })
     expect(spec.dashboard.enabled).toBe(false)
     expect(spec.dashboard.replicas).toBe(3)
-    expect(spec.maintenance).toEqual({ upgradeStrategy: "inPlace", restartInterval: "0s" })
+    expect(spec.maintenance).toEqual({
+      upgradeStrategy: "inPlace",
+      preUpgradeBackup: { enabled: true },
+      restartInterval: "0s"
+    })
     expect(spec.backend.storage.pvc).toEqual({ enabled: true, deletionPolicy: "Delete" })
   })
 })

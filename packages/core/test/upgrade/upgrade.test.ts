@@ -101,6 +101,32 @@ describe("upgrade saga: success", () => {
     })
   )
 
+  it.effect("inPlace with preUpgradeBackup.enabled false: starts at the roll, no export Job or claim", () =>
+    Effect.gen(function* () {
+      const disabled = { maintenance: { upgradeStrategy: "inPlace", preUpgradeBackup: { enabled: false } } }
+      const ready = yield* readyOnV1("inPlace", disabled)
+      const rolling = yield* tick(retarget(ready, v2, "inPlace", disabled), {
+        backendReady: (image) => !image.includes(v2)
+      })
+      const upgrade = rolling.decision.status.upgrade
+      expect(upgrade).toMatchObject({ phase: "Rolling", strategy: "inPlace", fromVersion: v1, toVersion: v2 })
+      expect(upgrade?.snapshot).toBeUndefined()
+      expect(backendImage(rolling.decision)).toContain(v2)
+      expect(jobsOf(rolling.decision)).toEqual([])
+      expect(has(rolling.decision, "PersistentVolumeClaim", names.snapshots)).toBe(false)
+      expect(condition(rolling.decision, "UpgradeInProgress")).toBe("True/Rolling")
+      expect(condition(rolling.decision, "ExportCompleted")).toBe("False/Disabled")
+      expect(findCondition(rolling.decision.status.conditions, "ExportCompleted")?.message).toContain(
+        "spec.maintenance.preUpgradeBackup.enabled is false"
+      )
+
+      const { world, seen } = yield* runUntil(rolling, readyOn(v2))
+      expect(seen).toEqual(["Upgrading/Rolling/Rolling#1", "Ready/UpToDate"])
+      expect(condition(world.decision, "ExportCompleted")).toBe("False/Disabled")
+      expect(condition(world.decision, "ImportCompleted")).toBe("False/NotRequired")
+    })
+  )
+
   it.effect("exportImport: stops traffic, exports, saves env, rolls, imports, restores env, reattaches traffic", () =>
     Effect.gen(function* () {
       const ready = yield* readyOnV1("exportImport")

@@ -4,5 +4,6 @@
  * @module
  */
 export { cli, rootCommand } from "./cli/root.js"
+export { tuningDefaults } from "./cli/tuning.js"
 export * from "./manifests.js"
 export * from "./rbac.js"

@@ -1,7 +1,7 @@
 /**
  * `convex-operator run`: the operator process. Configuration comes from flags, each with an environment fallback
  * (for the Deployment): which namespaces to watch, metrics and probe addresses, leader election, logging and
- * concurrency. SIGTERM/SIGINT interrupt the main fiber: leadership is released, running reconciles finish within
+ * throughput (`tuning.ts`). SIGTERM/SIGINT interrupt the main fiber: leadership is released, running reconciles finish within
  * the grace period, watches close.
  */
 import * as os from "node:os"
@@ -12,6 +12,7 @@ import { Config, Duration, Effect, Layer, Logger, LogLevel, Option } from "effec
 import { countingKubeClient } from "../reconcile/counting.js"
 import { startOperator } from "../reconcile/operator.js"
 import { kubeConfigSource, kubeconfigOption, userAgent } from "./kube-options.js"
+import { rateLimitOf, tuningOptions } from "./tuning.js"
 import { UserError } from "./user-error.js"
 
 const namespaces = Options.text("namespaces").pipe(
@@ -46,11 +47,6 @@ const logFormat = Options.choice("log-format", ["auto", "json", "text"]).pipe(
   Options.withDescription("auto: readable text in a terminal, JSON otherwise (in a cluster)."),
   Options.withFallbackConfig(Config.literal("auto", "json", "text")("LOG_FORMAT")),
   Options.withDefault("auto" as const)
-)
-const concurrency = Options.integer("concurrency").pipe(
-  Options.withDescription("Instances reconciled at once."),
-  Options.withFallbackConfig(Config.integer("MAX_CONCURRENT_RECONCILES")),
-  Options.withDefault(2)
 )
 const operatorImage = Options.text("operator-image").pipe(
   Options.withDescription("The operator's own image, run by snapshot Jobs."),
@@ -98,7 +94,7 @@ export const runCommand = Command.make(
     leaseNamespace,
     logLevel,
     logFormat,
-    concurrency,
+    ...tuningOptions,
     operatorImage,
     watchIdleTimeout
   },
@@ -136,7 +132,7 @@ export const runCommand = Command.make(
           const operator = yield* startOperator({
             namespaces: watched,
             concurrency: Math.max(1, flags.concurrency),
-            settings: { operatorImage: flags.operatorImage },
+            settings: { operatorImage: flags.operatorImage, applyConcurrency: Math.max(1, flags.applyConcurrency) },
             watchIdleTimeout: Duration.seconds(Math.max(1, flags.watchIdleTimeout))
           })
           isReady = Effect.zipWith(operator.isReady, leading, (a, b) => a && b)
@@ -160,7 +156,9 @@ export const runCommand = Command.make(
     })
 
     const kube = countingKubeClient.pipe(
-      Layer.provide(KubeClient.layerLive({ source, userAgent: userAgent("convex-operator") }))
+      Layer.provide(
+        KubeClient.layerLive({ source, userAgent: userAgent("convex-operator"), rateLimit: rateLimitOf(flags) })
+      )
     )
     const layers = Layer.mergeAll(
       EventRecorder.layer({ controller: "convex.icod.de/convex-operator", instance: identity }).pipe(

@@ -4,8 +4,9 @@
  * - observe: the instance, its managed children, and the Secrets/ConfigMaps it references (read once directly when
  *   the Store has not seen them yet);
  * - decide: `decide` from `@convex-operator/core`;
- * - act: server-side apply (field manager `convex-operator`, force) of exactly what `decide` says differs, deletion
- *   of what it says is obsolete, the status through the status subresource only when it changed, its events.
+ * - act: server-side apply (field manager `convex-operator`, force) of exactly what `decide` says differs (what pods
+ *   read first, then what runs pods; within each wave up to `applyConcurrency` requests at once), deletion of what
+ *   it says is obsolete, the status through the status subresource only when it changed, its events.
  *
  * Children another controller owns are refused (reported on the instance), children of an earlier instance of the
  * same name are adopted (the apply replaces the owner reference). Conflicts and transient failures fail the
@@ -57,6 +58,8 @@ export { describeError, RetryableError } from "./errors.js"
 export interface ReconcilerSettings {
   /** The operator image (snapshot Jobs run it). */
   readonly operatorImage: string
+  /** Requests one reconcile sends at once (default `defaultApplyConcurrency`). */
+  readonly applyConcurrency?: number
 }
 
 /** JSON equality regardless of key order. */
@@ -76,6 +79,42 @@ export const equalJson = (a: unknown, b: unknown): boolean => {
 }
 
 const retryable = (error: KubeError) => isTransient(error) || error._tag === "Conflict"
+
+/** What became of one apply or deletion: done, a failure for the status, or a reason to retry the reconcile. */
+interface Outcome {
+  readonly failure?: ApplyFailure
+  readonly retry?: string
+}
+const done: Outcome = {}
+
+/** Requests one reconcile sends at once (applies of one wave, deletions) unless the settings say otherwise. */
+export const defaultApplyConcurrency = 4
+
+/** Kinds that run pods, which read the other children (Secrets, ConfigMaps, claims, the env Jobs' ServiceAccount). */
+const podOwners: ReadonlySet<string> = new Set(["StatefulSet", "Deployment", "Job"])
+
+/**
+ * The applies of one reconcile in order: first every child a pod may read or need (configuration, Secrets, claims,
+ * Services, RBAC, routes), then the kinds that run pods. Within a wave nothing depends on anything else, so its
+ * requests may run concurrently; a pod created before its Secret, claim or ServiceAccount would wait or be refused
+ * (a Job's controller then backs off for up to minutes).
+ */
+export const applyWaves = <A extends { readonly kind: string }>(
+  children: ReadonlyArray<A>
+): ReadonlyArray<ReadonlyArray<A>> =>
+  [
+    children.filter((child) => !podOwners.has(child.kind)),
+    children.filter((child) => podOwners.has(child.kind))
+  ].filter((wave) => wave.length > 0)
+
+const failed =
+  (kind: string, name: string, verb: string) =>
+  (error: KubeError): Effect.Effect<Outcome> =>
+    Effect.succeed(
+      retryable(error)
+        ? { retry: `${verb} ${kind} ${name}: ${describeError(error)}` }
+        : { failure: { kind, name, message: describeError(error) } }
+    )
 
 /** The Secrets and ConfigMaps `instance` references, from the Store or (first time) read directly. */
 const observeReferences = (cache: Cache, instance: ConvexInstance, namespace: string) =>
@@ -227,47 +266,53 @@ export const reconcile = (
       }
     }
 
-    // Act.
-    const failures: Array<ApplyFailure> = []
-    const retry: Array<string> = []
-    const failed = (kind: string, childName: string, verb: string) => (error: KubeError) =>
-      Effect.sync(() => {
-        if (retryable(error)) retry.push(`${verb} ${kind} ${childName}: ${describeError(error)}`)
-        else failures.push({ kind, name: childName, message: describeError(error) })
-      })
-    for (const child of decision.apply) {
+    // Act: the applies in waves (see `applyWaves`), each wave's requests concurrently up to the bound; then the
+    // deletions, concurrently. Results keep the decision's order, so the status reports failures in a stable order.
+    const concurrency = Math.max(1, settings.applyConcurrency ?? defaultApplyConcurrency)
+    const applyChild = (child: (typeof decision.apply)[number]): Effect.Effect<Outcome> => {
       const childName = child.metadata.name
       const owner = refused.get(`${child.kind}/${childName}`)
       if (owner !== undefined) {
-        failures.push({
-          kind: child.kind,
-          name: childName,
-          message: `already exists and is controlled by ${owner}; convex-operator does not take it over: delete it or rename the instance`
+        return Effect.succeed({
+          failure: {
+            kind: child.kind,
+            name: childName,
+            message: `already exists and is controlled by ${owner}; convex-operator does not take it over: delete it or rename the instance`
+          }
         })
-        continue
       }
       if (isGatewayApiKind(child.kind) && !cache.gatewayApi()) {
-        failures.push({
-          kind: child.kind,
-          name: childName,
-          message:
-            "Gateway API is not installed in the cluster (no gateway.networking.k8s.io/v1): install its CRDs and a Gateway implementation, or set spec.networking.mode: ingress"
+        return Effect.succeed({
+          failure: {
+            kind: child.kind,
+            name: childName,
+            message:
+              "Gateway API is not installed in the cluster (no gateway.networking.k8s.io/v1): install its CRDs and a Gateway implementation, or set spec.networking.mode: ingress"
+          }
         })
-        continue
       }
-      yield* kube.apply(resourceOf(child.kind), child as unknown as KubeObject, { fieldManager, force: true }).pipe(
+      return kube.apply(resourceOf(child.kind), child as unknown as KubeObject, { fieldManager, force: true }).pipe(
         Effect.tap(() => Effect.logDebug(`applied ${child.kind} ${namespace}/${childName}`)),
+        Effect.as(done),
         Effect.catchAll(failed(child.kind, childName, "applying"))
       )
     }
-    for (const obsolete of decision.delete) {
-      if (refused.has(`${obsolete.kind}/${obsolete.name}`)) continue
-      yield* kube.delete(resourceOf(obsolete.kind), obsolete.name, { namespace, propagationPolicy: "Background" }).pipe(
-        Effect.tap(() => Effect.logInfo(`deleted ${obsolete.kind} ${namespace}/${obsolete.name}`)),
-        Effect.catchTag("NotFound", () => Effect.void),
-        Effect.catchAll(failed(obsolete.kind, obsolete.name, "deleting"))
-      )
+    const deleteObsolete = (obsolete: (typeof decision.delete)[number]): Effect.Effect<Outcome> =>
+      refused.has(`${obsolete.kind}/${obsolete.name}`)
+        ? Effect.succeed(done)
+        : kube.delete(resourceOf(obsolete.kind), obsolete.name, { namespace, propagationPolicy: "Background" }).pipe(
+            Effect.tap(() => Effect.logInfo(`deleted ${obsolete.kind} ${namespace}/${obsolete.name}`)),
+            Effect.as(done),
+            Effect.catchTag("NotFound", () => Effect.succeed(done)),
+            Effect.catchAll(failed(obsolete.kind, obsolete.name, "deleting"))
+          )
+    const outcomes: Array<Outcome> = []
+    for (const wave of applyWaves(decision.apply)) {
+      outcomes.push(...(yield* Effect.forEach(wave, applyChild, { concurrency })))
     }
+    outcomes.push(...(yield* Effect.forEach(decision.delete, deleteObsolete, { concurrency })))
+    const failures = outcomes.flatMap((outcome) => (outcome.failure === undefined ? [] : [outcome.failure]))
+    const retry = outcomes.flatMap((outcome) => (outcome.retry === undefined ? [] : [outcome.retry]))
 
     // Status and events.
     const status = withApplyFailures(decision.status, failures, childNames(name).dashboard, now)

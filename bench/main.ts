@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- [--n 100] [--rest 300] [--changes 20] [--concurrency 2]`: the operator's numbers on the full
+ * `npm run bench -- [--n 100] [--rest 300] [--changes 20] [--concurrency 4] [--apply-concurrency 4] [--kube-api-qps 50]
+ * [--kube-api-burst 100] [--cpu-prof dir]`: the operator's numbers on the full
  * local cluster (kwok nodes, the e2e Gateway controller), the operator as a separate process under its generated
  * RBAC. Never part of `npm test`. Prints a table and writes `bench/results/n<N>.json`:
  *
@@ -8,16 +9,19 @@
  * 2. API cost: the operator's requests until all Ready, per instance and verb, from the apiserver's audit log
  *    (a policy that logs the operator's ServiceAccount only);
  * 3. cost at rest: requests per minute and writes over `--rest` seconds with all Ready; operator CPU seconds and
- *    RSS from /proc;
+ *    RSS from /proc; reconciles in the window (the operator's metrics);
  * 4. change latency: `--changes` version changes one after another, until the StatefulSet has the new image;
  * 5. the floor: the same objects created by a minimal client straight against the apiserver; (1) as a ratio.
+ *
+ * The operator's throughput flags are its defaults unless given; `--cpu-prof dir` has Node write the operator's CPU
+ * profile there when it stops (the result names the rest window's offsets from the operator's start, to cut it out).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { crdFiles } from "@convex-operator/core"
-import { install } from "convex-operator"
+import { install, tuningDefaults } from "convex-operator"
 import { Effect, Exit, Scope } from "effect"
 import { LocalCluster } from "../test/cluster/local-cluster.js"
 import { auditLog, byOperator, writeVerbs } from "../test/e2e/support/audit.js"
@@ -37,7 +41,11 @@ const { values: flags } = parseArgs({
     n: { type: "string", default: "100" },
     rest: { type: "string", default: "300" },
     changes: { type: "string", default: "20" },
-    concurrency: { type: "string", default: "2" },
+    concurrency: { type: "string" },
+    "apply-concurrency": { type: "string" },
+    "kube-api-qps": { type: "string" },
+    "kube-api-burst": { type: "string" },
+    "cpu-prof": { type: "string" },
     "floor-concurrency": { type: "string", default: "16" },
     note: { type: "string", default: "machine shared with three other engineers' test runs" }
   }
@@ -45,7 +53,13 @@ const { values: flags } = parseArgs({
 const n = Number(flags.n)
 const restSeconds = Number(flags.rest)
 const changes = Math.min(n, Number(flags.changes))
-const operatorConcurrency = Number(flags.concurrency)
+const operatorFlags = {
+  "max-concurrent-reconciles": Number(flags.concurrency ?? tuningDefaults.maxConcurrentReconciles),
+  "apply-concurrency": Number(flags["apply-concurrency"] ?? tuningDefaults.applyConcurrency),
+  "kube-api-qps": Number(flags["kube-api-qps"] ?? tuningDefaults.kubeApiQps),
+  "kube-api-burst": Number(flags["kube-api-burst"] ?? tuningDefaults.kubeApiBurst)
+}
+const operatorArgs = Object.entries(operatorFlags).map(([flag, value]) => `--${flag}=${value}`)
 const floorConcurrency = Number(flags["floor-concurrency"])
 
 const machine = () => ({
@@ -123,8 +137,20 @@ const main = async () => {
       logDir: work,
       bundle,
       logLevel: "info",
-      args: [`--concurrency=${operatorConcurrency}`]
+      args: operatorArgs,
+      ...(flags["cpu-prof"] === undefined
+        ? {}
+        : { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${path.resolve(flags["cpu-prof"])}`] })
     })
+    const operatorStarted = Date.now()
+    /** Reconciles the operator has run so far (its controller_runtime_reconcile_total, every result). */
+    const reconciles = async () => {
+      const text = await (await fetch(operator.metricsUrl)).text()
+      return text
+        .split("\n")
+        .filter((line) => line.startsWith("controller_runtime_reconcile_total{"))
+        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0)
+    }
     stops.push(() => operator.stop())
     const cpuAtStart = cpuSeconds(operator.pid)
     log(`Kubernetes ${version}, N=${n}, ${nodes} extra kwok nodes; operator pid ${operator.pid}`)
@@ -161,6 +187,7 @@ const main = async () => {
     const settleMillis = Date.now() - quietSince
     const restOffset = audit.offset()
     const cpuBeforeRest = cpuSeconds(operator.pid)
+    const reconcilesBeforeRest = await reconciles()
     let rssMax = 0
     const restStarted = Date.now()
     while (Date.now() - restStarted < restSeconds * 1000) {
@@ -171,6 +198,7 @@ const main = async () => {
     const restEvents = audit.events(restOffset).filter(byOperator)
     const restWrites = restEvents.filter((event) => writeVerbs.has(event.verb))
     const cpuRest = cpuSeconds(operator.pid) - cpuBeforeRest
+    const restReconciles = (await reconciles()) - reconcilesBeforeRest
     const mem = memory(operator.pid)
     log(`rest: ${restEvents.length} requests, ${restWrites.length} writes in ${seconds(restMillis)}`)
 
@@ -188,7 +216,7 @@ const main = async () => {
       machine: { before: machineBefore, after: machine() },
       kubernetes: version,
       n,
-      operator: { concurrency: operatorConcurrency, logLevel: "info", runs: "esbuild bundle of the sources, Node" },
+      operator: { flags: operatorFlags, logLevel: "info", runs: "esbuild bundle of the sources, Node" },
       instanceSpec:
         "dev sample without claim: SQLite on emptyDir, dashboard on, API+dashboard hosts on a shared Gateway (parentRefs)",
       convergence: {
@@ -206,7 +234,9 @@ const main = async () => {
         requestsPerMinute: Math.round((restEvents.length / (restMillis / 60_000)) * 100) / 100,
         byVerb: byVerb(restEvents),
         writes: restWrites.length,
+        reconciles: restReconciles,
         cpuSeconds: Math.round(cpuRest * 100) / 100,
+        windowFromOperatorStartMillis: [restStarted - operatorStarted, restStarted + restMillis - operatorStarted],
         rssMiB: Math.round(mem.rssMiB),
         rssMaxDuringRestMiB: Math.round(rssMax),
         peakRssMiB: Math.round(mem.peakRssMiB)
@@ -228,7 +258,7 @@ const main = async () => {
           "machine",
           `${machineBefore.cores} cores, ${machineBefore.memoryGiB} GiB, load ${machineBefore.loadavg.join(" ")} → ${result.machine.after.loadavg.join(" ")} (${flags.note})`
         ],
-        ["kubernetes / N", `${version} / ${n} (operator --concurrency=${operatorConcurrency})`],
+        ["kubernetes / N", `${version} / ${n} (operator ${operatorArgs.join(" ")})`],
         [
           "1 children exist (wall)",
           `${seconds(c.childrenExist.wallMillis)}; per instance p50 ${seconds(c.childrenExist.p50)} p95 ${seconds(c.childrenExist.p95)} p99 ${seconds(c.childrenExist.p99)}`
@@ -245,7 +275,7 @@ const main = async () => {
         ],
         [
           "3 at rest",
-          `${rest.requestsPerMinute} requests/min, ${rest.writes} writes over ${rest.windowSeconds} s; CPU ${rest.cpuSeconds} s; RSS ${rest.rssMiB} MiB (peak ${rest.peakRssMiB} MiB)`
+          `${rest.requestsPerMinute} requests/min, ${rest.writes} writes, ${rest.reconciles} reconciles over ${rest.windowSeconds} s; CPU ${rest.cpuSeconds} s; RSS ${rest.rssMiB} MiB (peak ${rest.peakRssMiB} MiB)`
         ],
         ["4 change latency", `p50 ${seconds(ch.p50)} p95 ${seconds(ch.p95)} over ${ch.changes} changes`],
         [

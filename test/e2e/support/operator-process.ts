@@ -91,6 +91,8 @@ export const startOperator = async (options: {
   readonly logLevel?: "debug" | "info"
   /** Extra environment (POD_NAME names a leader-election candidate). */
   readonly env?: NodeJS.ProcessEnv
+  /** Options for Node itself (a benchmark's `--cpu-prof`, which NODE_OPTIONS may not carry). */
+  readonly nodeArgs?: ReadonlyArray<string>
   /** Resolve without waiting for `/readyz` (a standby replica under leader election is not ready). */
   readonly waitReady?: boolean
 }): Promise<OperatorProcess> => {
@@ -100,6 +102,7 @@ export const startOperator = async (options: {
   const child = spawn(
     process.execPath,
     [
+      ...(options.nodeArgs ?? []),
       ...(options.bundle === undefined
         ? [
             "--import",

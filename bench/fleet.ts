@@ -147,18 +147,18 @@ export const createFleet = async (
   }
 }
 
-/** A PersistentVolume pre-bound to the snapshot claim of `name` (upgrades export to it; no provisioner here). */
-export const snapshotVolume = (name: string) => ({
+/** A PersistentVolume pre-bound to the backup claim of `name` (pre-upgrade backups go to it; no provisioner here). */
+export const backupVolume = (name: string) => ({
   apiVersion: "v1",
   kind: "PersistentVolume",
-  metadata: { name: `${namespace}-${name}-snapshots` },
+  metadata: { name: `${namespace}-${name}-backups` },
   spec: {
-    claimRef: { namespace, name: `${name}-snapshots` },
+    claimRef: { namespace, name: `${name}-backups` },
     capacity: { storage: "10Gi" },
     accessModes: ["ReadWriteOnce"],
     persistentVolumeReclaimPolicy: "Retain",
     storageClassName: "",
-    hostPath: { path: `/tmp/${namespace}-${name}-snapshots` }
+    hostPath: { path: `/tmp/${namespace}-${name}-backups` }
   }
 })
 

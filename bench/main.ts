@@ -30,7 +30,7 @@ import { makeKubectl } from "../test/e2e/support/kube.js"
 import { bundleOperator, startOperator } from "../test/e2e/support/operator-process.js"
 import { operatorKubeconfig } from "../test/e2e/support/service-account-kubeconfig.js"
 import { repoRoot } from "../test/support/manifests.js"
-import { changeLatencies, createFleet, gatewayNamespace, instanceName, namespace, snapshotVolume } from "./fleet.js"
+import { backupVolume, changeLatencies, createFleet, gatewayNamespace, instanceName, namespace } from "./fleet.js"
 import { floorNamespace, measureFloor } from "./floor.js"
 import { makeApi, sleep } from "./kube.js"
 import { cpuSeconds, memory } from "./proc.js"
@@ -129,7 +129,7 @@ const main = async () => {
       }
     })
     const changed = Array.from({ length: changes }, (_, k) => instanceName(Math.floor((k * n) / changes)))
-    for (const name of changed) apply(snapshotVolume(name))
+    for (const name of changed) apply(backupVolume(name))
     stops.push(startGatewayController(cluster.objects, 1000))
     const bundle = await bundleOperator(work)
     const operator = await startOperator({

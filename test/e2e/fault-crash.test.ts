@@ -7,8 +7,10 @@
  * watch idle timeout and resumed.
  *
  * After each phase every instance must reach the desired state; across the run the audit log must show each
- * generated Secret created once and each snapshot Job created once (no saga step run twice), the generated
- * instance secret and admin key never change, and deletion leaves nothing behind but the retained claims.
+ * generated Secret, each pre-upgrade ConvexBackup and its Job, and each import Job created once (no saga step run
+ * twice), the generated
+ * instance secret and admin key never change, and deletion leaves nothing behind but the retained claims and the
+ * pre-upgrade ConvexBackups (with their Jobs), which the operator never deletes.
  * FAULT_SEED=<n> replays the kill points of a run (the seed is in the suite's name and the summary line).
  */
 import * as fs from "node:fs"
@@ -68,7 +70,7 @@ beforeAll(async () => {
   helpers = kubeHelpers(kubectl)
   helpers.namespace(ns)
   helpers.namespace(install.namespace)
-  for (const name of names) helpers.snapshotVolume(ns, name)
+  for (const name of names) helpers.backupVolume(ns, name)
   operatorConfig = operatorKubeconfig(kubectl, info, work)
   bundle = await bundleOperator(work)
   operator = await runOperator()
@@ -173,8 +175,9 @@ describe(`fault injection: crashes (seed ${seed})`, () => {
       expect(secretsAfterCreate.get(name)).toBeDefined()
     }
 
-    // No saga step twice: each snapshot Job was created once (one export per upgrade, one import for
-    // exportImport, none for inPlace), and so were the generated Secret and the StatefulSet. A write whose client
+    // No saga step twice: one pre-upgrade ConvexBackup per upgrade and one Job of it, one import Job for
+    // exportImport (none for inPlace), each created once, and so were the generated Secret and the StatefulSet.
+    // A write whose client
     // was killed before the answer is logged as 5xx although it may have been stored: it counts as "perhaps".
     const events = audit.events().filter(byOperator)
     const once = (resource: string, name: string) => {
@@ -186,11 +189,15 @@ describe(`fault injection: crashes (seed ${seed})`, () => {
       ).toBeGreaterThanOrEqual(1)
     }
     const jobs = [...creations(events, "jobs", ns).keys()]
+    const backups = [...creations(events, "convexbackups", ns).keys()]
     for (const name of names) {
-      const exports = jobs.filter((job) => job.startsWith(`${name}-export-`))
+      const preUpgrade = backups.filter((backup) => backup.startsWith(`${name}-pre-upgrade-`))
+      const exports = jobs.filter((job) => job.startsWith(`${name}-pre-upgrade-`))
       const imports = jobs.filter((job) => job.startsWith(`${name}-import-`))
+      expect(preUpgrade, `${name}: pre-upgrade ConvexBackups`).toHaveLength(1)
       expect(exports, `${name}: export Jobs`).toHaveLength(1)
       expect(imports, `${name}: import Jobs`).toHaveLength(strategies[name] === "exportImport" ? 1 : 0)
+      for (const backup of preUpgrade) once("convexbackups", backup)
       for (const job of [...exports, ...imports]) once("jobs", job)
       once("secrets", `${name}-convex-secrets`)
       once("statefulsets", `${name}-backend`)
@@ -246,7 +253,7 @@ describe(`fault injection: crashes (seed ${seed})`, () => {
     })
   }, 200_000)
 
-  it("deletes through kill -9 and leaves no orphans (only the retained claims)", async () => {
+  it("deletes through kill -9 and leaves no orphans (only the retained claims and pre-upgrade backups)", async () => {
     await timed("delete", async () => {
       kubectl(["delete", "convexinstances", "--all", "-n", ns, "--wait=false"])
       await crash("delete", 4)
@@ -260,11 +267,16 @@ describe(`fault injection: crashes (seed ${seed})`, () => {
             "-l",
             "app.kubernetes.io/managed-by=convex-operator"
           ])?.items ?? []
-        return items.every(
-          (item: Json) => item.kind === "PersistentVolumeClaim" && item.metadata.name.endsWith("-backend-pvc")
+        return items.every((item: Json) =>
+          item.kind === "PersistentVolumeClaim"
+            ? /-(backend-pvc|backups)$/.test(item.metadata.name)
+            : // The pre-upgrade backups stay, with their Jobs (owned by them) and those Jobs' pods.
+              (item.kind === "Job" || item.kind === "Pod") && item.metadata.name.includes("-pre-upgrade-")
         )
       })
       expect(left).toBe(true)
+      const backups = kubectl.json<Json>(["convexbackups", "-n", ns, "-l", "convex.icod.de/upgrade-hash"])?.items ?? []
+      expect(backups.map((backup: Json) => backup.status?.phase)).toEqual(names.map(() => "Completed"))
     })
   }, 200_000)
 })

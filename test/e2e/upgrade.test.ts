@@ -1,13 +1,14 @@
 /**
  * End to end: upgrades of a Ready instance on the full local cluster, the operator as a separate process under
- * the generated RBAC. Changing `spec.version` runs the core upgrade plan through the operator: the export Job
- * (and for exportImport the import Job) is created with the operator's own image (`--operator-image`) and
- * `snapshot export|import` arguments, kwok runs the Job pods to completion, and the status walks through
- * UpgradeInProgress / ExportCompleted / ImportCompleted and phase Upgrading back to Ready on the new version.
- * A failed export Job (its pods failed by kwok, test/cluster/failing-jobs.ts) stops the upgrade before the roll
- * with phase Error, and setting the version back recovers. An operator stopped in Exporting and started again after
- * the Job finished resumes from the status and runs no second export (the claim binds on the PV binder's next
- * sync, so that test takes about half a minute).
+ * the generated RBAC. Changing `spec.version` runs the core upgrade plan through the operator: the export is a
+ * ConvexBackup (labelled with the upgrade's hash) whose Job the backup controller runs with the operator's own image
+ * (`--operator-image`) and `snapshot export` arguments; for exportImport the import Job reads the ZIP that backup
+ * recorded. kwok runs the Job pods to completion, and the status walks through UpgradeInProgress / ExportCompleted /
+ * ImportCompleted and phase Upgrading back to Ready on the new version. A failed pre-upgrade backup (its Job's pods
+ * failed by kwok, test/cluster/failing-jobs.ts) stops the upgrade before the roll with phase Error, and setting the
+ * version back recovers. An operator stopped in Exporting and started again after the backup's Job finished resumes
+ * from the status and creates no second backup (the claim binds on the PV binder's next sync, so that test takes
+ * about half a minute).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -40,19 +41,19 @@ type Json = Record<string, any>
 const apply = (object: unknown) =>
   kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
 const namespace = (name: string) => apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
-/** A PersistentVolume for the snapshot claim of `instance` (the test cluster has no provisioner). */
-const snapshotVolume = (instance: string) =>
+/** A PersistentVolume for the backup claim of `instance` (the test cluster has no provisioner). */
+const backupVolume = (instance: string) =>
   apply({
     apiVersion: "v1",
     kind: "PersistentVolume",
-    metadata: { name: `${ns}-${instance}-snapshots` },
+    metadata: { name: `${ns}-${instance}-backups` },
     spec: {
-      claimRef: { namespace: ns, name: `${instance}-snapshots` },
+      claimRef: { namespace: ns, name: `${instance}-backups` },
       capacity: { storage: "10Gi" },
       accessModes: ["ReadWriteOnce"],
       persistentVolumeReclaimPolicy: "Retain",
       storageClassName: "",
-      hostPath: { path: `/tmp/${ns}-${instance}-snapshots` }
+      hostPath: { path: `/tmp/${ns}-${instance}-backups` }
     }
   })
 const convexInstance = (
@@ -98,8 +99,20 @@ const jobKinds = ["export", "env-save", "import", "env-restore"] as const
 type JobKind = (typeof jobKinds)[number]
 const instanceJobs = (name: string): ReadonlyArray<Json> =>
   kubectl.json<Json>(["jobs", "-n", ns, "-l", `app.kubernetes.io/instance=${name}`])?.items ?? []
-const job = (name: string, kind: JobKind) =>
-  instanceJobs(name).find((j) => (j.spec?.template?.spec?.containers?.[0]?.args ?? [])[1] === kind)
+/** The snapshot subcommand a Job runs: its export init container's (a backup Job), else its container's. */
+const kindOf = (j: Json): string | undefined =>
+  (j.spec?.template?.spec?.initContainers?.[0]?.args ?? j.spec?.template?.spec?.containers?.[0]?.args ?? [])[1]
+/** The Jobs of the instance: its own, and those of its backups (labelled with the instance, not owned by it). */
+const allJobs = (name: string): ReadonlyArray<Json> => [
+  ...instanceJobs(name),
+  ...(kubectl.json<Json>(["jobs", "-n", ns, "-l", `convex.icod.de/instance=${name}`])?.items ?? [])
+]
+const job = (name: string, kind: JobKind) => allJobs(name).find((j) => kindOf(j) === kind)
+/** The pre-upgrade ConvexBackups of the instance. */
+const preUpgradeBackups = (name: string): ReadonlyArray<Json> =>
+  (kubectl.json<Json>(["convexbackups", "-n", ns, "-l", "convex.icod.de/upgrade-hash"])?.items ?? []).filter(
+    (backup: Json) => backup.spec.instanceRef.name === name
+  )
 
 /** The reasons of the instance's upgrade events (one per step), oldest first. */
 const upgradeEvents = (name: string): ReadonlyArray<string> =>
@@ -125,9 +138,9 @@ const follow = async (name: string, until: (object: Json) => boolean, timeoutMil
       if (seen[seen.length - 1] !== step) seen.push(step)
       // Jobs belong to the upgrade: decide deletes them once it is done, so keep the last state seen.
       // One list per poll (a step's Job may exist for only a few seconds).
-      const listed = instanceJobs(name)
+      const listed = allJobs(name)
       for (const kind of jobKinds) {
-        const found = listed.find((j) => (j.spec?.template?.spec?.containers?.[0]?.args ?? [])[1] === kind)
+        const found = listed.find((j) => kindOf(j) === kind)
         if (found !== undefined) jobs[kind] = found
       }
       return until(current) ? current : undefined
@@ -145,7 +158,7 @@ const readyOn = (version: string) => (object: Json) =>
 
 const upgrade = async (name: string, strategy: "inPlace" | "exportImport") => {
   const started = Date.now()
-  snapshotVolume(name)
+  backupVolume(name)
   convexInstance(name, v1, strategy)
   await follow(name, readyOn(v1))
   expect(job(name, "export")).toBeUndefined()
@@ -155,8 +168,16 @@ const upgrade = async (name: string, strategy: "inPlace" | "exportImport") => {
   console.log(`[e2e upgrade] ${strategy}: ${seen.join(" → ")}`)
   timings.push(`${strategy}: ${((Date.now() - started) / 1000).toFixed(1)}s`)
 
+  // The export ran as the Job of a ConvexBackup labelled with the upgrade, kept after the upgrade.
+  const [backup, ...more] = preUpgradeBackups(name)
+  expect(more).toEqual([])
+  expect(backup?.status?.phase).toBe("Completed")
+  expect(backup?.status?.location).toBe(`pvc://${name}-backups/${backup?.metadata.name}.zip`)
+  expect(backup?.metadata.ownerReferences).toBeUndefined()
+  expect(object.status?.upgrade).toBeUndefined()
   const exported = jobs.export
-  const container = exported?.spec.template.spec.containers[0]
+  expect(exported?.metadata.ownerReferences?.[0]).toMatchObject({ kind: "ConvexBackup", name: backup?.metadata.name })
+  const container = exported?.spec.template.spec.initContainers[0]
   expect(container.image).toBe(operatorImage)
   expect(container.args.slice(0, 3)).toEqual(["snapshot", "export", "--path"])
   expect(container.args).toContain("--include-file-storage")
@@ -164,8 +185,9 @@ const upgrade = async (name: string, strategy: "inPlace" | "exportImport") => {
   expect(container.env[1].valueFrom.secretKeyRef).toBeDefined()
   // Steps can pass faster than the status is polled: the events record each one.
   expect(upgradeEvents(name)).toContain("Exporting")
-  // The plan advances only on a Job's Succeeded condition (the Job itself is deleted once the upgrade is done).
+  // The plan advances only once the backup is Completed.
   expect(conditionOf(object, "ExportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
+  expect(conditionOf(object, "ExportCompleted")?.message).toContain(backup?.metadata.name)
 
   const statefulSet = kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])
   expect(statefulSet?.spec.template.spec.containers[0].image).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
@@ -173,7 +195,7 @@ const upgrade = async (name: string, strategy: "inPlace" | "exportImport") => {
 }
 
 describe("upgrades end to end", () => {
-  it("inPlace: export Job, roll, Ready on the new version; nothing imported", async () => {
+  it("inPlace: pre-upgrade ConvexBackup, roll, Ready on the new version; nothing imported", async () => {
     const { object, seen, jobs } = await upgrade("inplace", "inPlace")
     expect(jobs.import).toBeUndefined()
     expect(conditionOf(object, "ImportCompleted")).toMatchObject({ status: "False", reason: "NotRequired" })
@@ -191,7 +213,16 @@ describe("upgrades end to end", () => {
     )
     expect(order).toEqual(["Exporting", "SavingEnv", "Rolling", "Importing", "RestoringEnv", "UpgradeCompleted"])
     const hash = (jobs.import?.metadata.name ?? "").split("-").at(-1)
-    expect(jobs.import?.spec.template.spec.containers[0].args).toContain("--replace-all")
+    // The import reads the ZIP of the pre-upgrade backup from its claim.
+    const [backup] = preUpgradeBackups("exim")
+    expect(jobs.import?.spec.template.spec.containers[0].args).toEqual([
+      "snapshot",
+      "import",
+      "--path",
+      `/backups/${backup?.metadata.name}.zip`,
+      "--replace-all"
+    ])
+    expect(jobs.import?.spec.template.spec.volumes[0].persistentVolumeClaim.claimName).toBe("exim-backups")
     for (const kind of ["env-save", "env-restore"] as const) {
       const pod = jobs[kind]?.spec.template.spec
       expect(pod?.serviceAccountName).toBe("exim-snapshot-env")
@@ -207,13 +238,14 @@ describe("upgrades end to end", () => {
 
   it("a failed export stops the upgrade before the roll (phase Error); setting the version back recovers", async () => {
     const name = "failing"
-    snapshotVolume(name)
+    backupVolume(name)
     convexInstance(name, v1, "inPlace")
     await follow(name, readyOn(v1))
-    // kwok fails every pod of this instance's export Jobs (see "Failing Jobs on purpose" in test/cluster/README.md).
-    const failing = await cluster.run(failJobPods({ namespace: ns, jobNamePrefix: `${name}-export-` }))
+    // kwok fails every pod of this instance's pre-upgrade backup Jobs (see "Failing Jobs on purpose" in
+    // test/cluster/README.md).
+    const failing = await cluster.run(failJobPods({ namespace: ns, jobNamePrefix: `${name}-pre-upgrade-` }))
     convexInstance(name, v2, "inPlace")
-    // Each export Job runs one pod; the operator tries three times, 10 s and 20 s apart, then stops.
+    // Each attempt is a ConvexBackup; the operator tries three times, 10 s and 20 s apart, then stops.
     const { object, seen } = await follow(name, (o) => conditionOf(o, "UpgradeInProgress")?.reason === "UpgradeFailed")
     expect(seen).toContain("Upgrading/AttemptFailed")
     await cluster.run(failing.stop)
@@ -222,8 +254,12 @@ describe("upgrades end to end", () => {
     )
     expect(object.status?.phase).toBe("Error")
     expect(object.status?.upgrade).toMatchObject({ phase: "Failed", failedStep: "Export", attempt: 3 })
-    expect(conditionOf(object, "UpgradeInProgress")?.message).toContain("the export Job failed (attempt 3 of 3)")
+    expect(conditionOf(object, "UpgradeInProgress")?.message).toContain(
+      "the pre-upgrade backup failed (attempt 3 of 3)"
+    )
     expect(conditionOf(object, "ExportCompleted")).toMatchObject({ status: "False", reason: "Failed" })
+    // Three failed backups, all kept.
+    expect(preUpgradeBackups(name).map((backup) => backup.status?.phase)).toEqual(["Failed", "Failed", "Failed"])
     // Export failure means no roll: the backend still runs the old image.
     const statefulSet = kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])
     expect(statefulSet?.spec.template.spec.containers[0].image).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
@@ -233,13 +269,13 @@ describe("upgrades end to end", () => {
     expect(back.object.status?.upgrade).toBeUndefined()
   }, 240_000)
 
-  it("exportImport stops traffic; a failed import ends in Error, keeps the snapshot, and the retry annotation completes it", async () => {
+  it("exportImport stops traffic; a failed import ends in Error, keeps the backup, and the retry annotation completes it", async () => {
     const name = "exim-retry"
     const started = Date.now()
     const ingressSpec = {
       networking: { mode: "ingress", host: "api.exim.example.com", dashboardHost: "dash.exim.example.com" }
     }
-    snapshotVolume(name)
+    backupVolume(name)
     convexInstance(name, v1, "exportImport", { spec: ingressSpec })
     await follow(name, readyOn(v1))
     const ingress = () => kubectl.json<Json>(["ingress", `${name}-ingress`, "-n", ns])
@@ -265,11 +301,10 @@ describe("upgrades end to end", () => {
     expect(conditionOf(failed, "HTTPRouteReady")?.reason).toBe("TrafficStopped")
     const statefulSet = kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])
     expect(statefulSet?.spec.template.spec.containers[0].image).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
-    // The snapshot is kept, and named in the status; the failed Job stays for its logs.
-    expect(failed.status?.upgrade?.snapshot).toMatch(
-      new RegExp(`^${name}-snapshots:/snapshots/upgrade-[0-9a-f]+\\.zip$`)
-    )
-    expect(kubectl.json<Json>(["pvc", `${name}-snapshots`, "-n", ns])).toBeDefined()
+    // The pre-upgrade backup is kept, and named in the status; the failed Job stays for its logs.
+    const backupName = failed.status?.upgrade?.backup
+    expect(backupName).toMatch(new RegExp(`^${name}-pre-upgrade-[0-9a-f]+-1$`))
+    expect(kubectl.json<Json>(["convexbackup", backupName, "-n", ns])?.status?.phase).toBe("Completed")
     expect(job(name, "import")?.status?.failed).toBe(1)
     // The env Jobs' ServiceAccount may read and write exactly the saved-env Secret.
     const savedEnv = failed.status?.upgrade?.savedEnvSecret
@@ -302,21 +337,21 @@ describe("upgrades end to end", () => {
     await eventually("the Ingress and dashboard back", () =>
       ingress() !== undefined && dashboard()?.spec.replicas === 1 ? true : undefined
     )
-    expect(kubectl.json<Json>(["pvc", `${name}-snapshots`, "-n", ns])).toBeDefined()
+    expect(kubectl.json<Json>(["convexbackup", backupName, "-n", ns])?.status?.phase).toBe("Completed")
   }, 240_000)
 
-  it("an operator restarted mid-upgrade resumes at its step without rerunning the export", async () => {
+  it("an operator restarted mid-upgrade resumes at its step without a second pre-upgrade backup", async () => {
     const name = "resumed"
     convexInstance(name, v1, "inPlace")
     await follow(name, readyOn(v1))
     convexInstance(name, v2, "inPlace")
-    // Without a volume for the snapshot claim the export Job waits: stop the operator in Exporting.
+    // Without a volume for the backup claim the backup's Job waits: stop the operator in Exporting.
     const exporting = await eventually("the export Job", () => job(name, "export"), { detail: detail(name) })
     expect(instance(name)?.status?.upgrade?.phase).toBe("Exporting")
     expect(await operator.stop()).toBe(0)
 
     // While no operator runs, the Job completes.
-    snapshotVolume(name)
+    backupVolume(name)
     await eventually(
       "the export Job to succeed",
       () => (job(name, "export")?.status?.succeeded === 1 ? true : undefined),
@@ -330,6 +365,7 @@ describe("upgrades end to end", () => {
       return readyOn(v2)(current)
     })
     expect([...uids].filter((uid) => uid !== exporting.metadata.uid)).toEqual([])
+    expect(preUpgradeBackups(name).map((backup) => backup.status?.phase)).toEqual(["Completed"])
     expect(conditionOf(object, "ExportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
   }, 180_000)
 })

@@ -22,7 +22,7 @@ import { instanceNamespace, type OperatorSettings, type RunningImages, renderCon
 import { dashboardContainerName } from "./render/dashboard.js"
 import { isSubset, needsApply } from "./render/diff.js"
 import { configHashAnnotation, restartedAtAnnotation, shortHash } from "./render/hash.js"
-import { attemptAnnotation, snapshotPath, upgradeJobName } from "./render/jobs.js"
+import { attemptAnnotation, type EnvJobStep, upgradeJobName } from "./render/jobs.js"
 import { isManagedChild } from "./render/labels.js"
 import { childNames } from "./render/names.js"
 import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
@@ -37,6 +37,7 @@ import { phaseOf } from "./status/phase.js"
 import { validateReferences } from "./status/references.js"
 import { gatewayState, type RoutingState } from "./status/routing.js"
 import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./status/workloads.js"
+import { backupSource, renderUpgradeBackup, renderUpgradeImportJob, upgradeBackupOutcome } from "./upgrade/backup.js"
 import { planUpgrade, retryAnnotation } from "./upgrade/plan.js"
 import { planRestart } from "./upgrade/restart.js"
 
@@ -118,7 +119,9 @@ export const childKinds: ReadonlyArray<{ readonly apiVersion: string; readonly k
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway" },
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" },
-  { apiVersion: "networking.k8s.io/v1", kind: "Ingress" }
+  { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
+  // The pre-upgrade backups (never deleted: not in deletableKinds).
+  { apiVersion: "convex.icod.de/v1alpha1", kind: "ConvexBackup" }
 ]
 
 /** The kinds `decide` may delete when they are no longer desired (never claims). */
@@ -197,13 +200,20 @@ export const decide = (
     observedDashboardImage: containerImage(observedDeployment, dashboardContainerName),
     backendReadyWith: (image) =>
       backendReadiness.ready && containerImage(observedStatefulSet, backendContainerName) === image,
-    job: (step, hash) => {
+    job: (step, hash, attempt) => {
+      if (step === "Export") {
+        const backup = index.get("ConvexBackup", names.preUpgradeBackup(hash, attempt))
+        return { outcome: upgradeBackupOutcome(backup), attempt }
+      }
       const job = index.get("Job", upgradeJobName(names, step, hash))
-      const attempt = Number(job?.metadata.annotations?.[attemptAnnotation])
-      return { outcome: jobOutcome(job), attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : undefined }
+      const annotated = Number(job?.metadata.annotations?.[attemptAnnotation])
+      return {
+        outcome: jobOutcome(job),
+        attempt: Number.isInteger(annotated) && annotated > 0 ? annotated : undefined
+      }
     },
     retryRequest: instance.metadata.annotations?.[retryAnnotation],
-    snapshot: (hash) => `${names.snapshots}:${snapshotPath(hash)}`,
+    backupName: names.preUpgradeBackup,
     savedEnvSecret: names.savedEnv,
     now
   })
@@ -244,17 +254,35 @@ export const decide = (
     operator: options.operator
   })
   const restore = planRestore({ context, observed: index.get, backendReady: backendReadiness.ready, now })
+  // The pre-upgrade backup is created once (its spec is immutable); the import reads the location it recorded.
+  const preUpgradeBackup =
+    upgrade.backup === undefined || index.get("ConvexBackup", upgrade.backup.name) !== undefined
+      ? undefined
+      : renderUpgradeBackup(
+          context,
+          upgrade.targetHash,
+          upgrade.backup.attempt,
+          spec.maintenance.preUpgradeBackup.target
+        )
+  const importJob = upgrade.jobs.find((job) => job.step === "Import")
+  const importSource =
+    importJob === undefined
+      ? undefined
+      : backupSource(upgrade.upgrade?.backup ?? "", index.get("ConvexBackup", upgrade.upgrade?.backup ?? ""))
   const desired = [
     ...renderChildren(context, {
       secrets,
       holdBackend,
       trafficStopped: upgrade.trafficStopped,
-      jobs: upgrade.jobs,
-      snapshotClaim: upgrade.snapshotClaim,
+      jobs: upgrade.jobs.filter((job): job is { step: EnvJobStep; attempt: number } => job.step !== "Import"),
       envAccess: upgrade.envAccess,
       upgradeHash: upgrade.targetHash
     }),
-    ...(restore.job !== undefined ? [restore.job] : [])
+    ...(restore.job !== undefined ? [restore.job] : []),
+    ...(preUpgradeBackup !== undefined ? [preUpgradeBackup] : []),
+    ...(importJob !== undefined && importSource !== undefined && "from" in importSource
+      ? [renderUpgradeImportJob(context, upgrade.targetHash, importJob.attempt, importSource.from)]
+      : [])
   ]
   const observedOf = (object: ChildObject) => index.get(object.kind, object.metadata.name)
   const apply = desired.filter((object) => needsApply(object, observedOf(object)))

@@ -45,6 +45,8 @@ export const operatorRules = (): ReadonlyArray<PolicyRule> => {
   const childVerbs = ["get", "list", "watch", "create", "patch", "delete"]
   const byGroup = new Map<string, Array<string>>()
   for (const resource of childResources) {
+    // The pre-upgrade ConvexBackups are children too; their group has its own rules below.
+    if (resource.group === group) continue
     byGroup.set(resource.group, [...(byGroup.get(resource.group) ?? []), resource.plural])
   }
   return [
@@ -57,7 +59,8 @@ export const operatorRules = (): ReadonlyArray<PolicyRule> => {
     rule(group, [`${plural}/status`], ["patch"]),
     // Owner references with blockOwnerDeletion need update on the owner's finalizers (OwnerReferencesPermissionEnforcement).
     rule(group, [`${plural}/finalizers`], ["update"]),
-    // ConvexBackups: watched (backup-controller.ts), created and deleted by schedules (schedule-controller.ts); Jobs
+    // ConvexBackups: watched (backup-controller.ts, cache.ts), created by schedules (schedule-controller.ts) and by
+    // upgrades (server-side apply, reconciler.ts) and deleted by schedules; Jobs
     // owned by them with blockOwnerDeletion need update on their finalizers. ConvexScheduledBackups: watched.
     // Their data finalizer is added and removed with a merge patch.
     rule(group, [backupPlural], ["get", "list", "watch", "create", "delete", "patch"]),

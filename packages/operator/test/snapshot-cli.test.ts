@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
-import { snapshotArgs } from "@convex-operator/core"
+import { snapshotExportArgs } from "@convex-operator/core"
 import { NodeContext } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { cli } from "convex-operator"
@@ -108,10 +108,7 @@ describe("convex-operator snapshot export, as a Job runs it", { timeout: 60_000 
       backend.requests.length = 0
       backend.exportZip = Buffer.from("PK-from-the-job")
       const dir = mkdtempSync(join(tmpdir(), "convex-operator-job-"))
-      const [, , , path, ...rest] = snapshotArgs("Export", "0123456789abcdef0123", {
-        name: "demo",
-        namespace: "convex"
-      })
+      const [, , , path, ...rest] = snapshotExportArgs("/backups/demo-pre-upgrade-0123456789-1.zip")
       const local = join(dir, basename(path ?? ""))
       yield* cli(["node", "convex-operator", "snapshot", "export", "--path", local, ...rest]).pipe(
         Effect.provide(NodeContext.layer),

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { snapshotArgs } from "@convex-operator/core"
+import { snapshotArgs, snapshotExportArgs, snapshotImportArgs } from "@convex-operator/core"
 import { KubeClient, Resource } from "@convex-operator/k8s"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -218,8 +218,14 @@ describe("convex-operator snapshot", () => {
   it.live("accepts the arguments core renders into the snapshot Jobs", () =>
     Effect.gen(function* () {
       // Without the backend in the environment, each stops at the same error, after parsing its flags.
-      for (const step of ["Export", "Import", "SaveEnv", "RestoreEnv"] as const) {
-        const exit = yield* run(...snapshotArgs(step, "0123456789abcdef0123", { name: "demo", namespace: "convex" }))
+      const instance = { name: "demo", namespace: "convex" }
+      for (const args of [
+        snapshotExportArgs("/backups/demo.zip"),
+        snapshotImportArgs("/backups/demo.zip"),
+        snapshotArgs("SaveEnv", "0123456789abcdef0123", instance),
+        snapshotArgs("RestoreEnv", "0123456789abcdef0123", instance)
+      ]) {
+        const exit = yield* run(...args)
         expect(String(Exit.isFailure(exit) && exit.cause)).toContain("set CONVEX_SELF_HOSTED_URL")
       }
     })

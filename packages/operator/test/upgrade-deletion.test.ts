@@ -1,11 +1,13 @@
 /**
  * Deleting an instance in the middle of an upgrade: the finalizer deletes its upgrade Jobs (with their pods) and
- * nothing else of the upgrade: the snapshot claim and the saved-env Secret stay, as do other instances' Jobs.
+ * nothing else of the upgrade: the pre-upgrade ConvexBackup and the saved-env Secret stay, as do other instances'
+ * Jobs.
  */
-import { childNames, managedBy } from "@convex-operator/core"
+import { childNames, managedBy, upgradeHashLabel } from "@convex-operator/core"
 import { KubeClient, type KubeObject, MemoryApiServer, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { ConvexBackups } from "../src/backup/resources.js"
 import { finalize, finalizerName } from "../src/reconcile/finalizer.js"
 import { ConvexInstances } from "../src/reconcile/resources.js"
 
@@ -24,7 +26,7 @@ const job = (name: string, instance: string): KubeObject => ({
 })
 
 describe("deleting an instance mid-upgrade", () => {
-  it.effect("removes its upgrade Jobs and the finalizer; keeps the snapshot claim and the saved variables", () =>
+  it.effect("removes its upgrade Jobs and the finalizer; keeps the pre-upgrade backup and the saved variables", () =>
     Effect.gen(function* () {
       const kube = yield* KubeClient
       const instance = yield* kube.create(ConvexInstances, {
@@ -34,7 +36,7 @@ describe("deleting an instance mid-upgrade", () => {
         spec: { environment: "dev", version: "2222222222222222222222222222222222222222" },
         status: { phase: "Upgrading", upgrade: { phase: "Importing" } }
       } as KubeObject)
-      yield* kube.create(Resource.Job, job(names.exportJob("abcdef0123456789"), "demo"))
+      yield* kube.create(Resource.Job, job(names.envSaveJob("abcdef0123456789"), "demo"))
       yield* kube.create(Resource.Job, job(names.importJob("abcdef0123456789"), "demo"))
       yield* kube.create(Resource.Job, job("other-import-abcdef0123", "other"))
       yield* kube.create(Resource.Secret, {
@@ -47,11 +49,12 @@ describe("deleting an instance mid-upgrade", () => {
         },
         data: { API_KEY: "czNjcmV0" }
       } as KubeObject)
-      yield* kube.create(Resource.PersistentVolumeClaim, {
-        apiVersion: "v1",
-        kind: "PersistentVolumeClaim",
-        metadata: { name: names.snapshots, namespace, labels: labels("demo") },
-        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } }
+      const backup = names.preUpgradeBackup("abcdef0123456789", 1)
+      yield* kube.create(ConvexBackups, {
+        apiVersion: "convex.icod.de/v1alpha1",
+        kind: "ConvexBackup",
+        metadata: { name: backup, namespace, labels: { ...labels("demo"), [upgradeHashLabel]: "abcdef0123456789" } },
+        spec: { instanceRef: { name: "demo" }, target: { pvc: {} }, deletionPolicy: "Retain" }
       } as KubeObject)
 
       yield* finalize({ ...instance, metadata: { ...instance.metadata, deletionTimestamp: "2025-06-01T12:00:00Z" } })
@@ -60,7 +63,7 @@ describe("deleting an instance mid-upgrade", () => {
       const left = (yield* server.objects).map((object) => `${object.kind}/${object.metadata.name}`)
       expect(left.filter((key) => key.startsWith("Job/"))).toEqual(["Job/other-import-abcdef0123"])
       expect(left).toContain(`Secret/${names.savedEnv("abcdef0123456789")}`)
-      expect(left).toContain(`PersistentVolumeClaim/${names.snapshots}`)
+      expect(left).toContain(`ConvexBackup/${backup}`)
       const after = yield* kube.get(ConvexInstances, "demo", { namespace })
       expect(after.metadata.finalizers ?? []).toEqual([])
     }).pipe(Effect.provide(KubeClient.layerMemory()))

@@ -1,12 +1,14 @@
 /**
  * The upgrade saga through the real reconciler (cache, decide, server-side apply, status) on the in-memory
- * apiserver, under the TestClock: a failed export Job is deleted, the reconcile asks to be woken after the backoff,
- * nothing is created before it has passed, and then the Job runs again as attempt 2.
+ * apiserver, under the TestClock: the export is a ConvexBackup; when it fails, it is kept, the reconcile asks to be
+ * woken after the backoff, nothing is created before it has passed, and then attempt 2 is a second ConvexBackup.
+ * A change of the backup wakes the instance (the cache watches pre-upgrade backups as children).
  */
-import { SecretGenerator } from "@convex-operator/core"
+import { SecretGenerator, upgradeHashLabel } from "@convex-operator/core"
 import { Action, EventRecorder, KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, TestClock } from "effect"
+import { ConvexBackups } from "../src/backup/resources.js"
 import { type Cache, makeCache } from "../src/reconcile/cache.js"
 import { reconcile } from "../src/reconcile/reconciler.js"
 import { ConvexInstances } from "../src/reconcile/resources.js"
@@ -30,7 +32,10 @@ const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
   })
 
 const instanceStatus = (cache: Cache) =>
-  (cache.instances.unsafeGet(key)?.status ?? {}) as { phase?: string; upgrade?: { phase?: string; attempt?: number } }
+  (cache.instances.unsafeGet(key)?.status ?? {}) as {
+    phase?: string
+    upgrade?: { phase?: string; attempt?: number; backup?: string }
+  }
 
 /** Writes the status a kubelet and the controllers would: the backend and dashboard rolled out and ready. */
 const workloadsReady = (cache: Cache) =>
@@ -91,14 +96,14 @@ const reconcileOnce = (cache: Cache) =>
     return action
   })
 
-const exportJobs = Effect.gen(function* () {
+const preUpgradeBackups = Effect.gen(function* () {
   const kube = yield* KubeClient
-  const jobs = yield* kube.list(Resource.Job, { namespace })
-  return jobs.items.filter((job: KubeObject) => job.metadata.name?.startsWith("demo-export-"))
+  const backups = yield* kube.list(ConvexBackups, { namespace, labelSelector: upgradeHashLabel })
+  return backups.items
 })
 
 describe("the upgrade saga through the reconciler", () => {
-  it.scoped("retries a failed export Job after the backoff, and not before", () =>
+  it.scoped("retries a failed pre-upgrade ConvexBackup with a new one after the backoff, and not before", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(Date.parse("2025-06-01T12:00:00Z"))
       const kube = yield* KubeClient
@@ -108,7 +113,12 @@ describe("the upgrade saga through the reconciler", () => {
         metadata: { name: "demo", namespace },
         spec: { environment: "dev", version: v1 }
       } as KubeObject)
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const triggered: Array<string> = []
+      const cache = yield* makeCache({
+        namespace,
+        trigger: (key) => Effect.sync(() => void triggered.push(key)),
+        forget: () => Effect.void
+      })
       yield* cache.ready
       yield* until(
         "the instance",
@@ -125,51 +135,60 @@ describe("the upgrade saga through the reconciler", () => {
       for (let i = 0; i < 3 && instanceStatus(cache).phase !== "Ready"; i++) yield* reconcileOnce(cache)
       expect(instanceStatus(cache).phase).toBe("Ready")
 
-      // v2: the export Job, attempt 1.
+      // v2: the pre-upgrade ConvexBackup, attempt 1.
       yield* kube.patch(ConvexInstances, "demo", { spec: { version: v2 } }, { namespace, type: "merge" })
       yield* until(
         "the new version",
         Effect.sync(() => (cache.instances.unsafeGet(key)?.spec as { version?: string } | undefined)?.version === v2)
       )
       yield* reconcileOnce(cache)
-      const [first] = yield* exportJobs
+      const [first, ...others] = yield* preUpgradeBackups
+      expect(others).toEqual([])
       expect(first?.metadata.annotations?.["convex.icod.de/attempt"]).toBe("1")
-      expect((first?.spec as { backoffLimit?: number } | undefined)?.backoffLimit).toBe(0)
-      expect(instanceStatus(cache).upgrade).toMatchObject({ phase: "Exporting", attempt: 1 })
-
-      // Its pod fails: the Job is deleted and the reconcile asks to be woken in 10 s.
+      expect(first?.metadata.ownerReferences).toBeUndefined()
+      expect(first?.spec).toEqual({ instanceRef: { name: "demo" }, target: { pvc: {} }, deletionPolicy: "Retain" })
       const name = first?.metadata.name ?? ""
-      yield* kube.patchStatus(
-        Resource.Job,
-        name,
-        { failed: 1, conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] },
-        { namespace }
-      )
+      expect(instanceStatus(cache).upgrade).toMatchObject({ phase: "Exporting", attempt: 1, backup: name })
       yield* until(
-        "the failed Job",
+        "the backup",
+        Effect.sync(() => cache.store("ConvexBackup").unsafeGet(Resource.key(namespace, name)) !== undefined)
+      )
+      // A reconcile again (an operator restarted mid-export): the same backup, not a second one.
+      yield* reconcileOnce(cache)
+      expect((yield* preUpgradeBackups).map((backup) => backup.metadata.uid)).toEqual([first?.metadata.uid])
+
+      // The backup fails: it is kept, the instance is woken, and the reconcile asks to be woken again in 10 s.
+      triggered.length = 0
+      yield* kube.patchStatus(ConvexBackups, name, { phase: "Failed", message: "the backup Job failed" }, { namespace })
+      yield* until(
+        "the failed backup",
         Effect.sync(
           () =>
-            (cache.store("Job").unsafeGet(Resource.key(namespace, name))?.status as { failed?: number } | undefined)
-              ?.failed === 1
+            (
+              cache.store("ConvexBackup").unsafeGet(Resource.key(namespace, name))?.status as
+                | { phase?: string }
+                | undefined
+            )?.phase === "Failed"
         )
       )
+      expect(triggered).toContain(key)
       const afterFailure = yield* reconcileOnce(cache)
       expect(afterFailure).toEqual(Action.requeueAfter(Duration.seconds(10)))
-      expect(yield* exportJobs).toEqual([])
+      expect((yield* preUpgradeBackups).map((backup) => backup.metadata.name)).toEqual([name])
       expect(instanceStatus(cache).upgrade).toMatchObject({ phase: "Exporting", attempt: 2 })
 
-      // Woken early (the deletion triggers it): still nothing, and the rest of the wait.
+      // Woken early: still nothing new, and the rest of the wait.
       yield* TestClock.adjust("4 seconds")
       expect(yield* reconcileOnce(cache)).toEqual(Action.requeueAfter(Duration.seconds(6)))
-      expect(yield* exportJobs).toEqual([])
+      expect((yield* preUpgradeBackups).map((backup) => backup.metadata.name)).toEqual([name])
 
-      // After the backoff: attempt 2.
+      // After the backoff: attempt 2, a backup of its own; the failed one stays.
       yield* TestClock.adjust("6 seconds")
       yield* reconcileOnce(cache)
-      const [second] = yield* exportJobs
-      expect(second?.metadata.name).toBe(name)
+      const second = (yield* preUpgradeBackups).find((backup) => backup.metadata.name !== name)
+      expect(second?.metadata.name).toBe(name.replace(/-1$/, "-2"))
       expect(second?.metadata.annotations?.["convex.icod.de/attempt"]).toBe("2")
-      expect(second?.metadata.uid).not.toBe(first?.metadata.uid)
+      expect(instanceStatus(cache).upgrade).toMatchObject({ backup: second?.metadata.name })
     }).pipe(Effect.provide(layers))
   )
 })

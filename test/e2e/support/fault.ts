@@ -33,22 +33,22 @@ export const kubeHelpers = (kubectl: Kubectl) => {
     kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
   const namespace = (name: string) => apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
   const instances = (ns: string): ReadonlyArray<Json> => kubectl.json<Json>(["convexinstances", "-n", ns])?.items ?? []
-  /** A PersistentVolume pre-bound to the snapshot claim of `ns/name` (the test cluster has no provisioner). */
-  const snapshotVolume = (ns: string, name: string) =>
+  /** A PersistentVolume pre-bound to the backup claim of `ns/name` (pre-upgrade backups) (the test cluster has no provisioner). */
+  const backupVolume = (ns: string, name: string) =>
     apply({
       apiVersion: "v1",
       kind: "PersistentVolume",
-      metadata: { name: `${ns}-${name}-snapshots` },
+      metadata: { name: `${ns}-${name}-backups` },
       spec: {
-        claimRef: { namespace: ns, name: `${name}-snapshots` },
+        claimRef: { namespace: ns, name: `${name}-backups` },
         capacity: { storage: "10Gi" },
         accessModes: ["ReadWriteOnce"],
         persistentVolumeReclaimPolicy: "Retain",
         storageClassName: "",
-        hostPath: { path: `/tmp/${ns}-${name}-snapshots` }
+        hostPath: { path: `/tmp/${ns}-${name}-backups` }
       }
     })
-  return { apply, namespace, instances, snapshotVolume }
+  return { apply, namespace, instances, backupVolume }
 }
 
 /** Ready on `version`, no upgrade running, and the status describes the current generation. */

@@ -41,6 +41,7 @@ export const ConvexBackupSpec = Schema.Struct({
   doc("Which instance to back up and where to keep the ZIP. Immutable.")
 )
 export type ConvexBackupSpec = typeof ConvexBackupSpec.Type
+export type ConvexBackupSpecEncoded = typeof ConvexBackupSpec.Encoded
 
 export const BackupPhase = Schema.Literal("Pending", "Running", "Completed", "Failed")
 export type BackupPhase = typeof BackupPhase.Type

@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect"
 import { crdExtra, crossField, doc, optional, withDefault } from "./annotations.js"
+import { BackupTarget } from "./backup-target.js"
 import { EnvVar, PodSecurityContext, ResourceRequirements, SecurityContext } from "./kube.js"
 import {
   AnnotationMap,
@@ -400,8 +401,21 @@ export const PreUpgradeBackupSpec = Schema.Struct({
       )
     ),
     true
+  ),
+  target: optional(
+    BackupTarget.pipe(
+      doc(
+        "Where the pre-upgrade ConvexBackup keeps its ZIP; defaults to the claim <instance>-backups (as a " +
+          "ConvexBackup with target pvc: {})."
+      )
+    )
   )
-}).pipe(doc("The export an upgrade takes before it rolls."))
+}).pipe(
+  doc(
+    "The export an upgrade takes before it rolls: a ConvexBackup labelled convex.icod.de/upgrade-hash, never " +
+      "deleted by the operator."
+  )
+)
 export type PreUpgradeBackupSpec = typeof PreUpgradeBackupSpec.Type
 
 export const MaintenanceSpec = crossField(

@@ -57,7 +57,9 @@ export const UpgradeStatus = Schema.Struct({
       doc("Hash of the convex.icod.de/retry-upgrade annotation value already seen (only a new value retries).")
     )
   ),
-  snapshot: optional(Schema.String.pipe(doc("Where the export is kept: <claim>:<path in the claim>."))),
+  backup: optional(
+    Schema.String.pipe(doc("The ConvexBackup of the pre-upgrade export (absent when the upgrade rolled without one)."))
+  ),
   savedEnvSecret: optional(
     Schema.String.pipe(doc("The Secret the deployment's environment variables are saved to (exportImport)."))
   ),

@@ -23,6 +23,7 @@ import { instanceUrls } from "../render/urls.js"
 import { applyConditions, formatTime } from "../status/conditions.js"
 import type { DecidedEvent } from "../status/events.js"
 import { jobOutcome } from "../status/workloads.js"
+import { upgradeHashLabel } from "../upgrade/backup.js"
 import { type BackupTurn, backupTurn } from "./interlock.js"
 
 /** What `backup store` prints as its termination message. */
@@ -189,7 +190,12 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
   }
 
   // No Job yet: start when it is this backup's turn.
-  const self: BackupTurn = { name, phase: previous.phase, createdAt: backup.metadata.creationTimestamp ?? "" }
+  const self: BackupTurn = {
+    name,
+    phase: previous.phase,
+    createdAt: backup.metadata.creationTimestamp ?? "",
+    upgradeHash: backup.metadata.labels?.[upgradeHashLabel]
+  }
   const turn = backupTurn(self, observed.instance, observed.siblings)
   if (turn._tag === "Wait" || observed.instance === undefined) {
     const message = turn._tag === "Wait" ? turn.message : "the ConvexInstance does not exist"

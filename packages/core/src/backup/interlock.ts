@@ -2,7 +2,9 @@
  * Backups, restores and upgrades of one instance never overlap: a backup starts only when the instance is Ready,
  * no upgrade runs and no restore is pending, and it is the oldest waiting backup of the instance with none
  * running (one backup per instance at a time, first come first served); an upgrade does not start while a backup
- * of the instance runs.
+ * of the instance runs. The upgrade's own pre-upgrade backup (labelled with its hash) is the exception: it runs
+ * while the upgrade is Exporting, ahead of backups waiting for the upgrade (they would wait for each other
+ * otherwise), still never beside a running backup.
  *
  * @module
  */
@@ -15,6 +17,8 @@ export interface BackupTurn {
   readonly phase: "Pending" | "Running" | "Completed" | "Failed" | undefined
   /** metadata.creationTimestamp (RFC 3339, which sorts as time). */
   readonly createdAt: string
+  /** The upgrade (its target hash) this backup is the pre-upgrade export of, if it is one. */
+  readonly upgradeHash?: string | undefined
 }
 
 export type Turn =
@@ -34,6 +38,15 @@ export const backupTurn = (
 ): Turn => {
   if (instance === undefined) return wait("InstanceNotFound", "the ConvexInstance does not exist")
   const upgrade = instance.status?.upgrade
+  const others = backups.filter((backup) => backup.name !== self.name)
+  const running = others.find((backup) => backup.phase === "Running")
+  if (
+    upgrade?.phase === "Exporting" &&
+    self.upgradeHash !== undefined &&
+    upgrade.targetHash.startsWith(self.upgradeHash)
+  ) {
+    return running === undefined ? go : wait("BackupInProgress", `backup ${running.name} of the instance is running`)
+  }
   if (upgrade !== undefined && upgrade.phase !== "Failed") {
     return wait("UpgradeInProgress", `the instance is upgrading (${upgrade.phase}); the backup starts after it`)
   }
@@ -44,8 +57,6 @@ export const backupTurn = (
   if (findCondition(instance.status?.conditions, "Ready")?.status !== "True") {
     return wait("InstanceNotReady", "the instance is not Ready")
   }
-  const others = backups.filter((backup) => backup.name !== self.name)
-  const running = others.find((backup) => backup.phase === "Running")
   if (running !== undefined) return wait("BackupInProgress", `backup ${running.name} of the instance is running`)
   const before = others.find(
     (backup) =>

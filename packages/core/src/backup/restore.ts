@@ -5,16 +5,15 @@
  *
  * @module
  */
-import { Either } from "effect"
 import type { ConvexInstance, RestoreStatus } from "../api/index.js"
-import { decodeConvexBackup } from "../api/index.js"
-import { parseLocation, type RestoreFrom, renderRestoreJob, restoreJobName } from "../render/backup-jobs.js"
+import { jobTargetOf, type RestoreFrom, renderRestoreJob, restoreJobName } from "../render/backup-jobs.js"
 import type { RenderContext } from "../render/context.js"
 import { standardLabels } from "../render/labels.js"
 import type { Job, KubeObject } from "../render/objects.js"
 import { type ConditionState, formatTime } from "../status/conditions.js"
 import type { DecidedEvent } from "../status/events.js"
 import { jobOutcome } from "../status/workloads.js"
+import { backupSource } from "../upgrade/backup.js"
 
 export interface RestorePlan {
   /** The import Job to render (only while it is to run or runs). */
@@ -49,18 +48,7 @@ const sourceOf = (
     return { from: { _tag: "s3", location: from.s3 }, label: `s3://${from.s3.bucket}/${from.s3.key}` }
   }
   const name = from?.backup ?? ""
-  const object = observed("ConvexBackup", name)
-  const backup = object === undefined ? undefined : Either.getOrUndefined(decodeConvexBackup(object))
-  if (backup === undefined) return { waiting: `ConvexBackup ${name} not found in this namespace` }
-  if (backup.status?.phase !== "Completed" || backup.status.location === undefined) {
-    return { waiting: `ConvexBackup ${name} is ${backup.status?.phase ?? "Pending"}, not Completed` }
-  }
-  const location = parseLocation(backup.status.location)
-  if (location === undefined) return { waiting: `ConvexBackup ${name} has no readable location` }
-  const s3 = backup.spec.target.s3
-  if (location._tag === "pvc") return { from: location, label: `backup/${name}` }
-  if (s3 === undefined) return { waiting: `ConvexBackup ${name} is in a bucket but names no S3 settings` }
-  return { from: { _tag: "s3", location: { ...s3, key: location.key } }, label: `backup/${name}` }
+  return backupSource(name, observed("ConvexBackup", name))
 }
 
 /** The restore step of `context.instance`. */
@@ -158,14 +146,7 @@ export const planRestore = (input: {
   }
   if (outcome === "Absent" && !input.backendReady) return pending(source.label, "waiting for the backend to be ready")
   const rendered = renderRestoreJob(
-    {
-      namespace: context.namespace,
-      instance: context.name,
-      internalApi: context.urls.internalApi,
-      secrets: context.names.secrets,
-      image: context.operator.image,
-      command: context.operator.command
-    },
+    jobTargetOf(context),
     source.from,
     standardLabels(context.name, "snapshot", context.images.version),
     context.ownerReferences

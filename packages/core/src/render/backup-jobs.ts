@@ -1,5 +1,6 @@
 /**
- * The Jobs of backups and restores. They run the operator's image like the upgrade's snapshot Jobs:
+ * The Jobs of backups and restores (also the import of an exportImport upgrade). They run the operator's image
+ * like the upgrade's env Jobs:
  *
  * - backup: an init container runs `snapshot export --include-file-storage` (to the claim, or to a scratch
  *   volume); then `backup store` reports the ZIP's size and location as its termination message, uploading it to
@@ -13,6 +14,7 @@
  * @module
  */
 import type { EnvVar, OwnerReference, PvcBackupTarget, S3BackupTarget, S3Location } from "../api/index.js"
+import type { RenderContext } from "./context.js"
 import { shortHash } from "./hash.js"
 import { jobContainerSecurity, jobPodSecurity } from "./job-security.js"
 import { labelValue, managedBy } from "./labels.js"
@@ -109,6 +111,34 @@ export interface JobTarget {
   readonly command?: ReadonlyArray<string> | undefined
 }
 
+/** The arguments of the operator's `snapshot export` writing the ZIP `file` (with file storage, always). */
+export const snapshotExportArgs = (file: string): ReadonlyArray<string> => [
+  "snapshot",
+  "export",
+  "--path",
+  file,
+  "--include-file-storage"
+]
+
+/** The arguments of the operator's `snapshot import` loading the ZIP `file` over everything. */
+export const snapshotImportArgs = (file: string): ReadonlyArray<string> => [
+  "snapshot",
+  "import",
+  "--path",
+  file,
+  "--replace-all"
+]
+
+/** The {@link JobTarget} of a rendered instance. */
+export const jobTargetOf = (context: RenderContext): JobTarget => ({
+  namespace: context.namespace,
+  instance: context.name,
+  internalApi: context.urls.internalApi,
+  secrets: context.names.secrets,
+  image: context.operator.image,
+  command: context.operator.command
+})
+
 const cliEnv = (target: JobTarget): ReadonlyArray<EnvVar> => [
   { name: "CONVEX_SELF_HOSTED_URL", value: target.internalApi },
   {
@@ -133,6 +163,13 @@ const container = (
   securityContext: jobContainerSecurity
 })
 
+/** What a restore Job of an upgrade's Import step sets otherwise (its name, its attempt, no retry of its own). */
+export interface JobOptions {
+  readonly name?: string
+  readonly annotations?: Readonly<Record<string, string>>
+  readonly backoffLimit?: number
+}
+
 const job = (
   name: string,
   namespace: string,
@@ -140,14 +177,21 @@ const job = (
   ownerReferences: ReadonlyArray<OwnerReference>,
   volume: Volume,
   initContainers: ReadonlyArray<Container>,
-  main: Container
+  main: Container,
+  options: JobOptions = {}
 ): Job => ({
   apiVersion: "batch/v1",
   kind: "Job",
-  metadata: { name, namespace, labels, ...(ownerReferences.length > 0 ? { ownerReferences } : {}) },
+  metadata: {
+    name,
+    namespace,
+    labels,
+    ...(options.annotations !== undefined ? { annotations: options.annotations } : {}),
+    ...(ownerReferences.length > 0 ? { ownerReferences } : {})
+  },
   spec: {
     // One retry: a failed backup is reported, and the next scheduled run tries again.
-    backoffLimit: 1,
+    backoffLimit: options.backoffLimit ?? 1,
     template: {
       metadata: { labels },
       spec: {
@@ -207,12 +251,7 @@ export const renderBackupJob = (
     ],
     s3 !== undefined ? s3Env(s3) : []
   )
-  const exporter = container(
-    target,
-    "export",
-    ["snapshot", "export", "--path", file, "--include-file-storage"],
-    cliEnv(target)
-  )
+  const exporter = container(target, "export", snapshotExportArgs(file), cliEnv(target))
   return job(
     backupJobName(backup),
     target.namespace,
@@ -294,19 +333,22 @@ export const renderRestoreJob = (
   target: JobTarget,
   from: RestoreFrom,
   labels: Readonly<Record<string, string>>,
-  ownerReferences: ReadonlyArray<OwnerReference>
+  ownerReferences: ReadonlyArray<OwnerReference>,
+  options: JobOptions = {}
 ): Job => {
+  const name = options.name ?? restoreJobName(target.instance)
   const file = `${backupMountPath}/${from._tag === "pvc" ? from.file : "snapshot.zip"}`
-  const importer = container(target, "import", ["snapshot", "import", "--path", file, "--replace-all"], cliEnv(target))
+  const importer = container(target, "import", snapshotImportArgs(file), cliEnv(target))
   if (from._tag === "pvc") {
     return job(
-      restoreJobName(target.instance),
+      name,
       target.namespace,
       labels,
       ownerReferences,
       { name: "backups", persistentVolumeClaim: { claimName: from.claim } },
       [],
-      importer
+      importer,
+      options
     )
   }
   const fetch = container(
@@ -316,12 +358,13 @@ export const renderRestoreJob = (
     s3Env(from.location)
   )
   return job(
-    restoreJobName(target.instance),
+    name,
     target.namespace,
     labels,
     ownerReferences,
     { name: "backups", emptyDir: {} },
     [fetch],
-    importer
+    importer,
+    options
   )
 }

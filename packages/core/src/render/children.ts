@@ -1,6 +1,6 @@
 /**
  * The full set of desired children, in a fixed order: config, secrets, storage, services, workloads, routing,
- * snapshot Jobs.
+ * env Jobs of an upgrade.
  *
  * @module
  */
@@ -11,9 +11,9 @@ import { renderEnvAccess } from "./env-access.js"
 import { renderGateway } from "./gateway.js"
 import { renderHttpRoutes } from "./httproute.js"
 import { renderIngress } from "./ingress.js"
-import { type JobStep, renderUpgradeJob } from "./jobs.js"
+import { type EnvJobStep, renderUpgradeJob } from "./jobs.js"
 import type { ChildObject } from "./objects.js"
-import { renderDataPvc, renderSnapshotPvc } from "./pvc.js"
+import { renderDataPvc } from "./pvc.js"
 import { type GeneratedSecrets, renderGeneratedSecret } from "./secret.js"
 import { renderBackendHeadlessService, renderBackendService, renderDashboardService } from "./service.js"
 import { renderBackendStatefulSet } from "./statefulset.js"
@@ -26,10 +26,8 @@ export interface ChildrenOptions {
   readonly holdBackend: boolean
   /** Leave the public routes out and scale the dashboard to 0 (an exportImport upgrade stops traffic). */
   readonly trafficStopped: boolean
-  /** The upgrade Jobs to run (with their attempt), and the hash of the upgrade they belong to. */
-  readonly jobs: ReadonlyArray<{ readonly step: JobStep; readonly attempt: number }>
-  /** Render the snapshot claim (an upgrade runs that exports or imports). */
-  readonly snapshotClaim: boolean
+  /** The env Jobs to run (with their attempt), and the hash of the upgrade they belong to. */
+  readonly jobs: ReadonlyArray<{ readonly step: EnvJobStep; readonly attempt: number }>
   /** Render the env Jobs' ServiceAccount, Role and RoleBinding (an exportImport upgrade runs). */
   readonly envAccess: boolean
   readonly upgradeHash: string
@@ -54,7 +52,6 @@ export const renderChildren = (context: RenderContext, options: ChildrenOptions)
     ...(dashboard !== undefined ? [renderDashboardService(context), dashboard] : []),
     ...present(renderGateway(context)),
     ...(options.trafficStopped ? [] : [...renderHttpRoutes(context), ...present(renderIngress(context))]),
-    ...(options.snapshotClaim ? [renderSnapshotPvc(context)] : []),
     ...(options.envAccess ? renderEnvAccess(context, options.upgradeHash) : []),
     ...options.jobs.map((job) => renderUpgradeJob(context, job.step, options.upgradeHash, job.attempt))
   ]

@@ -1,9 +1,9 @@
 /**
- * The Jobs of an upgrade: export before rolling to a new version, and for exportImport also save the deployment's
- * environment variables (a ZIP does not hold them), import after the roll, and restore the variables. They run the
- * operator's own image and its `snapshot` subcommand (the backend image has no Convex CLI), reach the backend
- * through its Service, and read the admin key from the generated Secret. Exports live on the snapshot claim; saved
- * variables in a Secret the env-save Job writes (see `env-access.ts` for what those Jobs may touch).
+ * The env Jobs of an exportImport upgrade: save the deployment's environment variables (a ZIP does not hold them)
+ * before the roll, and restore them after the import. (The export is a ConvexBackup and the import a restore Job:
+ * core `upgrade/backup.ts`.) They run the operator's own image and its `snapshot` subcommand (the backend image
+ * has no Convex CLI), reach the backend through its Service, and read the admin key from the generated Secret;
+ * saved variables go to a Secret the env-save Job writes (see `env-access.ts` for what those Jobs may touch).
  *
  * Each Job runs one pod (`backoffLimit: 0`): the upgrade plan retries a failed step itself, with backoff and a
  * bounded number of attempts it records in the status; the attempt is an annotation of the Job.
@@ -16,23 +16,21 @@ import { jobContainerSecurity, jobPodSecurity } from "./job-security.js"
 import { type ChildNames, childNames, secretKeys } from "./names.js"
 import type { Job } from "./objects.js"
 
-/** Where the snapshot claim is mounted in a Job. */
-export const snapshotMountPath = "/snapshots"
-
-/** The file an upgrade to the images with hash `hash` exports to and imports from. */
-export const snapshotPath = (hash: string): string => `${snapshotMountPath}/upgrade-${hash.slice(0, 16)}.zip`
-
-/** The steps of an upgrade that run a Job. */
+/** The steps of an upgrade that wait for something to finish (Export: a ConvexBackup; the others: a Job). */
 export type JobStep = Exclude<UpgradeStep, "Roll">
+
+/** The steps that run a Job of the instance (Import: core `upgrade/backup.ts`). */
+export type UpgradeJobStep = Exclude<JobStep, "Export">
+
+/** The steps whose Job this module renders. */
+export type EnvJobStep = Exclude<UpgradeJobStep, "Import">
 
 /** The Job annotation holding the attempt it runs. */
 export const attemptAnnotation = "convex.icod.de/attempt"
 
 /** The name of the Job of `step` in the upgrade to the images with hash `hash`. */
-export const upgradeJobName = (names: ChildNames, step: JobStep, hash: string): string => {
+export const upgradeJobName = (names: ChildNames, step: UpgradeJobStep, hash: string): string => {
   switch (step) {
-    case "Export":
-      return names.exportJob(hash)
     case "SaveEnv":
       return names.envSaveJob(hash)
     case "Import":
@@ -44,17 +42,13 @@ export const upgradeJobName = (names: ChildNames, step: JobStep, hash: string): 
 
 /** The arguments of the operator's snapshot subcommand for `step` of the instance `instance`. */
 export const snapshotArgs = (
-  step: JobStep,
+  step: EnvJobStep,
   hash: string,
   instance: { readonly name: string; readonly namespace: string }
 ): ReadonlyArray<string> => {
   const names = childNames(instance.name)
   const namespace = instance.namespace
   switch (step) {
-    case "Export":
-      return ["snapshot", "export", "--path", snapshotPath(hash), "--include-file-storage"]
-    case "Import":
-      return ["snapshot", "import", "--path", snapshotPath(hash), "--replace-all"]
     case "SaveEnv":
       return ["snapshot", "env-save", "--secret", names.savedEnv(hash), "--namespace", namespace]
     case "RestoreEnv":
@@ -62,10 +56,8 @@ export const snapshotArgs = (
   }
 }
 
-const containerName: Readonly<Record<JobStep, string>> = {
-  Export: "export",
+const containerName: Readonly<Record<EnvJobStep, string>> = {
   SaveEnv: "env-save",
-  Import: "import",
   RestoreEnv: "env-restore"
 }
 
@@ -78,42 +70,34 @@ const jobEnv = (context: RenderContext): ReadonlyArray<EnvVar> => [
 ]
 
 /** Renders the Job of `step` (attempt `attempt`) in the upgrade to the images with hash `hash`. */
-export const renderUpgradeJob = (context: RenderContext, step: JobStep, hash: string, attempt: number): Job => {
-  const snapshot = step === "Export" || step === "Import"
-  return {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: childMeta(context, upgradeJobName(context.names, step, hash), "snapshot", {
-      annotations: { [attemptAnnotation]: String(attempt) }
-    }),
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { labels: { "app.kubernetes.io/instance": context.name, "app.kubernetes.io/component": "snapshot" } },
-        spec: {
-          restartPolicy: "Never",
-          enableServiceLinks: false,
-          securityContext: jobPodSecurity,
-          // Only the env Jobs talk to the Kubernetes API (the saved-env Secret), as their own ServiceAccount.
-          ...(snapshot
-            ? { automountServiceAccountToken: false }
-            : { serviceAccountName: context.names.envAccess, automountServiceAccountToken: true }),
-          containers: [
-            {
-              name: containerName[step],
-              image: context.operator.image,
-              ...(context.operator.command !== undefined ? { command: context.operator.command } : {}),
-              args: snapshotArgs(step, hash, context),
-              env: jobEnv(context),
-              securityContext: jobContainerSecurity,
-              ...(snapshot ? { volumeMounts: [{ name: "snapshots", mountPath: snapshotMountPath }] } : {})
-            }
-          ],
-          ...(snapshot
-            ? { volumes: [{ name: "snapshots", persistentVolumeClaim: { claimName: context.names.snapshots } }] }
-            : {})
-        }
+export const renderUpgradeJob = (context: RenderContext, step: EnvJobStep, hash: string, attempt: number): Job => ({
+  apiVersion: "batch/v1",
+  kind: "Job",
+  metadata: childMeta(context, upgradeJobName(context.names, step, hash), "snapshot", {
+    annotations: { [attemptAnnotation]: String(attempt) }
+  }),
+  spec: {
+    backoffLimit: 0,
+    template: {
+      metadata: { labels: { "app.kubernetes.io/instance": context.name, "app.kubernetes.io/component": "snapshot" } },
+      spec: {
+        restartPolicy: "Never",
+        enableServiceLinks: false,
+        securityContext: jobPodSecurity,
+        // The env Jobs talk to the Kubernetes API (the saved-env Secret), as their own ServiceAccount.
+        serviceAccountName: context.names.envAccess,
+        automountServiceAccountToken: true,
+        containers: [
+          {
+            name: containerName[step],
+            image: context.operator.image,
+            ...(context.operator.command !== undefined ? { command: context.operator.command } : {}),
+            args: snapshotArgs(step, hash, context),
+            env: jobEnv(context),
+            securityContext: jobContainerSecurity
+          }
+        ]
       }
     }
   }
-}
+})

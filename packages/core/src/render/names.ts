@@ -33,10 +33,8 @@ export const childNames = (name: string) =>
     redirectRoute: `${name}-https-redirect`,
     /** The Ingress (networking mode ingress). */
     ingress: `${name}-ingress`,
-    /** The claim snapshot Jobs write exports to and read imports from. */
-    snapshots: `${name}-snapshots`,
-    /** The export Job of the upgrade to the images with hash `hash`. */
-    exportJob: (hash: string) => `${name}-export-${hash.slice(0, 10)}`,
+    /** The ConvexBackup of attempt `attempt` of the export before the upgrade to the images with hash `hash`. */
+    preUpgradeBackup: (hash: string, attempt: number) => `${name}-pre-upgrade-${hash.slice(0, 10)}-${attempt}`,
     /** The import Job of the upgrade to the images with hash `hash`. */
     importJob: (hash: string) => `${name}-import-${hash.slice(0, 10)}`,
     /** The Job that saves the environment variables before an exportImport upgrade rolls. */

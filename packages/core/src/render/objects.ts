@@ -5,7 +5,14 @@
  *
  * @module
  */
-import type { EnvVar, ObjectMeta, PodSecurityContext, ResourceRequirements, SecurityContext } from "../api/index.js"
+import type {
+  ConvexBackupSpecEncoded,
+  EnvVar,
+  ObjectMeta,
+  PodSecurityContext,
+  ResourceRequirements,
+  SecurityContext
+} from "../api/index.js"
 
 /** Any Kubernetes object: what core reads from the cluster (fields it does not model are kept as `unknown`). */
 export interface KubeObject {
@@ -280,6 +287,13 @@ export interface Ingress extends Rendered {
   }
 }
 
+/** `convex.icod.de/v1alpha1.ConvexBackup` (the pre-upgrade export of an upgrade). */
+export interface ConvexBackupObject extends Rendered {
+  readonly apiVersion: "convex.icod.de/v1alpha1"
+  readonly kind: "ConvexBackup"
+  readonly spec: ConvexBackupSpecEncoded
+}
+
 /** Every kind core renders. */
 export type ChildObject =
   | ConfigMap
@@ -295,6 +309,7 @@ export type ChildObject =
   | Gateway
   | HTTPRoute
   | Ingress
+  | ConvexBackupObject
 
 /** `kind/name`: identifies an object within the instance's namespace. */
 export const objectKey = (object: { readonly kind: string; readonly metadata: ObjectMeta }): string =>

@@ -1,7 +1,7 @@
 /**
- * PersistentVolumeClaims: the data claim `<name>-backend-pvc` mounted at /convex/data (owned by the instance only
- * when its deletion policy is Delete, so a retained claim outlives the instance), and the snapshot claim the
- * export/import Jobs share. Core never deletes a claim.
+ * The data claim `<name>-backend-pvc` mounted at /convex/data (owned by the instance only when its deletion policy
+ * is Delete, so a retained claim outlives the instance). Core never deletes a claim. (Backup claims: core
+ * `render/backup-jobs.ts`.)
  *
  * @module
  */
@@ -11,12 +11,7 @@ import type { PersistentVolumeClaim } from "./objects.js"
 /** The size of a claim whose spec gives none. */
 export const defaultClaimSize = "10Gi"
 
-const claim = (
-  context: RenderContext,
-  name: string,
-  component: "storage" | "snapshot",
-  owned: boolean
-): PersistentVolumeClaim => {
+const claim = (context: RenderContext, name: string, component: "storage", owned: boolean): PersistentVolumeClaim => {
   const pvc = context.instance.spec.backend.storage.pvc
   return {
     apiVersion: "v1",
@@ -35,7 +30,3 @@ export const renderDataPvc = (context: RenderContext): PersistentVolumeClaim | u
   const pvc = context.instance.spec.backend.storage.pvc
   return pvc.enabled ? claim(context, context.names.backendPvc, "storage", pvc.deletionPolicy === "Delete") : undefined
 }
-
-/** The snapshot claim of export/import Jobs (same class and size as the data claim). */
-export const renderSnapshotPvc = (context: RenderContext): PersistentVolumeClaim =>
-  claim(context, context.names.snapshots, "snapshot", true)

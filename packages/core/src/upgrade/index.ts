@@ -4,6 +4,7 @@
  *
  * @module
  */
+export * from "./backup.js"
 export * from "./duration.js"
 export * from "./plan.js"
 export * from "./restart.js"

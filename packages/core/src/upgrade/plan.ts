@@ -8,7 +8,7 @@
  *
  * | phase          | images | Job (step)         | traffic (exportImport) | leaves when                              |
  * |----------------|--------|--------------------|------------------------|------------------------------------------|
- * | `Exporting`    | old    | export (Export)    | stopped                | Job succeeded → SavingEnv / Rolling      |
+ * | `Exporting`    | old    | ConvexBackup       | stopped                | backup Completed → SavingEnv / Rolling   |
  * | `SavingEnv`    | old    | env-save (SaveEnv) | stopped                | Job succeeded → Rolling (exportImport)   |
  * | `Rolling`      | new    | — (Roll)           | stopped                | backend ready on the new image →         |
  * |                |        |                    |                        | Importing (exportImport) or done         |
@@ -16,13 +16,16 @@
  * | `RestoringEnv` | new    | env-restore        | stopped                | Job succeeded → done                     |
  * | `Failed`       | as at the failed step       | stopped unless it failed before the roll | retry / new version |
  *
- * Failures: a Job runs one pod; when it fails, the step is attempted again after a backoff ({@link retryBackoff}),
+ * The export is a ConvexBackup per attempt (`backup.ts`), run by the backup controller; its phase is the step's
+ * outcome like a Job's. With `preUpgradeBackup.enabled: false` an inPlace upgrade starts at `Rolling`.
+ *
+ * Failures: a Job runs one pod; when it (or the pre-upgrade backup) fails, the step is attempted again after a backoff ({@link retryBackoff}),
  * up to {@link upgradeAttempts} attempts; then the upgrade stops in `Failed` with `failedStep` (phase `Error`).
  * A roll whose backend is not ready on the new image within {@link rollTimeout} fails the same way. A new value of
  * the annotation {@link retryAnnotation} on a failed upgrade retries the failed step once more with a fresh set of
  * attempts (a value seen while the upgrade ran does not count). Setting `version` back to the running version
- * ends it (a roll back; see the README for what that means after the roll). The snapshot claim and the saved-env
- * Secret are never deleted by the operator.
+ * ends it (a roll back; see the README for what that means after the roll). The pre-upgrade ConvexBackups and the
+ * saved-env Secret are never deleted by the operator.
  *
  * A new target mid-upgrade: before the roll (Exporting, SavingEnv, or failed there) the upgrade starts again from
  * the same old images towards the new target (a new export); after it, a new upgrade starts from the images that
@@ -40,7 +43,7 @@
 import type { Condition, ConvexInstanceStatus, UpgradeStatus, UpgradeStep, UpgradeStrategy } from "../api/index.js"
 import type { RunningImages } from "../render/context.js"
 import { shortHash } from "../render/hash.js"
-import type { JobStep } from "../render/jobs.js"
+import type { JobStep, UpgradeJobStep } from "../render/jobs.js"
 import { type ConditionState, findCondition, formatTime, Reason } from "../status/conditions.js"
 import type { JobOutcome } from "../status/workloads.js"
 
@@ -76,12 +79,12 @@ export interface UpgradeInput {
   readonly observedDashboardImage: string | undefined
   /** Whether the observed backend is rolled out and ready on exactly `image`. */
   readonly backendReadyWith: (image: string) => boolean
-  /** The observed Job of `step` in the upgrade with hash `hash`. */
-  readonly job: (step: JobStep, hash: string) => ObservedJob
+  /** The observed Job of `step` (for Export: the ConvexBackup of attempt `attempt`) in the upgrade with hash `hash`. */
+  readonly job: (step: JobStep, hash: string, attempt: number) => ObservedJob
   /** The value of the {@link retryAnnotation} annotation, if set. */
   readonly retryRequest: string | undefined
-  /** The snapshot claim's name and the path of this upgrade's export, for the status. */
-  readonly snapshot: (hash: string) => string
+  /** The pre-upgrade ConvexBackup of attempt `attempt` of the upgrade with hash `hash`. */
+  readonly backupName: (hash: string, attempt: number) => string
   /** The saved-env Secret of the upgrade with hash `hash`. */
   readonly savedEnvSecret: (hash: string) => string
   readonly now: Date
@@ -97,12 +100,12 @@ export interface UpgradePlan {
   readonly upgradeHash: string | undefined
   /** The new `status.currentVersion`. */
   readonly currentVersion: string | undefined
-  /** The upgrade Jobs to render, with their attempt. */
+  /** The upgrade Jobs to render, with their attempt (never Export: that is {@link UpgradePlan.backup}). */
   readonly jobs: ReadonlyArray<{ readonly step: JobStep; readonly attempt: number }>
+  /** The pre-upgrade ConvexBackup to create when absent (the Export step's current attempt). */
+  readonly backup: { readonly name: string; readonly attempt: number } | undefined
   /** Steps already done whose Jobs are kept (not deleted) until the upgrade ends, for their logs. */
-  readonly keepJobs: ReadonlyArray<JobStep>
-  /** Whether the snapshot claim is rendered. */
-  readonly snapshotClaim: boolean
+  readonly keepJobs: ReadonlyArray<UpgradeJobStep>
   /** Whether the env Jobs' ServiceAccount, Role and RoleBinding are rendered. */
   readonly envAccess: boolean
   /** The hash the Jobs and snapshot file are named by. */
@@ -153,7 +156,7 @@ const stepWords: Readonly<Record<UpgradeStep, string>> = {
   RestoreEnv: "restoring the environment variables"
 }
 const jobWords: Readonly<Record<JobStep, string>> = {
-  Export: "export",
+  Export: "pre-upgrade backup",
   SaveEnv: "env-save",
   Import: "import",
   RestoreEnv: "env-restore"
@@ -207,7 +210,7 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
     attempt: 1,
     maxAttempt: upgradeAttempts,
     ...(retryRequest !== undefined ? { retryRequest } : {}),
-    ...(exports ? { snapshot: input.snapshot(targetHash) } : {}),
+    ...(exports ? { backup: input.backupName(targetHash, 1) } : {}),
     ...(input.strategy === "exportImport" ? { savedEnvSecret: input.savedEnvSecret(targetHash) } : {})
   })
   const observedFrom = (): RunningImages | undefined =>
@@ -243,6 +246,12 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
     upgrade = next
   }
 
+  // The Export step's backup is the one of its current attempt.
+  if (upgrade !== undefined && exported(upgrade) && currentStep(upgrade) === "Export") {
+    const backup = input.backupName(targetHash, upgrade.attempt ?? 1)
+    if (upgrade.backup !== backup) upgrade = { ...upgrade, backup }
+  }
+
   if (upgrade === undefined) {
     const rolledOut = done !== undefined || input.backendReadyWith(target.backend)
     const previousConditions = status?.conditions
@@ -252,8 +261,8 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
       upgradeHash: rolledOut ? targetHash : installedHash,
       currentVersion: rolledOut ? target.version : status?.currentVersion,
       jobs: [],
+      backup: undefined,
       keepJobs: [],
-      snapshotClaim: false,
       envAccess: false,
       targetHash,
       trafficStopped: false,
@@ -274,7 +283,7 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
                 type: "ExportCompleted",
                 status: "True",
                 reason: Reason.Succeeded,
-                message: `exported before upgrading to ${target.version}`
+                message: `the pre-upgrade ConvexBackup ${done.backup} completed before the upgrade to ${target.version}`
               }
             : keep(findCondition(previousConditions, "ExportCompleted"), {
                 type: "ExportCompleted",
@@ -309,7 +318,7 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
 }
 
 /** Whether the upgrade exports before it rolls (an upgrade without it started at the roll). */
-const exported = (upgrade: UpgradeStatus): boolean => upgrade.snapshot !== undefined
+const exported = (upgrade: UpgradeStatus): boolean => upgrade.backup !== undefined
 
 const exportDisabled: ConditionState = {
   type: "ExportCompleted",
@@ -317,6 +326,9 @@ const exportDisabled: ConditionState = {
   reason: Reason.Disabled,
   message: "the upgrade rolled without an export: spec.maintenance.preUpgradeBackup.enabled is false"
 }
+
+/** What runs a step, in messages. */
+const what = (step: JobStep): string => (step === "Export" ? "the pre-upgrade backup" : `the ${jobWords[step]} Job`)
 
 /** The first attempt of `phase`. */
 const enter = (upgrade: UpgradeStatus, phase: Exclude<Phase, "Failed">, now: Date): UpgradeStatus => {
@@ -382,7 +394,7 @@ const advance = (
   const retryAt = parseTime(synced.retryAt)
   if (retryAt !== undefined && now.getTime() < retryAt) return synced
   const attempt = synced.attempt ?? 1
-  const observed = input.job(step, hash)
+  const observed = input.job(step, hash, attempt)
   // A Job of another attempt is on its way out (not rendered, so deleted); wait for it to go.
   if (observed.outcome === "Absent" || (observed.attempt ?? 1) !== attempt) {
     return retryAt === undefined ? synced : (({ retryAt: _r, ...rest }) => rest)(synced)
@@ -418,7 +430,7 @@ const running = (
   const from = upgrade.fromVersion ?? upgrade.fromBackendImage
   const summary = `upgrade from ${from} to ${upgrade.toVersion}`
   const jobStep: JobStep | undefined = step === "Roll" ? undefined : step
-  const observed = jobStep === undefined ? undefined : input.job(jobStep, targetHash)
+  const observed = jobStep === undefined ? undefined : input.job(jobStep, targetHash, attempt)
   // The current attempt's Job, unless a Job of another attempt still has to go first.
   const renderJob =
     jobStep !== undefined &&
@@ -434,14 +446,14 @@ const running = (
         message:
           jobStep === undefined
             ? `${summary} stopped at ${since}: the backend was not ready on the new image within ${rollTimeout / 60_000}m; ${fix}`
-            : `${summary} stopped at ${since}: the ${jobWords[jobStep]} Job failed (attempt ${attempt} of ${maxAttempt}); ${fix}`
+            : `${summary} stopped at ${since}: ${what(jobStep)} failed (attempt ${attempt} of ${maxAttempt}); ${fix}`
       }
     : waiting
       ? {
           type: "UpgradeInProgress",
           status: "True",
           reason: Reason.AttemptFailed,
-          message: `${summary}: the ${jobWords[jobStep ?? "Export"]} Job failed (attempt ${attempt - 1} of ${maxAttempt}); attempt ${attempt} starts at ${upgrade.retryAt}`
+          message: `${summary}: ${what(jobStep ?? "Export")} failed (attempt ${attempt - 1} of ${maxAttempt}); attempt ${attempt} starts at ${upgrade.retryAt}`
         }
       : {
           type: "UpgradeInProgress",
@@ -452,14 +464,24 @@ const running = (
   const exportCondition: ConditionState = !exported(upgrade)
     ? exportDisabled
     : failed && step === "Export"
-      ? { type: "ExportCompleted", status: "False", reason: Reason.Failed, message: "the export Job failed" }
+      ? {
+          type: "ExportCompleted",
+          status: "False",
+          reason: Reason.Failed,
+          message: `the pre-upgrade ConvexBackup ${upgrade.backup} failed`
+        }
       : step === "Export"
-        ? { type: "ExportCompleted", status: "False", reason: Reason.InProgress, message: "the export Job runs" }
+        ? {
+            type: "ExportCompleted",
+            status: "False",
+            reason: Reason.InProgress,
+            message: `the pre-upgrade ConvexBackup ${upgrade.backup} runs`
+          }
         : {
             type: "ExportCompleted",
             status: "True",
             reason: Reason.Succeeded,
-            message: `the export Job succeeded: ${upgrade.snapshot ?? "on the snapshot claim"}`
+            message: `the pre-upgrade ConvexBackup ${upgrade.backup} completed`
           }
   const importCondition: ConditionState = !exportImport
     ? {
@@ -495,14 +517,13 @@ const running = (
     upgrade,
     upgradeHash: installedHash,
     currentVersion,
-    jobs: renderJob && jobStep !== undefined ? [{ step: jobStep, attempt }] : [],
+    jobs: renderJob && jobStep !== undefined && jobStep !== "Export" ? [{ step: jobStep, attempt }] : [],
+    backup:
+      renderJob && jobStep === "Export" && upgrade.backup !== undefined ? { name: upgrade.backup, attempt } : undefined,
     keepJobs: order.filter(
-      (done): done is JobStep =>
-        done !== "Roll" &&
-        order.indexOf(done) < order.indexOf(step) &&
-        (exportImport || (done === "Export" && exported(upgrade)))
+      (done): done is UpgradeJobStep =>
+        done !== "Roll" && done !== "Export" && order.indexOf(done) < order.indexOf(step) && exportImport
     ),
-    snapshotClaim: exported(upgrade),
     envAccess: exportImport,
     targetHash,
     // Before the roll a failed upgrade leaves the old version running as it was: traffic flows again.

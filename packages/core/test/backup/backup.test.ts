@@ -93,6 +93,34 @@ describe("the interlock", () => {
     expect(backupTurn(self, { ...ready(), status: {} }, [])).toMatchObject({ reason: "InstanceNotReady" })
     expect(backupTurn(self, undefined, [])).toMatchObject({ reason: "InstanceNotFound" })
   })
+  it("lets the upgrade's own pre-upgrade backup run while it exports, ahead of waiting backups, never beside a running one", () => {
+    const upgrade = {
+      strategy: "inPlace" as const,
+      targetHash: "h0123456789",
+      toVersion: "v2",
+      fromBackendImage: "a",
+      fromDashboardImage: "b",
+      startedAt: "2026-02-01T11:00:00Z"
+    }
+    // The instance is not Ready while it upgrades; the backup goes anyway.
+    const exporting = { ...ready(), status: { upgrade: { ...upgrade, phase: "Exporting" as const } } }
+    const own = {
+      ...turn("app-pre-upgrade-h012345678-1", undefined, "2026-02-01T11:30:00Z"),
+      upgradeHash: "h0123456789"
+    }
+    const older = turn("b1", "Pending", "2026-02-01T10:00:00Z")
+    expect(backupTurn(own, exporting, [older, own])._tag).toBe("Go")
+    // Other backups still wait for the upgrade.
+    expect(backupTurn(older, exporting, [older, own])).toMatchObject({ reason: "UpgradeInProgress" })
+    expect(backupTurn(own, exporting, [turn("b0", "Running", "2026-02-01T09:00:00Z")])).toMatchObject({
+      reason: "BackupInProgress"
+    })
+    // Another upgrade's backup, or the same upgrade past its export, is an ordinary backup.
+    expect(backupTurn({ ...own, upgradeHash: "other" }, exporting, [])).toMatchObject({ reason: "UpgradeInProgress" })
+    const rolling = { ...exporting, status: { upgrade: { ...upgrade, phase: "Rolling" as const } } }
+    expect(backupTurn(own, rolling, [])).toMatchObject({ reason: "UpgradeInProgress" })
+  })
+
   it("runs one backup per instance at a time, oldest first", () => {
     expect(backupTurn(self, ready(), [turn("b1", "Running", "2026-02-01T10:00:00Z")])).toMatchObject({
       reason: "BackupInProgress"

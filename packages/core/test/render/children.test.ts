@@ -7,6 +7,8 @@ import {
   needsApply,
   quantityValue,
   snapshotArgs,
+  snapshotExportArgs,
+  snapshotImportArgs,
   standardLabels
 } from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
@@ -53,14 +55,14 @@ describe("snapshot Jobs", () => {
     })
     expect(decision.desired.some((object) => object.kind === "Job")).toBe(false)
     const instance = { name: "demo", namespace: "convex" }
-    expect(snapshotArgs("Export", "abcdef0123456789ff", instance)).toEqual([
+    expect(snapshotExportArgs("/backups/x.zip")).toEqual([
       "snapshot",
       "export",
       "--path",
-      "/snapshots/upgrade-abcdef0123456789.zip",
+      "/backups/x.zip",
       "--include-file-storage"
     ])
-    expect(snapshotArgs("Import", "abcdef0123456789ff", instance)).toContain("--replace-all")
+    expect(snapshotImportArgs("/backups/x.zip")).toContain("--replace-all")
     expect(snapshotArgs("SaveEnv", "abcdef0123456789ff", instance)).toEqual([
       "snapshot",
       "env-save",

@@ -8,6 +8,8 @@ import { Duration, Effect, Option, TestClock } from "effect"
 import { find } from "../decide/support.js"
 import {
   annotate,
+  backupsIn,
+  backupsOf,
   type ClusterBehaviour,
   condition,
   has,
@@ -61,26 +63,25 @@ const runWithClock = (world: World, done: (world: World) => boolean, behaviour: 
   })
 
 describe("upgrade saga: failed attempts", () => {
-  it.effect("a failed export Job is retried after 10 s, then 20 s; the third failure stops the upgrade", () =>
+  it.effect("a failed pre-upgrade backup is retried after 10 s, then 20 s; the third failure stops the upgrade", () =>
     Effect.gen(function* () {
       const behaviour = { job: failing("Export") }
-      const { world: first } = yield* upgradeTo("inPlace", behaviour, (world) => jobsOf(world.decision).length > 0)
+      const { world: first } = yield* upgradeTo("inPlace", behaviour, (world) => backupsOf(world.decision).length > 0)
       const hash = first.decision.status.upgrade?.targetHash ?? ""
-      // The first attempt fails: no Job while waiting (the failed one goes), wake up in 10 s.
+      // The first attempt's backup fails: nothing new while waiting (the failed backup is kept), wake up in 10 s.
       const waiting = yield* tick(first, behaviour)
       expect(waiting.decision.status.upgrade).toMatchObject({
         phase: "Exporting",
         attempt: 2,
         retryAt: "2025-06-01T12:00:10Z"
       })
-      expect(jobsOf(waiting.decision)).toEqual([])
-      expect(waiting.decision.delete).toContainEqual(
-        expect.objectContaining({ kind: "Job", name: names.exportJob(hash) })
-      )
+      expect(backupsOf(waiting.decision)).toEqual([])
+      expect(waiting.decision.delete).toEqual([])
+      expect(backupsIn(waiting)).toEqual([`${names.preUpgradeBackup(hash, 1)}/Failed`])
       expect(requeueSeconds(waiting)).toEqual(Option.some(10))
       expect(condition(waiting.decision, "UpgradeInProgress")).toBe("True/AttemptFailed")
       expect(findCondition(waiting.decision.status.conditions, "UpgradeInProgress")?.message).toBe(
-        `upgrade from ${v1} to ${v2}: the export Job failed (attempt 1 of 3); attempt 2 starts at 2025-06-01T12:00:10Z`
+        `upgrade from ${v1} to ${v2}: the pre-upgrade backup failed (attempt 1 of 3); attempt 2 starts at 2025-06-01T12:00:10Z`
       )
       expect(waiting.decision.events).toContainEqual(
         expect.objectContaining({ type: "Warning", reason: "AttemptFailed", action: "Upgrade" })
@@ -90,12 +91,14 @@ describe("upgrade saga: failed attempts", () => {
       // Not before the backoff has passed.
       yield* TestClock.adjust("9 seconds")
       const early = yield* tick(waiting, behaviour)
-      expect(jobsOf(early.decision)).toEqual([])
+      expect(backupsOf(early.decision)).toEqual([])
       expect(requeueSeconds(early)).toEqual(Option.some(1))
 
       yield* TestClock.adjust("1 second")
       const second = yield* tick(early, behaviour)
-      expect(jobsOf(second.decision)).toEqual([`${names.exportJob(hash)}#2`])
+      // A new ConvexBackup per attempt (a failed one's status is final).
+      expect(backupsOf(second.decision)).toEqual([`${names.preUpgradeBackup(hash, 2)}#2`])
+      expect(second.decision.status.upgrade?.backup).toBe(names.preUpgradeBackup(hash, 2))
       expect(second.decision.status.upgrade?.retryAt).toBeUndefined()
       expect(condition(second.decision, "UpgradeInProgress")).toBe("True/Exporting")
 
@@ -111,9 +114,14 @@ describe("upgrade saga: failed attempts", () => {
       ])
       expect(failed.decision.status.upgrade).toMatchObject({ phase: "Failed", failedStep: "Export", attempt: 3 })
       expect(failed.decision.status.phase).toBe("Error")
-      // Nothing loops: no wake-up, and the failed Job stays for its logs.
+      // Nothing loops: no wake-up, and every failed backup stays (with its Job's logs).
       expect(Option.isNone(failed.decision.requeueAfter)).toBe(true)
-      expect(jobsOf(failed.decision)).toEqual([`${names.exportJob(hash)}#3`])
+      expect(backupsOf(failed.decision)).toEqual([])
+      expect(backupsIn(failed)).toEqual([1, 2, 3].map((attempt) => `${names.preUpgradeBackup(hash, attempt)}/Failed`))
+      expect(condition(failed.decision, "ExportCompleted")).toBe("False/Failed")
+      expect(findCondition(failed.decision.status.conditions, "ExportCompleted")?.message).toBe(
+        `the pre-upgrade ConvexBackup ${names.preUpgradeBackup(hash, 3)} failed`
+      )
       const steady = yield* tick(failed, behaviour)
       expect(steady.decision.apply).toEqual([])
       expect(steady.decision.statusChanged).toBe(false)
@@ -185,7 +193,7 @@ describe("upgrade saga: failure at each step", () => {
     }
   ]
   for (const c of cases) {
-    it.effect(`${c.strategy}: ${c.step} fails three times → Error naming the step; snapshot claim kept`, () =>
+    it.effect(`${c.strategy}: ${c.step} fails three times → Error naming the step; backups kept`, () =>
       Effect.gen(function* () {
         const ready = yield* readyOnV1(c.strategy)
         const { world } = yield* runWithClock(retarget(ready, v2, c.strategy), failedAt, { job: failing(c.step) })
@@ -194,7 +202,7 @@ describe("upgrade saga: failure at each step", () => {
         expect(world.decision.status.phase).toBe("Error")
         expect(condition(world.decision, "UpgradeInProgress")).toBe("False/UpgradeFailed")
         const message = findCondition(world.decision.status.conditions, "UpgradeInProgress")?.message ?? ""
-        expect(message).toContain(`Job failed (attempt 3 of 3)`)
+        expect(message).toContain(`${c.step === "Export" ? "the pre-upgrade backup" : "Job"} failed (attempt 3 of 3)`)
         expect(message).toContain(`annotate ${retryAnnotation}=<a new value> to retry`)
         expect(message).toContain(`set spec.version back to ${v1} to roll back`)
         expect(condition(world.decision, "Ready")).toBe("False/UpgradeFailed")
@@ -202,8 +210,8 @@ describe("upgrade saga: failure at each step", () => {
         expect(condition(world.decision, "ImportCompleted")).toBe(c.importCondition)
         expect(backendImage(world)).toContain(c.image)
         expect(has(world.decision, "HTTPRoute")).toBe(!c.trafficStopped)
-        expect(has(world.decision, "PersistentVolumeClaim", names.snapshots)).toBe(true)
-        expect(world.decision.delete.map((ref) => ref.kind)).not.toContain("PersistentVolumeClaim")
+        expect(backupsIn(world).length).toBeGreaterThan(0)
+        expect(world.decision.delete.map((ref) => ref.kind)).not.toContain("ConvexBackup")
         if (c.strategy === "exportImport") {
           expect(upgrade?.savedEnvSecret).toBe(names.savedEnv(upgrade?.targetHash ?? ""))
           expect(has(world.decision, "Role", names.envAccess)).toBe(true)
@@ -297,7 +305,8 @@ describe("upgrade saga: rolling back and changing the target", () => {
       expect(back.decision.status.upgrade).toBeUndefined()
       expect(backendImage(back)).toContain(v1)
       expect(jobsOf(back.decision)).toEqual([])
-      expect(back.decision.delete.map((ref) => ref.kind)).not.toContain("PersistentVolumeClaim")
+      expect(backupsOf(back.decision)).toEqual([])
+      expect(back.decision.delete.map((ref) => ref.kind)).not.toContain("ConvexBackup")
     })
   )
 
@@ -330,7 +339,7 @@ describe("upgrade saga: rolling back and changing the target", () => {
       expect(upgrade).toMatchObject({ phase: "Exporting", fromVersion: v1, toVersion: v3, attempt: 1 })
       expect(upgrade?.targetHash).not.toBe(oldHash)
       expect(backendImage(retargeted)).toContain(v1)
-      expect(jobsOf(retargeted.decision)).toEqual([`${names.exportJob(upgrade?.targetHash ?? "")}#1`])
+      expect(backupsOf(retargeted.decision)).toEqual([`${names.preUpgradeBackup(upgrade?.targetHash ?? "", 1)}#1`])
       const { world } = yield* runUntil(retargeted, readyOn(v3))
       expect(backendImage(world)).toContain(v3)
     })
@@ -355,46 +364,49 @@ describe("upgrade saga: rolling back and changing the target", () => {
 })
 
 describe("upgrade saga: an operator restarted at any step", () => {
-  it.effect("decides from the status and what it observes alone: the same Jobs, nothing run twice", () =>
-    Effect.gen(function* () {
-      const ready = yield* readyOnV1("exportImport")
-      let world = retarget(ready, v2, "exportImport")
-      // Jobs run, and a backend rolling to v2 is not ready yet.
-      const running: ClusterBehaviour = {
-        job: () => "Running",
-        backendReady: (image, phase) => !image.endsWith(v2) || phase !== "Rolling"
-      }
-      const visited: Array<string> = []
-      for (let i = 0; i < 40 && !readyOn(v2)(world); i++) {
-        // The current step's Job (if any) is rendered and runs.
-        world = yield* tick(world, running)
-        visited.push(where(world.decision))
-        // A fresh operator (nothing but the stored status and the cluster) keeps exactly that: no new Job, no
-        // Job applied again, the same status, the same wake-up.
-        const restarted = yield* tick(world, running)
-        expect(jobsOf(restarted.decision)).toEqual(jobsOf(world.decision))
-        expect(restarted.decision.apply.filter((object) => object.kind === "Job")).toEqual([])
-        expect(restarted.decision.status.upgrade).toEqual(world.decision.status.upgrade)
-        expect(restarted.decision.requeueAfter).toEqual(world.decision.requeueAfter)
-        if (world.decision.status.upgrade?.retryAt !== undefined && Option.isSome(world.decision.requeueAfter)) {
-          yield* TestClock.adjust(world.decision.requeueAfter.value)
+  it.effect(
+    "decides from the status and what it observes alone: the same Jobs and ConvexBackups, nothing run twice",
+    () =>
+      Effect.gen(function* () {
+        const ready = yield* readyOnV1("exportImport")
+        let world = retarget(ready, v2, "exportImport")
+        // Jobs run, and a backend rolling to v2 is not ready yet.
+        const running: ClusterBehaviour = {
+          job: () => "Running",
+          backendReady: (image, phase) => !image.endsWith(v2) || phase !== "Rolling"
         }
-        // The export's first attempt fails once (so a restart while waiting to retry is covered too).
-        world = yield* tick(world, {
-          job: (step, attempt) => (step === "Export" && attempt === 1 ? "Failed" : "Succeeded")
-        })
-      }
-      expect(readyOn(v2)(world)).toBe(true)
-      expect(visited).toEqual(
-        expect.arrayContaining([
-          "Upgrading/Exporting/Exporting#1",
-          "Upgrading/AttemptFailed/Exporting#2",
-          "Upgrading/SavingEnv/SavingEnv#1",
-          "Upgrading/Rolling/Rolling#1",
-          "Upgrading/Importing/Importing#1",
-          "Upgrading/RestoringEnv/RestoringEnv#1"
-        ])
-      )
-    })
+        const visited: Array<string> = []
+        for (let i = 0; i < 40 && !readyOn(v2)(world); i++) {
+          // The current step's Job (if any) is rendered and runs.
+          world = yield* tick(world, running)
+          visited.push(where(world.decision))
+          // A fresh operator (nothing but the stored status and the cluster) keeps exactly that: no new Job, no
+          // Job applied again, the same status, the same wake-up.
+          const restarted = yield* tick(world, running)
+          expect(jobsOf(restarted.decision)).toEqual(jobsOf(world.decision))
+          expect(restarted.decision.apply.filter((object) => object.kind === "Job")).toEqual([])
+          expect(backupsOf(restarted.decision)).toEqual([])
+          expect(restarted.decision.status.upgrade).toEqual(world.decision.status.upgrade)
+          expect(restarted.decision.requeueAfter).toEqual(world.decision.requeueAfter)
+          if (world.decision.status.upgrade?.retryAt !== undefined && Option.isSome(world.decision.requeueAfter)) {
+            yield* TestClock.adjust(world.decision.requeueAfter.value)
+          }
+          // The export's first attempt fails once (so a restart while waiting to retry is covered too).
+          world = yield* tick(world, {
+            job: (step, attempt) => (step === "Export" && attempt === 1 ? "Failed" : "Succeeded")
+          })
+        }
+        expect(readyOn(v2)(world)).toBe(true)
+        expect(visited).toEqual(
+          expect.arrayContaining([
+            "Upgrading/Exporting/Exporting#1",
+            "Upgrading/AttemptFailed/Exporting#2",
+            "Upgrading/SavingEnv/SavingEnv#1",
+            "Upgrading/Rolling/Rolling#1",
+            "Upgrading/Importing/Importing#1",
+            "Upgrading/RestoringEnv/RestoringEnv#1"
+          ])
+        )
+      })
   )
 })

@@ -14,6 +14,7 @@ import {
   findCondition,
   type JobStep,
   type KubeObject,
+  type UpgradeJobStep,
   upgradeJobName
 } from "@convex-operator/core"
 import { Clock, Effect, TestClock } from "effect"
@@ -48,40 +49,79 @@ export const spec = (version: string, strategy: Strategy, extra: Record<string, 
   ...extra
 })
 
-const jobSteps: ReadonlyArray<JobStep> = ["Export", "SaveEnv", "Import", "RestoreEnv"]
+const jobSteps: ReadonlyArray<UpgradeJobStep> = ["SaveEnv", "Import", "RestoreEnv"]
 
 /** The step of an upgrade Job, from its name. */
-export const stepOfJob = (name: string, hash: string): JobStep | undefined =>
+export const stepOfJob = (name: string, hash: string): UpgradeJobStep | undefined =>
   jobSteps.find((step) => upgradeJobName(names, step, hash) === name)
+
+const fateOf = (object: KubeObject, step: JobStep, behaviour: ClusterBehaviour): JobFate =>
+  behaviour.job?.(step, Number(object.metadata.annotations?.[attemptAnnotation] ?? "1")) ?? "Succeeded"
+
+/**
+ * A pre-upgrade ConvexBackup as the backup controller leaves it: its phase is the Export step's fate, final once
+ * Completed or Failed.
+ */
+const backupAs = (object: KubeObject, behaviour: ClusterBehaviour): KubeObject => {
+  const phase = (object as { status?: { phase?: string } }).status?.phase
+  if (phase === "Completed" || phase === "Failed") return object
+  const fate = fateOf(object, "Export", behaviour)
+  const name = object.metadata.name ?? ""
+  return {
+    ...object,
+    metadata: { ...object.metadata, creationTimestamp: "2025-06-01T12:00:00Z" },
+    status:
+      fate === "Succeeded"
+        ? { phase: "Completed", location: `pvc://demo-backups/${name}.zip` }
+        : { phase: fate === "Failed" ? "Failed" : "Running" }
+  }
+}
 
 const backendImageOf = (object: KubeObject): string =>
   (object as unknown as { spec: { template: { spec: { containers: ReadonlyArray<{ image: string }> } } } }).spec
     .template.spec.containers[0]?.image ?? ""
 
-/** What the cluster makes of a decision's desired objects. */
-export const observe = (decision: Decision, behaviour: ClusterBehaviour = {}): ReadonlyArray<KubeObject> =>
-  simulateCluster(decision.desired).map((object) => {
-    if (
-      object.kind === "StatefulSet" &&
-      behaviour.backendReady?.(backendImageOf(object), decision.status.upgrade?.phase) === false
-    ) {
-      return { ...object, status: { observedGeneration: 1, replicas: 1, readyReplicas: 0, updatedReplicas: 1 } }
-    }
-    if (object.kind !== "Job") return object
-    const hash = decision.status.upgrade?.targetHash ?? ""
-    const step = stepOfJob(object.metadata.name ?? "", hash)
-    const attempt = Number(object.metadata.annotations?.[attemptAnnotation] ?? "1")
-    const fate = step === undefined ? "Succeeded" : (behaviour.job?.(step, attempt) ?? "Succeeded")
-    return fate === "Succeeded"
-      ? object
-      : {
-          ...object,
-          status:
-            fate === "Failed"
-              ? { failed: 1, conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] }
-              : { active: 1 }
-        }
-  })
+/**
+ * What the cluster makes of a decision's desired objects. ConvexBackups stay once created (the operator renders
+ * them only while absent and never deletes them).
+ */
+export const observe = (
+  decision: Decision,
+  behaviour: ClusterBehaviour = {},
+  before: ReadonlyArray<KubeObject> = []
+): ReadonlyArray<KubeObject> => {
+  const kept = before.filter((object) => object.kind === "ConvexBackup")
+  const created = decision.desired.filter((object) => object.kind === "ConvexBackup")
+  return [
+    ...simulateCluster(decision.desired.filter((object) => object.kind !== "ConvexBackup")).map((object) =>
+      job(decision, object, behaviour)
+    ),
+    ...[...kept, ...created].map((object) => backupAs(object, behaviour))
+  ]
+}
+
+/** A simulated object, with a Job ended (or not) as the test says and a backend ready (or not). */
+const job = (decision: Decision, object: KubeObject, behaviour: ClusterBehaviour): KubeObject => {
+  if (
+    object.kind === "StatefulSet" &&
+    behaviour.backendReady?.(backendImageOf(object), decision.status.upgrade?.phase) === false
+  ) {
+    return { ...object, status: { observedGeneration: 1, replicas: 1, readyReplicas: 0, updatedReplicas: 1 } }
+  }
+  if (object.kind !== "Job") return object
+  const hash = decision.status.upgrade?.targetHash ?? ""
+  const step = stepOfJob(object.metadata.name ?? "", hash)
+  const fate = step === undefined ? "Succeeded" : fateOf(object, step, behaviour)
+  return fate === "Succeeded"
+    ? object
+    : {
+        ...object,
+        status:
+          fate === "Failed"
+            ? { failed: 1, conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] }
+            : { active: 1 }
+      }
+}
 
 /** An instance settled and Ready on v1 at {@link now}, with the TestClock set to {@link now}. */
 export const readyOnV1 = (strategy: Strategy, extra: Record<string, unknown> = {}) =>
@@ -123,7 +163,7 @@ export const tick = (world: World, behaviour: ClusterBehaviour = {}) =>
     )
     return {
       instance: { ...world.instance, status: decision.status },
-      objects: observe(decision, behaviour),
+      objects: observe(decision, behaviour, world.objects),
       decision
     } satisfies World
   })
@@ -170,3 +210,15 @@ export const condition = (decision: Decision, type: Parameters<typeof findCondit
 }
 
 export { now }
+
+/** The pre-upgrade ConvexBackups a decision creates: name and attempt. */
+export const backupsOf = (decision: Decision) =>
+  decision.desired
+    .filter((object) => object.kind === "ConvexBackup")
+    .map((object) => `${object.metadata.name}#${object.metadata.annotations?.[attemptAnnotation]}`)
+
+/** The ConvexBackups in the simulated cluster: name and phase. */
+export const backupsIn = (world: World) =>
+  world.objects
+    .filter((object) => object.kind === "ConvexBackup")
+    .map((object) => `${object.metadata.name}/${(object as { status?: { phase?: string } }).status?.phase}`)

@@ -1,5 +1,12 @@
 /** The upgrade saga's successful paths, step by step, under the TestClock. */
-import { findCondition, imagesHash, type Job, snapshotPath } from "@convex-operator/core"
+import {
+  type ConvexBackupObject,
+  findCondition,
+  imagesHash,
+  type Job,
+  upgradeBackupOutcome,
+  upgradeHashLabel
+} from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { find, minimal, settle } from "../decide/support.js"
@@ -30,12 +37,13 @@ describe("upgrade saga: success", () => {
     )
   })
 
-  it.effect("inPlace: export on the old images (one pod, no API token), roll, Ready; traffic flows throughout", () =>
+  it.effect("inPlace: a pre-upgrade ConvexBackup on the old images, roll, Ready; traffic flows throughout", () =>
     Effect.gen(function* () {
       const ready = yield* readyOnV1("inPlace")
       const exporting = yield* tick(retarget(ready, v2, "inPlace"), { job: () => "Running" })
       const upgrade = exporting.decision.status.upgrade
       const hash = upgrade?.targetHash ?? ""
+      const backupName = names.preUpgradeBackup(hash, 1)
       expect(upgrade).toMatchObject({
         phase: "Exporting",
         strategy: "inPlace",
@@ -44,32 +52,23 @@ describe("upgrade saga: success", () => {
         attempt: 1,
         maxAttempt: 3,
         stepStartedAt: "2025-06-01T12:00:00Z",
-        snapshot: `${names.snapshots}:${snapshotPath(hash)}`
+        backup: backupName
       })
       expect(upgrade?.savedEnvSecret).toBeUndefined()
       expect(exporting.decision.status.phase).toBe("Upgrading")
       expect(backendImage(exporting.decision)).toContain(v1)
-      expect(jobsOf(exporting.decision)).toEqual([`${names.exportJob(hash)}#1`])
-      const job: Job = find(exporting.decision, "Job", names.exportJob(hash))
-      expect(job.spec.backoffLimit).toBe(0)
-      expect(job.spec.template.spec).toMatchObject({
-        restartPolicy: "Never",
-        automountServiceAccountToken: false,
-        // The image's user, and a group that makes a root-owned fresh claim writable.
-        securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 }
+      // No Job of the instance: the ConvexBackup's controller runs the export.
+      expect(jobsOf(exporting.decision)).toEqual([])
+      const backup: ConvexBackupObject = find(exporting.decision, "ConvexBackup", backupName)
+      expect(backup.metadata.labels).toMatchObject({
+        [upgradeHashLabel]: hash,
+        "app.kubernetes.io/instance": "demo",
+        "app.kubernetes.io/managed-by": "convex-operator"
       })
-      expect(job.spec.template.spec.containers[0]?.securityContext).toEqual({
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: ["ALL"] }
-      })
-      expect(job.spec.template.spec.containers[0]?.args).toEqual([
-        "snapshot",
-        "export",
-        "--path",
-        snapshotPath(hash),
-        "--include-file-storage"
-      ])
-      expect(has(exporting.decision, "PersistentVolumeClaim", names.snapshots)).toBe(true)
+      // Owned by nothing: deleting the instance keeps it.
+      expect(backup.metadata.ownerReferences).toBeUndefined()
+      expect(backup.spec).toEqual({ instanceRef: { name: "demo" }, target: { pvc: {} }, deletionPolicy: "Retain" })
+      expect(has(exporting.decision, "PersistentVolumeClaim", "demo-snapshots")).toBe(false)
       expect(has(exporting.decision, "Role")).toBe(false)
       expect(has(exporting.decision, "HTTPRoute")).toBe(true)
       expect(find(exporting.decision, "Deployment", names.dashboard).spec.replicas).toBe(1)
@@ -78,10 +77,15 @@ describe("upgrade saga: success", () => {
         `upgrade from ${v1} to ${v2}: exporting a snapshot of the running version (attempt 1 of 3), since 2025-06-01T12:00:00Z`
       )
       expect(condition(exporting.decision, "ExportCompleted")).toBe("False/InProgress")
+      expect(findCondition(exporting.decision.status.conditions, "ExportCompleted")?.message).toBe(
+        `the pre-upgrade ConvexBackup ${backupName} runs`
+      )
       expect(condition(exporting.decision, "ImportCompleted")).toBe("False/NotRequired")
 
-      // The Job runs: nothing to apply, nothing changes.
+      // The backup runs: it is not rendered again (its spec is immutable), nothing to apply, nothing changes.
       const still = yield* tick(exporting, { job: () => "Running" })
+      expect(upgradeBackupOutcome(still.objects.find((object) => object.kind === "ConvexBackup"))).toBe("Running")
+      expect(has(still.decision, "ConvexBackup")).toBe(false)
       expect(still.decision.apply).toEqual([])
       expect(still.decision.statusChanged).toBe(false)
 
@@ -92,16 +96,19 @@ describe("upgrade saga: success", () => {
       expect(world.decision.status.upgradeHash).toBe(hash)
       expect(backendImage(world.decision)).toContain(v2)
       expect(condition(world.decision, "ExportCompleted")).toBe("True/Succeeded")
+      expect(world.objects.filter((object) => object.kind === "ConvexBackup").map((b) => b.metadata.name)).toEqual([
+        backupName
+      ])
       expect(jobsOf(world.decision)).toEqual([])
-      // The snapshot claim is never deleted.
-      expect(world.decision.delete.map((ref) => ref.kind)).not.toContain("PersistentVolumeClaim")
+      // The pre-upgrade backup is never deleted.
+      expect(world.decision.delete.map((ref) => ref.kind)).not.toContain("ConvexBackup")
       const steady = yield* tick(world)
       expect(steady.decision.apply).toEqual([])
       expect(steady.decision.statusChanged).toBe(false)
     })
   )
 
-  it.effect("inPlace with preUpgradeBackup.enabled false: starts at the roll, no export Job or claim", () =>
+  it.effect("inPlace with preUpgradeBackup.enabled false: starts at the roll, no ConvexBackup", () =>
     Effect.gen(function* () {
       const disabled = { maintenance: { upgradeStrategy: "inPlace", preUpgradeBackup: { enabled: false } } }
       const ready = yield* readyOnV1("inPlace", disabled)
@@ -110,10 +117,10 @@ describe("upgrade saga: success", () => {
       })
       const upgrade = rolling.decision.status.upgrade
       expect(upgrade).toMatchObject({ phase: "Rolling", strategy: "inPlace", fromVersion: v1, toVersion: v2 })
-      expect(upgrade?.snapshot).toBeUndefined()
+      expect(upgrade?.backup).toBeUndefined()
       expect(backendImage(rolling.decision)).toContain(v2)
       expect(jobsOf(rolling.decision)).toEqual([])
-      expect(has(rolling.decision, "PersistentVolumeClaim", names.snapshots)).toBe(false)
+      expect(has(rolling.decision, "ConvexBackup")).toBe(false)
       expect(condition(rolling.decision, "UpgradeInProgress")).toBe("True/Rolling")
       expect(condition(rolling.decision, "ExportCompleted")).toBe("False/Disabled")
       expect(findCondition(rolling.decision.status.conditions, "ExportCompleted")?.message).toContain(
@@ -219,12 +226,19 @@ describe("upgrade saga: success", () => {
       )
       const hash = importing.decision.status.upgrade?.targetHash ?? ""
       expect(backendImage(importing.decision)).toContain(v2)
-      expect(find(importing.decision, "Job", names.importJob(hash)).spec.template.spec.containers[0]?.args).toEqual([
+      // The restore Job of spec.restore, reading the ZIP the pre-upgrade backup recorded, one pod per attempt.
+      const importJob: Job = find(importing.decision, "Job", names.importJob(hash))
+      expect(importJob.metadata.annotations).toEqual({ "convex.icod.de/attempt": "1" })
+      expect(importJob.spec.backoffLimit).toBe(0)
+      expect(importJob.spec.template.spec.containers[0]?.args).toEqual([
         "snapshot",
         "import",
         "--path",
-        snapshotPath(hash),
+        `/backups/${names.preUpgradeBackup(hash, 1)}.zip`,
         "--replace-all"
+      ])
+      expect(importJob.spec.template.spec.volumes).toEqual([
+        { name: "backups", persistentVolumeClaim: { claimName: "demo-backups" } }
       ])
       expect(condition(importing.decision, "ImportCompleted")).toBe("False/InProgress")
       const { world: restoring } = yield* runUntil(
@@ -241,7 +255,7 @@ describe("upgrade saga: success", () => {
       expect(condition(restoring.decision, "ImportCompleted")).toBe("True/Succeeded")
 
       // The Jobs of the steps done stay (for their logs) until the upgrade ends, then go.
-      const doneJobs = [names.exportJob(hash), names.envSaveJob(hash), names.importJob(hash)].map((name) => ({
+      const doneJobs = [names.envSaveJob(hash), names.importJob(hash)].map((name) => ({
         ...find(importing.decision, "Job", names.importJob(hash)),
         metadata: { ...find(importing.decision, "Job", names.importJob(hash)).metadata, name }
       }))

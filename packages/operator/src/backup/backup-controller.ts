@@ -21,7 +21,8 @@ import {
   parseStoreReport,
   removalJobName,
   type StoreReport,
-  storeContainerName
+  storeContainerName,
+  upgradeHashLabel
 } from "@convex-operator/core"
 import {
   Action,
@@ -55,7 +56,8 @@ const instanceKeyOf = (object: KubeObject): string | undefined => {
 const turnOf = (object: KubeObject): BackupTurn => ({
   name: object.metadata.name ?? "",
   phase: (object as { status?: { phase?: BackupTurn["phase"] } }).status?.phase,
-  createdAt: object.metadata.creationTimestamp ?? ""
+  createdAt: object.metadata.creationTimestamp ?? "",
+  upgradeHash: object.metadata.labels?.[upgradeHashLabel]
 })
 
 /** Records each event on the backup or on its instance (when that exists). */

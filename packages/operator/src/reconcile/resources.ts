@@ -6,6 +6,7 @@
  */
 import { apiVersion, childKinds, group, kind, plural, version } from "@convex-operator/core"
 import { type KubeObject, Resource } from "@convex-operator/k8s"
+import { ConvexBackups } from "../backup/resources.js"
 
 /** `convex.icod.de/v1alpha1` ConvexInstance (objects are decoded per reconcile, not by the watch). */
 export const ConvexInstances = Resource.make({ group, version, kind, plural, namespaced: true })
@@ -65,7 +66,8 @@ const byKind: Readonly<Record<string, Resource.Resource<KubeObject>>> = {
   RoleBinding: RoleBindings,
   Gateway: Gateways,
   HTTPRoute: HTTPRoutes,
-  Ingress: Ingresses
+  Ingress: Ingresses,
+  ConvexBackup: ConvexBackups
 }
 
 /** Whether `kind` belongs to Gateway API (absent from clusters without its CRDs). */

@@ -30,9 +30,19 @@ const condition = (type: string, reason: string, generation: number | undefined,
   lastTransitionTime: since
 })
 
-/** The desired condition types/reasons, comparing without timestamps. */
+/**
+ * The desired condition types/reasons, comparing without timestamps and regardless of key order (the apiserver
+ * answers a custom resource's keys sorted: compared in our order, every status differed, and each pass rewrote every
+ * route with a new lastTransitionTime, which woke the operator for every instance once a second).
+ */
 const shape = (value: unknown): string =>
-  JSON.stringify(value, (key, v) => (key === "lastTransitionTime" ? undefined : v))
+  JSON.stringify(value, (key, v) =>
+    key === "lastTransitionTime"
+      ? undefined
+      : typeof v === "object" && v !== null && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v
+  )
 
 const gatewayStatus = (gateway: GatewayObject, since: string) => {
   const generation = gateway.metadata.generation

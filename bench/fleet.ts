@@ -51,7 +51,7 @@ export const isReady = (object: Json) =>
 export const countChildren = async (api: Api): Promise<Map<string, number>> => {
   const counts = new Map<string, number>()
   for (const [, path] of childLists) {
-    for (const item of await api.list(`${path}?${managedSelector}`)) {
+    for (const item of await api.listMetadata(`${path}?${managedSelector}`)) {
       const instance = item.metadata?.labels?.["app.kubernetes.io/instance"] as string | undefined
       if (instance !== undefined) counts.set(instance, (counts.get(instance) ?? 0) + 1)
     }

@@ -17,29 +17,40 @@ export interface Api {
   ) => Promise<{ readonly status: number; readonly body: Json }>
   /** GET a list; its items. */
   readonly list: (path: string) => Promise<ReadonlyArray<Json>>
+  /** GET a list of the objects' metadata only (PartialObjectMetadataList: a fleet's Secrets without their data). */
+  readonly listMetadata: (path: string) => Promise<ReadonlyArray<Json>>
 }
 
 export const makeApi = (http: KubeHttp): Api => {
-  const call: Api["call"] = (method, path, body, contentType) =>
+  const call = (
+    method: "GET" | "POST" | "PATCH" | "DELETE",
+    path: string,
+    body?: unknown,
+    contentType?: string,
+    accept?: string
+  ) =>
     Effect.runPromise(
       http.request({
         method,
         path,
         body,
         timeoutMillis: 120_000,
-        ...(contentType === undefined ? {} : { contentType })
+        ...(contentType === undefined ? {} : { contentType }),
+        ...(accept === undefined ? {} : { accept })
       })
     ).then((response) => ({
       status: response.status,
       body: (response.body ?? {}) as Json
     }))
+  const list = async (path: string, accept?: string) => {
+    const response = await call("GET", path, undefined, undefined, accept)
+    if (response.status !== 200) throw new Error(`GET ${path}: ${response.status} ${JSON.stringify(response.body)}`)
+    return (response.body.items ?? []) as ReadonlyArray<Json>
+  }
   return {
     call,
-    list: async (path) => {
-      const response = await call("GET", path)
-      if (response.status !== 200) throw new Error(`GET ${path}: ${response.status} ${JSON.stringify(response.body)}`)
-      return response.body.items ?? []
-    }
+    list,
+    listMetadata: (path) => list(path, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
   }
 }
 

@@ -130,7 +130,8 @@ const main = async () => {
     })
     const changed = Array.from({ length: changes }, (_, k) => instanceName(Math.floor((k * n) / changes)))
     for (const name of changed) apply(backupVolume(name))
-    stops.push(startGatewayController(cluster.objects, 1000))
+    // The stand-in Gateway implementation polls (lists every Gateway and HTTPRoute): every 2 s at N = 1000.
+    stops.push(startGatewayController(cluster.objects, Math.max(1000, 2 * n)))
     const bundle = await bundleOperator(work)
     const operator = await startOperator({
       kubeconfig: operatorKubeconfig(kubectl, cluster, work),
@@ -159,7 +160,8 @@ const main = async () => {
     const fleetOffset = audit.offset()
     const fleet = await createFleet(api, n, {
       createConcurrency: 16,
-      pollMillis: n <= 100 ? 500 : 1000,
+      // Each poll lists every instance and (metadata only) every child: at N = 1000 that is 10 000 objects a time.
+      pollMillis: n <= 100 ? 500 : 2000,
       timeoutMillis: Math.max(600_000, n * 3_000)
     })
     const cpuAtReady = cpuSeconds(operator.pid)

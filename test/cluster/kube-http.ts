@@ -19,6 +19,8 @@ export interface KubeRequest {
   /** Serialized as JSON unless it is a string. */
   readonly body?: unknown
   readonly contentType?: string
+  /** Default `application/json`. */
+  readonly accept?: string
   readonly timeoutMillis?: number
 }
 
@@ -65,7 +67,7 @@ export const makeKubeHttp = (credentials: KubeCredentials): KubeHttp => {
       const url = new URL(req.path, credentials.server)
       const payload =
         req.body === undefined ? undefined : typeof req.body === "string" ? req.body : JSON.stringify(req.body)
-      const headers: Record<string, string> = { accept: "application/json" }
+      const headers: Record<string, string> = { accept: req.accept ?? "application/json" }
       if (payload !== undefined) {
         headers["content-type"] = req.contentType ?? "application/json"
         headers["content-length"] = String(Buffer.byteLength(payload))

@@ -206,6 +206,14 @@ export const decide = (
         return { outcome: upgradeBackupOutcome(backup), attempt }
       }
       const job = index.get("Job", upgradeJobName(names, step, hash))
+      if (step === "Import" && job === undefined) {
+        // The import reads the pre-upgrade backup; without it (deleted meanwhile) the attempt fails, saying why.
+        const backup = previous?.upgrade?.backup ?? ""
+        const source = backupSource(backup, index.get("ConvexBackup", backup))
+        if ("waiting" in source) {
+          return { outcome: "Failed", attempt, reason: `the import cannot run: ${source.waiting}` }
+        }
+      }
       const annotated = Number(job?.metadata.annotations?.[attemptAnnotation])
       return {
         outcome: jobOutcome(job),

@@ -63,6 +63,8 @@ export const rollTimeout = 30 * 60_000
 export interface ObservedJob {
   readonly outcome: JobOutcome
   readonly attempt: number | undefined
+  /** Why the step failed without a Job having run (e.g. the backup the import reads is gone). */
+  readonly reason?: string
 }
 
 /** What the upgrade plan reads. */
@@ -446,14 +448,14 @@ const running = (
         message:
           jobStep === undefined
             ? `${summary} stopped at ${since}: the backend was not ready on the new image within ${rollTimeout / 60_000}m; ${fix}`
-            : `${summary} stopped at ${since}: ${what(jobStep)} failed (attempt ${attempt} of ${maxAttempt}); ${fix}`
+            : `${summary} stopped at ${since}: ${observed?.reason ?? `${what(jobStep)} failed`} (attempt ${attempt} of ${maxAttempt}); ${fix}`
       }
     : waiting
       ? {
           type: "UpgradeInProgress",
           status: "True",
           reason: Reason.AttemptFailed,
-          message: `${summary}: ${what(jobStep ?? "Export")} failed (attempt ${attempt - 1} of ${maxAttempt}); attempt ${attempt} starts at ${upgrade.retryAt}`
+          message: `${summary}: ${observed?.reason ?? `${what(jobStep ?? "Export")} failed`} (attempt ${attempt - 1} of ${maxAttempt}); attempt ${attempt} starts at ${upgrade.retryAt}`
         }
       : {
           type: "UpgradeInProgress",

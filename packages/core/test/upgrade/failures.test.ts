@@ -220,6 +220,27 @@ describe("upgrade saga: failure at each step", () => {
     )
   }
 
+  it.effect("the import fails, saying why, when its pre-upgrade ConvexBackup is gone", () =>
+    Effect.gen(function* () {
+      const notReady: ClusterBehaviour = { backendReady: (image) => !image.endsWith(v2) }
+      const { world: rolling } = yield* upgradeTo(
+        "exportImport",
+        notReady,
+        (world) => world.decision.status.upgrade?.phase === "Rolling"
+      )
+      const backup = rolling.decision.status.upgrade?.backup
+      // Someone deletes the backup while the backend rolls.
+      const gone = { ...rolling, objects: rolling.objects.filter((object) => object.kind !== "ConvexBackup") }
+      const { world: failed, seen } = yield* runWithClock(gone, failedAt, {})
+      expect(seen).toContain("Upgrading/AttemptFailed/Importing#2")
+      expect(failed.decision.status.upgrade).toMatchObject({ phase: "Failed", failedStep: "Import", attempt: 3 })
+      expect(jobsOf(failed.decision)).toEqual([])
+      expect(findCondition(failed.decision.status.conditions, "UpgradeInProgress")?.message).toContain(
+        `the import cannot run: ConvexBackup ${backup} not found in this namespace (attempt 3 of 3)`
+      )
+    })
+  )
+
   it.effect("a backend not ready on the new image within 30 minutes fails the roll", () =>
     Effect.gen(function* () {
       const behaviour: ClusterBehaviour = { backendReady: (image) => !image.endsWith(v2) }

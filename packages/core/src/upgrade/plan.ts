@@ -19,8 +19,9 @@
  * The export is a ConvexBackup per attempt (`backup.ts`), run by the backup controller; its phase is the step's
  * outcome like a Job's. With `preUpgradeBackup.enabled: false` an inPlace upgrade starts at `Rolling`.
  *
- * Failures: a Job runs one pod; when it (or the pre-upgrade backup) fails, the step is attempted again after a backoff ({@link retryBackoff}),
- * up to {@link upgradeAttempts} attempts; then the upgrade stops in `Failed` with `failedStep` (phase `Error`).
+ * Failures: a Job runs one pod; when it (or the pre-upgrade backup) fails, the step is attempted again after a
+ * backoff ({@link retryBackoff}), up to {@link upgradeAttempts} attempts; then the upgrade stops in `Failed` with
+ * `failedStep` (phase `Error`).
  * A roll whose backend is not ready on the new image within {@link rollTimeout} fails the same way. A new value of
  * the annotation {@link retryAnnotation} on a failed upgrade retries the failed step once more with a fresh set of
  * attempts (a value seen while the upgrade ran does not count). Setting `version` back to the running version
@@ -110,7 +111,7 @@ export interface UpgradePlan {
   readonly keepJobs: ReadonlyArray<UpgradeJobStep>
   /** Whether the env Jobs' ServiceAccount, Role and RoleBinding are rendered. */
   readonly envAccess: boolean
-  /** The hash the Jobs and snapshot file are named by. */
+  /** The hash the Jobs and the pre-upgrade backups are named by. */
   readonly targetHash: string
   /** Whether public routes are withdrawn and the dashboard scaled to 0 (exportImport stops traffic). */
   readonly trafficStopped: boolean

@@ -108,6 +108,30 @@ describe("upgrade saga: success", () => {
     })
   )
 
+  it.effect("preUpgradeBackup.target sends the pre-upgrade ConvexBackup to a bucket", () =>
+    Effect.gen(function* () {
+      const s3 = { bucket: "convex-backups", prefix: "upgrades", secretRef: { name: "backup-s3" } }
+      const extra = { maintenance: { upgradeStrategy: "inPlace", preUpgradeBackup: { target: { s3 } } } }
+      const ready = yield* readyOnV1("inPlace", extra)
+      const exporting = yield* tick(retarget(ready, v2, "inPlace", extra), { job: () => "Running" })
+      const name = exporting.decision.status.upgrade?.backup ?? ""
+      const backup: ConvexBackupObject = find(exporting.decision, "ConvexBackup", name)
+      // As the apiserver stores it (defaults filled in), so it is never applied again.
+      expect(backup.spec.target).toEqual({
+        s3: {
+          ...s3,
+          region: "us-east-1",
+          forcePathStyle: false,
+          secretRef: {
+            name: "backup-s3",
+            accessKeyIdKey: "AWS_ACCESS_KEY_ID",
+            secretAccessKeyKey: "AWS_SECRET_ACCESS_KEY"
+          }
+        }
+      })
+    })
+  )
+
   it.effect("inPlace with preUpgradeBackup.enabled false: starts at the roll, no ConvexBackup", () =>
     Effect.gen(function* () {
       const disabled = { maintenance: { upgradeStrategy: "inPlace", preUpgradeBackup: { enabled: false } } }

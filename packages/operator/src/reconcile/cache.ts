@@ -3,12 +3,17 @@
  * for all namespaces):
  *
  * - ConvexInstances, indexed by the Secrets and ConfigMaps they reference;
- * - every child kind, only objects labelled `app.kubernetes.io/managed-by=convex-operator` (the label selector keeps
- *   other objects out of memory), indexed by `namespace/instance`;
- * - Secrets and ConfigMaps: the watch sees all of them, but the Store keeps only those an instance references (and
- *   the operator's own), so the data of unrelated Secrets is never cached.
+ * - every child kind, Secrets and ConfigMaps included, only objects labelled
+ *   `app.kubernetes.io/managed-by=convex-operator` (the label selector keeps other objects off the wire and out of
+ *   memory), indexed by `namespace/instance`;
+ * - the Secrets and ConfigMaps instances reference, each watched by name (references.ts), so a Secret no instance
+ *   names is never read.
  *
- * Each change is mapped to the instances it concerns and handed to `trigger`. Gateway API kinds are watched only
+ * Every object is trimmed as it arrives (`Store.trim`: no managedFields, no last-applied annotation).
+ *
+ * Each change is mapped to the instances it concerns and handed to `trigger`; so is each difference a relist of a
+ * child kind brings (after 410 Gone the list is the only news of what changed while its watch was down, and the
+ * instance's own watch may have resumed without a relist). Gateway API kinds are watched only
  * once their CRDs answer (re-checked periodically), so a cluster without Gateway API works.
  *
  * @module
@@ -24,6 +29,7 @@ import {
   type WatcherEvent
 } from "@convex-operator/k8s"
 import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
+import { makeReferenceWatches } from "./references.js"
 import { ConvexInstances, childResources, Gateways, isGatewayApiKind } from "./resources.js"
 
 const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`
@@ -56,9 +62,9 @@ export interface Cache {
   /** The namespace watched, or undefined for all. */
   readonly namespace: string | undefined
   readonly instances: Store.Store<KubeObject>
-  /** The Store of a child kind (Secrets and ConfigMaps include referenced ones). */
+  /** The Store of a child kind (for Secrets and ConfigMaps, reads by key and lists include referenced ones). */
   readonly store: (kind: string) => Store.Store<KubeObject>
-  /** Puts an object read directly (a referenced Secret first seen by a GET) into its Store. */
+  /** Keeps an object read directly (a referenced Secret first seen by a GET) until its watch has listed it. */
   readonly remember: (object: KubeObject) => Effect.Effect<void>
   /** Whether Gateway API kinds are served by the cluster (their watches run). */
   readonly gatewayApi: () => boolean
@@ -95,6 +101,7 @@ export const gatewayApiInstalled = (namespace: string | undefined) =>
 export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, KubeClient | Scope.Scope> =>
   Effect.gen(function* () {
     const scope = {
+      transform: Store.trim,
       ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
       ...(options.watchIdleTimeout === undefined ? {} : { idleTimeout: options.watchIdleTimeout })
     }
@@ -111,6 +118,21 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
     let gatewayApi = false
     const started = new Set<string>()
 
+    const referencedBy = (object: KubeObject): ReadonlyArray<ObjectKey> =>
+      instances.store
+        .unsafeByIndex("references", `${object.kind}:${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`)
+        .map(Resource.keyOf)
+    const references = yield* makeReferenceWatches({
+      resources: new Map(
+        childResources.filter((r) => r.kind === "Secret" || r.kind === "ConfigMap").map((r) => [r.kind, r])
+      ),
+      watcher: { transform: Store.trim, ...(scope.idleTimeout === undefined ? {} : { idleTimeout: scope.idleTimeout }) },
+      changed: (reference) =>
+        Effect.forEach(instances.store.unsafeByIndex("references", reference), (instance) =>
+          options.trigger(Resource.keyOf(instance))
+        ).pipe(Effect.asVoid)
+    })
+
     // Instances: changes trigger their key; deletions drop it; a relist re-triggers every key.
     let beforeRelist: ReadonlyArray<ObjectKey> = []
     yield* Watcher.watch(ConvexInstances, scope).pipe(
@@ -122,6 +144,26 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
           : Effect.void
       ),
       Stream.tap(instances.apply),
+      // Watch by name what the instances reference, before their reconciles run.
+      Stream.tap((event) => {
+        switch (event._tag) {
+          case "Apply":
+            return references.track(Resource.keyOf(event.object), referenceIndex(event.object))
+          case "Delete":
+            return references.track(Resource.keyOf(event.object), [])
+          case "InitDone":
+            return Effect.gen(function* () {
+              for (const key of beforeRelist) {
+                if (instances.store.unsafeGet(key) === undefined) yield* references.track(key, [])
+              }
+              for (const object of instances.store.unsafeList()) {
+                yield* references.track(Resource.keyOf(object), referenceIndex(object))
+              }
+            })
+          default:
+            return Effect.void
+        }
+      }),
       Stream.runForEach((event) => {
         switch (event._tag) {
           case "Apply":
@@ -142,36 +184,66 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
       Effect.forkScoped
     )
 
-    const referencedBy = (object: KubeObject): ReadonlyArray<ObjectKey> =>
-      instances.store
-        .unsafeByIndex("references", `${object.kind}:${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`)
-        .map(Resource.keyOf)
-    const keep = (object: KubeObject) => isManaged(object) || referencedBy(object).length > 0
     const affected = (object: KubeObject): ReadonlyArray<ObjectKey> => [
       ...instanceIndex(object),
       ...referencedBy(object)
     ]
 
+    /** The instances concerned by the difference between two snapshots of a store (by resourceVersion). */
+    const relistChanges = (before: ReadonlyMap<ObjectKey, KubeObject>, after: ReadonlyArray<KubeObject>) => {
+      const keys = new Set<ObjectKey>()
+      const seen = new Set<ObjectKey>()
+      for (const object of after) {
+        const key = Resource.keyOf(object)
+        seen.add(key)
+        if (before.get(key)?.metadata.resourceVersion !== object.metadata.resourceVersion) {
+          for (const instance of affected(object)) keys.add(instance)
+        }
+      }
+      for (const [key, object] of before) {
+        if (!seen.has(key)) for (const instance of affected(object)) keys.add(instance)
+      }
+      return [...keys]
+    }
+
     const watchChildren = (resource: Resource.Resource<KubeObject>) => {
       const writer = writerOf(resource.kind)
-      const referenceKind = resource.kind === "Secret" || resource.kind === "ConfigMap"
-      // Secrets and ConfigMaps: everything is watched (references carry no label), only what matters is kept.
-      const filter = (event: WatcherEvent<KubeObject>): WatcherEvent<KubeObject> | undefined => {
-        if (!referenceKind) return event
-        if ((event._tag === "InitApply" || event._tag === "Apply") && !keep(event.object)) {
-          return event._tag === "Apply" ? { _tag: "Delete", object: event.object } : undefined
-        }
-        return event
-      }
       started.add(resource.kind)
-      return Watcher.watch(resource, referenceKind ? scope : { ...scope, labelSelector: managedSelector }).pipe(
-        Stream.filterMap((event) => Option.fromNullable(filter(event))),
-        Store.reflect(writer),
-        Stream.runForEach((event) =>
-          event._tag === "Apply" || event._tag === "Delete"
-            ? Effect.forEach(affected(event.object), options.trigger, { discard: true })
+      // What the store held when a relist began, to tell which objects the relist changed.
+      let beforeRelist: ReadonlyMap<ObjectKey, KubeObject> | undefined
+      return Watcher.watch(resource, { ...scope, labelSelector: managedSelector }).pipe(
+        Stream.tap((event) =>
+          event._tag === "InitStart"
+            ? Effect.map(writer.store.isReady, (listed) => {
+                beforeRelist = listed
+                  ? new Map(writer.store.unsafeList().map((object) => [Resource.keyOf(object), object]))
+                  : undefined
+              })
             : Effect.void
         ),
+        Store.reflect(writer),
+        Stream.runForEach((event) => {
+          switch (event._tag) {
+            case "Apply":
+            case "Delete":
+              return Effect.forEach(affected(event.object), options.trigger, { discard: true })
+            case "InitDone": {
+              // A relist (after 410 Gone) is the only news of what changed while the watch was down: wake the
+              // instances of every child it added, changed or removed. The first list needs none of this (no
+              // reconcile runs before every store has listed).
+              const before = beforeRelist
+              beforeRelist = undefined
+              if (before === undefined) return Effect.void
+              const changed = relistChanges(before, writer.store.unsafeList())
+              if (changed.length === 0) return Effect.void
+              return Effect.logDebug(`relisted ${resource.plural}: waking ${changed.join(", ")}`).pipe(
+                Effect.zipRight(Effect.forEach(changed, options.trigger, { discard: true }))
+              )
+            }
+            default:
+              return Effect.void
+          }
+        }),
         Effect.forkScoped
       )
     }
@@ -199,12 +271,33 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
       }).pipe(Effect.forkScoped)
     }
 
+    /** The managed Store of `kind`, with the referenced objects of that kind added to reads by key and lists. */
+    const withReferences = (kind: string): Store.Store<KubeObject> => {
+      const managed = writerOf(kind).store
+      const unsafeGet = (key: ObjectKey) => managed.unsafeGet(key) ?? references.get(kind, key)
+      const unsafeList = () => {
+        const own = managed.unsafeList()
+        const ownKeys = new Set(own.map(Resource.keyOf))
+        return [...own, ...references.list(kind).filter((object) => !ownKeys.has(Resource.keyOf(object)))]
+      }
+      return {
+        ...managed,
+        get: (key) => Effect.sync(() => Option.fromNullable(unsafeGet(key))),
+        list: Effect.sync(unsafeList),
+        unsafeGet,
+        unsafeList
+      }
+    }
+
     const startedStores = () => [instances.store, ...[...started].map((kind) => writerOf(kind).store)]
     return {
       namespace: options.namespace,
       instances: instances.store,
-      store: (kind) => writerOf(kind).store,
-      remember: (object) => writerOf(object.kind).apply({ _tag: "Apply", object }),
+      store: (kind) => (kind === "Secret" || kind === "ConfigMap" ? withReferences(kind) : writerOf(kind).store),
+      remember: (object) =>
+        object.kind === "Secret" || object.kind === "ConfigMap"
+          ? Effect.sync(() => references.remember(object))
+          : writerOf(object.kind).apply({ _tag: "Apply", object }),
       gatewayApi: () => gatewayApi,
       ready: Effect.suspend(() =>
         Effect.all(

@@ -1,7 +1,8 @@
 /**
  * The libraries as a user gets them: `npm pack` of @convex-operator/core and @convex-operator/k8s, the tarballs
- * installed into a scratch project in a temporary folder (offline: every dependency comes from the npm cache that
- * `npm ci` filled), the programs of examples/library type-checked there against the packed `.d.ts` files with the
+ * installed into a scratch project in a temporary folder with `npm ci --offline` (every dependency comes from the npm
+ * cache that the repository's own `npm ci` filled, pinned by a lockfile derived from the repository's: see
+ * scratch-lockfile.ts; this passes from an empty npm cache), the programs of examples/library type-checked there against the packed `.d.ts` files with the
  * TypeScript of this repository, compiled, and run with node against the packed JavaScript.
  */
 import { execFile } from "node:child_process"
@@ -11,6 +12,7 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { repoRoot } from "../support/manifests.js"
+import { type Lockfile, scratchLockfile } from "./scratch-lockfile.js"
 
 const run = promisify(execFile)
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-pack-"))
@@ -21,6 +23,8 @@ const timings: Array<string> = []
 interface Packed {
   readonly name: string
   readonly filename: string
+  readonly version: string
+  readonly integrity: string
   readonly size: number
   readonly unpackedSize: number
   readonly files: ReadonlyArray<{ readonly path: string }>
@@ -62,7 +66,22 @@ beforeAll(async () => {
   )
   packed = JSON.parse(json) as ReadonlyArray<Packed>
   fs.mkdirSync(path.join(app, "src"), { recursive: true })
-  fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "scratch", private: true, type: "module" }))
+  const rootLock = JSON.parse(fs.readFileSync(path.join(repoRoot, "package-lock.json"), "utf8")) as Lockfile
+  const { lockfile, dependencies } = scratchLockfile(
+    rootLock,
+    packed.map((pkg) => ({
+      name: pkg.name,
+      version: pkg.version,
+      file: path.relative(app, path.join(work, pkg.filename)),
+      integrity: pkg.integrity
+    })),
+    Object.fromEntries(["effect", "@types/node"].map((name) => [name, installedVersion(name)]))
+  )
+  fs.writeFileSync(
+    path.join(app, "package.json"),
+    JSON.stringify({ name: "scratch", private: true, type: "module", dependencies })
+  )
+  fs.writeFileSync(path.join(app, "package-lock.json"), JSON.stringify(lockfile, null, 2))
   fs.writeFileSync(
     path.join(app, "tsconfig.json"),
     JSON.stringify({
@@ -80,10 +99,8 @@ beforeAll(async () => {
     })
   )
   for (const file of fs.readdirSync(examples)) fs.copyFileSync(path.join(examples, file), path.join(app, "src", file))
-  const tarballs = packed.map((pkg) => path.join(work, pkg.filename))
-  const peers = ["effect", "@types/node"].map((name) => `${name}@${installedVersion(name)}`)
-  await timed("npm install --offline", () =>
-    sh("npm", ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", ...tarballs, ...peers], app)
+  await timed("npm ci --offline", () =>
+    sh("npm", ["ci", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], app)
   )
   await timed("tsc (scratch)", () => sh(process.execPath, [tsc, "-p", "."], app))
 }, 150_000)

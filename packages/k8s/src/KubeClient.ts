@@ -208,6 +208,15 @@ export interface MemoryApiServerService {
   readonly setStalled: (stalled: boolean) => Effect.Effect<void>
   /** The next `count` requests fail with `error` (e.g. a Transport error for backoff tests). */
   readonly failNext: (count: number, error: (request: string) => KubeError) => Effect.Effect<void>
+  /**
+   * From now on (until called again; `[]` allows everything), a request that needs one of `denials` fails with
+   * Forbidden (403) and the message RBAC gives. A rule names an RBAC verb (`get`, `list`, `watch`, `create`,
+   * `update`, `patch`, `delete`), a plural (`services`, `convexinstances/status` for a subresource) and optionally
+   * one namespace. Server-side apply needs `patch`, and `create` too when the object does not exist yet.
+   */
+  readonly forbid: (
+    denials: ReadonlyArray<{ readonly verb: string; readonly resource: string; readonly namespace?: string }>
+  ) => Effect.Effect<void>
   /** Requests served so far, e.g. `["LIST configmaps", "WATCH configmaps"]`. */
   readonly requests: Effect.Effect<ReadonlyArray<string>>
   /** Every stored object, for assertions. */

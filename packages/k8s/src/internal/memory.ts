@@ -6,10 +6,11 @@
  * with per-manager field ownership (maps merge, lists are atomic), conflicts and force; optimistic
  * concurrency; finalizers and deletionTimestamp; propagation policies and ownerReference garbage
  * collection (synchronous); watches with label/field selectors, bookmarks, and 410 Gone once the
- * history is compacted; paginated lists whose continue tokens expire with compaction.
+ * history is compacted; paginated lists whose continue tokens expire with compaction. Tests can make it fail
+ * requests (`failNext`) or deny permissions as RBAC would (`forbid`).
  */
 import { Clock, Deferred, Duration, Effect, Queue, Stream } from "effect"
-import { Conflict, Gone, Invalid, type KubeError, NotFound, Transport } from "../errors.js"
+import { Conflict, Forbidden, Gone, Invalid, type KubeError, NotFound, Transport } from "../errors.js"
 import type {
   ApplyOptions,
   DeleteOptions,
@@ -168,6 +169,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
     let compactedRv = 0
     let stall: Deferred.Deferred<void> | undefined
     let failures: { count: number; error: (request: string) => KubeError } | undefined
+    let denials: ReadonlyArray<{ readonly verb: string; readonly resource: string; readonly namespace?: string }> = []
 
     const ridOf = (resource: ResourceType) => `${resource.group}/${resource.plural}`
     const table = (rid: string) => {
@@ -183,6 +185,34 @@ export const makeMemory = (options: MemoryOptions = {}) =>
     }
     const nsOf = (resource: ResourceType, namespace: string | undefined) =>
       resource.namespaced ? (namespace ?? "default") : undefined
+
+    /** Fails with RBAC's Forbidden when `forbid` denies `verb` on the resource (and subresource) in `namespace`. */
+    const authorize = (
+      request: string,
+      verb: string,
+      resource: ResourceType,
+      namespace: string | undefined,
+      name?: string,
+      subresource?: string
+    ) => {
+      const plural = subresource === undefined ? resource.plural : `${resource.plural}/${subresource}`
+      const denied = denials.some(
+        (denial) =>
+          denial.verb === verb &&
+          denial.resource === plural &&
+          (denial.namespace === undefined || denial.namespace === namespace)
+      )
+      if (!denied) return
+      const qualified = resource.group === "" ? resource.plural : `${resource.plural}.${resource.group}`
+      const scope = namespace === undefined ? "at the cluster scope" : `in the namespace "${namespace}"`
+      fail(
+        new Forbidden({
+          request,
+          code: 403,
+          message: `${qualified}${name === undefined ? "" : ` "${name}"`} is forbidden: User "system:serviceaccount:memory:test" cannot ${verb} resource "${plural}" in API group "${resource.group}" ${scope}`
+        })
+      )
+    }
 
     /** Runs one request: counts it, honours `failNext`, turns thrown `Fail`s into failures. */
     const run = <A>(request: string, body: (now: number) => A): Effect.Effect<A, KubeError> =>
@@ -606,6 +636,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
     const list = <A extends KubeObject>(resource: Resource<A>, options: ListOptions = {}) => {
       const request = describe("LIST", resource, options.namespace)
       return run(request, () => {
+        authorize(request, "list", resource, options.namespace)
         const rid = ridOf(resource)
         const filter = objectFilter(options)
         let after = ""
@@ -655,6 +686,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       get: (resource, name, options = {}) => {
         const request = describe("GET", resource, nsOf(resource, options.namespace), name)
         return run(request, () => {
+          authorize(request, "get", resource, nsOf(resource, options.namespace), name)
           const found = find(resource, name, options.namespace, request)
           return output(found.stored, found.rid)
         }).pipe(Effect.flatMap((o) => decodeObject(resource, request, o)))
@@ -685,6 +717,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
               queue
             }
             yield* run(request, () => {
+              authorize(request, "watch", resource, options.namespace)
               const from = options.resourceVersion
               if (from === undefined || from === "" || from === "0") {
                 const current = [...table(rid).values()]
@@ -729,6 +762,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
         const namespace = nsOf(resource, object.metadata.namespace)
         const request = describe("POST", resource, namespace)
         return run(request, (now) => {
+          authorize(request, "create", resource, namespace)
           const created = insert(resource, object, namespace, now, request, (stored) =>
             recordUpdate(stored, options.fieldManager ?? "unknown", undefined, { metadata: {} }, stored.object)
           )
@@ -745,6 +779,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
         const name = object.metadata.name ?? ""
         const request = describe("PUT", resource, namespace, name)
         return run(request, (now) => {
+          authorize(request, "update", resource, namespace, name, options.subresource)
           checkIdentity(resource, object, request)
           const { rid, key, stored } = find(resource, name, namespace, request)
           checkResourceVersion(stored, object.metadata.resourceVersion, request)
@@ -759,14 +794,19 @@ export const makeMemory = (options: MemoryOptions = {}) =>
         const namespace = nsOf(resource, object.metadata.namespace)
         const name = object.metadata.name ?? ""
         const request = describe("APPLY", resource, namespace, name)
-        return run(request, (now) => applyOp(resource, object, namespace, options, now, request)).pipe(
-          Effect.flatMap((o) => decodeObject(resource, request, o))
-        )
+        return run(request, (now) => {
+          authorize(request, "patch", resource, namespace, name, options.subresource)
+          if (options.subresource === undefined && !table(ridOf(resource)).has(objectKey(namespace, name))) {
+            authorize(request, "create", resource, namespace, name)
+          }
+          return applyOp(resource, object, namespace, options, now, request)
+        }).pipe(Effect.flatMap((o) => decodeObject(resource, request, o)))
       },
       patch: (resource, name, patch, options: PatchOptions) => {
         const namespace = nsOf(resource, options.namespace)
         const request = describe("PATCH", resource, namespace, name)
         return run(request, (now) => {
+          authorize(request, "patch", resource, namespace, name, options.subresource)
           const { rid, key, stored } = find(resource, name, namespace, request)
           const before = stored.object
           let proposed: unknown
@@ -823,6 +863,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
         const namespace = nsOf(resource, options.namespace)
         const request = describe("DELETE", resource, namespace, name)
         return run(request, (now) => {
+          authorize(request, "delete", resource, namespace, name)
           const { rid, key, stored } = find(resource, name, namespace, request)
           const meta = stored.object.metadata
           const pre = options.preconditions
@@ -985,6 +1026,10 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       failNext: (count, error) =>
         Effect.sync(() => {
           failures = { count, error }
+        }),
+      forbid: (rules) =>
+        Effect.sync(() => {
+          denials = [...rules]
         }),
       requests: Effect.sync(() => [...requests]),
       objects: Effect.sync(() => [...tables].flatMap(([rid, t]) => [...t.values()].map((s) => output(s, rid)))),

@@ -52,7 +52,9 @@ export const Reason = {
   InProgress: "InProgress",
   Failed: "Failed",
   NotRequired: "NotRequired",
-  NotStarted: "NotStarted"
+  NotStarted: "NotStarted",
+  /** The apiserver refused one of the operator's requests (RBAC): the message names the verb and resource. */
+  Forbidden: "Forbidden"
 } as const
 
 /** A condition before the bookkeeping fields are filled in. */

@@ -26,7 +26,7 @@ const announced: ReadonlyArray<ConditionType> = [
 ]
 
 const warningReason = (reason: string): boolean =>
-  reason === "ValidationFailed" || reason.endsWith("Error") || reason.endsWith("Failed")
+  reason === "ValidationFailed" || reason === "Forbidden" || reason.endsWith("Error") || reason.endsWith("Failed")
 
 /**
  * The events of condition transitions: a change of status or reason of Ready, SecretsReady and the upgrade

@@ -1,14 +1,15 @@
 /**
  * Failures of the act step. `decide` cannot know that applying an object will fail; when the shell's apply or
  * delete of a child fails, it folds the failures into the decided status with `withApplyFailures`: the condition
- * of that child turns False with the reference operator's `<Part>Error` reason, Ready turns False with the same
- * reason, and the phase becomes Error. Messages come from the apiserver and must not carry secret values (the
- * shell passes the error's reason and field causes, never a request body).
+ * of that child turns False with the reference operator's `<Part>Error` reason (or the failure's own reason, such
+ * as `Forbidden` when the operator lacks a permission), Ready turns False with the same reason, and the phase
+ * becomes Error. Messages come from the shell and must not carry secret values (it passes the error's reason and
+ * field causes, or for a denied request only the verb, resource, namespace and user, never a request body).
  *
  * @module
  */
 import type { ConvexInstanceStatus } from "../api/index.js"
-import { applyConditions, type ConditionState, type ConditionType } from "./conditions.js"
+import { applyConditions, type ConditionState, type ConditionType, Reason } from "./conditions.js"
 
 /** One child the shell failed to apply or delete. */
 export interface ApplyFailure {
@@ -16,6 +17,8 @@ export interface ApplyFailure {
   readonly name: string
   /** What went wrong, e.g. `Invalid: spec.template.spec.containers[0].image: Required value`. */
   readonly message: string
+  /** The condition reason, when not the kind's `<Part>Error` (e.g. `Forbidden`). */
+  readonly reason?: string
 }
 
 /** The condition a failure of `kind` is reported on, and its reason. */
@@ -43,8 +46,16 @@ export const failureCondition = (
       return { type: "GatewayReady", reason: "GatewayError" }
     case "Job":
       return { type: "UpgradeInProgress", reason: "JobError" }
+    // What upgrades create besides Jobs: the env Jobs' ServiceAccount, Role and RoleBinding, the pre-upgrade backup.
+    case "ServiceAccount":
+    case "Role":
+    case "RoleBinding":
+    case "ConvexBackup":
+      return { type: "UpgradeInProgress", reason: `${kind}Error` }
+    case "Ingress":
+      return { type: "HTTPRouteReady", reason: "IngressError" }
     default:
-      return { type: "HTTPRouteReady", reason: kind === "Ingress" ? "IngressError" : "HTTPRouteError" }
+      return { type: "HTTPRouteReady", reason: "HTTPRouteError" }
   }
 }
 
@@ -61,17 +72,22 @@ export const withApplyFailures = (
   if (failures.length === 0) return status
   const byType = new Map<ConditionType, ConditionState>()
   for (const failure of failures) {
-    const { type, reason } = failureCondition(failure.kind, failure.name, dashboardName)
+    const { type, reason: partReason } = failureCondition(failure.kind, failure.name, dashboardName)
+    const reason = failure.reason ?? partReason
     const message = `${failure.kind} ${failure.name}: ${failure.message}`
     const existing = byType.get(type)
     byType.set(type, {
       type,
       status: "False",
-      reason,
+      // Of two failures on one condition, a Forbidden one names the reason (it needs an administrator).
+      reason: existing !== undefined && existing.reason === Reason.Forbidden ? existing.reason : reason,
       message: existing === undefined ? message : `${existing.message}; ${message}`
     })
   }
-  const first = [...byType.values()][0]
+  // Ready repeats the first failing condition, or the first Forbidden one: a missing permission is what an
+  // administrator must fix before anything else can.
+  const failing = [...byType.values()]
+  const first = failing.find((state) => state.reason === Reason.Forbidden) ?? failing[0]
   if (first !== undefined) {
     byType.set("Ready", { type: "Ready", status: "False", reason: first.reason, message: first.message })
   }

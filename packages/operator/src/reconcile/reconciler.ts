@@ -10,7 +10,10 @@
  *
  * Children another controller owns are refused (reported on the instance), children of an earlier instance of the
  * same name are adopted (the apply replaces the owner reference). Conflicts and transient failures fail the
- * reconcile (retried with backoff); invalid or forbidden writes are folded into the status and wait for a change.
+ * reconcile (retried with backoff); invalid writes are folded into the status and wait for a change. A write the
+ * apiserver refuses (RBAC) is folded into the status too (reason `Forbidden`, naming the verb and resource, see
+ * `forbidden.ts`), and the reconcile then fails so the work queue retries it with its backoff: a permission can be
+ * granted again without any change the operator would see.
  *
  * @module
  */
@@ -48,6 +51,7 @@ import type { Cache } from "./cache.js"
 import { describeError, RetryableError } from "./errors.js"
 import { recordEvents } from "./events.js"
 import { finalize, finalizerName } from "./finalizer.js"
+import { type Attempt, describeForbidden } from "./forbidden.js"
 import { ConvexInstances, isGatewayApiKind, resourceOf } from "./resources.js"
 
 /** The field manager of every write. */
@@ -80,7 +84,10 @@ export const equalJson = (a: unknown, b: unknown): boolean => {
 
 const retryable = (error: KubeError) => isTransient(error) || error._tag === "Conflict"
 
-/** What became of one apply or deletion: done, a failure for the status, or a reason to retry the reconcile. */
+/**
+ * What became of one apply or deletion: done, a failure for the status, or a reason to retry the reconcile (a
+ * refused request is both).
+ */
 interface Outcome {
   readonly failure?: ApplyFailure
   readonly retry?: string
@@ -107,14 +114,26 @@ export const applyWaves = <A extends { readonly kind: string }>(
     children.filter((child) => podOwners.has(child.kind))
   ].filter((wave) => wave.length > 0)
 
+/** The RBAC verbs of a server-side apply (which creates an absent object) and of a deletion. */
+const applyVerbs = ["patch", "create"]
+const deleteVerbs = ["delete"]
+
 const failed =
-  (kind: string, name: string, verb: string) =>
-  (error: KubeError): Effect.Effect<Outcome> =>
-    Effect.succeed(
+  (kind: string, name: string, doing: string, attempt: Attempt) =>
+  (error: KubeError): Effect.Effect<Outcome> => {
+    if (error._tag === "Forbidden") {
+      const message = describeForbidden(error, attempt)
+      return Effect.succeed({
+        failure: { kind, name, message, reason: "Forbidden" },
+        retry: `${kind} ${name}: ${message}`
+      })
+    }
+    return Effect.succeed(
       retryable(error)
-        ? { retry: `${verb} ${kind} ${name}: ${describeError(error)}` }
+        ? { retry: `${doing} ${kind} ${name}: ${describeError(error)}` }
         : { failure: { kind, name, message: describeError(error) } }
     )
+  }
 
 /** The Secrets and ConfigMaps `instance` references, from the Store or (first time) read directly. */
 const observeReferences = (cache: Cache, instance: ConvexInstance, namespace: string) =>
@@ -291,10 +310,18 @@ export const reconcile = (
           }
         })
       }
-      return kube.apply(resourceOf(child.kind), child as unknown as KubeObject, { fieldManager, force: true }).pipe(
+      const resource = resourceOf(child.kind)
+      return kube.apply(resource, child as unknown as KubeObject, { fieldManager, force: true }).pipe(
         Effect.tap(() => Effect.logDebug(`applied ${child.kind} ${namespace}/${childName}`)),
         Effect.as(done),
-        Effect.catchAll(failed(child.kind, childName, "applying"))
+        Effect.catchAll(
+          failed(child.kind, childName, "applying", {
+            verbs: applyVerbs,
+            resource: resource.plural,
+            group: resource.group,
+            namespace
+          })
+        )
       )
     }
     const deleteObsolete = (obsolete: (typeof decision.delete)[number]): Effect.Effect<Outcome> =>
@@ -304,7 +331,14 @@ export const reconcile = (
             Effect.tap(() => Effect.logInfo(`deleted ${obsolete.kind} ${namespace}/${obsolete.name}`)),
             Effect.as(done),
             Effect.catchTag("NotFound", () => Effect.succeed(done)),
-            Effect.catchAll(failed(obsolete.kind, obsolete.name, "deleting"))
+            Effect.catchAll(
+              failed(obsolete.kind, obsolete.name, "deleting", {
+                verbs: deleteVerbs,
+                resource: resourceOf(obsolete.kind).plural,
+                group: resourceOf(obsolete.kind).group,
+                namespace
+              })
+            )
           )
     const outcomes: Array<Outcome> = []
     for (const wave of applyWaves(decision.apply)) {
@@ -325,9 +359,21 @@ export const reconcile = (
         )
         .pipe(
           Effect.catchAll((error) =>
-            retryable(error)
-              ? Effect.sync(() => void retry.push(`updating status: ${describeError(error)}`))
-              : Effect.logError(`updating the status of ${key}: ${describeError(error)}`)
+            error._tag === "Forbidden"
+              ? Effect.sync(
+                  () =>
+                    void retry.push(
+                      `updating status: ${describeForbidden(error, {
+                        verbs: ["patch"],
+                        resource: `${ConvexInstances.plural}/status`,
+                        group: ConvexInstances.group,
+                        namespace
+                      })}`
+                    )
+                )
+              : retryable(error)
+                ? Effect.sync(() => void retry.push(`updating status: ${describeError(error)}`))
+                : Effect.logError(`updating the status of ${key}: ${describeError(error)}`)
           )
         )
     }

@@ -1,7 +1,10 @@
 /**
  * `decideBackup`: what one ConvexBackup needs, as a pure function of the backup, its instance, the other backups of
  * that instance, its observed Job and claim, the Job's store report and the time. Pending while the interlock says
- * wait; Running once its Job is created; Completed or Failed (final) from the Job's outcome.
+ * wait; Running once its Job is created; Completed or Failed (final) from the Job's outcome, a failure naming what
+ * the Job's failed container said. A cause visible before any Job runs fails the backup at once, without a Job:
+ * an S3 target whose credentials Secret or one of its keys is missing (a pod could not even start: it would wait
+ * in CreateContainerConfigError for ever).
  *
  * @module
  */
@@ -61,6 +64,13 @@ export interface BackupObservation {
   readonly claimExists: boolean
   /** The termination message of the Job's store container, once it has one. */
   readonly report: StoreReport | undefined
+  /**
+   * For an S3 target: the keys of the credentials Secret (`spec.target.s3.secretRef.name`) that hold a non-empty
+   * value, or undefined when that Secret does not exist. Not read for a claim target.
+   */
+  readonly credentialKeys: ReadonlyArray<string> | undefined
+  /** What the failed containers of the Job's pods said (`jobFailureDetail`), once the Job failed. */
+  readonly failureDetail?: string | undefined
   readonly now: Date
   readonly operator: OperatorSettings
 }
@@ -91,6 +101,28 @@ const jobFailure = (job: KubeObject | undefined): string => {
   return (
     [failed?.reason, failed?.message].filter((part) => part !== undefined && part !== "").join(": ") || "the Job failed"
   )
+}
+
+/**
+ * What is missing for an S3 target's Job to start (its pod reads both keys of the credentials Secret), as a
+ * message naming the field, the Secret and the key; undefined when nothing is.
+ */
+export const missingCredentials = (
+  backup: ConvexBackup,
+  credentialKeys: ReadonlyArray<string> | undefined
+): string | undefined => {
+  const s3 = backup.spec.target.s3
+  if (s3 === undefined) return undefined
+  const { name, accessKeyIdKey, secretAccessKeyKey } = s3.secretRef
+  const namespace = backup.metadata.namespace ?? "default"
+  if (credentialKeys === undefined) {
+    return `spec.target.s3.secretRef: Secret "${name}" does not exist in namespace ${namespace}; create it with the keys "${accessKeyIdKey}" and "${secretAccessKeyKey}", then create a new ConvexBackup`
+  }
+  const missing = [accessKeyIdKey, secretAccessKeyKey].filter((key) => !credentialKeys.includes(key))
+  if (missing.length === 0) return undefined
+  const field = (key: string) =>
+    key === accessKeyIdKey ? "spec.target.s3.secretRef.accessKeyIdKey" : "spec.target.s3.secretRef.secretAccessKeyKey"
+  return `${missing.map((key) => `${field(key)}: Secret "${name}" has no key "${key}" (or its value is empty)`).join("; ")}; add ${missing.length === 1 ? "it" : "them"} to the Secret, then create a new ConvexBackup`
 }
 
 /** The controller reference to `backup` of the Jobs it owns. */
@@ -159,15 +191,13 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
       ]
     )
   }
-  if (outcome === "Failed" || (outcome === "Absent" && previous.phase === "Running")) {
-    const reason = outcome === "Failed" ? jobFailure(observed.job) : `the backup Job ${jobName} disappeared`
-    const message = `backup ${name} failed: ${reason}; see kubectl logs job/${jobName} -n ${namespace} --all-containers`
+  const failed = (message: string, job: string | undefined) => {
     const status = withCondition(
       {
         phase: "Failed",
         ...(previous.startedAt !== undefined ? { startedAt: previous.startedAt } : {}),
         finishedAt: formatTime(now),
-        job: jobName,
+        ...(job !== undefined ? { job } : {}),
         message
       },
       { status: "False", reason: "BackupFailed", message }
@@ -181,6 +211,14 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
       ]
     )
   }
+  if (outcome === "Failed" || (outcome === "Absent" && previous.phase === "Running")) {
+    const reason = outcome === "Failed" ? jobFailure(observed.job) : `the backup Job ${jobName} disappeared`
+    const detail = outcome === "Failed" && observed.failureDetail !== undefined ? `; ${observed.failureDetail}` : ""
+    return failed(
+      `backup ${name} failed: ${reason}${detail}; see kubectl logs job/${jobName} -n ${namespace} --all-containers`,
+      jobName
+    )
+  }
   if (outcome === "Running") {
     const status = withCondition(
       { phase: "Running", startedAt: previous.startedAt ?? formatTime(now), job: jobName },
@@ -189,7 +227,10 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
     return decided(status, [], [])
   }
 
-  // No Job yet: start when it is this backup's turn.
+  // No Job yet. A cause visible now fails the backup without a Job (its pod could not start).
+  const missing = missingCredentials(backup, observed.credentialKeys)
+  if (missing !== undefined) return failed(`backup ${name} failed: ${missing}`, undefined)
+  // Start when it is this backup's turn.
   const self: BackupTurn = {
     name,
     phase: previous.phase,

@@ -8,6 +8,8 @@ import {
   decideBackupDeletion,
   decodeConvexBackup,
   formatSize,
+  jobFailureDetail,
+  type KubeObject,
   parseStoreReport,
   upgradeMayStart
 } from "@convex-operator/core"
@@ -154,6 +156,7 @@ const observe = (backup: ConvexBackup, extra: Partial<Parameters<typeof decideBa
     job: undefined,
     claimExists: false,
     report: undefined,
+    credentialKeys: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
     now,
     operator: { image: "registry.example/convex-operator:1" },
     ...extra
@@ -277,6 +280,99 @@ describe("decideBackup", () => {
     expect(decision.events.find((event) => event.on === "instance")).toMatchObject({
       type: "Warning",
       reason: "BackupFailed"
+    })
+  })
+
+  it("Failed from a failed Job carries what the failed container said (the newest pod's)", () => {
+    const running = backupOf({ pvc: {} }, { phase: "Running", startedAt: "2026-02-01T11:59:10Z", job: "b1-backup" })
+    const failed = jobWith([{ type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "limit" }])
+    const pod = (created: string, statuses: Record<string, unknown>): KubeObject =>
+      ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `b1-backup-${created}`, creationTimestamp: created },
+        status: statuses
+      }) as KubeObject
+    const exited = (name: string, exitCode: number, message?: string) => ({
+      name,
+      state: { terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", message } }
+    })
+    const pods = [
+      pod("2026-02-01T11:59:20Z", {
+        initContainerStatuses: [exited("export", 0)],
+        containerStatuses: [exited("store", 1, "uploading to s3://b/k.zip: InvalidAccessKeyId: an older try")]
+      }),
+      pod("2026-02-01T11:59:40Z", {
+        initContainerStatuses: [exited("export", 0)],
+        containerStatuses: [
+          exited("store", 1, "uploading to s3://b/k.zip:\n  SignatureDoesNotMatch: The request signature we calculated")
+        ]
+      })
+    ]
+    const detail = jobFailureDetail(pods)
+    expect(detail).toBe("store: uploading to s3://b/k.zip: SignatureDoesNotMatch: The request signature we calculated")
+    const decision = observe(running, { job: failed, failureDetail: detail })
+    expect(decision.status.message).toBe(
+      `backup b1 failed: BackoffLimitExceeded: limit; ${detail}; see kubectl logs job/b1-backup -n convex --all-containers`
+    )
+    expect(decision.events.map((event) => `${event.on}/${event.type}/${event.message}`)).toContain(
+      `instance/Warning/${decision.status.message}`
+    )
+    // A container that failed without a message is named with its exit code; long messages are cut.
+    expect(jobFailureDetail([pod("t", { initContainerStatuses: [exited("export", 2)] })])).toBe(
+      "export exited 2 (Error)"
+    )
+    expect(jobFailureDetail([pod("t", { containerStatuses: [exited("store", 1, "x".repeat(1000))] })])?.length).toBe(
+      400
+    )
+    expect(jobFailureDetail([pod("t", { containerStatuses: [exited("store", 0, "{}")] })])).toBeUndefined()
+  })
+
+  describe("an S3 target whose credentials are not there fails at once, without a Job, naming the Secret and key", () => {
+    const s3 = (secretRef: Record<string, string>) =>
+      backupOf({ s3: { bucket: "backups", endpoint: "http://s3.local:8333", forcePathStyle: true, secretRef } })
+    it("a missing Secret", () => {
+      const decision = observe(s3({ name: "s3" }), { credentialKeys: undefined })
+      expect(decision.apply).toEqual([])
+      expect(decision.status).toMatchObject({
+        phase: "Failed",
+        message:
+          'backup b1 failed: spec.target.s3.secretRef: Secret "s3" does not exist in namespace convex; create it with the keys "AWS_ACCESS_KEY_ID" and "AWS_SECRET_ACCESS_KEY", then create a new ConvexBackup'
+      })
+      expect(decision.status.job).toBeUndefined()
+      expect(decision.status.conditions?.[0]).toMatchObject({
+        type: "Completed",
+        status: "False",
+        reason: "BackupFailed"
+      })
+      expect(decision.events.map((event) => `${event.on}/${event.type}/${event.reason}`)).toEqual([
+        "backup/Warning/BackupFailed",
+        "instance/Warning/BackupFailed"
+      ])
+      // Final: the next decision changes nothing and creates nothing, even once the Secret exists.
+      const again = observe({ ...s3({ name: "s3" }), status: decision.status })
+      expect(again).toMatchObject({ apply: [], statusChanged: false, events: [] })
+    })
+    it("a missing or empty key, named with the field that chooses it", () => {
+      const decision = observe(s3({ name: "creds", secretAccessKeyKey: "secret" }), {
+        credentialKeys: ["AWS_ACCESS_KEY_ID"]
+      })
+      expect(decision.apply).toEqual([])
+      expect(decision.status.message).toBe(
+        'backup b1 failed: spec.target.s3.secretRef.secretAccessKeyKey: Secret "creds" has no key "secret" (or its value is empty); add it to the Secret, then create a new ConvexBackup'
+      )
+      expect(observe(s3({ name: "creds" }), { credentialKeys: [] }).status.message).toContain(
+        'spec.target.s3.secretRef.accessKeyIdKey: Secret "creds" has no key "AWS_ACCESS_KEY_ID" (or its value is empty); spec.target.s3.secretRef.secretAccessKeyKey: Secret "creds" has no key "AWS_SECRET_ACCESS_KEY"'
+      )
+    })
+    it("checked before the interlock (a waiting backup fails at once), never for a claim target", () => {
+      const waiting = { siblings: [turn("b0", "Running", "2026-02-01T10:00:00Z")], credentialKeys: undefined }
+      expect(observe(s3({ name: "s3" }), waiting).status.phase).toBe("Failed")
+      expect(observe(backupOf({ pvc: {} }), waiting).status.phase).toBe("Pending")
+      expect(observe(backupOf({ pvc: {} }), { credentialKeys: undefined }).status.phase).toBe("Running")
+    })
+    it("with both keys the Job is created", () => {
+      expect(observe(s3({ name: "s3" })).apply.map((object) => object.kind)).toEqual(["Job"])
     })
   })
 

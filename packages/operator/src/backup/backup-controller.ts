@@ -1,7 +1,8 @@
 /**
  * The ConvexBackup controller (k8s `Controller`): observe the backup, its instance, the other backups of that
- * instance, its Job (and, once the Job is complete, its pod's store report) → `decideBackup` (core) → create the
- * claim and Job, write the status only when it changed, record events on the backup and the instance.
+ * instance, its Job (once the Job is complete, its pod's store report; once it failed, what its failed containers
+ * said), and before the Job exists the keys of an S3 target's credentials Secret → `decideBackup` (core) → create
+ * the claim and Job, write the status only when it changed, record events on the backup and the instance.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import {
   decideBackupDeletion,
   decodeConvexBackup,
   decodeConvexInstance,
+  jobFailureDetail,
   jobOutcome,
   managedBy,
   parseStoreReport,
@@ -91,12 +93,33 @@ const setFinalizer = (object: KubeObject, present: boolean) =>
       .pipe(Effect.mapError(retryOn(`${present ? "adding" : "removing"} the finalizer`)))
   })
 
+/** The pods of the Job `job`. */
+const podsOf = (namespace: string, job: string) =>
+  Effect.flatMap(KubeClient, (kube) =>
+    kube.list(Resource.Pod, { namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` })
+  ).pipe(
+    Effect.map((list) => list.items),
+    Effect.mapError(retryOn(`reading the pods of Job ${job}`))
+  )
+
+/** The keys of the Secret `name` that hold a non-empty value, or undefined when it does not exist. */
+const secretKeysOf = (namespace: string, name: string) =>
+  Effect.flatMap(KubeClient, (kube) => kube.get(Resource.Secret, name, { namespace })).pipe(
+    Effect.map((secret) => {
+      const { data, stringData } = secret as { data?: Record<string, unknown>; stringData?: Record<string, unknown> }
+      return Object.entries({ ...data, ...stringData })
+        .filter(([, value]) => typeof value === "string" && value !== "")
+        .map(([key]) => key)
+    }),
+    Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+    Effect.mapError(retryOn(`reading Secret ${namespace}/${name}`))
+  )
+
 /** The store container's termination message of the Job's pods. */
 const storeReport = (namespace: string, job: string) =>
   Effect.gen(function* () {
-    const kube = yield* KubeClient
-    const pods = yield* kube.list(Resource.Pod, { namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` })
-    for (const pod of pods.items) {
+    const pods = yield* podsOf(namespace, job)
+    for (const pod of pods) {
       const statuses = (pod.status as { containerStatuses?: ReadonlyArray<Record<string, unknown>> } | undefined)
         ?.containerStatuses
       const store = statuses?.find((status) => status.name === storeContainerName) as
@@ -106,7 +129,7 @@ const storeReport = (namespace: string, job: string) =>
       if (report !== undefined) return report
     }
     return undefined
-  }).pipe(Effect.mapError(retryOn(`reading the pods of Job ${job}`)))
+  })
 
 /** Starts the ConvexBackup controller in the current scope. */
 export const startBackupController = (options: BackupControllerOptions) =>
@@ -176,6 +199,13 @@ export const startBackupController = (options: BackupControllerOptions) =>
         const final = backup.status?.phase === "Completed" || backup.status?.phase === "Failed"
         let report: StoreReport | undefined
         if (!final && jobOutcome(job) === "Succeeded") report = yield* storeReport(namespace, jobName)
+        const failureDetail =
+          !final && jobOutcome(job) === "Failed"
+            ? jobFailureDetail((yield* podsOf(namespace, jobName)) as ReadonlyArray<Observed>)
+            : undefined
+        const s3 = backup.spec.target.s3
+        const credentialKeys =
+          !final && job === undefined && s3 !== undefined ? yield* secretKeysOf(namespace, s3.secretRef.name) : []
         let claimExists = true
         const pvc = backup.spec.target.pvc
         if (!final && job === undefined && pvc !== undefined) {
@@ -197,6 +227,8 @@ export const startBackupController = (options: BackupControllerOptions) =>
           job,
           claimExists,
           report,
+          credentialKeys,
+          failureDetail,
           now,
           operator: { image: options.operatorImage }
         })

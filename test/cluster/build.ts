@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import { Data, Effect } from "effect"
 import { type CommandError, defaultLog, exec, type Log } from "./exec.js"
 import { kubernetesVersionLdflags, renderEtcdGoMod, renderKubernetesGoMod } from "./go-mod.js"
+import { goSatisfies, minimumGo } from "./go-toolchain.js"
 import { allBinaries, type BinaryName, binaries, cachePaths, kwokStageFiles, versions } from "./versions.js"
 
 export class BuildError extends Data.TaggedError("BuildError")<{ readonly reason: string }> {
@@ -42,7 +43,7 @@ const fromCommand = (step: string) => (error: CommandError) =>
   new BuildError({
     reason: `${step}: ${error.message}${
       error.reason.includes("not found on PATH")
-        ? "\nInstall Go ≥ 1.24 (https://go.dev/dl) and make sure `go` is on PATH, or point KUBEBUILDER_ASSETS at a folder with the binaries."
+        ? `\nInstall Go ≥ ${minimumGo} (https://go.dev/dl) and make sure \`go\` is on PATH, or point KUBEBUILDER_ASSETS at a folder with the binaries.`
         : ""
     }`
   })
@@ -69,7 +70,14 @@ const downloadModule = (module: string, version: string, env: NodeJS.ProcessEnv,
 const checkGo = (env: NodeJS.ProcessEnv) =>
   exec("go", ["env", "GOVERSION"], { env }).pipe(
     Effect.mapError(fromCommand("checking the Go toolchain")),
-    Effect.map((out) => out.trim())
+    Effect.map((out) => out.trim()),
+    Effect.filterOrFail(
+      (goversion) => goSatisfies(goversion),
+      (goversion) =>
+        new BuildError({
+          reason: `checking the Go toolchain: ${goversion} is older than Go ${minimumGo}, the minimum of the pinned modules (builds use GOTOOLCHAIN=local). Install Go ≥ ${minimumGo} (https://go.dev/dl), or point KUBEBUILDER_ASSETS at a folder with the binaries.`
+        })
+    )
   )
 
 const buildBinaries = (options: Required<EnsureOptions>) =>

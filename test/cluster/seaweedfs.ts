@@ -14,15 +14,17 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
 import { Effect } from "effect"
+import { minimumGo, requireGo } from "./go-toolchain.js"
 import { freePorts } from "./ports.js"
 import { cacheRoot } from "./versions.js"
 
 export const seaweedfsVersion = "v0.0.0-20261109003541-7506e5f91cd6"
 const seaweedfsModule = "github.com/seaweedfs/seaweedfs"
 
+// SeaweedFS's go line is the highest of every pinned Go build: it sets go-toolchain.ts's minimumGo.
 const wrapperGoMod = `module convex-operator.local/seaweedfs
 
-go 1.26.6
+go ${minimumGo}
 
 require ${seaweedfsModule} ${seaweedfsVersion}
 
@@ -38,6 +40,7 @@ export const ensureSeaweedfs = async (log: (line: string) => void = (line) => co
   const dir = path.join(cacheRoot(), `seaweedfs-${seaweedfsVersion.split("-").at(-1)}`)
   const binary = path.join(dir, "weed")
   if (fs.existsSync(binary)) return binary
+  requireGo(`SeaweedFS ${seaweedfsVersion}`)
   const work = `${dir}.build-${process.pid}`
   fs.mkdirSync(work, { recursive: true })
   fs.writeFileSync(path.join(work, "go.mod"), wrapperGoMod)

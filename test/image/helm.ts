@@ -7,6 +7,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
+import { requireGo } from "../cluster/go-toolchain.js"
 import { cacheRoot } from "../cluster/versions.js"
 
 export const helmVersion = "v3.19.0"
@@ -30,6 +31,7 @@ export const ensureHelm = async (
   const dir = path.join(cacheRoot(), `helm-${helmVersion}`)
   const binary = path.join(dir, "helm")
   if (fs.existsSync(binary)) return binary
+  requireGo(`helm ${helmVersion}`)
   const staging = `${dir}.partial-${process.pid}`
   fs.mkdirSync(staging, { recursive: true })
   const started = Date.now()

@@ -106,6 +106,7 @@ export const runCommand = Command.make(
       .filter((namespace) => namespace !== "")
     const identity = `${process.env.POD_NAME ?? os.hostname()}_${Math.random().toString(36).slice(2, 10)}`
     const json = flags.logFormat === "json" || (flags.logFormat === "auto" && process.stderr.isTTY !== true)
+    const recorder = EventRecorder.layer({ controller: "convex.icod.de/convex-operator", instance: identity })
 
     const program = Effect.gen(function* () {
       const metrics = yield* address("metrics-bind-address", flags.metricsAddress)
@@ -149,7 +150,11 @@ export const runCommand = Command.make(
         })
         leading = leadership.isLeader
         yield* Effect.logInfo(`leader election: waiting for Lease ${flags.leaseNamespace}/convex-operator-leader`)
-        yield* LeaderElection.whileLeader(leadership, operate)
+        // Every write of a term, Events included, passes the fence: once the term has ended by this process's
+        // clock (a freeze, an apiserver out of reach), a reconcile still running or a timer firing late writes
+        // nothing; it is interrupted and the process waits as a standby.
+        const fenced = recorder.pipe(Layer.provideMerge(LeaderElection.fenceWrites(leadership)))
+        yield* LeaderElection.whileLeader(leadership, Effect.provide(operate, fenced))
       } else {
         yield* operate
       }
@@ -160,12 +165,9 @@ export const runCommand = Command.make(
         KubeClient.layerLive({ source, userAgent: userAgent("convex-operator"), rateLimit: rateLimitOf(flags) })
       )
     )
-    const layers = Layer.mergeAll(
-      EventRecorder.layer({ controller: "convex.icod.de/convex-operator", instance: identity }).pipe(
-        Layer.provideMerge(kube)
-      ),
-      SecretGenerator.layerLive
-    ).pipe(Layer.provideMerge(Metrics.Metrics.layer))
+    const layers = Layer.mergeAll(recorder.pipe(Layer.provideMerge(kube)), SecretGenerator.layerLive).pipe(
+      Layer.provideMerge(Metrics.Metrics.layer)
+    )
     return program.pipe(
       Effect.scoped,
       Effect.provide(layers),

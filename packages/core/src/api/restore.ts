@@ -1,13 +1,14 @@
 /**
  * `ConvexInstance.spec.restore` and `status.restore`: a new instance that starts from a backup. The snapshot is
- * imported with `--replace-all` once, after the new backend is ready and before the instance reports Ready.
+ * imported with `--replace-all` once, after the new backend is ready and before the instance reports Ready. A failed
+ * import is retried once for each new value of the `convex.icod.de/retry-restore` annotation.
  *
  * @module
  */
 import { Schema } from "effect"
 import { crdExtra, crossField, doc, optional } from "./annotations.js"
 import { S3Location } from "./backup-target.js"
-import { ObjectName } from "./primitives.js"
+import { Int32, ObjectName } from "./primitives.js"
 
 export const RestoreSource = crossField(
   Schema.Struct({
@@ -46,9 +47,23 @@ export type RestorePhase = typeof RestorePhase.Type
 const DateTime = Schema.String.pipe(crdExtra({ format: "date-time" }))
 
 export const RestoreStatus = Schema.Struct({
-  phase: RestorePhase.pipe(doc("Pending (waiting for the backend), Running, Succeeded (final) or Failed.")),
+  phase: RestorePhase.pipe(
+    doc(
+      "Pending (waiting for the backup or the backend), Running, Succeeded (final) or Failed (stopped until the " +
+        "convex.icod.de/retry-restore annotation gets a new value)."
+    )
+  ),
   source: Schema.String.pipe(doc("What was restored: backup/<name> or s3://<bucket>/<key>.")),
   job: optional(Schema.String.pipe(doc("The import Job."))),
+  attempt: optional(
+    Int32.pipe(Schema.greaterThanOrEqualTo(1), doc("The attempt the import Job runs (1 when absent; a retry adds 1)."))
+  ),
+  retryRequest: optional(
+    Schema.String.pipe(
+      Schema.maxLength(64),
+      doc("Hash of the convex.icod.de/retry-restore annotation value already seen (only a new value retries).")
+    )
+  ),
   startedAt: optional(DateTime.pipe(doc("When the import Job was created."))),
   finishedAt: optional(DateTime.pipe(doc("When the import finished."))),
   message: optional(Schema.String.pipe(doc("What the restore waits for, or why it failed.")))

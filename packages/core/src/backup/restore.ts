@@ -3,11 +3,20 @@
  * `--replace-all`; the instance is not Ready until it succeeded; the result is kept in `status.restore` and a
  * Succeeded restore never runs again (its Job is neither rendered again nor deleted).
  *
+ * A failed import stops the restore in `Failed` (Ready False, a Warning): the instance never reports Ready over
+ * data it did not get. Each new value of the annotation {@link restoreRetryAnnotation} then runs the import once
+ * more as the next attempt (`status.restore.attempt`); a value seen before the failure does not count. The import
+ * Job keeps its name and carries its attempt as an annotation: a Job of another attempt is not rendered, so the
+ * instance's reconciler deletes it, and the next attempt's Job is created once it is gone. `--replace-all` makes an
+ * attempt after a partial import start from nothing again.
+ *
  * @module
  */
 import type { ConvexInstance, RestoreStatus } from "../api/index.js"
 import { jobTargetOf, type RestoreFrom, renderRestoreJob, restoreJobName } from "../render/backup-jobs.js"
 import type { RenderContext } from "../render/context.js"
+import { shortHash } from "../render/hash.js"
+import { attemptAnnotation } from "../render/jobs.js"
 import { standardLabels } from "../render/labels.js"
 import type { Job, KubeObject } from "../render/objects.js"
 import { type ConditionState, formatTime } from "../status/conditions.js"
@@ -51,6 +60,19 @@ const sourceOf = (
   return backupSource(name, observed("ConvexBackup", name))
 }
 
+/** The instance annotation whose every new value retries a failed restore once. */
+export const restoreRetryAnnotation = "convex.icod.de/retry-restore"
+
+/** The hash under which a retry request is remembered (annotation values may be long). */
+const retryHash = (value: string | undefined): string | undefined =>
+  value === undefined ? undefined : shortHash({ retryRestore: value })
+
+/** The attempt an observed import Job runs (its annotation; 1 without one). */
+const attemptOf = (job: KubeObject | undefined): number => {
+  const annotated = Number(job?.metadata.annotations?.[attemptAnnotation])
+  return Number.isInteger(annotated) && annotated > 0 ? annotated : 1
+}
+
 /** The restore step of `context.instance`. */
 export const planRestore = (input: {
   readonly context: RenderContext
@@ -76,7 +98,9 @@ export const planRestore = (input: {
       }
     }
   }
-  if (previous?.phase === "Failed") {
+  const retryRequest = retryHash(instance.metadata.annotations?.[restoreRetryAnnotation])
+  const retried = previous?.phase === "Failed" && retryRequest !== undefined && retryRequest !== previous.retryRequest
+  if (previous?.phase === "Failed" && !retried) {
     return {
       ...none,
       keepJob: jobName,
@@ -86,22 +110,40 @@ export const planRestore = (input: {
       condition: { type: "RestoreCompleted", status: "False", reason: "RestoreFailed", message: previous.message ?? "" }
     }
   }
+  // A request seen while the restore has not failed is remembered, so that only a later one retries.
+  const attempt = (previous?.attempt ?? 1) + (retried ? 1 : 0)
+  const tracking = {
+    ...(attempt > 1 ? { attempt } : {}),
+    ...(retryRequest !== undefined ? { retryRequest } : {})
+  }
+  const ofAttempt = attempt > 1 ? ` (attempt ${attempt})` : ""
   const source = sourceOf(instance, input.observed)
   const pending = (source: string, message: string): RestorePlan => ({
     ...none,
-    status: { phase: "Pending", source, message },
+    status: { phase: "Pending", source, ...tracking, message },
     holdReady: true,
     condition: { type: "RestoreCompleted", status: "False", reason: "Pending", message }
   })
   if ("waiting" in source) return pending(`backup/${instance.spec.restore.from.backup ?? ""}`, source.waiting)
-  const job = input.observed("Job", jobName)
-  const outcome = jobOutcome(job)
-  const started = previous?.startedAt ?? formatTime(now)
+  const observedJob = input.observed("Job", jobName)
+  const started = retried || previous?.startedAt === undefined ? formatTime(now) : previous.startedAt
+  if (observedJob !== undefined && attemptOf(observedJob) !== attempt) {
+    // The Job of an earlier attempt is not rendered, so it is deleted; the next attempt starts once it is gone.
+    const message = `removing the failed import Job of attempt ${attemptOf(observedJob)} before attempt ${attempt}`
+    return {
+      ...none,
+      status: { phase: "Running", source: source.label, job: jobName, ...tracking, startedAt: started, message },
+      holdReady: true,
+      condition: { type: "RestoreCompleted", status: "False", reason: "Running", message }
+    }
+  }
+  const outcome = jobOutcome(observedJob)
   if (outcome === "Succeeded") {
     const status: RestoreStatus = {
       phase: "Succeeded",
       source: source.label,
       job: jobName,
+      ...tracking,
       startedAt: started,
       finishedAt: formatTime(now)
     }
@@ -120,13 +162,13 @@ export const planRestore = (input: {
           type: "Normal",
           reason: "RestoreSucceeded",
           action: "Restore",
-          message: `restored from ${source.label} (import --replace-all)`
+          message: `restored from ${source.label} (import --replace-all${attempt > 1 ? `, attempt ${attempt}` : ""})`
         }
       ]
     }
   }
   if (outcome === "Failed") {
-    const message = `the import Job ${jobName} failed: see kubectl logs job/${jobName} -n ${context.namespace} --all-containers; delete and re-create the instance to try again`
+    const message = `the import Job ${jobName} failed${ofAttempt}: see kubectl logs job/${jobName} -n ${context.namespace} --all-containers; annotate the instance ${restoreRetryAnnotation}=<a new value> to run the import once more, or delete and re-create the instance`
     return {
       ...none,
       keepJob: jobName,
@@ -134,6 +176,7 @@ export const planRestore = (input: {
         phase: "Failed",
         source: source.label,
         job: jobName,
+        ...tracking,
         startedAt: started,
         finishedAt: formatTime(now),
         message
@@ -149,18 +192,19 @@ export const planRestore = (input: {
     jobTargetOf(context),
     source.from,
     standardLabels(context.name, "snapshot", context.images.version),
-    context.ownerReferences
+    context.ownerReferences,
+    { annotations: { [attemptAnnotation]: String(attempt) } }
   )
   return {
     ...none,
     job: rendered,
-    status: { phase: "Running", source: source.label, job: jobName, startedAt: started },
+    status: { phase: "Running", source: source.label, job: jobName, ...tracking, startedAt: started },
     holdReady: true,
     condition: {
       type: "RestoreCompleted",
       status: "False",
       reason: "Running",
-      message: `importing ${source.label} with --replace-all`
+      message: `importing ${source.label} with --replace-all${ofAttempt}`
     },
     events:
       outcome === "Absent"
@@ -169,7 +213,7 @@ export const planRestore = (input: {
               type: "Normal",
               reason: "RestoreStarted",
               action: "Restore",
-              message: `importing ${source.label} (--replace-all)`
+              message: `importing ${source.label} (--replace-all)${ofAttempt}`
             }
           ]
         : []

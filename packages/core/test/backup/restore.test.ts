@@ -1,5 +1,12 @@
 /** Restore into a new instance through decide: wait for the backup and the backend, import once, then Ready. */
-import { type ConvexInstance, type Decision, decide, type KubeObject } from "@convex-operator/core"
+import {
+  attemptAnnotation,
+  type ConvexInstance,
+  type Decision,
+  decide,
+  type KubeObject,
+  restoreRetryAnnotation
+} from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { entropy, minimal, now, sampleReferences, simulateCluster } from "../decide/support.js"
 
@@ -113,5 +120,119 @@ describe("restore into a new instance", () => {
       "/backups/snapshot.zip",
       "--s3-bucket"
     ])
+  })
+})
+
+/** The import Job ends as `fate` says for its attempt (annotation); every other Job as simulateCluster says. */
+type Fate = (attempt: number) => "Succeeded" | "Failed"
+
+interface World {
+  readonly instance: ConvexInstance
+  readonly kept: ReadonlyMap<string, KubeObject>
+  /** `<name>#<attempt>` of every Job created, in order. */
+  readonly jobsCreated: ReadonlyArray<string>
+  readonly decisions: ReadonlyArray<Decision>
+}
+
+const begin = (instance: ConvexInstance): World => ({ instance, kept: new Map(), jobsCreated: [], decisions: [] })
+
+/** `rounds` decisions from `world`, each applied (Jobs ending as `fate` says) and its status fed back. */
+const advance = (world: World, extra: ReadonlyArray<KubeObject>, rounds: number, fate: Fate): World => {
+  let { instance, kept, jobsCreated, decisions } = world
+  for (let round = 0; round < rounds; round++) {
+    const decision = decide(instance, { objects: [...sampleReferences, ...extra, ...kept.values()], entropy }, now)
+    const next = new Map(kept)
+    for (const reference of decision.delete) next.delete(`${reference.kind}/${reference.name}`)
+    for (const object of simulateCluster(decision.apply)) {
+      const key = `${object.kind}/${object.metadata.name}`
+      const attempt = Number(object.metadata.annotations?.[attemptAnnotation] ?? 1)
+      const ended =
+        object.kind === "Job" && object.metadata.name === "fresh-restore"
+          ? {
+              ...object,
+              status: { conditions: [{ type: fate(attempt) === "Failed" ? "Failed" : "Complete", status: "True" }] }
+            }
+          : object
+      if (object.kind === "Job" && !next.has(key)) jobsCreated = [...jobsCreated, `${object.metadata.name}#${attempt}`]
+      // A Job's spec never changes once created (as in a cluster); its status stays as it ended.
+      next.set(key, object.kind === "Job" && next.has(key) ? (next.get(key) as KubeObject) : ended)
+    }
+    kept = next
+    instance = { ...instance, status: decision.status }
+    decisions = [...decisions, decision]
+  }
+  return { instance, kept, jobsCreated, decisions }
+}
+
+const annotate = (world: World, value: string): World => ({
+  ...world,
+  instance: {
+    ...world.instance,
+    metadata: { ...world.instance.metadata, annotations: { [restoreRetryAnnotation]: value } }
+  }
+})
+const last = (world: World): Decision => {
+  const decision = world.decisions.at(-1)
+  if (decision === undefined) throw new Error("no decision yet")
+  return decision
+}
+const ready = (decision: Decision) => decision.status.conditions?.find((c) => c.type === "Ready")
+
+describe("a failed restore", () => {
+  const fresh = minimal({ restore: { from: { backup: "nightly-1" } } }, "fresh")
+  const completed = [backup("Completed")]
+
+  it("stops in Failed: Ready False, RestoreCompleted False, Warnings once, the Job kept, no second import", () => {
+    const world = advance(begin(fresh), completed, 10, () => "Failed")
+    expect(world.jobsCreated).toEqual(["fresh-restore#1"])
+    const decision = last(world)
+    expect(decision.status.phase).toBe("Error")
+    expect(decision.status.restore).toMatchObject({ phase: "Failed", job: "fresh-restore" })
+    expect(decision.status.restore?.message).toContain(`annotate the instance ${restoreRetryAnnotation}=<a new value>`)
+    expect(ready(decision)).toMatchObject({ status: "False", reason: "RestoreFailed" })
+    expect(decision.status.conditions?.find((c) => c.type === "RestoreCompleted")).toMatchObject({
+      status: "False",
+      reason: "RestoreFailed"
+    })
+    const warnings = world.decisions.flatMap((d) => d.events).filter((event) => event.reason === "RestoreFailed")
+    // Once each over ten decisions: the restore's own, and Ready turning False for it.
+    expect(warnings.map((event) => `${event.type}/${event.action}`)).toEqual(["Warning/Restore", "Warning/Reconcile"])
+    expect(decision.delete.map((reference) => reference.name)).not.toContain("fresh-restore")
+    expect(world.kept.has("Job/fresh-restore")).toBe(true)
+  })
+
+  it("a new value of the retry annotation runs the import once more (attempt 2, after the failed Job is gone)", () => {
+    // A value present before the failure is remembered, not taken as a request.
+    const failed = advance(annotate(begin(fresh), "first"), completed, 8, () => "Failed")
+    expect(failed.jobsCreated).toEqual(["fresh-restore#1"])
+    expect(last(failed).status.restore?.phase).toBe("Failed")
+
+    const retried = advance(annotate(failed, "second"), completed, 1, (attempt) =>
+      attempt === 1 ? "Failed" : "Succeeded"
+    )
+    const removing = last(retried)
+    expect(removing.status.restore).toMatchObject({ phase: "Running", attempt: 2 })
+    expect(removing.delete).toContainEqual(expect.objectContaining({ kind: "Job", name: "fresh-restore" }))
+    expect(ready(removing)).toMatchObject({ status: "False", reason: "Restoring" })
+
+    const done = advance(retried, completed, 6, (attempt) => (attempt === 1 ? "Failed" : "Succeeded"))
+    expect(done.jobsCreated).toEqual(["fresh-restore#1", "fresh-restore#2"])
+    const decision = last(done)
+    expect(decision.status.restore).toMatchObject({ phase: "Succeeded", attempt: 2 })
+    expect(ready(decision)?.status).toBe("True")
+    // Succeeded is final: neither more rounds nor another new value import again.
+    const after = advance(annotate(done, "third"), completed, 4, () => "Succeeded")
+    expect(after.jobsCreated).toEqual(["fresh-restore#1", "fresh-restore#2"])
+    expect(last(after).status.restore?.phase).toBe("Succeeded")
+  })
+
+  it("each new value retries once: a retry that fails stops again, and the same value does not retry twice", () => {
+    const failed = advance(begin(fresh), completed, 6, () => "Failed")
+    const again = advance(annotate(failed, "once"), completed, 10, () => "Failed")
+    expect(again.jobsCreated).toEqual(["fresh-restore#1", "fresh-restore#2"])
+    expect(last(again).status.restore).toMatchObject({ phase: "Failed", attempt: 2 })
+    expect(last(again).status.restore?.message).toContain("failed (attempt 2)")
+    const third = advance(annotate(again, "twice"), completed, 6, () => "Failed")
+    expect(third.jobsCreated).toEqual(["fresh-restore#1", "fresh-restore#2", "fresh-restore#3"])
   })
 })

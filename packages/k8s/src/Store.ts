@@ -37,6 +37,26 @@ export const stripManagedFields = <A extends KubeObject>(object: A): A => {
   return { ...object, metadata }
 }
 
+/** The annotation `kubectl apply` keeps a whole copy of the object in (a Secret's data included). */
+export const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+/**
+ * Drops what a controller never reads and what often outweighs the object: `metadata.managedFields` and the
+ * `kubectl.kubernetes.io/last-applied-configuration` annotation (controller-runtime's default cache transform).
+ * Pass it as the Watcher's `transform`.
+ */
+export const trim = <A extends KubeObject>(object: A): A => {
+  const { managedFields, annotations } = object.metadata
+  const lastApplied = annotations !== undefined && lastAppliedAnnotation in annotations
+  if (managedFields === undefined && !lastApplied) return object
+  const { managedFields: _, annotations: __, ...metadata } = object.metadata
+  if (annotations !== undefined) {
+    const { [lastAppliedAnnotation]: ___, ...kept } = annotations
+    if (Object.keys(kept).length > 0) Object.assign(metadata, { annotations: kept })
+  }
+  return { ...object, metadata }
+}
+
 export const make = <A extends KubeObject>(indexers: Indexers<A> = {}): Effect.Effect<StoreWriter<A>> =>
   Effect.map(Deferred.make<void>(), (readyLatch) => {
     let objects = new Map<ObjectKey, A>()

@@ -8,7 +8,8 @@
  * - Any other failure, and a watch silent for longer than `idleTimeout` (a stalled connection):
  *   jittered exponential backoff 0.8 s → 30 s, reset after 120 s without failures, then resume.
  *
- * The stream never fails; failures are logged (and counted by the optional `onError`).
+ * The stream never fails; failures are logged (and counted by the optional `onError`). A `transform` (e.g.
+ * `Store.trim`) is applied to every object as it arrives, so what it drops is never held beyond one event.
  */
 import { Clock, Duration, Effect, Queue, Stream } from "effect"
 import * as Backoff from "./Backoff.js"
@@ -40,6 +41,11 @@ export interface WatcherOptions {
   readonly onError?: (error: KubeError) => Effect.Effect<void>
   /** Capacity of the buffer between the watch and the consumer (default 1024). */
   readonly bufferSize?: number
+  /**
+   * Applied to every listed and watched object before it is emitted (controller-runtime's cache transform). It must
+   * keep the object of its kind: drop or shorten fields, never change apiVersion, kind, name or namespace.
+   */
+  readonly transform?: <B extends KubeObject>(object: B) => B
 }
 
 type Outcome = { readonly _tag: "Ended" } | { readonly _tag: "Failed"; readonly error: KubeError }
@@ -63,13 +69,14 @@ export const watch = <A extends KubeObject>(
         ...(options.fieldSelector === undefined ? {} : { fieldSelector: options.fieldSelector })
       }
       const offer = (event: WatcherEvent<A>) => Queue.offer(queue, event)
+      const transform = (object: A): A => (options.transform === undefined ? object : options.transform(object))
 
       const list = Effect.gen(function* () {
         let page = yield* kube.list(resource, { ...selectors, limit: options.pageSize ?? 500 })
         yield* offer({ _tag: "InitStart" })
         const resourceVersion = page.resourceVersion
         for (;;) {
-          for (const object of page.items) yield* offer({ _tag: "InitApply", object })
+          for (const object of page.items) yield* offer({ _tag: "InitApply", object: transform(object) })
           if (page.continue === undefined) break
           page = yield* kube.list(resource, { ...selectors, limit: options.pageSize ?? 500, continue: page.continue })
         }
@@ -102,8 +109,8 @@ export const watch = <A extends KubeObject>(
               seen.resourceVersion = event.object.metadata.resourceVersion ?? seen.resourceVersion
               return offer(
                 event.type === "DELETED"
-                  ? { _tag: "Delete", object: event.object }
-                  : { _tag: "Apply", object: event.object }
+                  ? { _tag: "Delete", object: transform(event.object) }
+                  : { _tag: "Apply", object: transform(event.object) }
               )
             }),
             Effect.as<Outcome>({ _tag: "Ended" }),

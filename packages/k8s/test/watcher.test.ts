@@ -195,6 +195,41 @@ describe("Watcher", () => {
       expect(count(yield* memory.requests, "LIST")).toBe(5)
     }).pipe(Effect.provide(KubeClient.layerMemory()))
   )
+  it.scoped("a transform (Store.trim) reaches every listed and watched object: no managedFields, no last-applied", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      const annotated = (name: string, value: string): KubeObject => ({
+        ...cm(name),
+        metadata: {
+          name,
+          namespace: "default",
+          annotations: { [Store.lastAppliedAnnotation]: JSON.stringify({ data: { v: value } }), keep: "yes" }
+        }
+      })
+      // Server-side apply gives the stored objects managedFields.
+      yield* kube.apply(Resource.ConfigMap, annotated("a", "1"), { fieldManager: "test" })
+      const seen: Array<WatcherEvent<KubeObject>> = []
+      yield* Watcher.watch(Resource.ConfigMap, { namespace: "default", transform: Store.trim }).pipe(
+        Stream.runForEach((event) => Effect.sync(() => seen.push(event))),
+        Effect.forkScoped
+      )
+      yield* settle
+      yield* kube.apply(Resource.ConfigMap, annotated("b", "2"), { fieldManager: "test" })
+      yield* kube.delete(Resource.ConfigMap, "a", { namespace: "default" })
+      yield* settle
+      const objects = seen.flatMap((event) => ("object" in event ? [event] : []))
+      expect(objects.map(describeEvent)).toEqual(["InitApply a", "Apply b", "Delete a"])
+      // Without the transform the same objects carry both.
+      const raw = yield* kube.get(Resource.ConfigMap, "b", { namespace: "default" })
+      expect(raw.metadata.managedFields).toBeDefined()
+      expect(raw.metadata.annotations?.[Store.lastAppliedAnnotation]).toBeDefined()
+      for (const event of objects) {
+        expect(event.object.metadata.managedFields).toBeUndefined()
+        expect(event.object.metadata.annotations).toEqual({ keep: "yes" })
+        expect(event.object.data).toEqual({ v: "1" })
+      }
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
+  )
 })
 
 describe("Backoff", () => {
@@ -250,4 +285,22 @@ describe("Store", () => {
       expect(yield* writer.store.byIndex("owner", "u2")).toEqual([])
     })
   )
+})
+
+describe("Store.trim", () => {
+  it("drops managedFields and the last-applied annotation, keeps other annotations, and leaves lean objects alone", () => {
+    const lean = cm("lean")
+    expect(Store.trim(lean)).toBe(lean)
+    const only = Store.trim({
+      ...cm("only"),
+      metadata: { name: "only", annotations: { [Store.lastAppliedAnnotation]: "{}" }, managedFields: [{}] }
+    })
+    expect(only.metadata).toEqual({ name: "only" })
+    const mixed = Store.trim({
+      ...cm("mixed"),
+      metadata: { name: "mixed", annotations: { [Store.lastAppliedAnnotation]: "{}", a: "1" }, labels: { l: "2" } }
+    })
+    expect(mixed.metadata).toEqual({ name: "mixed", annotations: { a: "1" }, labels: { l: "2" } })
+    expect(mixed.data).toEqual({ v: "1" })
+  })
 })

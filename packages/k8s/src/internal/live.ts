@@ -118,17 +118,23 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
     const initial = yield* authOptions()
     const agentOptions: https.AgentOptions = {
       keepAlive: true,
-      maxSockets: 64,
       ...(initial.ca === undefined ? {} : { ca: initial.ca }),
       ...(initial.cert === undefined ? {} : { cert: initial.cert }),
       ...(initial.key === undefined ? {} : { key: initial.key }),
       ...(initial.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: initial.rejectUnauthorized }),
       ...(initial.servername === undefined ? {} : { servername: initial.servername })
     }
-    const agent = yield* Effect.acquireRelease(
-      Effect.sync(() => (secure ? new https.Agent(agentOptions) : new http.Agent({ keepAlive: true }))),
-      (agent) => Effect.sync(() => agent.destroy())
-    )
+    const makeAgent = (maxSockets: number) =>
+      Effect.acquireRelease(
+        Effect.sync(() =>
+          secure ? new https.Agent({ ...agentOptions, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets })
+        ),
+        (agent) => Effect.sync(() => agent.destroy())
+      )
+    const agent = yield* makeAgent(64)
+    // Each open watch holds a connection for minutes (HTTP/1.1 has no multiplexing): watches get their own agent
+    // without a socket limit, so many of them (one per referenced Secret, say) never queue ordinary requests.
+    const watchAgent = yield* makeAgent(Number.POSITIVE_INFINITY)
 
     // Credentials (tokens from files or exec plugins) are refreshed at most once a minute.
     let cached: { at: number; headers: Record<string, string> } | undefined
@@ -158,7 +164,7 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
     const userAgent = options.userAgent ?? "convex-operator-k8s/0.1"
 
     /** Sends one request; resolves with the response once its headers arrived. */
-    const open = (req: HttpRequest, name: string) =>
+    const open = (req: HttpRequest, name: string, via: http.Agent = agent) =>
       Effect.flatMap(headersNow, (auth) =>
         Effect.async<http.IncomingMessage & { readonly destroyRequest: () => void }, KubeError>((resume) => {
           const payload =
@@ -170,7 +176,7 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
           }
           const url = new URL(`${req.path}${encodeQuery(req.query)}`, server)
           const send = secure ? https.request : http.request
-          const outgoing = send(url, { method: req.method, agent, headers }, (response) => {
+          const outgoing = send(url, { method: req.method, agent: via, headers }, (response) => {
             resume(Effect.succeed(Object.assign(response, { destroyRequest: () => outgoing.destroy() })))
           })
           outgoing.on("error", (error) => resume(Effect.fail(new Transport({ request: name, message: error.message }))))
@@ -274,11 +280,13 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
       const lines = Stream.unwrapScoped(
         Effect.gen(function* () {
           // Interruptible: a stalled connection (no TLS handshake, no headers) must yield to the idle timeout.
-          const response = yield* Effect.acquireRelease(Effect.interruptible(limiter(open(req, name))), (r) =>
-            Effect.sync(() => {
-              r.destroyRequest()
-              r.destroy()
-            })
+          const response = yield* Effect.acquireRelease(
+            Effect.interruptible(limiter(open(req, name, watchAgent))),
+            (r) =>
+              Effect.sync(() => {
+                r.destroyRequest()
+                r.destroy()
+              })
           )
           const code = response.statusCode ?? 0
           if (code < 200 || code >= 300) {

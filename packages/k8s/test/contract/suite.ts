@@ -382,6 +382,45 @@ export const contractSuite = (it: It) => {
     })
   )
 
+  it.effect("list and watch by name (field selector metadata.name): only that object, its deletion included", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      const run = uniqueName("byname")
+      const name = `${run}-x`
+      const byName = { namespace: ns, fieldSelector: `metadata.name=${name}` }
+      // Not there yet: an empty list with a resourceVersion to watch from.
+      const listed = yield* kube.list(Resource.ConfigMap, byName)
+      expect(listed.items).toEqual([])
+      const events = yield* kube
+        .watch(Resource.ConfigMap, {
+          ...byName,
+          resourceVersion: listed.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: 30
+        })
+        .pipe(
+          Stream.filter((e) => e.type !== "BOOKMARK"),
+          Stream.take(3),
+          Stream.runCollect,
+          Effect.fork
+        )
+      yield* kube.create(Resource.ConfigMap, configMap(`${run}-other`, { v: "0" }))
+      yield* kube.create(Resource.ConfigMap, configMap(name, { v: "1" }))
+      yield* kube.patch(Resource.ConfigMap, `${run}-other`, { data: { v: "1" } }, { namespace: ns, type: "merge" })
+      yield* kube.patch(Resource.ConfigMap, name, { data: { v: "2" } }, { namespace: ns, type: "merge" })
+      yield* kube.delete(Resource.ConfigMap, `${run}-other`, { namespace: ns })
+      yield* kube.delete(Resource.ConfigMap, name, { namespace: ns })
+      const collected = Chunk.toReadonlyArray(yield* events.await.pipe(Effect.flatten, Effect.timeout("20 seconds")))
+      expect(collected.map((e) => (e.type === "BOOKMARK" ? e.type : `${e.type} ${e.object.metadata.name}`))).toEqual([
+        `ADDED ${name}`,
+        `MODIFIED ${name}`,
+        `DELETED ${name}`
+      ])
+      const again = yield* kube.list(Resource.ConfigMap, byName)
+      expect(again.items).toEqual([])
+    })
+  )
+
   it.effect("watch without a resourceVersion starts with the current objects as ADDED", () =>
     Effect.gen(function* () {
       const kube = yield* KubeClient

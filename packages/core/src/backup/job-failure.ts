@@ -1,8 +1,8 @@
 /**
  * Why a backup or restore Job failed, in the words of its own containers: the termination message of each
- * container of its pods that exited non-zero. The Jobs' containers use `FallbackToLogsOnError`, so that message is
- * the end of the failing command's output (`uploading to s3://…: InvalidAccessKeyId: …`) when the command wrote
- * no report. The commands never print a credential, so the text may go into a status or an event.
+ * container of its pods that exited non-zero. `backup store` writes its failure there itself (`uploading to
+ * s3://…: InvalidAccessKeyId: … (check …)`); for the other steps the Jobs' `FallbackToLogsOnError` makes it the end
+ * of the command's output. The commands never print a credential, so the text may go into a status or an event.
  *
  * @module
  */
@@ -32,10 +32,13 @@ const statusesOf = (pod: KubeObject): ReadonlyArray<ContainerStatus> => {
   return [...(status?.initContainerStatuses ?? []), ...(status?.containerStatuses ?? [])]
 }
 
-/** One line, at most `limit` characters (the end cut with "…"). */
+/**
+ * One line, at most `limit` characters. A longer text keeps its end (cut in front with "…"): a message that fell
+ * back to the container's log ends with the error, after whatever the command logged before it.
+ */
 const oneLine = (text: string, limit: number): string => {
   const flat = text.replace(/\s+/g, " ").trim()
-  return flat.length <= limit ? flat : `${flat.slice(0, limit - 1)}…`
+  return flat.length <= limit ? flat : `…${flat.slice(flat.length - (limit - 1))}`
 }
 
 /**

@@ -318,13 +318,15 @@ describe("decideBackup", () => {
     expect(decision.events.map((event) => `${event.on}/${event.type}/${event.message}`)).toContain(
       `instance/Warning/${decision.status.message}`
     )
-    // A container that failed without a message is named with its exit code; long messages are cut.
+    // A container that failed without a message is named with its exit code; a long message keeps its end.
     expect(jobFailureDetail([pod("t", { initContainerStatuses: [exited("export", 2)] })])).toBe(
       "export exited 2 (Error)"
     )
-    expect(jobFailureDetail([pod("t", { containerStatuses: [exited("store", 1, "x".repeat(1000))] })])?.length).toBe(
-      400
-    )
+    const long = jobFailureDetail([
+      pod("t", { containerStatuses: [exited("store", 1, `${"x".repeat(1000)} the end`)] })
+    ])
+    expect(long?.length).toBe(400)
+    expect(long).toMatch(/^…x+ the end$/)
     expect(jobFailureDetail([pod("t", { containerStatuses: [exited("store", 0, "{}")] })])).toBeUndefined()
   })
 

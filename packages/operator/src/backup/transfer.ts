@@ -32,8 +32,32 @@ const client = (object: S3Object) =>
     ...(object.endpoint !== undefined ? { endpoint: object.endpoint } : {})
   })
 
-const describe = (cause: unknown) =>
-  cause instanceof Error ? `${cause.name === "Error" ? "" : `${cause.name}: `}${cause.message}` : String(cause)
+/** What to check, by the error name of an S3 answer or the code of a failed connection. */
+const hints: Readonly<Record<string, string>> = {
+  InvalidAccessKeyId: "the server does not know this access key id: check the access key id in the credentials Secret",
+  SignatureDoesNotMatch:
+    "the server refused the request's signature: check the secret access key in the credentials Secret",
+  AccessDenied: "the credentials may not do this: check the access they were given on the bucket",
+  NoSuchBucket: "the bucket does not exist: create it, or check the bucket name",
+  ECONNREFUSED: "nothing accepts connections at the endpoint: check the endpoint's host and port, and that it runs",
+  ENOTFOUND: "the endpoint's host name does not resolve: check the endpoint",
+  EAI_AGAIN: "the endpoint's host name could not be resolved now: check the endpoint and the cluster's DNS",
+  ETIMEDOUT: "the endpoint did not answer in time: check the endpoint and the network between",
+  ECONNRESET: "the endpoint closed the connection: check that the endpoint speaks S3 over this scheme (http/https)"
+}
+
+/**
+ * One line about a failed transfer: the error's name and message (or its code, when a failed connection leaves
+ * the message empty), and what to check. The SDK's errors carry no credentials, and neither does this line.
+ */
+export const describe = (cause: unknown): string => {
+  if (!(cause instanceof Error)) return String(cause)
+  const code = (cause as { code?: unknown }).code
+  const text = cause.message !== "" ? cause.message : typeof code === "string" ? code : "no message"
+  const said = `${cause.name === "Error" ? "" : `${cause.name}: `}${text}`
+  const hint = hints[cause.name] ?? (typeof code === "string" ? hints[code] : undefined)
+  return hint === undefined ? said : `${said} (${hint})`
+}
 
 /** Uploads `file` to `object` (multipart for large files). */
 export const upload = (file: string, object: S3Object) =>

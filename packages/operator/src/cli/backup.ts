@@ -73,7 +73,10 @@ const storeCommand = Command.make("store", { file, location, terminationLog, ...
       const report = JSON.stringify({ sizeBytes, location: flags.location })
       yield* writeTerminationMessage(flags.terminationLog, report)
       yield* Console.log(report)
-    })
+    }).pipe(
+      // A failure is the termination message too (the operator puts it into the backup's status).
+      Effect.tapError((error) => writeTerminationMessage(flags.terminationLog, error.message))
+    )
   )
 ).pipe(Command.withDescription("Backup Job step: upload the ZIP (S3 targets) and report its size and location."))
 

@@ -39,7 +39,10 @@ const rule = (apiGroup: string, resources: ReadonlyArray<string>, verbs: Readonl
 /** The rules of the reconciler, for all namespaces (ClusterRole) or one (Role). */
 export const operatorRules = (): ReadonlyArray<PolicyRule> => {
   // Children (cache.ts: list+watch with the managed-by label; reconciler.ts: server-side apply, which creates an
-  // absent object, and delete of obsolete ones; references are read with get when the cache has not seen them).
+  // absent object, and delete of obsolete ones). Referenced Secrets and ConfigMaps (references.ts: list+watch with
+  // the field selector metadata.name=<name> in the instance's namespace; get when the cache has not seen them yet).
+  // RBAC cannot narrow list/watch to a label, nor to names it does not know in advance, so list and watch of Secrets
+  // stay granted for every namespace watched; the code asks for no Secret it does not need (docs/security.md).
   // Children include the env Jobs' Role and RoleBinding (core render/env-access.ts): RBAC lets the operator grant
   // them only because it holds what they grant itself (get, create and patch of Secrets); it has no escalate/bind.
   const childVerbs = ["get", "list", "watch", "create", "patch", "delete"]

@@ -19,15 +19,7 @@
  * @module
  */
 import { decodeConvexInstance, instanceReferences, managedBy } from "@convex-operator/core"
-import {
-  KubeClient,
-  type KubeObject,
-  type ObjectKey,
-  Resource,
-  Store,
-  Watcher,
-  type WatcherEvent
-} from "@convex-operator/k8s"
+import { KubeClient, type KubeObject, type ObjectKey, Resource, Store, Watcher } from "@convex-operator/k8s"
 import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
 import { makeReferenceWatches } from "./references.js"
 import { ConvexInstances, childResources, Gateways, isGatewayApiKind } from "./resources.js"
@@ -55,8 +47,6 @@ const instanceIndex = (object: KubeObject): ReadonlyArray<string> => {
     ? [Resource.key(object.metadata.namespace, instance)]
     : []
 }
-
-const isManaged = (object: KubeObject) => object.metadata.labels?.["app.kubernetes.io/managed-by"] === managedBy
 
 export interface Cache {
   /** The namespace watched, or undefined for all. */
@@ -126,7 +116,10 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
       resources: new Map(
         childResources.filter((r) => r.kind === "Secret" || r.kind === "ConfigMap").map((r) => [r.kind, r])
       ),
-      watcher: { transform: Store.trim, ...(scope.idleTimeout === undefined ? {} : { idleTimeout: scope.idleTimeout }) },
+      watcher: {
+        transform: Store.trim,
+        ...(scope.idleTimeout === undefined ? {} : { idleTimeout: scope.idleTimeout })
+      },
       changed: (reference) =>
         Effect.forEach(instances.store.unsafeByIndex("references", reference), (instance) =>
           options.trigger(Resource.keyOf(instance))

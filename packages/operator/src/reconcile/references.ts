@@ -2,7 +2,8 @@
  * The Secrets and ConfigMaps instances reference (database URL, S3 credentials, TLS, extra configuration), watched
  * by name: one list and watch with the field selector `metadata.name=<name>` in the instance's namespace per
  * referenced object, started when the first instance names it and stopped when the last one stops naming it. The
- * operator thus reads no Secret that no instance names, and holds only the ones that are named.
+ * operator thus reads no Secret that no instance names, and holds only the ones that are named. The price is two
+ * requests per referenced name when it is first named (list, watch) and one every 30 minutes while it stays named.
  *
  * Until a name's watch has listed, an object the reconciler read directly (`remember`) stands in for it; from then
  * on the watch alone says what the object is. Each change (a new resourceVersion, an appearance, a deletion) is
@@ -84,7 +85,11 @@ export const makeReferenceWatches = (
         ...options.watcher,
         namespace,
         fieldSelector: `metadata.name=${name}`,
-        bufferSize: 16
+        bufferSize: 16,
+        // One watch per name: ending each after 30 min (the apiserver's own default is 30 to 60) rather than the
+        // Watcher's 290 s keeps their renewals few. The apiserver's bookmarks (about one a minute) keep them inside
+        // the idle timeout.
+        timeoutSeconds: 1800
       }).pipe(
         Stream.runForEach((event) => {
           switch (event._tag) {

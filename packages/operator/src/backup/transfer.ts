@@ -21,16 +21,33 @@ export interface S3Object {
   readonly region: string
   readonly endpoint?: string | undefined
   readonly forcePathStyle: boolean
+  /** Limits of each request (defaults: {@link defaultTimeouts}). */
+  readonly timeouts?: Timeouts | undefined
 }
+
+/** How long a connection may take to open, and a request may sit idle, before the attempt fails. */
+export interface Timeouts {
+  readonly connectMillis: number
+  readonly idleMillis: number
+}
+
+/**
+ * Without limits an endpoint that never answers (a dropped SYN, a server that accepts and says nothing) would hold
+ * a backup Job, and with it every later backup and upgrade of the instance, for ever. The SDK tries 3 times.
+ */
+export const defaultTimeouts: Timeouts = { connectMillis: 30_000, idleMillis: 120_000 }
 
 export class TransferError extends Data.TaggedError("TransferError")<{ readonly message: string }> {}
 
-const client = (object: S3Object) =>
-  new S3Client({
+const client = (object: S3Object) => {
+  const timeouts = object.timeouts ?? defaultTimeouts
+  return new S3Client({
     region: object.region,
     forcePathStyle: object.forcePathStyle,
+    requestHandler: { connectionTimeout: timeouts.connectMillis, socketTimeout: timeouts.idleMillis },
     ...(object.endpoint !== undefined ? { endpoint: object.endpoint } : {})
   })
+}
 
 /** What to check, by the error name of an S3 answer or the code of a failed connection. */
 const hints: Readonly<Record<string, string>> = {
@@ -43,6 +60,7 @@ const hints: Readonly<Record<string, string>> = {
   ENOTFOUND: "the endpoint's host name does not resolve: check the endpoint",
   EAI_AGAIN: "the endpoint's host name could not be resolved now: check the endpoint and the cluster's DNS",
   ETIMEDOUT: "the endpoint did not answer in time: check the endpoint and the network between",
+  TimeoutError: "the endpoint did not answer in time: check the endpoint and the network between",
   ECONNRESET: "the endpoint closed the connection: check that the endpoint speaks S3 over this scheme (http/https)"
 }
 

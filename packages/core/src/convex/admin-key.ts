@@ -14,9 +14,10 @@
  *
  * @module
  */
-import { createHmac } from "node:crypto"
 import { gcmsiv } from "@noble/ciphers/aes.js"
 import { bytesToHex, hexToBytes } from "@noble/ciphers/utils.js"
+import { hmac } from "@noble/hashes/hmac.js"
+import { sha256 } from "@noble/hashes/sha2.js"
 import { Data, Either } from "effect"
 import { type InvalidInstanceSecret, instanceSecretBytes } from "./instance-secret.js"
 import { decodeAdminKeyMessage, encodeMemberAdminKey, maxUint64 } from "./internal/protobuf.js"
@@ -104,8 +105,9 @@ export type AdminKeyDecodeError =
 export const deriveAdminKeyEncryptionKey = (instanceSecret: string): Either.Either<Uint8Array, InvalidInstanceSecret> =>
   Either.map(instanceSecretBytes(instanceSecret), deriveFromBytes)
 
-const deriveFromBytes = (secret: Uint8Array): Uint8Array =>
-  new Uint8Array(createHmac("sha256", secret).update(kdfInput).digest().subarray(0, 16))
+// @noble/hashes rather than node:crypto or Web Crypto: synchronous (these functions return Either, not Effect) and
+// free of Node built-ins, so core runs in browsers, edge functions and Deno.
+const deriveFromBytes = (secret: Uint8Array): Uint8Array => hmac(sha256, secret, kdfInput).slice(0, 16)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Issuing

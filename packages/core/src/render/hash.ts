@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
 
 /** Annotation of the backend and dashboard pod templates: the hash of their configuration. */
 export const configHashAnnotation = "convex.icod.de/config-hash"
@@ -28,10 +29,7 @@ const canonical = (value: unknown): unknown => {
 }
 
 /** The SHA-256 of the canonical JSON of `value` (keys sorted), as lower-case hex. */
-export const contentHash = (value: unknown): string =>
-  createHash("sha256")
-    .update(JSON.stringify(canonical(value)))
-    .digest("hex")
+export const contentHash = (value: unknown): string => bytesToHex(sha256(utf8ToBytes(JSON.stringify(canonical(value)))))
 
 /** The first 16 hex digits of `contentHash`, as used in annotations. */
 export const shortHash = (value: unknown): string => contentHash(value).slice(0, 16)

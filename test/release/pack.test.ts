@@ -10,8 +10,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
+import { build } from "esbuild"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { repoRoot } from "../support/manifests.js"
+import { runInBrowserLikeContext } from "./browser-context.js"
 import { type Lockfile, scratchLockfile } from "./scratch-lockfile.js"
 
 const run = promisify(execFile)
@@ -75,7 +77,8 @@ beforeAll(async () => {
       file: path.relative(app, path.join(work, pkg.filename)),
       integrity: pkg.integrity
     })),
-    Object.fromEntries(["effect", "@types/node"].map((name) => [name, installedVersion(name)]))
+    Object.fromEntries(["effect", "@types/node"].map((name) => [name, installedVersion(name)])),
+    (await sh("npm", ["config", "get", "registry"], repoRoot)).trim()
   )
   fs.writeFileSync(
     path.join(app, "package.json"),
@@ -160,4 +163,48 @@ describe("npm pack of the libraries", () => {
     // The scratch project resolved the libraries from the tarballs, not from this workspace.
     expect(fs.lstatSync(path.join(app, "node_modules/@convex-operator/core")).isSymbolicLink()).toBe(false)
   })
+
+  it("the packed core bundles for the browser with no Node built-in and issues and checks Convex's admin keys there", async () => {
+    const entry = path.join(app, "node_modules/@convex-operator/core/dist/index.js")
+    // platform "browser": a `node:` import or a Node built-in cannot be resolved and fails the build.
+    const bundled = await timed("esbuild (browser)", () =>
+      build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: "browser",
+        format: "iife",
+        globalName: "convexOperatorCore",
+        write: false,
+        metafile: true,
+        logLevel: "silent"
+      })
+    )
+    const inputs = Object.keys(bundled.metafile.inputs)
+    expect(inputs.filter((input) => /^node:|\(disabled\)/.test(input))).toEqual([])
+    const globals = runInBrowserLikeContext(bundled.outputFiles[0]?.text ?? "")
+    expect(typeOfGlobal(globals, "process")).toBe("undefined")
+    expect(typeOfGlobal(globals, "Buffer")).toBe("undefined")
+    const core = globals.convexOperatorCore as typeof import("@convex-operator/core")
+    // The vectors of packages/core/test/convex/admin-key.test.ts (checked against keys Convex itself issued).
+    const secret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
+    const issued = core.issueAdminKey({
+      instanceName: "carnitas",
+      instanceSecret: secret,
+      issuedAt: 1700000000,
+      nonce: new Uint8Array(12)
+    })
+    expect(issued._tag === "Right" ? issued.right : issued).toBe(
+      "carnitas|01000000000000000000000000193c1d1d0ffdb38a78c50cfd2c3a4f7b118dbc819ff70f5f"
+    )
+    const convexIssued =
+      "anonymous-coderouter|01a40410e2fed0907f9c63f1c290c49290734c176d95450a731d5b542ac0ffec3e16d58bde9d16"
+    expect(core.verifyAdminKey(convexIssued, "anonymous-coderouter", secret)).toBe(true)
+    expect(core.verifyAdminKey(convexIssued, "anonymous-coderouter", "00".repeat(32))).toBe(false)
+    // The content hash (pod-template annotations) is the same SHA-256 as under Node.
+    const { contentHash } = await import("@convex-operator/core")
+    expect(core.contentHash({ b: 1, a: [2] })).toBe(contentHash({ a: [2], b: 1 }))
+  })
 })
+
+/** `typeof name` evaluated inside the context whose globals are `globals`. */
+const typeOfGlobal = (globals: Record<string, unknown>, name: string): string => typeof globals[name]

@@ -8,6 +8,9 @@
  * which the repository's `npm ci` has just put in the cache by integrity. npm has no command that writes a lockfile
  * for a subset of another project's tree, hence this walk (npm's own resolution rule: a dependency of the package at
  * `L` is the nearest `L/node_modules/<name>`, then each parent's, then `node_modules/<name>`).
+ *
+ * Entries without a `resolved` URL (npm's `omit-lockfile-registry-resolved`) get the registry's tarball URL, so npm
+ * needs no packument to find the tarball: it takes it from the cache by its integrity.
  */
 
 interface LockEntry {
@@ -56,6 +59,13 @@ const locate = (packages: Readonly<Record<string, LockEntry>>, from: string, nam
   }
 }
 
+/** The registry's URL of the tarball of the package at `location` (`node_modules/@scope/name` → `…/-/name-1.0.0.tgz`). */
+const tarballUrl = (registry: string, location: string, entry: LockEntry): string => {
+  const name = typeof entry.name === "string" ? entry.name : location.slice(location.lastIndexOf("node_modules/") + 13)
+  const base = registry.endsWith("/") ? registry : `${registry}/`
+  return `${base}${name}/-/${name.slice(name.lastIndexOf("/") + 1)}-${entry.version}.tgz`
+}
+
 /**
  * The scratch lockfile: `root` lists the scratch project's direct dependencies (`name → version or file: spec`);
  * tarballs replace the workspace links of the same name. Throws when a needed package is not in the root lockfile.
@@ -64,6 +74,7 @@ export const scratchLockfile = (
   source: Lockfile,
   tarballs: ReadonlyArray<PackedTarball>,
   extra: Readonly<Record<string, string>>,
+  registry: string,
   name = "scratch"
 ): { readonly lockfile: object; readonly dependencies: Readonly<Record<string, string>> } => {
   const workspaceOf = new Map(
@@ -100,7 +111,7 @@ export const scratchLockfile = (
     if (seen.has(target) || out[target] !== undefined) return
     seen.add(target)
     const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = source.packages[found] as LockEntry
-    out[target] = entry
+    out[target] = entry.resolved === undefined ? { ...entry, resolved: tarballUrl(registry, found, entry) } : entry
     queue.push({ source: found, target })
   }
   for (const dependency of Object.keys(extra)) copy({ source: "", target: "" }, dependency)

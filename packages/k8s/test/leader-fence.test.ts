@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, type Duration, Effect, Exit, Fiber, Ref, Scope, TestClock } from "effect"
-import { KubeClient, type KubeClientService, type KubeObject, LeaderElection, Resource } from "../src/index.js"
+import {
+  KubeClient,
+  type KubeClientService,
+  type KubeObject,
+  LeaderElection,
+  MemoryApiServer,
+  Resource,
+  Transport
+} from "../src/index.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 200)
 const lease = { namespace: "default", name: "the-lock" }
@@ -160,6 +168,35 @@ describe("LeaderElection: a leader frozen past its lease", () => {
       yield* settle
       expect(yield* a.writesSince(thawed)).toContain("apply ConfigMap/work-a")
       yield* a.close
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
+  )
+
+  it.effect("work the fence interrupted ends only its term: whileLeader runs it again in the next", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryApiServer
+      const scope = yield* Scope.make()
+      const a = yield* LeaderElection.make({ ...lease, identity: "a" }).pipe(Scope.extend(scope))
+      const runs = yield* Ref.make(0)
+      // Work that ends interrupted on its own, as when its write meets the fence of a term that has ended.
+      const work = Effect.zipRight(
+        Ref.update(runs, (n) => n + 1),
+        Effect.interrupt
+      )
+      const worker = yield* Effect.fork(LeaderElection.whileLeader(a, work))
+      yield* settle
+      expect(yield* Ref.get(runs)).toBe(1)
+      // The apiserver is out of reach past the renew deadline: the term ends; then it comes back.
+      yield* memory.failNext(1000, (request) => new Transport({ request, message: "apiserver unreachable" }))
+      yield* TestClock.adjust("10 seconds")
+      yield* settle
+      expect(yield* a.isLeader).toBe(false)
+      yield* memory.failNext(0, (request) => new Transport({ request, message: "" }))
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      expect(yield* a.isLeader).toBe(true)
+      expect(yield* Ref.get(runs)).toBe(2)
+      yield* Fiber.interrupt(worker)
+      yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.provide(KubeClient.layerMemory()))
   )
 })

@@ -22,6 +22,9 @@ const app = path.join(work, "app")
 const examples = path.join(repoRoot, "examples/library")
 const timings: Array<string> = []
 
+// biome-ignore lint/suspicious/noExplicitAny: npm's JSON output, checked by the assertions
+type Json = Record<string, any>
+
 interface Packed {
   readonly name: string
   readonly filename: string
@@ -49,13 +52,6 @@ const sh = async (file: string, args: ReadonlyArray<string>, cwd: string) => {
   }
 }
 
-const installedVersion = (name: string): string =>
-  (
-    JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", name, "package.json"), "utf8")) as {
-      version: string
-    }
-  ).version
-
 beforeAll(async () => {
   const tsc = path.join(repoRoot, "node_modules/typescript/bin/tsc")
   await timed("tsc -b", () => sh(process.execPath, [tsc, "-b", "packages/core", "packages/k8s"], repoRoot))
@@ -77,7 +73,9 @@ beforeAll(async () => {
       file: path.relative(app, path.join(work, pkg.filename)),
       integrity: pkg.integrity
     })),
-    Object.fromEntries(["effect", "@types/node"].map((name) => [name, installedVersion(name)])),
+    // effect at the floor of the libraries' peer range (3.22.0; the workspace runs 3.22.4), from the root lockfile's
+    // alias `effect-peer-floor`: the app's one copy must serve both libraries.
+    { effect: "node_modules/effect-peer-floor", "@types/node": "node_modules/@types/node" },
     (await sh("npm", ["config", "get", "registry"], repoRoot)).trim()
   )
   fs.writeFileSync(
@@ -142,6 +140,30 @@ describe("npm pack of the libraries", () => {
       }
       for (const target of [manifest.main, manifest.types]) expect(files).toContain(target.slice(2))
     }
+  })
+
+  it("effect is a peer of both libraries: the app's own effect (another patch) is the only copy installed", async () => {
+    for (const pkg of packed) {
+      const manifest = JSON.parse(
+        fs.readFileSync(path.join(app, "node_modules", pkg.name, "package.json"), "utf8")
+      ) as { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> }
+      expect(manifest.dependencies?.effect, `${pkg.name} must not bring its own effect`).toBeUndefined()
+      expect(manifest.peerDependencies?.effect, pkg.name).toBe("^3.22.0")
+    }
+    const tree = JSON.parse(await sh("npm", ["ls", "effect", "--all", "--json"], app)) as Json
+    const versions = new Set<string>()
+    const walk = (node: Json) => {
+      for (const [name, child] of Object.entries<Json>(node.dependencies ?? {})) {
+        if (name === "effect") versions.add(child.version)
+        walk(child)
+      }
+    }
+    walk(tree)
+    expect([...versions]).toEqual(["3.22.0"])
+    const copies = fs
+      .readdirSync(app, { recursive: true, encoding: "utf8" })
+      .filter((file) => file.endsWith(path.join("node_modules", "effect", "package.json")))
+    expect(copies).toEqual([path.join("node_modules", "effect", "package.json")])
   })
 
   it("examples/library type-check against the packed declarations and run against the packed JavaScript", async () => {

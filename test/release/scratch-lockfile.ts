@@ -67,8 +67,10 @@ const tarballUrl = (registry: string, location: string, entry: LockEntry): strin
 }
 
 /**
- * The scratch lockfile: `root` lists the scratch project's direct dependencies (`name → version or file: spec`);
- * tarballs replace the workspace links of the same name. Throws when a needed package is not in the root lockfile.
+ * The scratch lockfile and the matching `dependencies` of its package.json. The tarballs replace the workspace links
+ * of the same name; `extra` names further direct dependencies by where they sit in the root lockfile (e.g.
+ * `{ effect: "node_modules/effect-peer-floor" }` installs the root's aliased copy as plain `effect`). A dependency the
+ * scratch project has itself satisfies the tarballs' peers, as npm does. Throws when a needed package is missing.
  */
 export const scratchLockfile = (
   source: Lockfile,
@@ -77,53 +79,58 @@ export const scratchLockfile = (
   registry: string,
   name = "scratch"
 ): { readonly lockfile: object; readonly dependencies: Readonly<Record<string, string>> } => {
-  const workspaceOf = new Map(
-    Object.entries(source.packages)
-      .filter(([, entry]) => entry.link === true && entry.resolved !== undefined)
-      .map(([location, entry]) => [location, entry.resolved as string])
-  )
-  const dependencies: Record<string, string> = {
-    ...Object.fromEntries(tarballs.map((tarball) => [tarball.name, `file:${tarball.file}`])),
-    ...extra
+  const entryAt = (location: string): LockEntry => {
+    const entry = source.packages[location]
+    if (entry === undefined) throw new Error(`${location} is not in the lockfile`)
+    return entry
   }
-  const out: Record<string, LockEntry> = {
-    "": { name, dependencies } as LockEntry
-  }
-  // Each queued item: where the entry sits in the source lockfile, and where it goes in the scratch one.
-  const queue: Array<{ readonly source: string; readonly target: string }> = []
+  // Where a folder of the root tree goes in the scratch tree (with everything nested under it).
+  const relocations: Array<readonly [string, string]> = []
+  const out: Record<string, LockEntry> = {}
+  // Each queued item: where the entry sits in the source lockfile.
+  const queue: Array<string> = []
   for (const tarball of tarballs) {
     const link = `node_modules/${tarball.name}`
-    const workspace = workspaceOf.get(link)
-    const entry = workspace === undefined ? undefined : source.packages[workspace]
-    if (workspace === undefined || entry === undefined) throw new Error(`${tarball.name} is not a workspace package`)
-    const { name: _name, ...rest } = entry
+    const workspace = entryAt(link).resolved
+    if (entryAt(link).link !== true || workspace === undefined) throw new Error(`${tarball.name} is not a workspace`)
+    const { name: _name, ...rest } = entryAt(workspace)
     out[link] = { ...rest, version: tarball.version, resolved: `file:${tarball.file}`, integrity: tarball.integrity }
-    queue.push({ source: workspace, target: link })
+    relocations.push([workspace, link])
+    queue.push(workspace)
   }
-  const seen = new Set<string>()
-  const copy = (from: { readonly source: string; readonly target: string }, dependency: string) => {
-    const found = locate(source.packages, from.source, dependency)
-    if (found === undefined)
-      throw new Error(`${dependency} (needed by ${from.source || "the scratch project"}) is not in the lockfile`)
-    // A workspace's own nested node_modules moves under the tarball's install location.
-    const workspace = [...workspaceOf.entries()].find(([, dir]) => found.startsWith(`${dir}/node_modules/`))
-    const target = workspace === undefined ? found : `${workspace[0]}${found.slice(workspace[1].length)}`
-    if (seen.has(target) || out[target] !== undefined) return
-    seen.add(target)
-    const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = source.packages[found] as LockEntry
-    out[target] = entry.resolved === undefined ? { ...entry, resolved: tarballUrl(registry, found, entry) } : entry
-    queue.push({ source: found, target })
+  const relocate = (location: string): string => {
+    const moved = relocations.find(([from]) => location === from || location.startsWith(`${from}/node_modules/`))
+    return moved === undefined ? location : `${moved[1]}${location.slice(moved[0].length)}`
   }
-  for (const dependency of Object.keys(extra)) copy({ source: "", target: "" }, dependency)
+  const place = (location: string) => {
+    const target = relocate(location)
+    if (out[target] !== undefined) return
+    const { dev: _dev, devOptional: _devOptional, peer: _peer, name: _name, ...entry } = entryAt(location)
+    out[target] = { ...entry, resolved: entry.resolved ?? tarballUrl(registry, location, entryAt(location)) }
+    queue.push(location)
+  }
+  const dependencies: Record<string, string> = Object.fromEntries(
+    tarballs.map((tarball) => [tarball.name, `file:${tarball.file}`])
+  )
+  for (const [dependency, location] of Object.entries(extra)) {
+    dependencies[dependency] = entryAt(location).version ?? ""
+    relocations.push([location, `node_modules/${dependency}`])
+    place(location)
+  }
   while (queue.length > 0) {
-    const item = queue.shift() as { readonly source: string; readonly target: string }
-    for (const dependency of wanted(source.packages[item.source] ?? {})) {
+    const from = queue.shift() as string
+    for (const dependency of wanted(entryAt(from))) {
       if (tarballs.some((tarball) => tarball.name === dependency)) continue
-      copy(item, dependency)
+      // The scratch project's own copy wins over what the root tree would resolve (peers, as npm does).
+      if (extra[dependency] !== undefined && locate(source.packages, from, dependency) === `node_modules/${dependency}`)
+        continue
+      const found = locate(source.packages, from, dependency)
+      if (found === undefined) throw new Error(`${dependency} (needed by ${from}) is not in the lockfile`)
+      place(found)
     }
   }
   return {
     dependencies,
-    lockfile: { name, lockfileVersion: 3, requires: true, packages: out }
+    lockfile: { name, lockfileVersion: 3, requires: true, packages: { "": { name, dependencies }, ...out } }
   }
 }

@@ -139,6 +139,20 @@ describe("npm pack of the libraries", () => {
         expect(files, `${pkg.name} ${condition}`).toContain(target.slice(2))
       }
       for (const target of [manifest.main, manifest.types]) expect(files).toContain(target.slice(2))
+      // Every source map (and declaration map) points at sources the tarball carries, so "go to definition" and
+      // stack traces land in real files.
+      const maps = [...files].filter((file) => file.endsWith(".map"))
+      expect(maps.length, `${pkg.name} ships source maps`).toBeGreaterThan(0)
+      const dangling = maps.flatMap((map) => {
+        const { sources } = JSON.parse(fs.readFileSync(path.join(app, "node_modules", pkg.name, map), "utf8")) as {
+          sources: ReadonlyArray<string>
+        }
+        return sources
+          .map((source) => path.posix.normalize(path.posix.join(path.posix.dirname(map), source)))
+          .filter((source) => !files.has(source))
+          .map((source) => `${map} → ${source}`)
+      })
+      expect(dangling, pkg.name).toEqual([])
     }
   })
 

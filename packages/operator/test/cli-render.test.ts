@@ -1,14 +1,21 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { childNames, configHashAnnotation, decide, decodeConvexInstance, secretKeys } from "@convex-operator/core"
+import {
+  childNames,
+  configHashAnnotation,
+  decide,
+  decodeConvexInstance,
+  generatedPlaceholder,
+  secretKeys
+} from "@convex-operator/core"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { cli } from "convex-operator"
 import { Effect, Either, Exit, Option } from "effect"
 import { parseAllDocuments } from "yaml"
 import { repoRoot } from "../../../test/support/manifests.js"
-import { generatedPlaceholder, renderManifests } from "../src/cli/render.js"
+import { renderManifests } from "../src/cli/render.js"
 
 const version = "0123456789abcdef0123456789abcdef01234567"
 const options = { namespace: Option.none(), operatorImage: "example.com/operator:1", source: "test.yaml" }

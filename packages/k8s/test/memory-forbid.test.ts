@@ -55,14 +55,19 @@ describe("MemoryApiServer.forbid", () => {
     }).pipe(Effect.provide(KubeClient.layerMemory()))
   )
 
-  it.effect("server-side apply of an absent object needs create as well as patch", () =>
+  it.effect("server-side apply of an absent object needs create as well as patch, denied as the apiserver does", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryApiServer
       yield* apply(service("existing"))
       yield* memory.forbid([{ verb: "create", resource: "services" }])
       expect((yield* apply(service("existing", 81)))._tag).toBe("Right")
       const absent = yield* apply(service("new"))
-      expect(absent._tag === "Left" ? absent.left.message : "").toContain('cannot create resource "services"')
+      expect(absent._tag === "Left" ? absent.left : undefined).toMatchObject({
+        _tag: "Forbidden",
+        message: 'services "new" is forbidden: '
+      })
+      yield* memory.forbid([{ verb: "create", resource: "services", namespace: "b" }])
+      expect((yield* apply(service("new")))._tag).toBe("Right")
     }).pipe(Effect.provide(KubeClient.layerMemory()))
   )
 

@@ -28,7 +28,7 @@ const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest,
 const settings = { operatorImage: "registry.example/convex-operator:test" }
 const settle = Effect.repeatN(Effect.yieldNow(), 200)
 
-const instance = (env: string): KubeObject =>
+const instance = (env: string, dashboard: boolean): KubeObject =>
   ({
     apiVersion: "convex.icod.de/v1alpha1",
     kind: "ConvexInstance",
@@ -36,13 +36,14 @@ const instance = (env: string): KubeObject =>
     spec: {
       environment: "dev",
       version: "1111111111111111111111111111111111111111",
-      backend: { env: [{ name: "PHASE", value: env }] }
+      backend: { env: [{ name: "PHASE", value: env }] },
+      dashboard: { enabled: dashboard }
     }
   }) as unknown as KubeObject
 
-const applyInstance = (env: string) =>
+const applyInstance = (env: string, dashboard = true) =>
   Effect.flatMap(KubeClient, (kube) =>
-    kube.apply(ConvexInstances, instance(env), { fieldManager: "test", force: true })
+    kube.apply(ConvexInstances, instance(env, dashboard), { fieldManager: "test", force: true })
   )
 
 /** Lets the watch fibers deliver what was written, until `check` holds. */
@@ -121,6 +122,43 @@ describe("a permission denied at run time", () => {
       expect(condition(after, "Ready")?.reason).not.toBe("Forbidden")
       const statefulSet = yield* kube.get(Resource.StatefulSet, "demo-backend", { namespace })
       expect(phaseOf(statefulSet)).toBe("two")
+    }).pipe(Effect.provide(layers))
+  )
+
+  it.scoped("to create an absent child is reported as create (the apiserver's create check does not say)", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      const server = yield* MemoryApiServer
+      yield* applyInstance("one", false)
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      yield* cache.ready
+      yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
+      yield* reconcile(cache, key, settings)
+      yield* until(
+        "the StatefulSet",
+        () => cache.store("StatefulSet").unsafeGet(Resource.key(namespace, "demo-backend")) !== undefined
+      )
+
+      yield* server.forbid([{ verb: "create", resource: "services", namespace }])
+      const changed = yield* applyInstance("one", true)
+      yield* until(
+        "the change",
+        () => cache.instances.unsafeGet(key)?.metadata.generation === changed.metadata.generation
+      )
+      const error = yield* reconcile(cache, key, settings).pipe(Effect.flip)
+      const message =
+        'Forbidden: the operator may not create services in namespace apps: its ClusterRole, or with --namespaces its Role in apps, needs "create" on "services" in API group "" (convex-operator manifests prints the rules it needs)'
+      expect(error.message).toBe(`Service demo-dashboard: ${message}`)
+      const stored = yield* kube.get(ConvexInstances, "demo", { namespace })
+      expect(condition(stored, "DashboardServiceReady")).toMatchObject({
+        status: "False",
+        reason: "Forbidden",
+        message: `Service demo-dashboard: ${message}`
+      })
+      // The dashboard's Deployment, which needs no new permission, was applied.
+      expect((yield* kube.get(Resource.Deployment, "demo-dashboard", { namespace })).metadata.name).toBe(
+        "demo-dashboard"
+      )
     }).pipe(Effect.provide(layers))
   )
 

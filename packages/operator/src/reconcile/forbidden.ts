@@ -13,7 +13,7 @@ import type { Forbidden } from "@convex-operator/k8s"
 
 /** The request the operator made, for when the apiserver's message does not say what was denied. */
 export interface Attempt {
-  /** RBAC verbs the request needs (server-side apply: `patch`, and `create` for an absent object). */
+  /** The RBAC verbs the request was refused as far as the operator can tell (a create check says nothing). */
   readonly verbs: ReadonlyArray<string>
   /** Plural, with `/status` for the status subresource. */
   readonly resource: string

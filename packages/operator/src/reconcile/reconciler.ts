@@ -114,8 +114,11 @@ export const applyWaves = <A extends { readonly kind: string }>(
     children.filter((child) => podOwners.has(child.kind))
   ].filter((wave) => wave.length > 0)
 
-/** The RBAC verbs of a server-side apply (which creates an absent object) and of a deletion. */
-const applyVerbs = ["patch", "create"]
+/**
+ * The RBAC verb a refused server-side apply lacked, when the apiserver does not say: its authorization filter
+ * checks `patch` and names it when denied, so an unnamed denial is the `create` check of an absent object.
+ */
+const applyVerbs = (observed: boolean) => (observed ? ["patch"] : ["create"])
 const deleteVerbs = ["delete"]
 
 const failed =
@@ -244,6 +247,7 @@ export const reconcile = (
         else refused.set(`${child.kind}/${child.metadata.name ?? ""}`, `${owner.kind} ${owner.name}`)
       }
     }
+    const observedChildren = new Set(children.map((child) => `${child.kind}/${child.metadata.name ?? ""}`))
     const references = yield* observeReferences(cache, instance, namespace)
     const restoreSource = yield* observeRestoreSource(instance, namespace)
     const entropy = yield* drawEntropy
@@ -316,7 +320,7 @@ export const reconcile = (
         Effect.as(done),
         Effect.catchAll(
           failed(child.kind, childName, "applying", {
-            verbs: applyVerbs,
+            verbs: applyVerbs(observedChildren.has(`${child.kind}/${childName}`)),
             resource: resource.plural,
             group: resource.group,
             namespace

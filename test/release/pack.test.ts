@@ -196,6 +196,16 @@ describe("npm pack of the libraries", () => {
       "key for: hello\nverifies for hello: true\nverifies for other: false\nread-only: true\n"
     )
     expect(await output("controller")).toBe("reply: hi back\nowned by: hello\n")
+    const rendered = await output("render-instance")
+    const printed = library.slice(library.indexOf("<!-- example: examples/library/render-instance.ts -->"))
+    expect(/It prints:\n\n```text\n([\s\S]*?)```/.exec(printed)?.[1]).toBe(rendered)
+    for (const line of [
+      "Secret hello-convex-secrets",
+      "StatefulSet hello-backend",
+      "crd convexinstances.convex.icod.de"
+    ])
+      expect(rendered).toContain(`${line}\n`)
+    expect(rendered).toMatch(/restartInterval: \d+h\n$/)
     // The scratch project resolved the libraries from the tarballs, not from this workspace.
     expect(fs.lstatSync(path.join(app, "node_modules/@convex-operator/core")).isSymbolicLink()).toBe(false)
   })

@@ -5,11 +5,11 @@
  *    `rbac.scope=namespaced` (applied for real), the operator run with `--namespaces` and that account's token.
  *    Instances in both namespaces become Ready, one in a third namespace is left alone (no status, no children, not
  *    a single request there), and the audit log shows no request of that account outside its namespaces.
- * 2. A permission taken away at run time: with the generated ClusterRole, `patch` on statefulsets is removed while
- *    the operator runs and an instance is changed so that its StatefulSet must be patched. The instance says what is
- *    missing (Ready=False, reason Forbidden, a message naming verb and resource, a Warning event, no Secret data),
- *    the operator keeps running, retries with a growing backoff (counted in the audit log), and recovers by itself
- *    once the permission is back.
+ * 2. Permissions taken away at run time: with the generated ClusterRole, `patch` on statefulsets and `create` on
+ *    services are removed while the operator runs, and an instance is changed so that its StatefulSet must be
+ *    patched and its dashboard Service created. The instance says what is missing (Ready=False, reason Forbidden,
+ *    messages naming verb and resource, a Warning event, no Secret data), the operator keeps running, retries with
+ *    a growing backoff (counted in the audit log), and recovers by itself once the permissions are back.
  */
 
 import { execFileSync } from "node:child_process"
@@ -67,11 +67,16 @@ cleanUpAfterFile({
   summary: () => summary.join("; ")
 })
 
-const instance = (name: string, namespace: string, phase = "one") => ({
+const instance = (name: string, namespace: string, phase = "one", dashboard = true) => ({
   apiVersion: "convex.icod.de/v1alpha1",
   kind: "ConvexInstance",
   metadata: { name, namespace },
-  spec: { environment: "dev", version: v1, backend: { env: [{ name: "RBAC_PHASE", value: phase }] } }
+  spec: {
+    environment: "dev",
+    version: v1,
+    backend: { env: [{ name: "RBAC_PHASE", value: phase }] },
+    dashboard: { enabled: dashboard }
+  }
 })
 
 const read = (namespace: string) => () => helpers.instances(namespace)
@@ -195,22 +200,30 @@ describe("RBAC faults", () => {
       args: [`--namespaces=${runtimeNs}`, "--operator-image=registry.example/convex-operator:rbac"]
     })
     const pid = operator.pid
-    helpers.apply(instance("denied", runtimeNs))
+    helpers.apply(instance("denied", runtimeNs, "one", false))
     const readInstance = read(runtimeNs)
     await converge("the instance Ready", ["denied"], readInstance, (object) => readyOn(object, v1), { log })
     expect(phaseOf("denied", runtimeNs)).toBe("one")
 
-    // Take patch on statefulsets out of the ClusterRole (the operator keeps everything else).
+    // Take patch on statefulsets and create on services out of the ClusterRole (the operator keeps the rest).
     const original = readClusterRole(kubectl, install.role)
-    const reduced = { ...original, rules: withoutVerb(original.rules, "apps", "statefulsets", "patch") }
+    const reduced = {
+      ...original,
+      rules: withoutVerb(withoutVerb(original.rules, "apps", "statefulsets", "patch"), "", "services", "create")
+    }
     kubectl(["replace", "-f", "-"], JSON.stringify(reduced))
-    await eventually("patch on statefulsets to be denied", () =>
-      canI(kubectl, clusterUser, "patch", "statefulsets.apps", runtimeNs) ? undefined : true
+    await eventually("patch on statefulsets and create on services to be denied", () =>
+      canI(kubectl, clusterUser, "patch", "statefulsets.apps", runtimeNs) ||
+      canI(kubectl, clusterUser, "create", "services", runtimeNs)
+        ? undefined
+        : true
     )
     expect(canI(kubectl, clusterUser, "patch", "deployments.apps", runtimeNs)).toBe(true)
+    expect(canI(kubectl, clusterUser, "patch", "services", runtimeNs)).toBe(true)
 
     const from = audit.offset()
-    helpers.apply(instance("denied", runtimeNs, "two"))
+    // A new env (the StatefulSet must be patched) and the dashboard (its Service must be created).
+    helpers.apply(instance("denied", runtimeNs, "two", true))
     const changed = kubectl.json<Json>(["convexinstance", "denied", "-n", runtimeNs])
     const reported = await eventually(
       "Ready=False with reason Forbidden",
@@ -222,10 +235,20 @@ describe("RBAC faults", () => {
       { timeoutMillis: 60_000, detail: log }
     )
     const ready = conditionOf(reported, "Ready")
-    summary.push(`Ready=False/Forbidden: ${ready?.message}`)
-    expect(ready?.message).toContain(`may not patch statefulsets.apps in namespace ${runtimeNs} (as ${clusterUser})`)
-    expect(ready?.message).toContain('needs "patch" on "statefulsets" in API group "apps"')
-    expect(conditionOf(reported, "StatefulSetReady")).toMatchObject({ status: "False", reason: "Forbidden" })
+    const statefulSetReady = conditionOf(reported, "StatefulSetReady")
+    const serviceReady = conditionOf(reported, "DashboardServiceReady")
+    summary.push(`StatefulSetReady: ${statefulSetReady?.message}`, `DashboardServiceReady: ${serviceReady?.message}`)
+    expect(statefulSetReady).toMatchObject({ status: "False", reason: "Forbidden" })
+    expect(statefulSetReady?.message).toContain(
+      `may not patch statefulsets.apps in namespace ${runtimeNs} (as ${clusterUser})`
+    )
+    expect(statefulSetReady?.message).toContain('needs "patch" on "statefulsets" in API group "apps"')
+    // The apiserver's create check inside a server-side apply does not say what was denied; the operator knows the
+    // Service did not exist.
+    expect(serviceReady).toMatchObject({ status: "False", reason: "Forbidden" })
+    expect(serviceReady?.message).toContain(`may not create services in namespace ${runtimeNs}`)
+    expect(serviceReady?.message).toContain('needs "create" on "services" in API group ""')
+    expect([statefulSetReady?.message, serviceReady?.message]).toContain(ready?.message)
     expect(reported?.status.phase).toBe("Error")
     const warnings = await eventually("a Warning event Forbidden", () => {
       const events = (kubectl.json<Json>(["events.events.k8s.io", "-n", runtimeNs])?.items ?? []).filter(
@@ -234,7 +257,7 @@ describe("RBAC faults", () => {
       return events.length > 0 ? events : undefined
     })
     expect(warnings.map((event: Json) => event.type)).toEqual(warnings.map(() => "Warning"))
-    expect(warnings[0].note).toContain("may not patch statefulsets.apps")
+    expect(warnings[0].note).toBe(`Ready=False: ${ready?.message}`)
 
     // No Secret data anywhere the failure is told: the condition, the events, the operator's log.
     const secrets = (kubectl.json<Json>(["secrets", "-n", runtimeNs])?.items ?? []).flatMap((secret: Json) =>
@@ -279,20 +302,27 @@ describe("RBAC faults", () => {
     expect(inMinute.filter((offset) => offset >= 30).length).toBeLessThanOrEqual(2)
     expect(everything.length).toBeLessThanOrEqual(100)
     expect(phaseOf("denied", runtimeNs)).toBe("one")
+    expect(kubectl.json(["service", "denied-dashboard", "-n", runtimeNs])).toBeUndefined()
     expect(operator.running()).toBe(true)
     expect(operator.pid).toBe(pid)
 
     // Grant it again; nothing else changes, and the operator recovers at its next retry.
     kubectl(["replace", "-f", "-"], JSON.stringify(original))
-    await eventually("patch on statefulsets to be allowed again", () =>
-      canI(kubectl, clusterUser, "patch", "statefulsets.apps", runtimeNs) ? true : undefined
+    await eventually("the permissions to be back", () =>
+      canI(kubectl, clusterUser, "patch", "statefulsets.apps", runtimeNs) &&
+      canI(kubectl, clusterUser, "create", "services", runtimeNs)
+        ? true
+        : undefined
     )
     const restored = Date.now()
     await converge(
       "the instance Ready on the changed StatefulSet",
       ["denied"],
       readInstance,
-      (object) => readyOn(object, v1) && phaseOf("denied", runtimeNs) === "two",
+      (object) =>
+        readyOn(object, v1) &&
+        phaseOf("denied", runtimeNs) === "two" &&
+        kubectl.json(["service", "denied-dashboard", "-n", runtimeNs]) !== undefined,
       { log, timeoutMillis: 200_000 }
     )
     summary.push(`recovered ${((Date.now() - restored) / 1000).toFixed(1)}s after the permission was back`)

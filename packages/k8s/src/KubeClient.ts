@@ -212,8 +212,7 @@ export interface MemoryApiServerService {
    * From now on (until called again; `[]` allows everything), a request that needs one of `denials` fails with
    * Forbidden (403) and the message RBAC gives. A rule names an RBAC verb (`get`, `list`, `watch`, `create`,
    * `update`, `patch`, `delete`), a plural (`services`, `convexinstances/status` for a subresource) and optionally
-   * one namespace. Server-side apply needs `patch`, and `create` too when the object does not exist yet (that
-   * check answers, as the apiserver's, `<resource> "<name>" is forbidden: ` without saying what was denied).
+   * one namespace. Server-side apply needs `patch`, and `create` too when the object does not exist yet.
    */
   readonly forbid: (
     denials: ReadonlyArray<{ readonly verb: string; readonly resource: string; readonly namespace?: string }>

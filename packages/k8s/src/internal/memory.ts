@@ -186,19 +186,14 @@ export const makeMemory = (options: MemoryOptions = {}) =>
     const nsOf = (resource: ResourceType, namespace: string | undefined) =>
       resource.namespaced ? (namespace ?? "default") : undefined
 
-    /**
-     * Fails with Forbidden when `forbid` denies `verb` on the resource (and subresource) in `namespace`, with the
-     * message of the apiserver's authorization filter; `bare`: as its create check inside a server-side apply, whose
-     * message carries only the authorizer's reason (empty for RBAC).
-     */
+    /** Fails with RBAC's Forbidden when `forbid` denies `verb` on the resource (and subresource) in `namespace`. */
     const authorize = (
       request: string,
       verb: string,
       resource: ResourceType,
       namespace: string | undefined,
       name?: string,
-      subresource?: string,
-      bare = false
+      subresource?: string
     ) => {
       const plural = subresource === undefined ? resource.plural : `${resource.plural}/${subresource}`
       const denied = denials.some(
@@ -210,12 +205,11 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       if (!denied) return
       const qualified = resource.group === "" ? resource.plural : `${resource.plural}.${resource.group}`
       const scope = namespace === undefined ? "at the cluster scope" : `in the namespace "${namespace}"`
-      const sentence = `User "system:serviceaccount:memory:test" cannot ${verb} resource "${plural}" in API group "${resource.group}" ${scope}`
       fail(
         new Forbidden({
           request,
           code: 403,
-          message: `${qualified}${name === undefined ? "" : ` "${name}"`} is forbidden: ${bare ? "" : sentence}`
+          message: `${qualified}${name === undefined ? "" : ` "${name}"`} is forbidden: User "system:serviceaccount:memory:test" cannot ${verb} resource "${plural}" in API group "${resource.group}" ${scope}`
         })
       )
     }
@@ -803,7 +797,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
         return run(request, (now) => {
           authorize(request, "patch", resource, namespace, name, options.subresource)
           if (options.subresource === undefined && !table(ridOf(resource)).has(objectKey(namespace, name))) {
-            authorize(request, "create", resource, namespace, name, undefined, true)
+            authorize(request, "create", resource, namespace, name)
           }
           return applyOp(resource, object, namespace, options, now, request)
         }).pipe(Effect.flatMap((o) => decodeObject(resource, request, o)))

@@ -115,8 +115,8 @@ export const applyWaves = <A extends { readonly kind: string }>(
   ].filter((wave) => wave.length > 0)
 
 /**
- * The RBAC verb a refused server-side apply lacked, when the apiserver does not say: its authorization filter
- * checks `patch` and names it when denied, so an unnamed denial is the `create` check of an absent object.
+ * The RBAC verb a refused server-side apply lacked, for an apiserver whose message does not say (1.34 names it): its
+ * authorization filter checks `patch`, then the apply checks `create` when the object is absent.
  */
 const applyVerbs = (observed: boolean) => (observed ? ["patch"] : ["create"])
 const deleteVerbs = ["delete"]

@@ -156,19 +156,17 @@ describe("a permission denied at run time", () => {
       const terse: typeof kube = {
         ...kube,
         apply: (resource, object, options) =>
-          kube
-            .apply(resource, object, options)
-            .pipe(
-              Effect.mapError((e) =>
-                e._tag === "Forbidden"
-                  ? new Forbidden({
-                      request: e.request,
-                      code: 403,
-                      message: `services "${object.metadata.name}" is forbidden: `
-                    })
-                  : e
-              )
+          kube.apply(resource, object, options).pipe(
+            Effect.mapError((e) =>
+              e._tag === "Forbidden"
+                ? new Forbidden({
+                    request: e.request,
+                    code: 403,
+                    message: `services "${object.metadata.name}" is forbidden: `
+                  })
+                : e
             )
+          )
       }
       const message = `Forbidden: the operator may not create services in namespace apps: ${needs}`
       const again = yield* reconcile(cache, key, settings).pipe(Effect.provideService(KubeClient, terse), Effect.flip)
@@ -183,6 +181,24 @@ describe("a permission denied at run time", () => {
       expect((yield* kube.get(Resource.Deployment, "demo-dashboard", { namespace })).metadata.name).toBe(
         "demo-dashboard"
       )
+    }).pipe(Effect.provide(layers))
+  )
+
+  it.scoped("to write the status fails the reconcile for a retry, naming the status subresource", () =>
+    Effect.gen(function* () {
+      const server = yield* MemoryApiServer
+      yield* applyInstance("one")
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      yield* cache.ready
+      yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
+      yield* server.forbid([{ verb: "patch", resource: "convexinstances/status", namespace }])
+      const error = yield* reconcile(cache, key, settings).pipe(Effect.flip)
+      expect(error.message).toBe(
+        'updating status: Forbidden: the operator may not patch convexinstances/status.convex.icod.de in namespace apps (as system:serviceaccount:memory:test): its ClusterRole, or with --namespaces its Role in apps, needs "patch" on "convexinstances/status" in API group "convex.icod.de" (convex-operator manifests prints the rules it needs)'
+      )
+      // The children were applied all the same.
+      const kube = yield* KubeClient
+      expect(phaseOf(yield* kube.get(Resource.StatefulSet, "demo-backend", { namespace }))).toBe("one")
     }).pipe(Effect.provide(layers))
   )
 

@@ -1,5 +1,5 @@
 /**
- * Fault injection, part 3: RBAC. Against the full local cluster with an audit log of every request:
+ * Fault injection: RBAC. Against the full local cluster with an audit log of every request:
  *
  * 1. A namespaced install: the ServiceAccount, Roles and RoleBindings the Helm chart renders for
  *    `rbac.scope=namespaced` (applied for real), the operator run with `--namespaces` and that account's token.

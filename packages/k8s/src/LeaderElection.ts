@@ -15,6 +15,7 @@
  * Lease on close (so a successor takes over at once). `whileLeader` runs work only while leading.
  */
 import { Duration, Effect, Fiber, Layer, Option, Random, type Scope, Stream, SubscriptionRef } from "effect"
+import { writeGuard } from "./internal/write-guard.js"
 import { KubeClient, type KubeClientService } from "./KubeClient.js"
 import * as MicroTime from "./MicroTime.js"
 import { type KubeObject, Lease } from "./Resource.js"
@@ -245,28 +246,27 @@ export const make = (options: LeaderElectionOptions): Effect.Effect<Leadership, 
 
 /**
  * The KubeClient in context with `leadership.fence` before every write (create, replace, apply, patch, patchStatus,
- * delete); reads and watches pass. Provide it to the work that `whileLeader` runs, so that nothing it writes leaves
- * once the term has ended, including from a reconcile still running or a timer that fired late.
+ * delete); reads and watches pass. The fence is checked when the write is asked for and again by the live client
+ * right before the request is sent (after any wait for its rate limiter), so a write queued before a freeze does not
+ * leave after it. Provide it to the work that `whileLeader` runs, so that nothing it writes leaves once the term has
+ * ended, including from a reconcile still running or a timer that fired late.
  */
 export const fenceWrites = (leadership: Leadership): Layer.Layer<KubeClient, never, KubeClient> =>
   Layer.effect(
     KubeClient,
-    Effect.map(
-      KubeClient,
-      (kube): KubeClientService => ({
+    Effect.map(KubeClient, (kube): KubeClientService => {
+      const fenced = <A, E>(write: Effect.Effect<A, E>) =>
+        Effect.zipRight(leadership.fence, Effect.locally(write, writeGuard, leadership.fence))
+      return {
         ...kube,
-        create: (resource, object, options) =>
-          Effect.zipRight(leadership.fence, kube.create(resource, object, options)),
-        replace: (resource, object, options) =>
-          Effect.zipRight(leadership.fence, kube.replace(resource, object, options)),
-        apply: (resource, object, options) => Effect.zipRight(leadership.fence, kube.apply(resource, object, options)),
-        patch: (resource, name, patch, options) =>
-          Effect.zipRight(leadership.fence, kube.patch(resource, name, patch, options)),
-        patchStatus: (resource, name, status, options) =>
-          Effect.zipRight(leadership.fence, kube.patchStatus(resource, name, status, options)),
-        delete: (resource, name, options) => Effect.zipRight(leadership.fence, kube.delete(resource, name, options))
-      })
-    )
+        create: (resource, object, options) => fenced(kube.create(resource, object, options)),
+        replace: (resource, object, options) => fenced(kube.replace(resource, object, options)),
+        apply: (resource, object, options) => fenced(kube.apply(resource, object, options)),
+        patch: (resource, name, patch, options) => fenced(kube.patch(resource, name, patch, options)),
+        patchStatus: (resource, name, status, options) => fenced(kube.patchStatus(resource, name, status, options)),
+        delete: (resource, name, options) => fenced(kube.delete(resource, name, options))
+      }
+    })
   )
 
 /** Runs `effect` each time `leadership` is gained; interrupts it when leadership is lost. */

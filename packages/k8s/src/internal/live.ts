@@ -6,7 +6,7 @@
 import * as http from "node:http"
 import * as https from "node:https"
 import { KubeConfig } from "@kubernetes/client-node"
-import { Duration, Effect, RateLimiter, type Scope, Stream } from "effect"
+import { Duration, Effect, FiberRef, RateLimiter, type Scope, Stream } from "effect"
 import { fromStatus, KubeConfigError, type KubeError, type Status, Timeout, Transport } from "../errors.js"
 import type {
   KubeClientService,
@@ -19,6 +19,7 @@ import type {
 } from "../KubeClient.js"
 import { type KubeObject, type Resource, path as resourcePath } from "../Resource.js"
 import { decodeObject } from "./decode.js"
+import { writeGuard } from "./write-guard.js"
 
 type Query = Record<string, string | number | boolean | undefined>
 
@@ -199,6 +200,8 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
       const name = `${req.method} ${req.path}`
       return limiter(
         Effect.gen(function* () {
+          // A write passes the write guard after its wait for the rate limiter, right before it is sent.
+          if (req.method !== "GET") yield* Effect.flatten(FiberRef.get(writeGuard))
           const response = yield* open(req, name)
           const text = yield* readBody(response, name)
           const body = parseJson(text)

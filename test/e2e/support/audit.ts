@@ -32,7 +32,8 @@ export interface AuditLog {
   readonly apiserverArgs: ReadonlyArray<string>
   /** The current end of the log, for `events(offset)`. */
   readonly offset: () => number
-  readonly events: (fromOffset?: number) => ReadonlyArray<AuditEvent>
+  /** The events from `fromOffset` on; with `hint`, only those whose line contains it (skips parsing the rest). */
+  readonly events: (fromOffset?: number, hint?: string) => ReadonlyArray<AuditEvent>
 }
 
 /**
@@ -51,7 +52,7 @@ export const auditLog = (dir: string, users?: ReadonlyArray<string>): AuditLog =
     file,
     apiserverArgs: [`--audit-policy-file=${policy}`, `--audit-log-path=${file}`, "--audit-log-mode=blocking"],
     offset: () => (fs.existsSync(file) ? fs.statSync(file).size : 0),
-    events: (fromOffset = 0) => {
+    events: (fromOffset = 0, hint) => {
       if (!fs.existsSync(file)) return []
       const fd = fs.openSync(file, "r")
       try {
@@ -61,7 +62,7 @@ export const auditLog = (dir: string, users?: ReadonlyArray<string>): AuditLog =
         return buffer
           .toString("utf8")
           .split("\n")
-          .filter((line) => line.trim() !== "")
+          .filter((line) => line.trim() !== "" && (hint === undefined || line.includes(hint)))
           .flatMap((line) => {
             try {
               return [JSON.parse(line) as AuditEvent]
@@ -85,24 +86,84 @@ export const byOperator = (event: AuditEvent): boolean => (event.userAgent ?? ""
 export const created = (event: AuditEvent): boolean =>
   (event.verb === "create" || event.verb === "patch") && event.responseStatus?.code === 201
 
+/** A delete the apiserver carried out (200, or 202 while finalizers run). */
+export const deleted = (event: AuditEvent): boolean =>
+  event.verb === "delete" && (event.responseStatus?.code === 200 || event.responseStatus?.code === 202)
+
 /**
- * A create or apply whose outcome the log cannot tell: the client went away (killed) before the answer, so the
- * apiserver logged a 5xx although the write may have been stored.
+ * A create or apply the apiserver answered with 5xx: the client went away (killed) before the answer. The write may
+ * have been stored all the same; the log cannot tell.
  */
-export const uncertain = (event: AuditEvent): boolean =>
+export const interrupted = (event: AuditEvent): boolean =>
   (event.verb === "create" || event.verb === "patch") && (event.responseStatus?.code ?? 500) >= 500
 
-/** Per object name of `resource` in `namespace`: how often it was surely created, and how often perhaps. */
-export const creations = (events: ReadonlyArray<AuditEvent>, resource: string, namespace: string) => {
-  const counts = new Map<string, { sure: number; perhaps: number }>()
+/**
+ * Per object name of `resource` in `namespace`, in log order: its successful creates (201), deletes, and
+ * interrupted writes (`interrupted <code>`, shown in failure messages, never counted as a create).
+ */
+export const lifecycle = (events: ReadonlyArray<AuditEvent>, resource: string, namespace: string) => {
+  const byName = new Map<string, Array<string>>()
   for (const event of events) {
     if (event.objectRef?.resource !== resource || event.objectRef.namespace !== namespace) continue
     if (event.objectRef.subresource !== undefined) continue
-    const sure = created(event)
-    if (!sure && !uncertain(event)) continue
+    const what = created(event)
+      ? "created"
+      : deleted(event)
+        ? "deleted"
+        : interrupted(event)
+          ? `interrupted ${event.responseStatus?.code ?? "-"}`
+          : undefined
+    if (what === undefined) continue
     const name = event.objectRef.name ?? ""
-    const count = counts.get(name) ?? { sure: 0, perhaps: 0 }
-    counts.set(name, sure ? { ...count, sure: count.sure + 1 } : { ...count, perhaps: count.perhaps + 1 })
+    byName.set(name, [...(byName.get(name) ?? []), what])
   }
-  return counts
+  return byName
+}
+
+/** The names of `resource` in `namespace` created (201) more or less than once: `name: created,deleted,…`. */
+export const notCreatedOnce = (
+  events: ReadonlyArray<AuditEvent>,
+  resource: string,
+  namespace: string,
+  names: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  const history = lifecycle(events, resource, namespace)
+  return names.flatMap((name) => {
+    const steps = history.get(name) ?? []
+    return steps.filter((step) => step === "created").length === 1 ? [] : [`${name}: ${steps.join(",") || "never"}`]
+  })
+}
+
+/**
+ * Follows the log as it grows, for reacting to a request at once (a kill right after the operator created a Job).
+ * `next` returns the events appended since the last call; lines without `hint` are skipped unparsed (the log of a
+ * full cluster grows by hundreds of lines a second).
+ */
+export const auditTail = (log: AuditLog, fromOffset = log.offset()) => {
+  let offset = fromOffset
+  let partial = ""
+  const next = (hint?: string): ReadonlyArray<AuditEvent> => {
+    if (!fs.existsSync(log.file)) return []
+    const fd = fs.openSync(log.file, "r")
+    try {
+      const size = fs.fstatSync(fd).size
+      if (size <= offset) return []
+      const buffer = Buffer.alloc(size - offset)
+      fs.readSync(fd, buffer, 0, buffer.length, offset)
+      offset = size
+      const lines = (partial + buffer.toString("utf8")).split("\n")
+      partial = lines.pop() ?? ""
+      return lines.flatMap((line) => {
+        if (line.trim() === "" || (hint !== undefined && !line.includes(hint))) return []
+        try {
+          return [JSON.parse(line) as AuditEvent]
+        } catch {
+          return []
+        }
+      })
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  return { next }
 }

@@ -56,15 +56,18 @@ const waitForReady = async (url: string, child: ChildProcess, logTail: () => str
 /**
  * Bundles the operator's sources into one ES module in `dir` and returns its path. Under load tsx needs several
  * seconds to start the operator from source and a bundle about one, which matters to tests that restart it often.
- * esbuild is what tsx itself transpiles with; the bundle is built from the current sources every time.
+ * esbuild is what tsx itself transpiles with; the bundle is built from the current sources every time (of the
+ * checkout CONVEX_OPERATOR_SOURCE names, if set: its node_modules may be a link to this one's).
  */
 export const bundleOperator = async (dir: string): Promise<string> => {
   const esbuild = await import("esbuild")
+  // CONVEX_OPERATOR_SOURCE: another checkout to bundle from (to run a fault test against an older operator).
+  const root = process.env.CONVEX_OPERATOR_SOURCE ?? repoRoot
   // The operator reads its version from ../package.json beside its module, as from src/ and dist/.
-  fs.copyFileSync(path.join(repoRoot, "packages/operator/package.json"), path.join(dir, "package.json"))
+  fs.copyFileSync(path.join(root, "packages/operator/package.json"), path.join(dir, "package.json"))
   const outfile = path.join(dir, "bundle", "convex-operator.mjs")
   await esbuild.build({
-    entryPoints: [path.join(repoRoot, "packages/operator/src/main.ts")],
+    entryPoints: [path.join(root, "packages/operator/src/main.ts")],
     bundle: true,
     platform: "node",
     format: "esm",

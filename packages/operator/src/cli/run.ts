@@ -143,11 +143,18 @@ export const runCommand = Command.make(
         })
       )
       if (flags.leaderElect) {
+        // The Lease has a client of its own, without the work's rate limit: a renewal never waits behind writes
+        // queued in the limiter (client-go's leader election has its own client too).
+        const leaseClient = yield* Layer.build(
+          countingKubeClient.pipe(
+            Layer.provide(KubeClient.layerLive({ source, userAgent: userAgent("convex-operator"), rateLimit: false }))
+          )
+        )
         const leadership = yield* LeaderElection.make({
           namespace: flags.leaseNamespace,
           name: "convex-operator-leader",
           identity
-        })
+        }).pipe(Effect.provide(leaseClient))
         leading = leadership.isLeader
         yield* Effect.logInfo(`leader election: waiting for Lease ${flags.leaseNamespace}/convex-operator-leader`)
         // Every write of a term, Events included, passes the fence: once the term has ended by this process's

@@ -1,0 +1,344 @@
+/**
+ * Fault injection, part 3: leadership. Two operator replicas with leader election, each with its own ServiceAccount
+ * token so that the audit log tells them apart by credential id.
+ *
+ * A deposed leader: the leader (rate-limited to 5 requests a second) is frozen (SIGSTOP) in the middle of rolling a
+ * change, with writes waiting in its rate limiter, and stays frozen past its lease; the standby takes over and rolls
+ * that change and one more, then the old leader resumes with its queued writes, a backlog of watch events and late
+ * timers. It must write nothing (no write but failed ones on its Lease) and step down to a standby (the process keeps
+ * running, not ready): LeaderElection ends a term by the clock, and every write passes its fence when asked for and
+ * again right before it is sent.
+ *
+ * Failover in the middle of a saga: the leader is killed (SIGKILL) the moment the audit log shows it created the
+ * pre-upgrade ConvexBackup of an exportImport upgrade, before the roll; the standby takes over and finishes the upgrade
+ * with each step run once: one pre-upgrade ConvexBackup, one export Job, one import Job.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { backupJobName } from "@convex-operator/core"
+import { install } from "convex-operator"
+import { beforeAll, describe, expect, it } from "vitest"
+import { useLocalCluster } from "../integration/support.js"
+import { crdPaths } from "../support/manifests.js"
+import { type AuditEvent, auditLog, byOperator, writeVerbs } from "./support/audit.js"
+import { cleanUpAfterFile } from "./support/clean-up.js"
+import { converge, type Json, kubeHelpers, readyOn, sleep, v1, v2 } from "./support/fault.js"
+import { eventually, type Kubectl, makeKubectl } from "./support/kube.js"
+import {
+  createsByName,
+  credentialOf,
+  credentialOfEvent,
+  describeEvent,
+  followAudit,
+  receivedAt,
+  succeeded
+} from "./support/leader-audit.js"
+import { bundleOperator, type OperatorProcess, startOperator } from "./support/operator-process.js"
+import { operatorKubeconfig, serviceAccountKubeconfig } from "./support/service-account-kubeconfig.js"
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-fault-leader-"))
+const audit = auditLog(work)
+const cluster = useLocalCluster({ components: "full", crds: crdPaths, apiserverArgs: audit.apiserverArgs }, 180_000)
+
+// LeaderElection's defaults (client-go's): a standby takes a Lease this old; a leader's term ends this long after
+// its last renewal began.
+const leaseDurationMillis = 15_000
+const renewDeadlineMillis = 10_000
+
+let kubectl: Kubectl
+let helpers: ReturnType<typeof kubeHelpers>
+let bundle: string
+let tokens = 0
+/** Every replica started, so the file's clean-up stops whichever still runs. */
+const replicas: Array<OperatorProcess> = []
+const timings: Array<string> = []
+
+interface Replica {
+  readonly operator: OperatorProcess
+  readonly credential: string
+  readonly name: string
+}
+
+/** A replica named `name` (POD_NAME) with a token of its own; the first of a pair waits until it leads. */
+const startReplica = async (name: string, leads: boolean, extraArgs: ReadonlyArray<string> = []): Promise<Replica> => {
+  const info = cluster.info()
+  const kubeconfig =
+    tokens++ === 0
+      ? operatorKubeconfig(kubectl, info, work)
+      : serviceAccountKubeconfig({
+          kubectl,
+          cluster: info,
+          namespace: install.namespace,
+          serviceAccount: install.serviceAccount,
+          file: path.join(work, `operator-${name}.kubeconfig`)
+        })
+  const operator = await startOperator({
+    kubeconfig,
+    logDir: work,
+    bundle,
+    env: { POD_NAME: name },
+    waitReady: leads,
+    args: [
+      "--leader-elect",
+      `--leader-election-namespace=${install.namespace}`,
+      "--operator-image=registry.example/convex-operator:fault",
+      ...extraArgs
+    ]
+  })
+  replicas.push(operator)
+  return { operator, credential: credentialOf(kubeconfig), name }
+}
+
+beforeAll(async () => {
+  const info = cluster.info()
+  kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
+  helpers = kubeHelpers(kubectl)
+  helpers.namespace(install.namespace)
+  bundle = await bundleOperator(work)
+}, 120_000)
+
+cleanUpAfterFile({
+  label: "[fault leader]",
+  work,
+  // The tests stop their replicas and assert the exit codes; this stops those a failed test left running.
+  stop: async () => {
+    let code: number | null = null
+    for (const operator of replicas) if (operator.running()) code = await operator.stop()
+    return code
+  },
+  summary: () => timings.join(", ")
+})
+
+const holder = () =>
+  (kubectl.json<Json>(["lease", "convex-operator-leader", "-n", install.namespace])?.spec?.holderIdentity ??
+    "") as string
+const instance = (ns: string, name: string, version: string, extra: Json = {}) => ({
+  apiVersion: "convex.icod.de/v1alpha1",
+  kind: "ConvexInstance",
+  metadata: { name, namespace: ns },
+  spec: { environment: "dev", version, ...extra }
+})
+const statusCode = async (url: string) => {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(2000) })).status
+  } catch {
+    return 0
+  }
+}
+const timed = (what: string, started: number) => timings.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}s`)
+
+describe("fault injection: leadership", () => {
+  it("a leader frozen past its lease writes nothing when it resumes and steps down to a standby", async () => {
+    const started = Date.now()
+    const ns = "fault-leader-deposed"
+    helpers.namespace(ns)
+    // replica-a sends at most 5 requests a second, one at a time, so that writes wait in its rate limiter when it
+    // freezes: those are what a deposed leader would send late.
+    const a = await startReplica("replica-a", true, ["--kube-api-qps=5", "--kube-api-burst=1"])
+    const b = await startReplica("replica-b", false)
+    expect(holder()).toMatch(/^replica-a_/)
+    const read = () => helpers.instances(ns)
+    const envOf = (name: string): ReadonlyArray<Json> =>
+      kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])?.spec.template.spec.containers[0].env ?? []
+    const phase = (value: string) => ({ backend: { env: [{ name: "FAULT_PHASE", value }] } })
+    const onPhase = (value: string) => (object: Json | undefined, name: string) =>
+      readyOn(object, v1) && envOf(name).some((env) => env.name === "FAULT_PHASE" && env.value === value)
+    // More instances than the operator reconciles at once (4), so that work is queued when the freeze comes.
+    const names = ["steady-0", "steady-1", "steady-2", "steady-3", "steady-4", "steady-5"]
+    for (const name of names) helpers.apply(instance(ns, name, v1, phase("before")))
+    await converge("every instance Ready under replica-a", names, read, onPhase("before"), {
+      log: () => a.operator.logTail(20)
+    })
+
+    // Change every instance and freeze the leader the moment the audit log shows it writing for that change: it
+    // stops in the middle of its reconciles, with writes queued in its rate limiter and reconciles in its queue. Its
+    // last renewal began at most 2 s before (the Lease has a client of its own, without the limit); replica-b takes
+    // over once the Lease is 15 s old.
+    const logged = fs.statSync(a.operator.logFile).size
+    const tail = followAudit(audit)
+    for (const name of names) helpers.apply(instance(ns, name, v1, phase("after")))
+    await tail.waitFor(
+      "replica-a writing for the change",
+      (event) =>
+        credentialOfEvent(event) === a.credential && writeVerbs.has(event.verb) && event.objectRef?.namespace === ns
+    )
+    a.operator.signal("SIGSTOP")
+    const frozenAt = Date.now()
+    let resumedAt = 0
+    try {
+      await eventually("replica-b holds the Lease", () => (holder().startsWith("replica-b_") ? true : undefined), {
+        timeoutMillis: 60_000,
+        intervalMillis: 200
+      })
+      timings.push(`takeover ${((Date.now() - frozenAt) / 1000).toFixed(1)}s after the freeze`)
+      await converge("every instance rolled to the change by replica-b", names, read, onPhase("after"), {
+        log: () => b.operator.logTail(20)
+      })
+      // And one more change, which the old leader's unfinished work would undo if it wrote.
+      for (const name of names) helpers.apply(instance(ns, name, v1, phase("final")))
+      await converge("every instance rolled to the final change by replica-b", names, read, onPhase("final"), {
+        log: () => b.operator.logTail(20)
+      })
+    } finally {
+      a.operator.signal("SIGCONT")
+      resumedAt = Date.now()
+    }
+    expect(resumedAt - frozenAt).toBeGreaterThan(leaseDurationMillis)
+
+    // It steps down at once: the term ended renewDeadline after its last renewal, long before it woke up.
+    await eventually(
+      "replica-a to log that it lost the lease",
+      () => (fs.readFileSync(a.operator.logFile, "utf8").slice(logged).includes("lost the lease") ? true : undefined),
+      { timeoutMillis: 20_000, detail: () => a.operator.logTail(20) }
+    )
+    // Give a late reconcile, a requeue timer or the drain of the old term's work the time to write, if it could.
+    await sleep(renewDeadlineMillis)
+    expect(a.operator.running(), "replica-a keeps running as a standby").toBe(true)
+    expect(await statusCode(`${a.operator.probesUrl}/healthz`)).toBe(200)
+    expect(await statusCode(`${a.operator.probesUrl}/readyz`), "a standby is not ready").not.toBe(200)
+    expect(holder()).toMatch(/^replica-b_/)
+
+    // Nothing written by replica-a since the freeze (a request it sent before is received within the first second);
+    // the only writes it may have tried are on its Lease, and none of them succeeded.
+    const since = audit
+      .events()
+      .filter(
+        (event) =>
+          byOperator(event) && credentialOfEvent(event) === a.credential && receivedAt(event) >= frozenAt + 1000
+      )
+    const writes = since.filter((event) => writeVerbs.has(event.verb))
+    expect(writes.filter((event) => event.objectRef?.resource !== "leases").map(describeEvent)).toEqual([])
+    expect(writes.filter(succeeded).map(describeEvent)).toEqual([])
+    // It did wake up: it asked the apiserver for the Lease again after the resume.
+    expect(
+      since.filter((event) => event.objectRef?.resource === "leases" && event.verb === "get").length
+    ).toBeGreaterThan(0)
+    // And replica-b did the rolling.
+    const rolled = audit
+      .events()
+      .filter(
+        (event) =>
+          event.objectRef?.namespace === ns && writeVerbs.has(event.verb) && receivedAt(event) >= frozenAt + 1000
+      )
+      .filter(byOperator)
+    expect(rolled.length).toBeGreaterThan(0)
+    expect(new Set(rolled.map(credentialOfEvent))).toEqual(new Set([b.credential]))
+
+    // The final change stands.
+    await converge("every instance still on the final change", names, read, onPhase("final"))
+
+    // Both step down cleanly on SIGTERM: the standby, and the leader, which releases the Lease.
+    expect(await a.operator.stop()).toBe(0)
+    expect(await b.operator.stop()).toBe(0)
+    expect(holder()).toBe("")
+    timed("deposed leader", started)
+  }, 240_000)
+
+  it("a leader killed right after it created the pre-upgrade backup: the standby finishes, each step once", async () => {
+    const started = Date.now()
+    const ns = "fault-leader-saga"
+    const name = "saga"
+    helpers.namespace(ns)
+    helpers.backupVolume(ns, name)
+    const c = await startReplica("replica-c", true)
+    const d = await startReplica("replica-d", false)
+    expect(holder()).toMatch(/^replica-c_/)
+    const read = () => helpers.instances(ns)
+    const upgrade = { maintenance: { upgradeStrategy: "exportImport" } }
+    helpers.apply(instance(ns, name, v1, upgrade))
+    await converge("saga Ready on v1", [name], read, (object) => readyOn(object, v1), {
+      log: () => c.operator.logTail(20)
+    })
+
+    const offset = audit.offset()
+    const tail = followAudit(audit, offset)
+    helpers.apply(instance(ns, name, v2, upgrade))
+    const backup = await tail.waitFor(
+      "replica-c creating the pre-upgrade ConvexBackup",
+      (event: AuditEvent) =>
+        credentialOfEvent(event) === c.credential &&
+        event.objectRef?.resource === "convexbackups" &&
+        event.objectRef.namespace === ns &&
+        (event.objectRef.name ?? "").startsWith(`${name}-pre-upgrade-`) &&
+        (event.verb === "create" || event.verb === "patch") &&
+        event.responseStatus?.code === 201
+    )
+    await c.operator.kill()
+    const killedAt = Date.now()
+    console.log(
+      `[fault leader] killed replica-c ${killedAt - receivedAt(backup)} ms after it created ${backup.objectRef?.name}`
+    )
+    expect(c.operator.running()).toBe(false)
+    // Before the roll: the backend still runs v1.
+    const image = () =>
+      kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])?.spec.template.spec.containers[0].image
+    expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
+
+    await eventually("replica-d holds the Lease", () => (holder().startsWith("replica-d_") ? true : undefined), {
+      timeoutMillis: 60_000,
+      intervalMillis: 200
+    })
+    timings.push(`saga takeover ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`)
+    await converge("saga Ready on v2 under replica-d", [name], read, (object) => readyOn(object, v2), {
+      timeoutMillis: 150_000,
+      log: () => d.operator.logTail(20)
+    })
+    expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
+
+    // Each step once, from the objects that exist: one pre-upgrade ConvexBackup, Completed, and one export Job (its
+    // own, kept with it); the import Job belongs to the upgrade and is gone with it.
+    const backups = (kubectl.json<Json>(["convexbackups", "-n", ns, "-l", "convex.icod.de/upgrade-hash"])?.items ??
+      []) as ReadonlyArray<Json>
+    expect(backups.map((item) => [item.metadata.name, item.status?.phase])).toEqual([
+      [backup.objectRef?.name, "Completed"]
+    ])
+    const jobs = ((kubectl.json<Json>(["jobs", "-n", ns])?.items ?? []) as ReadonlyArray<Json>).map(
+      (job) => job.metadata.name as string
+    )
+    expect(jobs.filter((job) => job.startsWith(`${name}-pre-upgrade-`))).toEqual([
+      backupJobName(backup.objectRef?.name ?? "")
+    ])
+
+    // ... and from the creates in the audit log: each step's object created once (a 5xx from the killed replica
+    // counts as perhaps: the apiserver may have stored it), and no step created under a second name.
+    const events = audit.events(offset).filter(byOperator)
+    const creates = {
+      backups: createsByName(events, "convexbackups", ns),
+      jobs: createsByName(events, "jobs", ns)
+    }
+    const named = (counts: ReadonlyMap<string, unknown>, prefix: string) =>
+      [...counts.keys()].filter((key) => key.startsWith(`${name}-${prefix}`))
+    const steps = {
+      backup: named(creates.backups, "pre-upgrade-"),
+      exportJob: named(creates.jobs, "pre-upgrade-"),
+      importJob: named(creates.jobs, "import-"),
+      envSave: named(creates.jobs, "envsave-"),
+      envRestore: named(creates.jobs, "envrest-")
+    }
+    console.log(`[fault leader] saga steps created: ${JSON.stringify(steps)}`)
+    for (const [step, found] of Object.entries(steps)) expect(found, `${step}: one name`).toHaveLength(1)
+    for (const [counts, names] of [
+      [creates.backups, steps.backup],
+      [creates.jobs, [...steps.exportJob, ...steps.importJob, ...steps.envSave, ...steps.envRestore]]
+    ] as const) {
+      for (const object of names) {
+        const count = counts.get(object) ?? { sure: 0, perhaps: 0 }
+        expect(count.sure, `${object} created at most once: ${JSON.stringify(count)}`).toBeLessThanOrEqual(1)
+        expect(count.sure + count.perhaps, `${object} created: ${JSON.stringify(count)}`).toBeGreaterThanOrEqual(1)
+      }
+    }
+    // The backup by the killed leader; the import, after the roll, by its successor.
+    expect(credentialOfEvent(backup)).toBe(c.credential)
+    const importCreate = events.find(
+      (event) =>
+        event.objectRef?.resource === "jobs" &&
+        event.objectRef.name === steps.importJob[0] &&
+        event.responseStatus?.code === 201
+    )
+    expect(importCreate === undefined ? undefined : credentialOfEvent(importCreate)).toBe(d.credential)
+
+    expect(await d.operator.stop()).toBe(0)
+    timed("saga failover", started)
+  }, 300_000)
+})

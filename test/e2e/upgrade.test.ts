@@ -352,10 +352,27 @@ describe("upgrades end to end", () => {
 
     // While no operator runs, the Job completes.
     backupVolume(name)
+    // The claim binds to the new volume (PV controller), the scheduler places the waiting pod, kwok completes it and
+    // the Job controller counts it: cluster components only, and slow on a loaded machine, so the detail shows
+    // which of them has not acted yet.
     await eventually(
       "the export Job to succeed",
       () => (job(name, "export")?.status?.succeeded === 1 ? true : undefined),
-      { timeoutMillis: 60_000 }
+      {
+        timeoutMillis: 90_000,
+        detail: () => {
+          const claim = kubectl.json<Json>(["pvc", `${name}-backups`, "-n", ns])
+          const pods = kubectl.json<Json>(["pods", "-n", ns, "-l", `job-name=${job(name, "export")?.metadata.name}`])
+          return [
+            `job: ${JSON.stringify(job(name, "export")?.status ?? null)}`,
+            `claim: ${JSON.stringify(claim?.status ?? null)} volume ${claim?.spec?.volumeName ?? "-"}`,
+            ...(pods?.items ?? []).map(
+              (pod: Json) =>
+                `pod ${pod.metadata.name}: node ${pod.spec.nodeName ?? "-"} ${JSON.stringify(pod.status?.conditions ?? [])}`
+            )
+          ].join("\n")
+        }
+      }
     )
     operator = await runOperator()
     const uids = new Set<string>()
@@ -367,5 +384,5 @@ describe("upgrades end to end", () => {
     expect([...uids].filter((uid) => uid !== exporting.metadata.uid)).toEqual([])
     expect(preUpgradeBackups(name).map((backup) => backup.status?.phase)).toEqual(["Completed"])
     expect(conditionOf(object, "ExportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
-  }, 180_000)
+  }, 240_000)
 })

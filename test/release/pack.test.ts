@@ -210,6 +210,54 @@ describe("npm pack of the libraries", () => {
     expect(fs.lstatSync(path.join(app, "node_modules/@convex-operator/core")).isSymbolicLink()).toBe(false)
   })
 
+  it("convex-admin-key (examples/library) issues and verifies keys from a file or a Kubernetes Secret's JSON", async () => {
+    const tool = path.join("dist", "convex-admin-key.js")
+    const run = (args: ReadonlyArray<string>) =>
+      promisify(execFile)(process.execPath, [tool, ...args], { cwd: app, encoding: "utf8" }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error
+      )
+    const instanceSecret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
+    fs.writeFileSync(path.join(app, "secret.hex"), `${instanceSecret}\n`)
+    const issued = await run(["issue", "--instance", "hello", "--secret", "secret.hex", "--read-only"])
+    expect(issued.code).toBe(0)
+    const key = issued.stdout.trim()
+    expect(key).toMatch(/^hello\|01[0-9a-f]+$/)
+    // The library's own check agrees with the tool.
+    const { verifyAdminKey } = await import("@convex-operator/core")
+    expect(verifyAdminKey(key, "hello", instanceSecret)).toBe(true)
+    fs.writeFileSync(path.join(app, "key.txt"), key)
+    const accepted = await run(["verify", "--instance", "hello", "--secret", "secret.hex", "--key", "key.txt"])
+    expect(accepted).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^accepted: read-only admin key for instance hello, issued \d{4}-/)
+    })
+    const other = await run(["verify", "--instance", "other", "--secret", "secret.hex", "--key", "key.txt"])
+    expect(other.code).toBe(1)
+    expect(other.stderr).toContain('the admin key is for instance "hello", not for instance "other"')
+    // A Secret as `kubectl get secret -o json` prints it: the tool checks the Secret's own admin key.
+    const b64 = (text: string) => Buffer.from(text).toString("base64")
+    const secretJson = (adminKey: string) =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Secret",
+        data: { "instance-secret": b64(instanceSecret), "admin-key": b64(adminKey) }
+      })
+    fs.writeFileSync(path.join(app, "secret.json"), secretJson(key))
+    expect((await run(["verify", "--instance", "hello", "--secret", "secret.json"])).code).toBe(0)
+    const tampered = `${key.slice(0, -2)}${key.endsWith("00") ? "11" : "00"}`
+    fs.writeFileSync(path.join(app, "secret.json"), secretJson(tampered))
+    const refused = await run(["verify", "--instance", "hello", "--secret", "secret.json"])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain("was not issued with this instance secret")
+    // Nothing secret is echoed: neither the instance secret nor a key it did not issue.
+    for (const output of [accepted, other, refused]) {
+      expect(`${output.stdout}${output.stderr}`).not.toContain(instanceSecret)
+      expect(`${output.stdout}${output.stderr}`).not.toContain(key.split("|")[1])
+    }
+    expect((await run(["verify", "--secret", "secret.hex"])).code).toBe(2)
+  })
+
   it("the packed core bundles for the browser with no Node built-in and issues and checks Convex's admin keys there", async () => {
     const entry = path.join(app, "node_modules/@convex-operator/core/dist/index.js")
     // platform "browser": a `node:` import or a Node built-in cannot be resolved and fails the build.

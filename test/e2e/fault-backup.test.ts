@@ -381,10 +381,14 @@ describe("a restore that fails", () => {
     const failing = await cluster.run(failJobPods({ namespace: ns, jobNamePrefix: "restored-restore" }))
     const offset = audit.offset()
     // Every look at the instance checks that it is not Ready before its restore succeeded.
+    // ... and every restore status seen, in order (no repeats).
     const readyEarly: Array<string> = []
+    const seen: Array<string> = []
     const watchReady = (object: Json | undefined) => {
       const phase = object?.status?.restore?.phase
       if (conditionOf(object, "Ready")?.status === "True" && phase !== "Succeeded") readyEarly.push(String(phase))
+      const restore = `${phase} ${object?.status?.restore?.attempt ?? 1}: ${object?.status?.restore?.message ?? ""}`
+      if (phase !== undefined && seen.at(-1) !== restore) seen.push(restore)
       return object
     }
     const started = Date.now()
@@ -426,10 +430,15 @@ describe("a restore that fails", () => {
           ? object
           : undefined
       },
-      { timeoutMillis: 120_000, intervalMillis: 250, detail: () => operator.logTail(20) }
+      { timeoutMillis: 120_000, intervalMillis: 100, detail: () => operator.logTail(20) }
     )
     timings.push(`retried restore Ready after ${((Date.now() - retried) / 1000).toFixed(1)}s`)
     expect(readyEarly).toEqual([])
+    // The retry reads the same backup: it never waits for it as if it were gone.
+    expect(
+      seen.filter((status) => status.includes("not found")),
+      seen.join("\n")
+    ).toEqual([])
     expect(restored.status.restore).toMatchObject({ phase: "Succeeded", attempt: 2, job: "restored-restore" })
     expect(conditionOf(restored, "RestoreCompleted")).toMatchObject({ status: "True" })
     const job = get("job", "restored-restore")

@@ -167,12 +167,12 @@ const observeReferences = (cache: Cache, instance: ConvexInstance, namespace: st
     return found
   })
 
-/** The ConvexBackup a pending restore reads (none once the restore finished, or for an S3 source). */
+/** The ConvexBackup a restore reads (none once it succeeded, or for an S3 source; a failed one may be retried). */
 const observeRestoreSource = (instance: ConvexInstance, namespace: string) =>
   Effect.gen(function* () {
     const backup = instance.spec.restore?.from.backup
     const phase = instance.status?.restore?.phase
-    if (backup === undefined || phase === "Succeeded" || phase === "Failed") return []
+    if (backup === undefined || phase === "Succeeded") return []
     const kube = yield* KubeClient
     return yield* kube.get(ConvexBackups, backup, { namespace }).pipe(
       Effect.map((object) => [object]),

@@ -13,6 +13,7 @@
  * (e.g. `git worktree add <dir> <commit>`), bundled the same way (esbuild, Node). Writes
  * `bench/results/secrets-<N>x<bytes>.json`.
  */
+import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -84,6 +85,12 @@ const bundle = async (checkout: string, dir: string): Promise<string> => {
   return outfile
 }
 
+/** The commit a checkout is at, with `+changes` when its tracked files differ from it. */
+const commitOf = (checkout: string) => {
+  const git = (...args: Array<string>) => execFileSync("git", ["-C", checkout, ...args], { encoding: "utf8" }).trim()
+  return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--untracked-files=no") === "" ? "" : "+changes"}`
+}
+
 interface Sample {
   readonly build: string
   readonly run: number
@@ -152,11 +159,16 @@ const main = async () => {
       `Kubernetes ${version}: ${secretCount} unrelated Secrets (${mib(secretBytes / 1024 ** 2)} MiB of data) and ${instanceCount} instances in ${((Date.now() - createdAt) / 1000).toFixed(1)} s`
     )
 
-    const builds: Array<{ readonly name: string; readonly bundle: string }> = []
+    const builds: Array<{ readonly name: string; readonly bundle: string; readonly commit: string }> = []
     if (flags.before !== undefined) {
-      builds.push({ name: "before", bundle: await bundle(path.resolve(flags.before), path.join(work, "before")) })
+      const checkout = path.resolve(flags.before)
+      builds.push({
+        name: "before",
+        bundle: await bundle(checkout, path.join(work, "before")),
+        commit: commitOf(checkout)
+      })
     }
-    builds.push({ name: "after", bundle: await bundle(repoRoot, path.join(work, "after")) })
+    builds.push({ name: "after", bundle: await bundle(repoRoot, path.join(work, "after")), commit: commitOf(repoRoot) })
     const kubeconfig = operatorKubeconfig(kubectl, cluster, work)
     const samples: Array<Sample> = []
     for (let run = 1; run <= runs; run++) {
@@ -192,7 +204,7 @@ const main = async () => {
       instances: `${instanceCount} dev instances, each referencing one Secret of its own`,
       readyMeasures: "spawn of Node to /readyz 200 (polled every 200 ms), bundle start included",
       settleSeconds,
-      builds: builds.map((build) => build.name),
+      builds: builds.map((build) => ({ name: build.name, commit: build.commit })),
       samples
     }
     const out = path.join(repoRoot, "bench", "results", `secrets-${secretCount}x${bytes}.json`)

@@ -291,12 +291,12 @@ describe("Store.trim", () => {
   it("drops managedFields and the last-applied annotation, keeps other annotations, and leaves lean objects alone", () => {
     const lean = cm("lean")
     expect(Store.trim(lean)).toBe(lean)
-    const only = Store.trim({
+    const only = Store.trim<KubeObject>({
       ...cm("only"),
       metadata: { name: "only", annotations: { [Store.lastAppliedAnnotation]: "{}" }, managedFields: [{}] }
     })
     expect(only.metadata).toEqual({ name: "only" })
-    const mixed = Store.trim({
+    const mixed = Store.trim<KubeObject>({
       ...cm("mixed"),
       metadata: { name: "mixed", annotations: { [Store.lastAppliedAnnotation]: "{}", a: "1" }, labels: { l: "2" } }
     })

@@ -411,7 +411,7 @@ export const contractSuite = (it: It) => {
       yield* kube.delete(Resource.ConfigMap, `${run}-other`, { namespace: ns })
       yield* kube.delete(Resource.ConfigMap, name, { namespace: ns })
       const collected = Chunk.toReadonlyArray(yield* events.await.pipe(Effect.flatten, Effect.timeout("20 seconds")))
-      expect(collected.map((e) => (e.type === "BOOKMARK" ? e.type : `${e.type} ${e.object.metadata.name}`))).toEqual([
+      expect(collected.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
         `ADDED ${name}`,
         `MODIFIED ${name}`,
         `DELETED ${name}`

@@ -21,6 +21,7 @@ import { type AuditEvent, auditLog, byOperator, writeVerbs } from "./support/aud
 import { cleanUpAfterFile } from "./support/clean-up.js"
 import { converge, type Json, kubeHelpers } from "./support/fault.js"
 import { startGatewayController } from "./support/gateway-controller.js"
+import { admittedHostile } from "./support/hostile-specs.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { bundleOperator, type OperatorProcess, startOperator } from "./support/operator-process.js"
 import { operatorKubeconfig, serviceAccountKubeconfig } from "./support/service-account-kubeconfig.js"
@@ -118,78 +119,6 @@ const problems = (object: Json | undefined): ReadonlyArray<string> =>
   ((object?.status?.conditions ?? []) as ReadonlyArray<Json>)
     .filter((condition) => condition.status === "False" && condition.type !== "UpgradeInProgress")
     .map((condition) => `${condition.type}: ${condition.message}`)
-
-const net = (extra: object) => ({ ...valid, networking: { host: "api.example.com", ...extra } })
-const env = (entries: ReadonlyArray<Json>) => ({ ...valid, backend: { env: entries } })
-
-/**
- * Hostile specs the apiserver admits (no schema rule refuses them), with the outcome each must reach: Ready (the
- * value is harmless, or the override is documented), or a False condition naming `reported` (the field of the
- * instance, or the field of the child the apiserver refused).
- */
-const admittedHostile: ReadonlyArray<{
-  readonly what: string
-  readonly spec: unknown
-  readonly outcome: "Ready" | { readonly reported: string }
-}> = [
-  {
-    what: "a PVC size of 1e1000",
-    spec: { ...valid, backend: { storage: { pvc: { enabled: true, size: "1e1000" } } } },
-    outcome: { reported: "PVCReady" }
-  },
-  {
-    what: "a negative memory limit",
-    spec: { ...valid, backend: { resources: { limits: { memory: "-1Gi" } } } },
-    outcome: { reported: "resources.limits[memory]" }
-  },
-  {
-    what: "a CPU limit of 1e308",
-    spec: { ...valid, backend: { resources: { limits: { cpu: "1e308" } } } },
-    outcome: "Ready"
-  },
-  { what: "an env var name with '='", spec: env([{ name: "A=B", value: "x" }]), outcome: { reported: ".name" } },
-  // spec.backend.env wins over the operator's variables ("later entries win"), except INSTANCE_NAME and
-  // INSTANCE_SECRET, which admission refuses (the admission corpus).
-  {
-    what: "an env var named CONVEX_CLOUD_ORIGIN",
-    spec: env([{ name: "CONVEX_CLOUD_ORIGIN", value: "https://x.io" }]),
-    outcome: "Ready"
-  },
-  {
-    what: "an env var from a Secret named like one in another namespace",
-    spec: env([{ name: "X", valueFrom: { secretKeyRef: { name: "stolen", key: "url" } } }]),
-    outcome: { reported: "spec.backend.env[0].valueFrom" }
-  },
-  { what: "a 300 KiB env value", spec: env([{ name: "BIG", value: "x".repeat(300_000) }]), outcome: "Ready" },
-  {
-    what: "a restart interval of 10^12 hours",
-    spec: { ...valid, maintenance: { restartInterval: "999999999999h" } },
-    outcome: "Ready"
-  },
-  {
-    what: "a negative runAsUser",
-    spec: { ...valid, backend: { security: { pod: { runAsUser: -1 } } } },
-    outcome: { reported: "securityContext.runAsUser" }
-  },
-  {
-    what: "a 1 MiB Gateway annotation",
-    spec: net({ gatewayAnnotations: { "example.com/x": "x".repeat(1_000_000) } }),
-    outcome: { reported: "metadata.annotations" }
-  },
-  {
-    what: "a parentRef to a Gateway in kube-system",
-    spec: net({ parentRefs: [{ name: "gw", namespace: "kube-system" }] }),
-    outcome: "Ready"
-  },
-  {
-    what: "a database Secret named like one in another namespace",
-    spec: {
-      ...valid,
-      backend: { db: { engine: "postgres", secretRef: "stolen", urlKey: "url" }, storage: { mode: "external" } }
-    },
-    outcome: { reported: "spec.backend.db.secretRef" }
-  }
-]
 
 describe("fault injection: leader election and hostile input", () => {
   it("refuses the admission corpus naming the field; hostile admitted specs neither crash nor stall the operator", async () => {

@@ -8,11 +8,14 @@
 import * as fs from "node:fs"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { auditTail, byOperator } from "./support/audit.js"
 import { crashFile, crashScene, createdOnceProblems, type Scene } from "./support/crash-scene.js"
 import { type Json, readyOn, sleep, v1 } from "./support/fault.js"
+import { eventually } from "./support/kube.js"
 
 const file = crashFile("fault crash: control plane")
 const idleTimeoutSeconds = 15
+const apiserverDownSeconds = 8
 
 const phaseEnv = (value: string) => ({ backend: { env: [{ name: "FAULT_PHASE", value }] } })
 const hasPhase = (scene: Scene, name: string, value: string) =>
@@ -35,7 +38,7 @@ const setUp = async (scene: Scene) => {
 /** The operator's log since `offset` (its current log file). */
 const logSince = (scene: Scene, offset: number) => fs.readFileSync(scene.operator()!.logFile, "utf8").slice(offset)
 
-describe("the apiserver killed while the backends roll", () => {
+describe("the apiserver killed while the backends roll, down for seconds", () => {
   const scene = crashScene(file, "cp-restart", { a0: "inPlace", a1: "inPlace", a2: "inPlace", a3: "inPlace" })
 
   it("converges after the apiserver's restart (every watch resumes or lists again)", async () => {
@@ -43,8 +46,30 @@ describe("the apiserver killed while the backends roll", () => {
     const before = scene.secrets()
     const { faults } = file.cluster.info()
     await file.timed("apiserver restart", async () => {
+      const tail = auditTail(file.audit)
       setPhase(scene, "restart")
-      await Effect.runPromise(faults.restart("kube-apiserver", "SIGKILL"))
+      // The kill lands while the backends roll: right after the operator applied the first new template.
+      await eventually(
+        "the operator to apply a backend StatefulSet",
+        () =>
+          tail
+            .next(`"namespace":"${scene.ns}"`)
+            .some(
+              (event) =>
+                byOperator(event) &&
+                event.objectRef?.resource === "statefulsets" &&
+                event.verb === "patch" &&
+                event.responseStatus?.code === 200
+            )
+            ? true
+            : undefined,
+        { intervalMillis: 20 }
+      )
+      faults.signal("kube-apiserver", "SIGKILL")
+      // Down for a while, as on a busy node: the operator's watches back off and come back one by one after the
+      // restart (each lists again: 410), while the controller-manager and kwok finish the rolls.
+      await sleep(apiserverDownSeconds * 1000)
+      await Effect.runPromise(faults.restart("kube-apiserver"))
       await convergedOn(scene, "restart")
     })
     scene.expectSecretsKept(before)

@@ -229,6 +229,11 @@ const start = (
           "--bind-address=127.0.0.1",
           "--secure-port=0",
           "--leader-elect=false",
+          // kwok renews the fake Node's lease, but not while the apiserver is down or frozen (fault tests), and it
+          // takes a while to catch up after a restart. With the default 50 s grace the node controller then marks
+          // the Node NotReady and every pod on it Ready=False, and kwok never makes a Running pod Ready again: a
+          // StatefulSet's rolling update waits for that pod forever. Nothing here tests node failure.
+          "--node-monitor-grace-period=10m",
           `--root-ca-file=${pki.caFile}`,
           `--service-account-private-key-file=${pki.serviceAccountKeyFile}`
         ])

@@ -40,7 +40,7 @@ import type { RetryableError } from "../reconcile/errors.js"
 import { recordEvents } from "../reconcile/events.js"
 import { fieldManager } from "../reconcile/reconciler.js"
 import { ConvexInstances } from "../reconcile/resources.js"
-import { ConvexBackups } from "./resources.js"
+import { ConvexBackups, watchOptions } from "./resources.js"
 import { applyStatusIfChanged, retryOn } from "./writes.js"
 
 export interface BackupControllerOptions {
@@ -136,13 +136,13 @@ export const startBackupController = (options: BackupControllerOptions) =>
   Controller.make<KubeObject, RetryableError | TerminalError, KubeClient | EventRecorder>({
     name: "convexbackup",
     resource: ConvexBackups,
-    watcher: options.namespace === undefined ? {} : { namespace: options.namespace },
+    watcher: watchOptions(options.namespace),
     indexers: { instance: (object) => [instanceKeyOf(object)].filter((key): key is string => key !== undefined) },
     owns: [
       {
         resource: Resource.Job,
         watcher: {
-          ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+          ...watchOptions(options.namespace),
           labelSelector: `app.kubernetes.io/component=backup,app.kubernetes.io/managed-by=${managedBy}`
         }
       }
@@ -150,7 +150,7 @@ export const startBackupController = (options: BackupControllerOptions) =>
     watches: [
       {
         resource: ConvexInstances,
-        ...(options.namespace === undefined ? {} : { watcher: { namespace: options.namespace } }),
+        watcher: watchOptions(options.namespace),
         map: (instance, backups) => backups.unsafeByIndex("instance", Resource.keyOf(instance)).map(Resource.keyOf)
       }
     ],

@@ -1,4 +1,4 @@
-/** The backup kinds as `Resource`s of the k8s toolkit. */
+/** The backup kinds as `Resource`s of the k8s toolkit, and how their controllers watch. */
 import {
   backupKind,
   backupPlural,
@@ -7,7 +7,7 @@ import {
   scheduledBackupPlural,
   version
 } from "@convex-operator/core"
-import { Resource } from "@convex-operator/k8s"
+import { Resource, Store } from "@convex-operator/k8s"
 
 export const ConvexBackups = Resource.make({ group, version, kind: backupKind, plural: backupPlural, namespaced: true })
 export const ConvexScheduledBackups = Resource.make({
@@ -16,4 +16,10 @@ export const ConvexScheduledBackups = Resource.make({
   kind: scheduledBackupKind,
   plural: scheduledBackupPlural,
   namespaced: true
+})
+
+/** Watches of one namespace (or all), every object trimmed as it arrives (no managedFields, no last-applied copy). */
+export const watchOptions = (namespace: string | undefined) => ({
+  transform: Store.trim,
+  ...(namespace === undefined ? {} : { namespace })
 })

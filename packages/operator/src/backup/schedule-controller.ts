@@ -19,7 +19,7 @@ import { Clock, Effect, Either } from "effect"
 import type { RetryableError } from "../reconcile/errors.js"
 import { recordEvents } from "../reconcile/events.js"
 import { fieldManager } from "../reconcile/reconciler.js"
-import { ConvexBackups, ConvexScheduledBackups } from "./resources.js"
+import { ConvexBackups, ConvexScheduledBackups, watchOptions } from "./resources.js"
 import { applyStatusIfChanged, retryOn } from "./writes.js"
 
 const scheduleKeyOf = (backup: KubeObject): ReadonlyArray<string> => {
@@ -41,14 +41,11 @@ export const startScheduleController = (options: { readonly namespace: string | 
   Controller.make<KubeObject, RetryableError | TerminalError, KubeClient | EventRecorder>({
     name: "convexscheduledbackup",
     resource: ConvexScheduledBackups,
-    ...(options.namespace === undefined ? {} : { watcher: { namespace: options.namespace } }),
+    watcher: watchOptions(options.namespace),
     watches: [
       {
         resource: ConvexBackups,
-        watcher: {
-          ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-          labelSelector: backupLabels.schedule
-        },
+        watcher: { ...watchOptions(options.namespace), labelSelector: backupLabels.schedule },
         indexers: { schedule: scheduleKeyOf },
         map: (backup) => scheduleKeyOf(backup)
       }

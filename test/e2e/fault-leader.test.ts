@@ -18,7 +18,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { backupJobName } from "@convex-operator/core"
 import { install } from "convex-operator"
-import { beforeAll, describe, expect, it } from "vitest"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { useLocalCluster } from "../integration/support.js"
 import { crdPaths } from "../support/manifests.js"
 import { type AuditEvent, auditLog, byOperator, writeVerbs } from "./support/audit.js"
@@ -98,6 +98,11 @@ beforeAll(async () => {
   bundle = await bundleOperator(work)
 }, 120_000)
 
+// A test that failed before stopping its replicas must not leave them campaigning into the next test.
+afterEach(async () => {
+  for (const operator of replicas) if (operator.running()) await operator.stop()
+})
+
 cleanUpAfterFile({
   label: "[fault leader]",
   work,
@@ -107,7 +112,7 @@ cleanUpAfterFile({
     for (const operator of replicas) if (operator.running()) code = await operator.stop()
     return code
   },
-  summary: () => timings.join(", ")
+  summary: () => `${timings.join(", ")} (each test asserts its replicas' exit codes)`
 })
 
 const holder = () =>

@@ -1,10 +1,15 @@
 /**
- * The API reports of the libraries: API Extractor reads each package's built declarations (`dist/index.d.ts`) and
- * writes every exported name with its signature to `packages/<name>/etc/<name>.api.md`. The reports are committed,
- * so a change to a library's public surface is a visible diff in review; `npm test` fails while a report is stale
- * (test/release/api-report.test.ts), and `npm run api-report` (after `tsc -b`) writes them anew.
+ * The API reports of the libraries: API Extractor reads each package's declarations and writes every exported name
+ * with its signature to `packages/<name>/etc/<name>.api.md`. The reports are committed, so a change to a library's
+ * public surface is a visible diff in review; `npm test` fails while a report is stale (test/release/api-report.test.ts),
+ * and `npm run api-report` writes them anew.
+ *
+ * The declarations are emitted afresh for each report, not taken from `dist/`: tsc prints the members of inferred
+ * types (every Schema's) in the order it happened to check them, so an incremental build's `.d.ts` can list the same
+ * type's fields in another order than a clean build's, and the report would differ without any API change.
  */
-import { mkdirSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Extractor, ExtractorConfig, ExtractorLogLevel } from "@microsoft/api-extractor"
@@ -22,17 +27,44 @@ export interface ApiReportResult {
   readonly errors: ReadonlyArray<string>
 }
 
-/** Checks (or, with `write`, rewrites) the report of `packages/<name>`; its `dist/` must be built. */
+/** Emits the declarations of `packages/<name>` from a clean start into `.cache/` (not under node_modules, which API
+ * Extractor would take for another package); returns the folder. */
+const freshDeclarations = (name: string): string => {
+  const out = join(root, ".cache/api-extractor", name, "dts")
+  rmSync(out, { recursive: true, force: true })
+  const tsc = join(root, "node_modules/typescript/bin/tsc")
+  const flags = ["--emitDeclarationOnly", "--declarationMap", "false", "--sourceMap", "false"]
+  execFileSync(
+    process.execPath,
+    [
+      tsc,
+      "-p",
+      join(root, "packages", name, "tsconfig.json"),
+      ...flags,
+      "--composite",
+      "false",
+      "--incremental",
+      "false",
+      "--outDir",
+      out
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] }
+  )
+  return out
+}
+
+/** Checks (or, with `write`, rewrites) the report of `packages/<name>`. */
 export const apiReport = (name: (typeof reportedPackages)[number], write: boolean): ApiReportResult => {
   const projectFolder = join(root, "packages", name)
   const errors: Array<string> = []
+  const declarations = freshDeclarations(name)
   if (write) mkdirSync(join(projectFolder, "etc"), { recursive: true })
   const config = ExtractorConfig.prepare({
     configObjectFullPath: join(projectFolder, "api-extractor.json"),
     packageJsonFullPath: join(projectFolder, "package.json"),
     configObject: {
       projectFolder,
-      mainEntryPointFilePath: "<projectFolder>/dist/index.d.ts",
+      mainEntryPointFilePath: join(declarations, "index.d.ts"),
       compiler: { tsconfigFilePath: "<projectFolder>/tsconfig.json" },
       apiReport: {
         enabled: true,

@@ -17,7 +17,7 @@ const runFixture = async (env: NodeJS.ProcessEnv) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-ci-mode-"))
   try {
     fs.copyFileSync(
-      path.join(repoRoot, "test/release/fixtures/missing-golden/golden.test.ts"),
+      path.join(repoRoot, "test/release/fixtures/missing-golden/golden.fixture.ts"),
       path.join(dir, "golden.test.ts")
     )
     fs.writeFileSync(path.join(dir, "vitest.config.mjs"), "export default { test: { include: ['golden.test.ts'] } }\n")

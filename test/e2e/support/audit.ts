@@ -99,7 +99,7 @@ export const interrupted = (event: AuditEvent): boolean =>
 
 /**
  * Per object name of `resource` in `namespace`, in log order: its successful creates (201), deletes, and
- * interrupted writes (`interrupted <code>`, shown in failure messages, never counted as a create).
+ * interrupted writes (`interrupted <code>`; see `creations` for when one counts as a create).
  */
 export const lifecycle = (events: ReadonlyArray<AuditEvent>, resource: string, namespace: string) => {
   const byName = new Map<string, Array<string>>()
@@ -120,17 +120,45 @@ export const lifecycle = (events: ReadonlyArray<AuditEvent>, resource: string, n
   return byName
 }
 
-/** The names of `resource` in `namespace` created (201) more or less than once: `name: created,deleted,…`. */
+/**
+ * How often an object came into being, by its history (`lifecycle`) and whether it exists at the end: each successful
+ * create (201), and each write interrupted while the object was absent that proves to have been stored, because a
+ * successful delete follows it, or the object exists at the end, with no successful create in between. An interrupted
+ * write that stored nothing counts nothing (a later 201 shows it), so nothing is assumed either way.
+ */
+export const creations = (steps: ReadonlyArray<string>, existsAtEnd: boolean): number => {
+  let count = 0
+  let present = false
+  let pending = false
+  for (const step of steps) {
+    if (step === "created") {
+      count++
+      present = true
+      pending = false
+    } else if (step === "deleted") {
+      if (!present && pending) count++
+      present = false
+      pending = false
+    } else if (!present) pending = true
+  }
+  return count + (pending && !present && existsAtEnd ? 1 : 0)
+}
+
+/**
+ * The names of `resource` in `namespace` that came into being more or less than once (see `creations`), with their
+ * history: `name: created,deleted,…`. `present` names those that exist at the end.
+ */
 export const notCreatedOnce = (
   events: ReadonlyArray<AuditEvent>,
   resource: string,
   namespace: string,
-  names: ReadonlyArray<string>
+  names: ReadonlyArray<string>,
+  present: ReadonlySet<string>
 ): ReadonlyArray<string> => {
   const history = lifecycle(events, resource, namespace)
   return names.flatMap((name) => {
     const steps = history.get(name) ?? []
-    return steps.filter((step) => step === "created").length === 1 ? [] : [`${name}: ${steps.join(",") || "never"}`]
+    return creations(steps, present.has(name)) === 1 ? [] : [`${name}: ${steps.join(",") || "never"}`]
   })
 }
 

@@ -312,8 +312,9 @@ export const createdOnceProblems = (scene: Scene): ReadonlyArray<string> => {
   const events = scene.events()
   const present = objectsIn(scene.kubectl(), scene.ns, "app.kubernetes.io/managed-by=convex-operator")
   return childResources.flatMap(({ kind, plural }) => {
-    const names = new Set(present.filter((item) => item.kind === kind).map((item) => item.metadata.name as string))
+    const existing = new Set(present.filter((item) => item.kind === kind).map((item) => item.metadata.name as string))
+    const names = new Set(existing)
     for (const name of lifecycle(events, plural, scene.ns).keys()) names.add(name)
-    return notCreatedOnce(events, plural, scene.ns, [...names]).map((problem) => `${plural}/${problem}`)
+    return notCreatedOnce(events, plural, scene.ns, [...names], existing).map((problem) => `${plural}/${problem}`)
   })
 }

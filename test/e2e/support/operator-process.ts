@@ -99,52 +99,68 @@ export const startOperator = async (options: {
   /** Resolve without waiting for `/readyz` (a standby replica under leader election is not ready). */
   readonly waitReady?: boolean
 }): Promise<OperatorProcess> => {
-  const [metricsPort, probesPort] = [await freePort(), await freePort()]
-  const logFile = path.join(options.logDir, `operator-${Date.now()}.log`)
-  const out = fs.openSync(logFile, "a")
-  const child = spawn(
-    process.execPath,
-    [
-      ...(options.nodeArgs ?? []),
-      ...(options.bundle === undefined
-        ? [
-            "--import",
-            "tsx",
-            "--conditions=@convex-operator/source",
-            path.join(repoRoot, "packages/operator/src/main.ts")
-          ]
-        : [options.bundle]),
-      "run",
-      "--kubeconfig",
-      options.kubeconfig,
-      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
-      `--health-probe-bind-address=127.0.0.1:${probesPort}`,
-      "--log-format=json",
-      `--log-level=${options.logLevel ?? "debug"}`,
-      ...(options.args ?? [])
-    ],
-    {
-      cwd: repoRoot,
-      stdio: ["ignore", out, out],
-      env: { ...process.env, ...options.env, KUBECONFIG: options.kubeconfig }
+  // The ports are picked free, then bound by the operator a moment later; another process (a test cluster's
+  // component, an outgoing connection's local port) can take one in between. The operator then exits at once with
+  // EADDRINUSE: try again on new ports (a harness race, not an operator failure; any other exit still fails).
+  const launch = async () => {
+    const [metricsPort, probesPort] = [await freePort(), await freePort()]
+    const logFile = path.join(options.logDir, `operator-${Date.now()}.log`)
+    const out = fs.openSync(logFile, "a")
+    const child = spawn(
+      process.execPath,
+      [
+        ...(options.nodeArgs ?? []),
+        ...(options.bundle === undefined
+          ? [
+              "--import",
+              "tsx",
+              "--conditions=@convex-operator/source",
+              path.join(repoRoot, "packages/operator/src/main.ts")
+            ]
+          : [options.bundle]),
+        "run",
+        "--kubeconfig",
+        options.kubeconfig,
+        `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+        `--health-probe-bind-address=127.0.0.1:${probesPort}`,
+        "--log-format=json",
+        `--log-level=${options.logLevel ?? "debug"}`,
+        ...(options.args ?? [])
+      ],
+      {
+        cwd: repoRoot,
+        stdio: ["ignore", out, out],
+        env: { ...process.env, ...options.env, KUBECONFIG: options.kubeconfig }
+      }
+    )
+    const logTail = (lines = 40) => {
+      try {
+        return fs.readFileSync(logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n")
+      } catch {
+        return "(no log)"
+      }
     }
-  )
-  const logTail = (lines = 40) => {
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    return { metricsPort, probesPort, logFile, out, child, logTail, exited }
+  }
+  let launched = await launch()
+  for (let attempt = 1; ; attempt++) {
+    const probesUrl = `http://127.0.0.1:${launched.probesPort}`
+    const readyUrl = options.waitReady === false ? `${probesUrl}/healthz` : `${probesUrl}/readyz`
     try {
-      return fs.readFileSync(logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n")
-    } catch {
-      return "(no log)"
+      await waitForReady(readyUrl, launched.child, launched.logTail, 60_000)
+      break
+    } catch (error) {
+      launched.child.kill("SIGKILL")
+      const portTaken = launched.child.exitCode !== null && launched.logTail().includes("EADDRINUSE")
+      if (!portTaken || attempt >= 3) throw error
+      await launched.exited
+      fs.closeSync(launched.out)
+      launched = await launch()
     }
   }
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  const { metricsPort, probesPort, logFile, out, child, logTail, exited } = launched
   const probesUrl = `http://127.0.0.1:${probesPort}`
-  const readyUrl = options.waitReady === false ? `${probesUrl}/healthz` : `${probesUrl}/readyz`
-  try {
-    await waitForReady(readyUrl, child, logTail, 60_000)
-  } catch (error) {
-    child.kill("SIGKILL")
-    throw error
-  }
   const closeLog = () => {
     try {
       fs.closeSync(out)

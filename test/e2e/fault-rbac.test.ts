@@ -184,7 +184,7 @@ describe("RBAC faults", () => {
       `namespaced: ${requests.length} requests, ${discovery} of them discovery, 0 outside ${scoped.watched.join("+")}`
     )
 
-    await operator.stop()
+    expect(await operator.stop(), "the namespaced operator exits 0 on SIGTERM").toBe(0)
     operator = undefined
   }, 300_000)
 

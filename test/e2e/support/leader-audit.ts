@@ -5,7 +5,7 @@
  * backup, kill the apiserver right after the operator began a finalizer).
  */
 import * as fs from "node:fs"
-import type { AuditEvent, AuditLog } from "./audit.js"
+import { type AuditEvent, type AuditLog, auditTail } from "./audit.js"
 import { sleep } from "./fault.js"
 
 /** The credential id (`JTI=<token id>`) the apiserver logs for requests made with the token in `kubeconfig`. */
@@ -59,32 +59,12 @@ export const createsByName = (
   return counts
 }
 
-/** Follows the audit log from `fromOffset`: each `next()` returns the events appended since the last call. */
+/**
+ * Follows the audit log from `fromOffset` (`auditTail`): each `next()` returns the events appended since the last
+ * call, and `waitFor` polls them until one matches.
+ */
 export const followAudit = (log: AuditLog, fromOffset = log.offset()) => {
-  let offset = fromOffset
-  let partial = ""
-  const next = (): ReadonlyArray<AuditEvent> => {
-    if (!fs.existsSync(log.file)) return []
-    const fd = fs.openSync(log.file, "r")
-    try {
-      const size = fs.fstatSync(fd).size
-      if (size <= offset) return []
-      const buffer = Buffer.alloc(size - offset)
-      fs.readSync(fd, buffer, 0, buffer.length, offset)
-      offset = size
-      const lines = (partial + buffer.toString("utf8")).split("\n")
-      partial = lines.pop() ?? ""
-      return lines.flatMap((line) => {
-        try {
-          return line.trim() === "" ? [] : [JSON.parse(line) as AuditEvent]
-        } catch {
-          return []
-        }
-      })
-    } finally {
-      fs.closeSync(fd)
-    }
-  }
+  const { next } = auditTail(log, fromOffset)
   /** Polls every 20 ms until an event matches; resolves to it (rejects after `timeoutMillis`). */
   const waitFor = async (description: string, match: (event: AuditEvent) => boolean, timeoutMillis = 90_000) => {
     const deadline = Date.now() + timeoutMillis

@@ -7,7 +7,7 @@
  * the apiserver admits are created beside a healthy instance, which must still go Ready; each admitted one must
  * end Ready or with a condition that explains it. The standby makes no request but for the Lease, and no Secret
  * outside the instances' namespace is read. Then the leader is killed: the standby takes over within the lease
- * duration plus its retry period and finishes the work.
+ * duration plus two jittered retry periods and finishes the work.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -202,7 +202,7 @@ describe("fault injection: leader election and hostile input", () => {
     timings.push(`hostile ${((Date.now() - started) / 1000).toFixed(1)}s`)
   }, 180_000)
 
-  it("the standby takes over within the lease duration after the leader is killed, and finishes the work", async () => {
+  it("the standby takes over within the lease duration and two jittered retry periods after the leader is killed, and finishes the work", async () => {
     const started = Date.now()
     await replicas.a.operator?.kill()
     const killed = Date.now()
@@ -213,10 +213,13 @@ describe("fault injection: leader election and hostile input", () => {
     })
     const takeover = Date.now() - killed
     timings.push(`takeover ${(takeover / 1000).toFixed(1)}s`)
-    // client-go semantics: the standby counts the lease duration from when it last saw the Lease change (up to one
-    // retry period after the leader's last renewal, which is at most one retry period before the kill) and looks
-    // once per retry period; one more second covers the requests on a loaded machine.
-    expect(takeover).toBeLessThanOrEqual(leaseDurationMillis + 2 * retryPeriodMillis + 1000)
+    // client-go semantics (and ours, packages/k8s/src/LeaderElection.ts): a candidate tries once per retry period
+    // stretched by a jitter of up to 1.2 (at most 2.2 retry periods apart). It sees the leader's last renewal at its
+    // first try after it (at most one jittered period after the kill), and takes the Lease at its first try once the
+    // lease duration has passed since then (at most one more jittered period). One more second covers the requests
+    // on a loaded machine. A CI run measured 20.6 s against the 20 s bound an unjittered period gives.
+    const jitteredRetryMillis = retryPeriodMillis * (1 + 1.2)
+    expect(takeover).toBeLessThanOrEqual(leaseDurationMillis + 2 * jitteredRetryMillis + 1000)
     await converge("after-failover Ready", ["after-failover"], read, isReady, {
       log: () => replicas.b.operator?.logTail(20) ?? ""
     })

@@ -3,7 +3,8 @@
  *
  *   components "apiserver": etcd + kube-apiserver (CRD admission, SSA, watches, status)
  *   components "full":      + kube-controller-manager, kube-scheduler, kwok and one fake Node
- *                            (StatefulSet/Job pods get scheduled, become Ready, Jobs complete)
+ *                            (StatefulSet/Job pods get scheduled, become Ready, Jobs complete), and a
+ *                            default StorageClass whose claims bind at once (host-path provisioner)
  *
  * Everything listens on free loopback ports; the admin identity is a client cert with
  * O=system:masters; the kubeconfig is written to a temp folder. Closing the scope stops every
@@ -107,6 +108,44 @@ const fakeNode = {
     capacity: { cpu: "32", memory: "256Gi", pods: "110" }
   }
 }
+
+/**
+ * The cluster's default StorageClass, served by kube-controller-manager's own host-path provisioner
+ * (`--enable-hostpath-provisioner`, meant for single-node development clusters): a claim without a class binds at
+ * once to a new PersistentVolume whose directory the controller-manager makes under `/tmp/hostpath_pv/` on this
+ * machine, and removes when the claim is deleted (reclaim policy Delete). kwok's pods never mount it, so the
+ * directories stay empty.
+ */
+export const defaultStorageClass = {
+  apiVersion: "storage.k8s.io/v1",
+  kind: "StorageClass",
+  metadata: { name: "standard", annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+  provisioner: "kubernetes.io/host-path",
+  reclaimPolicy: "Delete",
+  volumeBindingMode: "Immediate"
+}
+
+/** Where the host-path provisioner makes its directories (kube-controller-manager: `/tmp/hostpath_pv/<uid>`). */
+const provisionedRoot = "/tmp/hostpath_pv/"
+
+/** Removes the empty directories of this cluster's host-path volumes; anything else (or a failure) is left. */
+const removeProvisionedDirectories = (objects: Objects) =>
+  objects.list({ apiVersion: "v1", kind: "PersistentVolume" }).pipe(
+    Effect.flatMap((volumes) =>
+      Effect.sync(() => {
+        for (const volume of volumes) {
+          const dir = (volume.spec as { hostPath?: { path?: string } } | undefined)?.hostPath?.path
+          if (dir === undefined || !dir.startsWith(provisionedRoot)) continue
+          try {
+            fs.rmdirSync(dir)
+          } catch {
+            // not empty or already gone: leave it
+          }
+        }
+      })
+    ),
+    Effect.ignore
+  )
 
 const ok = (value: boolean) => (value ? Option.some(true) : Option.none())
 
@@ -234,6 +273,8 @@ const start = (
           // the Node NotReady and every pod on it Ready=False, and kwok never makes a Running pod Ready again: a
           // StatefulSet's rolling update waits for that pod forever. Nothing here tests node failure.
           "--node-monitor-grace-period=10m",
+          // Claims bind: the default StorageClass below provisions host-path volumes (dev/test clusters only).
+          "--enable-hostpath-provisioner",
           `--root-ca-file=${pki.caFile}`,
           `--service-account-private-key-file=${pki.serviceAccountKeyFile}`
         ])
@@ -256,6 +297,18 @@ const start = (
               (error) => new ClusterError({ component: "kwok", reason: `creating Node: ${error.message}` })
             )
           )
+        yield* Effect.acquireRelease(
+          objects
+            .apply(defaultStorageClass)
+            .pipe(
+              Effect.mapError(
+                (error) =>
+                  new ClusterError({ component: "kube-apiserver", reason: `creating StorageClass: ${error.message}` })
+              )
+            ),
+          // Before the control plane stops: remove the (empty) directories of the volumes still provisioned.
+          () => removeProvisionedDirectories(objects)
+        )
         yield* waitUntil(
           objects
             .get({ apiVersion: "v1", kind: "Node" }, nodeName)

@@ -1,7 +1,11 @@
-/** Smoke test of the "full" local cluster: controllers, scheduler and kwok turn workloads into Ready pods. */
+/**
+ * Smoke test of the "full" local cluster: controllers, scheduler and kwok turn workloads into Ready pods, and claims
+ * bind through the default StorageClass.
+ */
 import { expect, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { failedJobPodLabel, failJobPods } from "../cluster/failing-jobs.js"
+import { defaultStorageClass } from "../cluster/local-cluster.js"
 import { waitUntil } from "../cluster/wait.js"
 import { clusterLayerOptions, conditionStatus, type KubeObject, LocalCluster } from "./support.js"
 
@@ -81,6 +85,51 @@ layer(LocalCluster.layer({ components: "full" }), clusterLayerOptions)("full loc
           .pipe(Effect.map((job) => (conditionStatus(job, "Complete") === "True" ? Option.some(job) : Option.none())))
       )
       expect((done.status as { succeeded?: number }).succeeded).toBe(1)
+    })
+  )
+
+  it.effect("binds a claim without a class through the default StorageClass, and a pod mounting it runs", () =>
+    Effect.gen(function* () {
+      const { objects } = yield* LocalCluster
+      const claimRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "default" }
+      yield* objects.apply({
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name: "smoke-data", namespace: "default" },
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } }
+      })
+      const bound = yield* eventually(
+        "PersistentVolumeClaim smoke-data Bound",
+        objects
+          .get(claimRef, "smoke-data")
+          .pipe(
+            Effect.map((claim) =>
+              (claim.status as { phase?: string } | undefined)?.phase === "Bound" ? Option.some(claim) : Option.none()
+            )
+          )
+      )
+      expect((bound.spec as { storageClassName?: string }).storageClassName).toBe(defaultStorageClass.metadata.name)
+      yield* objects.apply({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "smoke-mounter", namespace: "default" },
+        spec: {
+          containers: [
+            {
+              name: "main",
+              image: "registry.invalid/never-pulled:1",
+              volumeMounts: [{ name: "data", mountPath: "/data" }]
+            }
+          ],
+          volumes: [{ name: "data", persistentVolumeClaim: { claimName: "smoke-data" } }]
+        }
+      })
+      yield* eventually(
+        "pod smoke-mounter Ready",
+        objects
+          .get({ apiVersion: "v1", kind: "Pod", namespace: "default" }, "smoke-mounter")
+          .pipe(Effect.map((pod) => (conditionStatus(pod, "Ready") === "True" ? Option.some(pod) : Option.none())))
+      )
     })
   )
 

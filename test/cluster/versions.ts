@@ -68,8 +68,11 @@ export const kwokStageFiles = [
 
 /**
  * Our own Stage configs (in `test/cluster/stages/`), passed to kwok after its own: `job-pod-failed` fails Job pods
- * labelled `test.convex.icod.de/job-pod-outcome=Failed` (see "Failing Jobs on purpose" in test/cluster/README.md).
+ * labelled `test.convex.icod.de/job-pod-outcome=Failed` (see "Failing Jobs on purpose" in test/cluster/README.md);
+ * `pod-never-ready` keeps pods labelled `test.convex.icod.de/pod-ready=Never` running but never Ready (see "Pods
+ * that never become Ready").
  */
 export const localKwokStageFiles: ReadonlyArray<string> = [
-  fileURLToPath(new URL("./stages/job-pod-failed.yaml", import.meta.url))
+  fileURLToPath(new URL("./stages/job-pod-failed.yaml", import.meta.url)),
+  fileURLToPath(new URL("./stages/pod-never-ready.yaml", import.meta.url))
 ]

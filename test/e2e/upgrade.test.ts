@@ -8,7 +8,9 @@
  * failed by kwok, test/cluster/failing-jobs.ts) stops the upgrade before the roll with phase Error, and setting the
  * version back recovers. An operator stopped in Exporting and started again after the backup's Job finished resumes
  * from the status and creates no second backup (the claim binds on the PV binder's next sync, so that test takes
- * about half a minute).
+ * about half a minute). A version whose backend pod never becomes Ready (kwok holds it, test/cluster/never-ready-
+ * pods.ts) is rolled back by setting the version back: the operator deletes the pod the reverted StatefulSet would
+ * wait for forever, once, and records a ForcedRollback event.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -16,6 +18,7 @@ import * as path from "node:path"
 import { install } from "convex-operator"
 import { beforeAll, describe, expect, it } from "vitest"
 import { failJobPods } from "../cluster/failing-jobs.js"
+import { holdPodsNotReady } from "../cluster/never-ready-pods.js"
 import { useLocalCluster } from "../integration/support.js"
 import { crdPaths } from "../support/manifests.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
@@ -339,6 +342,57 @@ describe("upgrades end to end", () => {
     )
     expect(kubectl.json<Json>(["convexbackup", backupName, "-n", ns])?.status?.phase).toBe("Completed")
   }, 240_000)
+
+  it("rolls back after the roll when the new version's pod never becomes Ready: the operator deletes that pod once", async () => {
+    const name = "rollback"
+    const started = Date.now()
+    const spec = { maintenance: { upgradeStrategy: "inPlace", preUpgradeBackup: { enabled: false } } }
+    convexInstance(name, v1, "inPlace", { spec })
+    await follow(name, readyOn(v1))
+    const pod = () => kubectl.json<Json>(["pod", `${name}-backend-0`, "-n", ns])
+    const podReady = (p: Json | undefined) =>
+      p?.status?.conditions?.find((c: Json) => c.type === "Ready")?.status === "True"
+    // kwok keeps every new pod of the v2 backend image running but not Ready (see "Pods that never become Ready" in
+    // test/cluster/README.md): a version whose backend never answers its readiness probe.
+    const held = await cluster.run(
+      holdPodsNotReady({ namespace: ns, image: `ghcr.io/get-convex/convex-backend:${v2}` })
+    )
+    try {
+      convexInstance(name, v2, "inPlace", { spec })
+      const stuck = await eventually(
+        "the v2 backend pod, running and not Ready",
+        () => {
+          const current = pod()
+          return current?.spec.containers[0].image === `ghcr.io/get-convex/convex-backend:${v2}` &&
+            current.status?.phase === "Running" &&
+            !podReady(current)
+            ? current
+            : undefined
+        },
+        { timeoutMillis: 60_000, detail: detail(name) }
+      )
+      expect(instance(name)?.status?.upgrade).toMatchObject({ phase: "Rolling" })
+
+      // Back to v1: the template is reverted, and the StatefulSet alone would wait for the v2 pod forever.
+      convexInstance(name, v1, "inPlace", { spec })
+      const { object } = await follow(name, readyOn(v1))
+      timings.push(`forced rollback: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+      expect(object.status?.upgrade).toBeUndefined()
+      const replaced = pod()
+      expect(replaced?.metadata.uid).not.toBe(stuck.metadata.uid)
+      expect(replaced?.spec.containers[0].image).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
+      expect(podReady(replaced)).toBe(true)
+      const rollbacks = (kubectl.json<Json>(["events.v1.events.k8s.io", "-n", ns])?.items ?? []).filter(
+        (e: Json) => e.regarding?.name === name && e.reason === "ForcedRollback"
+      )
+      expect(rollbacks).toHaveLength(1)
+      expect(rollbacks[0].series).toBeUndefined()
+      expect(rollbacks[0].note).toContain(`deleted pod ${name}-backend-0`)
+      expect(rollbacks[0].note).toContain(stuck.metadata.labels["controller-revision-hash"])
+    } finally {
+      await cluster.run(held.stop)
+    }
+  }, 180_000)
 
   it("an operator restarted mid-upgrade resumes at its step without a second pre-upgrade backup", async () => {
     const name = "resumed"

@@ -133,6 +133,7 @@
   resources:
     - pods
   verbs:
+    - delete
     - list
 - apiGroups:
     - events.k8s.io

@@ -70,8 +70,9 @@ export const operatorRules = (): ReadonlyArray<PolicyRule> => {
     rule(group, [scheduledBackupPlural], ["get", "list", "watch"]),
     rule(group, [`${backupPlural}/status`, `${scheduledBackupPlural}/status`], ["patch"]),
     rule(group, [`${backupPlural}/finalizers`, `${scheduledBackupPlural}/finalizers`], ["update"]),
-    // Pods of finished backup Jobs: the store container's termination message holds the ZIP's size.
-    rule(Resource.Pod.group, [Resource.Pod.plural], ["list"]),
+    // Pods of finished backup Jobs: the store container's termination message holds the ZIP's size. Pods of the
+    // backend StatefulSet: one of a reverted template that is not Ready is deleted (forced-rollback.ts).
+    rule(Resource.Pod.group, [Resource.Pod.plural], ["list", "delete"]),
     // Events (EventRecorder: create, and patch of a series).
     rule(Resource.Event.group, [Resource.Event.plural], ["create", "patch"])
   ]

@@ -6,5 +6,6 @@
  */
 export * from "./backup.js"
 export * from "./duration.js"
+export * from "./forced-rollback.js"
 export * from "./plan.js"
 export * from "./restart.js"

@@ -6,7 +6,8 @@
  * - decide: `decide` from `@convex-operator/core`;
  * - act: server-side apply (field manager `convex-operator`, force) of exactly what `decide` says differs (what pods
  *   read first, then what runs pods; within each wave up to `applyConcurrency` requests at once), deletion of what
- *   it says is obsolete, the status through the status subresource only when it changed, its events.
+ *   it says is obsolete, the deletion of a backend pod a reverted template left behind (`forced-rollback.ts`), the
+ *   status through the status subresource only when it changed, its events.
  *
  * Children another controller owns are refused (reported on the instance), children of an earlier instance of the
  * same name are adopted (the apply replaces the owner reference). Conflicts and transient failures fail the
@@ -52,6 +53,7 @@ import { describeError, RetryableError } from "./errors.js"
 import { recordEvents } from "./events.js"
 import { finalize, finalizerName } from "./finalizer.js"
 import { type Attempt, describeForbidden } from "./forbidden.js"
+import { forceRollback } from "./forced-rollback.js"
 import { ConvexInstances, isGatewayApiKind, resourceOf } from "./resources.js"
 
 /** The field manager of every write. */
@@ -352,6 +354,17 @@ export const reconcile = (
     const failures = outcomes.flatMap((outcome) => (outcome.failure === undefined ? [] : [outcome.failure]))
     const retry = outcomes.flatMap((outcome) => (outcome.retry === undefined ? [] : [outcome.retry]))
 
+    // A pod of a reverted backend template that never became Ready holds the StatefulSet: delete it (only while
+    // the StatefulSet is not being applied, so its status describes the template it keeps).
+    const backendName = childNames(name).backend
+    const rollback = decision.apply.some((child) => child.kind === "StatefulSet" && child.metadata.name === backendName)
+      ? undefined
+      : yield* forceRollback(
+          children.find((child) => child.kind === "StatefulSet" && child.metadata.name === backendName),
+          namespace
+        )
+    retry.push(...(rollback?.retry ?? []))
+
     // Status and events.
     const status = withApplyFailures(decision.status, failures, childNames(name).dashboard, now)
     if (!equalJson(object.status, status)) {
@@ -383,7 +396,7 @@ export const reconcile = (
     }
     const events =
       failures.length === 0 ? decision.events : transitionEvents(instance.status?.conditions, status.conditions ?? [])
-    yield* recordEvents(object, events)
+    yield* recordEvents(object, [...events, ...(rollback?.events ?? [])])
 
     if (retry.length > 0) return yield* new RetryableError({ message: retry.join("; ") })
     if (failures.length > 0) {

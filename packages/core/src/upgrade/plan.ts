@@ -39,6 +39,11 @@
  * `status.upgradeHash` = the target hash and `status.currentVersion` = `spec.version`. A first install (no backend
  * yet, or one already on the target image) is not an upgrade.
  *
+ * The roll is done when the backend is ready (answers `/version`) on the new image. Convex migrates its metadata
+ * after that, in the background while it serves: `MigrationWorker::go` in get-convex/convex-backend
+ * `crates/model/src/migrations.rs` reports completion only in its log ("Migration complete"), and no HTTP route
+ * exposes the persisted version, so there is nothing more to wait for (SPEC.md, "When an upgrade is done").
+ *
  * @module
  */
 import type { Condition, ConvexInstanceStatus, UpgradeStatus, UpgradeStep, UpgradeStrategy } from "../api/index.js"

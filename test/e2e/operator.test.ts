@@ -163,6 +163,13 @@ describe("convex-operator end to end", () => {
         BUCKET_PORT: "80",
         BUCKET_REGION: "us-east-1"
       })
+      // cloudnative-pg and minio-ca: a URL Secret, the CloudNativePG CA Secret, MinIO credentials and its CA.
+      const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+      secret(samples, "convex-app-db", { url: "postgres://convex:pw@pg-rw:5432" })
+      secret(samples, "pg-ca", { "ca.crt": pem, "ca.key": "not-a-real-key" })
+      secret(samples, "convex-minio-db", { url: "postgres://convex:pw@pg.db.svc:5432" })
+      secret(samples, "convex-minio-s3", { accessKeyId: "MINIOKEYID", secretAccessKey: "not-a-real-secret" })
+      configMap(samples, "minio-ca", { "ca.crt": pem })
       for (const tls of ["convex-dev-tls", "convex-obc-tls"]) {
         secret(samples, tls, { "tls.crt": "cert", "tls.key": "key" })
       }

@@ -52,7 +52,23 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
     { ...valid, backend: { resources: { limits: { memory: "1 gig" } } } },
     "spec.backend.resources.limits.memory"
   ],
+  [
+    "a database CA in a Secret and a ConfigMap",
+    db({ engine: "postgres", secretRef: "pg", urlKey: "url", caSecretRef: "ca", caConfigMapRef: "ca" }),
+    "spec.backend.db.caConfigMapRef"
+  ],
+  [
+    "a database CA key without a CA",
+    db({ engine: "postgres", secretRef: "pg", urlKey: "url", caKey: "ca.crt" }),
+    "spec.backend.db.caKey"
+  ],
+  ["a database CA for SQLite", db({ caSecretRef: "ca" }), "spec.backend.db.caSecretRef"],
   ["S3 without a Secret", s3({ enabled: true }), "spec.backend.s3.secretRef"],
+  [
+    "an S3 CA in a Secret and a ConfigMap",
+    s3({ enabled: true, secretRef: "s3", caSecretRef: "ca", caConfigMapRef: "ca" }),
+    "spec.backend.s3.caConfigMapRef"
+  ],
   [
     "a bucket inline and by key",
     s3({ enabled: true, secretRef: "s3", bucket: "b", bucketKey: "bucket" }),

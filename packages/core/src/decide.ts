@@ -17,6 +17,7 @@ import { decisionEvents } from "./decide-events.js"
 import { containerImage, referencedValues, routesState } from "./decide-observe.js"
 import { conditionsOf, routingReady } from "./decide-status.js"
 import { backendEnvironment, convexInstanceName } from "./render/backend-env.js"
+import { caBundles, caContents } from "./render/ca-bundles.js"
 import { renderChildren } from "./render/children.js"
 import { instanceNamespace, type OperatorSettings, type RunningImages, renderContext } from "./render/context.js"
 import { dashboardContainerName } from "./render/dashboard.js"
@@ -31,6 +32,7 @@ import { decideGeneratedSecrets, type Entropy, type GeneratedSecrets, generatedS
 import { backendContainerName } from "./render/statefulset.js"
 import { instanceUrls } from "./render/urls.js"
 import { applyConditions, type ConditionState, findCondition, formatTime } from "./status/conditions.js"
+import { type DatabaseHolder, databaseInUseProblem } from "./status/database-conflicts.js"
 import { endpointsOf } from "./status/endpoints.js"
 import type { DecidedEvent } from "./status/events.js"
 import { phaseOf } from "./status/phase.js"
@@ -50,6 +52,11 @@ export interface Observed {
    * generated. Bytes of other lengths are a programming error and make `decide` throw.
    */
   readonly entropy: Entropy
+  /**
+   * The older instance that keeps the database this one also claims (see `status/database-conflicts.ts`): the
+   * backend is then held. Only the shell, which sees every instance, can know it.
+   */
+  readonly databaseInUse?: DatabaseHolder | undefined
 }
 
 /** Settings of the operator that decisions depend on. */
@@ -173,7 +180,12 @@ export const decide = (
 
   const urls = instanceUrls(instance, namespace)
   const environment = backendEnvironment(instance, urls, index)
-  const problems = validateReferences(instance, index, environment)
+  const problems = [
+    ...validateReferences(instance, index, environment),
+    ...(observed.databaseInUse === undefined
+      ? []
+      : [{ ...databaseInUseProblem(observed.databaseInUse), blocking: true }])
+  ]
   const holdBackend = problems.some((problem) => problem.blocking)
   const secrets: GeneratedSecrets = decideGeneratedSecrets({
     instanceName: convexInstanceName(instance),
@@ -243,7 +255,8 @@ export const decide = (
   const generatedData = generatedSecretData(secrets)
   const configHash = shortHash({
     config: environment.config,
-    refs: referencedValues(environment.env, index, { name: names.secrets, data: generatedData })
+    refs: referencedValues(environment.env, index, { name: names.secrets, data: generatedData }),
+    ...(caBundles(instance).length > 0 ? { ca: caContents(instance, index) } : {})
   })
   const dashboardHash = shortHash({
     deploymentUrl: urls.deploymentUrl,

@@ -11,6 +11,7 @@
 import type { ConvexInstance } from "./api/index.js"
 import { decide, type Observed } from "./decide.js"
 import { childNames, secretKeys } from "./render/names.js"
+import { caBundles } from "./render/ca-bundles.js"
 import { s3ConfigMapName } from "./render/s3.js"
 import { instanceReferences } from "./status/references.js"
 
@@ -63,6 +64,7 @@ const referencedKeys = (instance: ConvexInstance) => {
   }
   const tls = instance.spec.networking?.tlsSecretRef
   for (const key of ["tls.crt", "tls.key"]) add(secrets, tls, key)
+  for (const bundle of caBundles(instance)) add(bundle.kind === "Secret" ? secrets : configMaps, bundle.name, bundle.key)
   return { secrets, configMaps }
 }
 
@@ -73,10 +75,16 @@ const referencedKeys = (instance: ConvexInstance) => {
 const referencedStandIns = (instance: ConvexInstance, namespace: string): Observed["objects"] => {
   const { secrets, configMaps } = referencedKeys(instance)
   const { db } = instance.spec.backend
+  // A CA bundle stand-in is shaped like PEM (its content is only hashed, never printed).
+  const bundles = caBundles(instance)
+  const standIn = (kind: "Secret" | "ConfigMap", name: string, key: string) =>
+    bundles.some((bundle) => bundle.kind === kind && bundle.name === name && bundle.key === key)
+      ? `-----BEGIN CERTIFICATE-----\n<${kind} ${name} key ${key}>\n-----END CERTIFICATE-----\n`
+      : `<${kind} ${name} key ${key}>`
   const secretValue = (name: string, key: string) =>
     db.engine !== "sqlite" && name === db.secretRef && key === db.urlKey
       ? `${db.engine}://user:password@database:${db.engine === "postgres" ? 5432 : 3306}`
-      : `<Secret ${name} key ${key}>`
+      : standIn("Secret", name, key)
   return [
     ...[...secrets].map(([name, keys]) => ({
       apiVersion: "v1",
@@ -88,7 +96,7 @@ const referencedStandIns = (instance: ConvexInstance, namespace: string): Observ
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: { name, namespace },
-      data: Object.fromEntries([...keys].map((key) => [key, `<ConfigMap ${name} key ${key}>`]))
+      data: Object.fromEntries([...keys].map((key) => [key, standIn("ConfigMap", name, key)]))
     }))
   ] as unknown as Observed["objects"]
 }

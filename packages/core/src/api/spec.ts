@@ -60,6 +60,29 @@ export const DatabaseName = Schema.String.pipe(
   })
 )
 
+/** A CA bundle is read from a Secret or a ConfigMap, not both; its key needs one of them. */
+const caBundleChecks = [
+  {
+    check: (self: { caSecretRef?: string | undefined; caConfigMapRef?: string | undefined }) =>
+      self.caSecretRef === undefined || self.caConfigMapRef === undefined,
+    rule: "!(has(self.caSecretRef) && has(self.caConfigMapRef))",
+    message: "set caSecretRef or caConfigMapRef, not both",
+    fieldPath: ".caConfigMapRef",
+    reason: "FieldValueForbidden" as const
+  },
+  {
+    check: (self: {
+      caSecretRef?: string | undefined
+      caConfigMapRef?: string | undefined
+      caKey?: string | undefined
+    }) => self.caKey === undefined || self.caSecretRef !== undefined || self.caConfigMapRef !== undefined,
+    rule: "!has(self.caKey) || has(self.caSecretRef) || has(self.caConfigMapRef)",
+    message: "caKey names a key of caSecretRef or caConfigMapRef: set one of them, or remove caKey",
+    fieldPath: ".caKey",
+    reason: "FieldValueInvalid" as const
+  }
+]
+
 export const BackendDatabaseSpec = crossField(
   Schema.Struct({
     engine: withDefault(
@@ -88,6 +111,20 @@ export const BackendDatabaseSpec = crossField(
     requireSSL: withDefault(
       Schema.Boolean.pipe(doc("Require TLS to the database. false sets DO_NOT_REQUIRE_SSL on the backend.")),
       true
+    ),
+    caSecretRef: optional(
+      ObjectName.pipe(
+        doc(
+          "Secret in this namespace holding the PEM CA bundle that signed the database server's certificate " +
+            "(CloudNativePG: <cluster>-ca). Mounted read-only in the backend; PG_CA_FILE or MYSQL_CA_FILE points at it."
+        )
+      )
+    ),
+    caConfigMapRef: optional(
+      ObjectName.pipe(doc("ConfigMap in this namespace holding the database CA bundle (instead of caSecretRef)."))
+    ),
+    caKey: optional(
+      DataKey.pipe(doc("Key of caSecretRef or caConfigMapRef holding the PEM bundle. Defaults to ca.crt."))
     )
   }).pipe(doc("The database the backend keeps its tables in.")),
   {
@@ -103,6 +140,14 @@ export const BackendDatabaseSpec = crossField(
     message: "urlKey is required when engine is postgres or mysql: name the key of secretRef that holds the URL",
     fieldPath: ".urlKey",
     reason: "FieldValueRequired"
+  },
+  ...caBundleChecks,
+  {
+    check: (db) => db.engine !== "sqlite" || (db.caSecretRef === undefined && db.caConfigMapRef === undefined),
+    rule: "self.engine != 'sqlite' || (!has(self.caSecretRef) && !has(self.caConfigMapRef))",
+    message: "a database CA is for postgres or mysql: remove caSecretRef/caConfigMapRef, SQLite needs no connection",
+    fieldPath: ".caSecretRef",
+    reason: "FieldValueForbidden"
   }
 )
 export type BackendDatabaseSpec = typeof BackendDatabaseSpec.Type
@@ -208,6 +253,21 @@ export const BackendS3Spec = crossField(
     ),
     forcePathStyle: optional(
       Schema.Boolean.pipe(doc("Path-style bucket addressing (AWS_S3_FORCE_PATH_STYLE), needed by MinIO and Ceph RGW."))
+    ),
+    caSecretRef: optional(
+      ObjectName.pipe(
+        doc(
+          "Secret in this namespace holding the PEM CA bundle that signed the S3 endpoint's certificate (a MinIO " +
+            "with its own CA). Mounted read-only in the backend, which then trusts it besides the system roots " +
+            "(SSL_CERT_FILE, SSL_CERT_DIR, NODE_EXTRA_CA_CERTS)."
+        )
+      )
+    ),
+    caConfigMapRef: optional(
+      ObjectName.pipe(doc("ConfigMap in this namespace holding the S3 CA bundle (instead of caSecretRef)."))
+    ),
+    caKey: optional(
+      DataKey.pipe(doc("Key of caSecretRef or caConfigMapRef holding the PEM bundle. Defaults to ca.crt."))
     )
   }).pipe(doc("S3-compatible object storage for files, exports, snapshot imports, modules and search indexes.")),
   {
@@ -219,7 +279,8 @@ export const BackendS3Spec = crossField(
   },
   exclusive("bucket", "bucketKey"),
   exclusive("region", "regionKey"),
-  exclusive("endpoint", "endpointKey")
+  exclusive("endpoint", "endpointKey"),
+  ...caBundleChecks
 )
 export type BackendS3Spec = typeof BackendS3Spec.Type
 

@@ -4,9 +4,12 @@
  *
  * Convex wants the URL of the database *server*: `postgres://user:password@host:5432`. It picks the database
  * itself (the instance name with `-` turned into `_`, which must already exist), adds its own TLS query
- * parameters, and requires a username. So the URL must name no database and carry no query string.
- * (Convex refuses a path only for Postgres; with MySQL a path would make the connection open that database
- * first, which at best does nothing, so it is refused for both.)
+ * parameters, and requires a username. So the URL must name no database. (Convex refuses a path only for
+ * Postgres; with MySQL a path would make the connection open that database first, which at best does nothing, so
+ * it is refused for both.)
+ *
+ * Query parameters reach the database driver, so only those that mean something there and that Convex does not
+ * override are accepted (see `acceptedQueryParameters`); every other one is refused by name.
  *
  * The URL comes from a Secret: no message here contains the URL, its password, its username or its query.
  * URLs are only checked, never rewritten.
@@ -36,7 +39,15 @@ const exampleUrl = (engine: ClusterDatabaseEngine): string =>
 const knownSchemes = new Set(["postgres", "postgresql", "mysql", "mariadb", "jdbc", "http", "https", "sqlite", "file"])
 
 /** The kinds of problem a cluster URL can have. */
-export type DatabaseUrlProblemKind = "unparseable" | "scheme" | "host" | "username" | "database" | "query" | "fragment"
+export type DatabaseUrlProblemKind =
+  | "unparseable"
+  | "scheme"
+  | "host"
+  | "username"
+  | "database"
+  | "query"
+  | "overridden"
+  | "fragment"
 
 /** One problem with a cluster URL, with a user-facing message that names the fix and holds no credential. */
 export interface DatabaseUrlProblem {
@@ -52,6 +63,73 @@ export interface DatabaseUrlCheck {
   readonly url: string
   /** The instance's `INSTANCE_NAME`, used to name the database Convex will use in messages. */
   readonly instanceName?: string
+  /** Whether the backend requires TLS (no `DO_NOT_REQUIRE_SSL`); default true. */
+  readonly requireSSL?: boolean
+}
+
+/**
+ * The query parameters Convex passes to each driver and does not override, with the values they accept.
+ *
+ * Postgres: Convex turns the URL into a `tokio_postgres::Config`, which refuses unknown parameters
+ * (get-convex/convex-backend crates/db_connection/src/lib.rs, `persistence_seed`). With TLS required it appends
+ * `sslmode=require` and keeps the last value of a repeated parameter (crates/clusters/src/lib.rs,
+ * `adjust_postgres_url`), so `sslmode` decides only under `requireSSL: false`. tokio-postgres knows
+ * `disable`, `prefer` (its default) and `require`; with `require` the certificate is verified against the system
+ * roots plus `PG_CA_FILE` (crates/postgres/src/lib.rs, `create_pool`).
+ *
+ * MySQL: with TLS required Convex appends `require_ssl=true&verify_ca=true` (crates/clusters/src/lib.rs); without
+ * it, `MYSQL_CA_FILE` turns TLS on unless the URL says `require_ssl=false` (crates/mysql/src/connection.rs).
+ */
+export const acceptedQueryParameters: {
+  readonly [E in ClusterDatabaseEngine]: Readonly<Record<string, ReadonlyArray<string>>>
+} = {
+  postgres: { sslmode: ["disable", "prefer", "require"] },
+  mysql: { require_ssl: ["true", "false"], verify_ca: ["true", "false"] }
+}
+
+/** The value Convex itself sets for a parameter when TLS is required (the URL's value is then overridden). */
+const requiredTlsValues: { readonly [E in ClusterDatabaseEngine]: Readonly<Record<string, string>> } = {
+  postgres: { sslmode: "require" },
+  mysql: { require_ssl: "true", verify_ca: "true" }
+}
+
+// A parameter name is repeated in a message only when it looks like one (a mistyped password may land in the query).
+const nameable = (name: string): boolean => /^[A-Za-z_][A-Za-z0-9_-]{0,39}$/.test(name)
+
+const queryProblems = (
+  engine: ClusterDatabaseEngine,
+  variable: string,
+  query: string,
+  requireSSL: boolean
+): ReadonlyArray<DatabaseUrlProblem> => {
+  const accepted = acceptedQueryParameters[engine]
+  const list = Object.keys(accepted).join(", ")
+  const problems: Array<DatabaseUrlProblem> = []
+  for (const [name, value] of new URLSearchParams(query)) {
+    const values = Object.hasOwn(accepted, name) ? accepted[name] : undefined
+    if (values === undefined) {
+      const what = nameable(name) ? `the query parameter ${JSON.stringify(name)}` : "a query parameter"
+      problems.push({
+        kind: "query",
+        message: `${variable} has ${what}, which Convex does not pass to the ${engine} driver: remove it (accepted: ${list})`
+      })
+    } else if (!values.includes(value)) {
+      problems.push({
+        kind: "query",
+        message: `${variable} query parameter ${JSON.stringify(name)} must be one of ${values.join(", ")}`
+      })
+    } else if (
+      requireSSL &&
+      requiredTlsValues[engine][name] !== undefined &&
+      requiredTlsValues[engine][name] !== value
+    ) {
+      problems.push({
+        kind: "overridden",
+        message: `${variable} sets ${name}=${value}, but Convex sets ${name}=${requiredTlsValues[engine][name]} while TLS is required: set spec.backend.db.requireSSL to false for ${name}=${value} to take effect`
+      })
+    }
+  }
+  return problems
 }
 
 /**
@@ -109,13 +187,7 @@ export const databaseUrlProblems = (check: DatabaseUrlCheck): ReadonlyArray<Data
       message: `${variable} ${describePath(url.pathname)}: remove the path; ${uses}, which must already exist`
     })
   }
-  const withoutFragment = check.url.split("#")[0] ?? ""
-  if (url.search !== "" || withoutFragment.includes("?")) {
-    problems.push({
-      kind: "query",
-      message: `${variable} has query parameters: remove everything from '?' on; Convex adds its own TLS parameters (set DO_NOT_REQUIRE_SSL to connect without TLS)`
-    })
-  }
+  problems.push(...queryProblems(engine, variable, url.search, check.requireSSL ?? true))
   if (url.hash !== "" || check.url.includes("#")) {
     problems.push({
       kind: "fragment",

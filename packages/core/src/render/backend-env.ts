@@ -8,6 +8,7 @@
  */
 import type { ConvexInstance, EnvVar } from "../api/index.js"
 import { databaseUrlVariable, instanceNameForDatabase } from "../convex/index.js"
+import { caEnvironment } from "./ca-bundles.js"
 import { childNames, secretKeys } from "./names.js"
 import type { ObservedIndex } from "./observed.js"
 import { s3Wiring } from "./s3.js"
@@ -51,7 +52,7 @@ export const backendEnvironment = (
   if (backend.db.engine !== "sqlite" && !backend.db.requireSSL) config.DO_NOT_REQUIRE_SSL = "true"
   if (backend.telemetry.disableBeacon) config.DISABLE_BEACON = "true"
   if (backend.logging.redactLogsToClient) config.REDACT_LOGS_TO_CLIENT = "true"
-  Object.assign(config, s3.config)
+  Object.assign(config, s3.config, caEnvironment(instance))
 
   const secretEnv: Array<EnvVar> = [
     { name: "INSTANCE_SECRET", valueFrom: { secretKeyRef: { name: names.secrets, key: secretKeys.instanceSecret } } }

@@ -106,7 +106,7 @@ export interface Container {
   readonly envFrom?: ReadonlyArray<{ readonly configMapRef: { readonly name: string } }>
   readonly env?: ReadonlyArray<EnvVar>
   readonly resources?: ResourceRequirements
-  readonly volumeMounts?: ReadonlyArray<{ readonly name: string; readonly mountPath: string }>
+  readonly volumeMounts?: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly readOnly?: true }>
   readonly startupProbe?: Probe
   readonly readinessProbe?: Probe
   readonly livenessProbe?: Probe
@@ -116,11 +116,19 @@ export interface Container {
   readonly terminationMessagePolicy?: "File" | "FallbackToLogsOnError"
 }
 
-/** `core/v1.Volume` (PVC or emptyDir). */
+/** One key of a Secret or ConfigMap projected into a volume as the file `path`. */
+export interface KeyToPath {
+  readonly key: string
+  readonly path: string
+}
+
+/** `core/v1.Volume` (PVC, emptyDir, or one key of a Secret or ConfigMap). */
 export interface Volume {
   readonly name: string
   readonly persistentVolumeClaim?: { readonly claimName: string }
   readonly emptyDir?: Readonly<Record<string, never>>
+  readonly secret?: { readonly secretName: string; readonly items: ReadonlyArray<KeyToPath> }
+  readonly configMap?: { readonly name: string; readonly items: ReadonlyArray<KeyToPath> }
 }
 
 /** `core/v1.PodTemplateSpec`. */

@@ -10,6 +10,7 @@
  */
 import type { ResourceRequirements } from "../api/index.js"
 import { backendApiPort, backendDataPath, backendSiteProxyPort } from "../convex/index.js"
+import { caBundles, caVolumes } from "./ca-bundles.js"
 import { childMeta, type RenderContext } from "./context.js"
 import { selectorLabels, standardLabels } from "./labels.js"
 import type { Probe, StatefulSet, Volume } from "./objects.js"
@@ -55,6 +56,7 @@ const dataVolume = (context: RenderContext): Volume =>
 export const renderBackendStatefulSet = (context: RenderContext): StatefulSet => {
   const { backend } = context.instance.spec
   const resources = backendResources(context)
+  const ca = caVolumes(caBundles(context.instance))
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -85,7 +87,7 @@ export const renderBackendStatefulSet = (context: RenderContext): StatefulSet =>
               envFrom: [{ configMapRef: { name: context.names.backendConfig } }],
               env: context.environment.env,
               ...(resources !== undefined ? { resources } : {}),
-              volumeMounts: [{ name: "data", mountPath: backendDataPath }],
+              volumeMounts: [{ name: "data", mountPath: backendDataPath }, ...ca.mounts],
               startupProbe: backendStartupProbe,
               readinessProbe: backendReadinessProbe,
               livenessProbe: backendLivenessProbe,
@@ -93,7 +95,7 @@ export const renderBackendStatefulSet = (context: RenderContext): StatefulSet =>
               ...(backend.security?.container !== undefined ? { securityContext: backend.security.container } : {})
             }
           ],
-          volumes: [dataVolume(context)]
+          volumes: [dataVolume(context), ...ca.volumes]
         }
       }
     }

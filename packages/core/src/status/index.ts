@@ -4,6 +4,7 @@
  * @module
  */
 export * from "./conditions.js"
+export * from "./database-conflicts.js"
 export * from "./endpoints.js"
 export * from "./events.js"
 export * from "./failures.js"

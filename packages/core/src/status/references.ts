@@ -1,6 +1,6 @@
 /**
  * Validation of what a ConvexInstance refers to: the database URL Secret (and the URL itself, by Convex's rules),
- * the S3 Secret and ConfigMap with every key they must hold, the TLS Secret, and `valueFrom` references of the
+ * the S3 Secret and ConfigMap with every key they must hold, the database and S3 CA bundles, the TLS Secret, and `valueFrom` references of the
  * user's backend env. A problem names the field, the object and the key, never a value. Problems that would crash
  * or misconfigure the backend are blocking (the backend is not rolled into them); a malformed TLS Secret is not,
  * and a missing one is not a problem at all (cert-manager creates it from the Gateway).
@@ -10,6 +10,7 @@
 import type { ConvexInstance } from "../api/index.js"
 import { databaseUrlProblems, databaseUrlVariable } from "../convex/index.js"
 import { type BackendEnvironment, convexInstanceName } from "../render/backend-env.js"
+import { caBundles, caProblems } from "../render/ca-bundles.js"
 import type { ObservedIndex } from "../render/observed.js"
 import { s3BucketVariables, s3ConfigMapName } from "../render/s3.js"
 
@@ -41,9 +42,12 @@ const databaseProblems = (instance: ConvexInstance, observed: ObservedIndex): Re
   if (url === undefined) {
     return [problem("spec.backend.db.urlKey", `Secret "${db.secretRef}" has no key "${db.urlKey}"`)]
   }
-  return databaseUrlProblems({ engine: db.engine, url, instanceName: convexInstanceName(instance) }).map((p) =>
-    problem("spec.backend.db.urlKey", `Secret "${db.secretRef}" key "${db.urlKey}": ${p.message}`)
-  )
+  return databaseUrlProblems({
+    engine: db.engine,
+    url,
+    instanceName: convexInstanceName(instance),
+    requireSSL: db.requireSSL
+  }).map((p) => problem("spec.backend.db.urlKey", `Secret "${db.secretRef}" key "${db.urlKey}": ${p.message}`))
 }
 
 const s3Problems = (
@@ -171,6 +175,7 @@ export const instanceReferences = (instance: ConvexInstance): InstanceReferences
   }
   const tls = instance.spec.networking?.tlsSecretRef
   if (tls !== undefined) secrets.add(tls)
+  for (const bundle of caBundles(instance)) (bundle.kind === "Secret" ? secrets : configMaps).add(bundle.name)
   return { secrets: [...secrets].sort(), configMaps: [...configMaps].sort() }
 }
 
@@ -182,6 +187,7 @@ export const validateReferences = (
 ): ReadonlyArray<ReferenceProblem> => [
   ...databaseProblems(instance, observed),
   ...s3Problems(instance, observed, environment),
+  ...caProblems(instance, observed).map(({ field, message }) => problem(field, message)),
   ...envProblems(instance, observed),
   ...tlsProblems(instance, observed)
 ]

@@ -40,12 +40,46 @@ describe("database URL", () => {
     expect(problem?.message).toContain("INSTANCE_NAME with '-' turned into '_'")
   })
 
-  it("rejects query parameters, even an empty '?'", () => {
-    expect(kinds("postgres", `postgres://convex:${password}@db?sslmode=disable`)).toEqual(["query"])
-    expect(kinds("postgres", "postgres://convex@db/?")).toEqual(["query"])
+  it("accepts the TLS parameters Convex passes through, and refuses every other one by name", () => {
+    expect(kinds("postgres", "postgres://convex@db?sslmode=require")).toEqual([])
+    expect(
+      databaseUrlProblems({ engine: "postgres", url: "postgres://convex@db?sslmode=disable", requireSSL: false })
+    ).toEqual([])
+    expect(kinds("mysql", "mysql://convex@db?require_ssl=true&verify_ca=true")).toEqual([])
+    expect(
+      databaseUrlProblems({ engine: "mysql", url: "mysql://convex@db?require_ssl=false", requireSSL: false })
+    ).toEqual([])
+    const [unknown, ...rest] = databaseUrlProblems({
+      engine: "postgres",
+      url: "postgres://convex@db?application_name=x"
+    })
+    expect(rest).toEqual([])
+    expect(unknown).toEqual({
+      kind: "query",
+      message:
+        'POSTGRES_URL has the query parameter "application_name", which Convex does not pass to the postgres driver: remove it (accepted: sslmode)'
+    })
+    // A Postgres parameter is not a MySQL one.
+    expect(kinds("mysql", "mysql://convex@db?sslmode=require")).toEqual(["query"])
+    expect(
+      databaseUrlProblems({ engine: "postgres", url: "postgres://convex@db?sslmode=verify-full" })[0]?.message
+    ).toBe('POSTGRES_URL query parameter "sslmode" must be one of disable, prefer, require')
+  })
+
+  it("says when Convex overrides a TLS parameter because TLS is required", () => {
     const [problem] = databaseUrlProblems({ engine: "postgres", url: "postgres://convex@db?sslmode=disable" })
-    expect(problem?.message).toContain("DO_NOT_REQUIRE_SSL")
-    expect(problem?.message).not.toContain("sslmode=disable")
+    expect(problem).toEqual({
+      kind: "overridden",
+      message:
+        "POSTGRES_URL sets sslmode=disable, but Convex sets sslmode=require while TLS is required: set spec.backend.db.requireSSL to false for sslmode=disable to take effect"
+    })
+    expect(kinds("mysql", "mysql://convex@db?verify_ca=false")).toEqual(["overridden"])
+  })
+
+  it("never names a query parameter that does not look like one", () => {
+    const [problem] = databaseUrlProblems({ engine: "postgres", url: `postgres://convex@db?${password}%20x=1` })
+    expect(problem?.message).toContain("has a query parameter,")
+    expect(problem?.message).not.toContain(password)
   })
 
   it("rejects a missing user name", () => {
@@ -71,7 +105,7 @@ describe("database URL", () => {
   })
 
   it("reports every problem at once", () => {
-    expect(kinds("postgres", "postgres://db:5432/convex?sslmode=require#x")).toEqual([
+    expect(kinds("postgres", "postgres://db:5432/convex?ssl=true#x")).toEqual([
       "username",
       "database",
       "query",

@@ -34,6 +34,9 @@ const referencedSecrets = (spec: ConvexInstanceSpec, present: ReadonlyArray<bool
   add(s3.secretRef, "AWS_ACCESS_KEY_ID")
   for (const entry of spec.backend.env ?? [])
     add(entry.valueFrom?.secretKeyRef?.name, entry.valueFrom?.secretKeyRef?.key)
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+  add(db.caSecretRef, db.caKey ?? "ca.crt", pem)
+  add(s3.caSecretRef, s3.caKey ?? "ca.crt", pem)
   add(spec.networking?.tlsSecretRef, "tls.crt")
   add(spec.networking?.tlsSecretRef, "tls.key")
   return [...byName]
@@ -41,14 +44,25 @@ const referencedSecrets = (spec: ConvexInstanceSpec, present: ReadonlyArray<bool
     .map(([name, data]) => secret(name, data))
 }
 
-/** The spec with every reference satisfiable by `referencedSecrets`: no env refs, S3 with a bucket and a region. */
+/**
+ * The spec with every reference satisfiable by `referencedSecrets`: no env refs, S3 with a bucket and a region, CA
+ * bundles in Secrets only.
+ */
 const healthy = (spec: ConvexInstanceSpec): ConvexInstanceSpec => {
   const { s3 } = spec.backend
-  const { configMapRef: _configMapRef, endpointHostKey: _host, endpointPortKey: _port, ...rest } = s3
+  const {
+    configMapRef: _configMapRef,
+    endpointHostKey: _host,
+    endpointPortKey: _port,
+    caConfigMapRef: _s3Ca,
+    ...rest
+  } = s3
+  const { caConfigMapRef: _dbCa, ...db } = spec.backend.db
   return {
     ...spec,
     backend: {
       ...spec.backend,
+      db,
       env: (spec.backend.env ?? []).filter((entry) => entry.valueFrom === undefined),
       s3: {
         ...rest,

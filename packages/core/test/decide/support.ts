@@ -87,6 +87,11 @@ export const sampleReferences: ReadonlyArray<KubeObject> = [
     BUCKET_PORT: "80",
     BUCKET_REGION: ""
   }),
+  secret("convex-app-db", { url: "postgres://convex:pg-password-3@pg-rw:5432" }),
+  secret("pg-ca", { "ca.crt": "-----BEGIN CERTIFICATE-----\nCNPG CA\n-----END CERTIFICATE-----\n", "ca.key": "CA KEY" }),
+  secret("convex-minio-db", { url: "postgres://convex:pg-password-4@pg.db.svc:5432" }),
+  secret("convex-minio-s3", { accessKeyId: "MINIOKEYID", secretAccessKey: "minio-secret-access-key" }),
+  configMap("minio-ca", { "ca.crt": "-----BEGIN CERTIFICATE-----\nMINIO CA\n-----END CERTIFICATE-----\n" }),
   secret("convex-dev-tls", { "tls.crt": "CERT", "tls.key": "KEY" }),
   secret("convex-obc-tls", { "tls.crt": "CERT", "tls.key": "KEY" })
 ]

@@ -21,6 +21,7 @@
 import { decodeConvexInstance, instanceReferences, managedBy } from "@convex-operator/core"
 import { KubeClient, type KubeObject, type ObjectKey, Resource, Store, Watcher } from "@convex-operator/k8s"
 import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
+import { isHeldByDatabase } from "./database-claims.js"
 import { makeReferenceWatches } from "./references.js"
 import { ConvexInstances, childResources, Gateways, isGatewayApiKind } from "./resources.js"
 
@@ -108,6 +109,15 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
     let gatewayApi = false
     const started = new Set<string>()
 
+    // Instances held because another keeps their database: any change of an instance or a referenced object may
+    // release them (the holder deleted, renamed its database, or its URL moved), so each such change wakes them.
+    const wakeHeld = Effect.suspend(() =>
+      Effect.forEach(
+        instances.store.unsafeList().filter(isHeldByDatabase),
+        (object) => options.trigger(Resource.keyOf(object)),
+        { discard: true }
+      )
+    )
     const referencedBy = (object: KubeObject): ReadonlyArray<ObjectKey> =>
       instances.store
         .unsafeByIndex("references", `${object.kind}:${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`)
@@ -123,7 +133,7 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
       changed: (reference) =>
         Effect.forEach(instances.store.unsafeByIndex("references", reference), (instance) =>
           options.trigger(Resource.keyOf(instance))
-        ).pipe(Effect.asVoid)
+        ).pipe(Effect.zipRight(wakeHeld))
     })
 
     // Instances: changes trigger their key; deletions drop it; a relist re-triggers every key.
@@ -160,9 +170,9 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
       Stream.runForEach((event) => {
         switch (event._tag) {
           case "Apply":
-            return options.trigger(Resource.keyOf(event.object))
+            return Effect.zipRight(options.trigger(Resource.keyOf(event.object)), wakeHeld)
           case "Delete":
-            return options.forget(Resource.keyOf(event.object))
+            return Effect.zipRight(options.forget(Resource.keyOf(event.object)), wakeHeld)
           case "InitDone":
             return Effect.gen(function* () {
               for (const key of beforeRelist) {

@@ -49,6 +49,7 @@ import {
 import { Clock, Effect, Either, Option } from "effect"
 import { ConvexBackups } from "../backup/resources.js"
 import type { Cache } from "./cache.js"
+import { databaseHolderOf } from "./database-claims.js"
 import { describeError, RetryableError } from "./errors.js"
 import { recordEvents } from "./events.js"
 import { finalize, finalizerName } from "./finalizer.js"
@@ -254,13 +255,18 @@ export const reconcile = (
     const restoreSource = yield* observeRestoreSource(instance, namespace)
     const entropy = yield* drawEntropy
     const now = new Date(yield* Clock.currentTimeMillis)
+    // Another, older instance may keep the database this one claims (see database-claims.ts).
+    const databaseInUse = databaseHolderOf(object, cache.instances.unsafeList(), (ns, secretName) =>
+      cache.store("Secret").unsafeGet(Resource.key(ns, secretName))
+    )
 
     // Decide.
     const decision = decide(
       instance,
       {
         objects: [...children, ...references, ...restoreSource] as ReadonlyArray<Observed["objects"][number]>,
-        entropy
+        entropy,
+        databaseInUse
       },
       now,
       { operator: { image: settings.operatorImage } }

@@ -123,6 +123,15 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
     "spec.maintenance.preUpgradeBackup.enabled"
   ],
   [
+    "exportImport with mysql (a fresh database would need a new admin key)",
+    {
+      ...valid,
+      backend: { db: { engine: "mysql", secretRef: "db", urlKey: "url" } },
+      maintenance: { upgradeStrategy: "exportImport" }
+    },
+    "spec.maintenance.upgradeStrategy"
+  ],
+  [
     "a restart interval in days",
     { ...valid, maintenance: { restartInterval: "7d" } },
     "spec.maintenance.restartInterval"

@@ -32,3 +32,11 @@ export const readManifests = (folder: string): ReadonlyArray<Manifest> =>
 /** Only the ConvexInstance documents. */
 export const convexInstances = (folder: string): ReadonlyArray<Manifest> =>
   readManifests(folder).filter((manifest) => manifest.object.kind === "ConvexInstance")
+
+/**
+ * Reference manifests refused on purpose, with the field the refusal names: exportImport on postgres (SPEC.md,
+ * "Compatibility with the reference operator").
+ */
+export const refusedReference: Readonly<Record<string, string>> = {
+  "test/fixtures/reference/prod.yaml#0": "spec.maintenance.upgradeStrategy"
+}

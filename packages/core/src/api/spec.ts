@@ -485,7 +485,8 @@ export const MaintenanceSpec = crossField(
       UpgradeStrategy.pipe(
         doc(
           "inPlace: export (see preUpgradeBackup), then roll to the new version (the backend migrates at start). " +
-            "exportImport: stop traffic, export, roll, import with --replace-all, resume."
+            "exportImport: stop traffic, export, roll, import with --replace-all, resume; SQLite only (postgres and " +
+            "mysql cannot get a fresh database without a new admin key)."
         )
       ),
       "inPlace"
@@ -513,20 +514,46 @@ export type MaintenanceSpec = typeof MaintenanceSpec.Type
 export const Environment = Schema.Literal("dev", "prod")
 export type Environment = typeof Environment.Type
 
-export const ConvexInstanceSpec = Schema.Struct({
-  environment: Environment.pipe(doc("Deployment tier: dev or prod.")),
-  version: ImageTag.pipe(
-    doc("Convex release: the image tag of backend and dashboard (Convex tags releases with git SHAs).")
+/**
+ * exportImport starts the new version on fresh storage; a postgres or mysql database cannot be fresh without a new
+ * admin key. Convex names the database after INSTANCE_NAME with no override (get-convex/convex-backend
+ * `crates/clusters/src/lib.rs`: `deployment_name.replace('-', "_")`, and a URL with a path is refused) and derives
+ * admin keys from INSTANCE_NAME and the instance secret (`crates/local_backend/src/config.rs`, `key_broker`).
+ */
+const exportImportOnSqlite = {
+  check: (
+    spec: { readonly backend: { readonly db: { readonly engine: string } } } & {
+      readonly maintenance: { readonly upgradeStrategy: string }
+    }
+  ) => spec.maintenance.upgradeStrategy !== "exportImport" || spec.backend.db.engine === "sqlite",
+  rule:
+    "!has(self.maintenance) || !has(self.maintenance.upgradeStrategy) || self.maintenance.upgradeStrategy != 'exportImport' || " +
+    "!has(self.backend) || !has(self.backend.db) || !has(self.backend.db.engine) || self.backend.db.engine == 'sqlite'",
+  message:
+    "upgradeStrategy exportImport runs the new version on fresh storage, which postgres and mysql cannot give: Convex " +
+    "names the database after INSTANCE_NAME (no override) and derives the admin key from it, so a fresh database " +
+    "would need a new admin key; use upgradeStrategy inPlace (its pre-upgrade backup is the way back)",
+  fieldPath: ".maintenance.upgradeStrategy",
+  reason: "FieldValueForbidden"
+} as const
+
+export const ConvexInstanceSpec = crossField(
+  Schema.Struct({
+    environment: Environment.pipe(doc("Deployment tier: dev or prod.")),
+    version: ImageTag.pipe(
+      doc("Convex release: the image tag of backend and dashboard (Convex tags releases with git SHAs).")
+    ),
+    backend: withDefault(BackendSpec, {}),
+    dashboard: withDefault(DashboardSpec, {}),
+    networking: optional(NetworkingSpec),
+    scale: optional(ScaleSpec),
+    maintenance: withDefault(MaintenanceSpec, {}),
+    restore: optional(RestoreSpec)
+  }).pipe(
+    crdExtra({ "x-kubernetes-validations": [restoreOnlyAtCreation] }),
+    doc("Desired state of a self-hosted Convex deployment.")
   ),
-  backend: withDefault(BackendSpec, {}),
-  dashboard: withDefault(DashboardSpec, {}),
-  networking: optional(NetworkingSpec),
-  scale: optional(ScaleSpec),
-  maintenance: withDefault(MaintenanceSpec, {}),
-  restore: optional(RestoreSpec)
-}).pipe(
-  crdExtra({ "x-kubernetes-validations": [restoreOnlyAtCreation] }),
-  doc("Desired state of a self-hosted Convex deployment.")
+  exportImportOnSqlite
 )
 export type ConvexInstanceSpec = typeof ConvexInstanceSpec.Type
 export type ConvexInstanceSpecEncoded = typeof ConvexInstanceSpec.Encoded

@@ -73,6 +73,16 @@ describe("decoding errors name the field and the expected form", () => {
       /postgres or mysql/
     ],
     [
+      "exportImport with postgres (no fresh database without a new admin key)",
+      {
+        ...base,
+        backend: { db: { engine: "postgres", secretRef: "db", urlKey: "url" } },
+        maintenance: { upgradeStrategy: "exportImport" }
+      },
+      "spec.maintenance.upgradeStrategy",
+      /INSTANCE_NAME.*admin key.*inPlace/
+    ],
+    [
       "the same host twice",
       { ...base, networking: { host: "a.example.com", dashboardHost: "a.example.com" } },
       "spec.networking.dashboardHost",

@@ -1,10 +1,12 @@
 import { convexInstanceCrd, decodeConvexInstance } from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { convexInstances } from "../../../../test/support/manifests.js"
+import { convexInstances, refusedReference } from "../../../../test/support/manifests.js"
 
 const examples = convexInstances("examples")
-const reference = convexInstances("test/fixtures/reference")
+const all = convexInstances("test/fixtures/reference")
+const reference = all.filter((m) => refusedReference[m.source] === undefined)
+const refused = all.filter((m) => refusedReference[m.source] !== undefined)
 
 describe("samples", () => {
   it("examples/ holds the documented samples", () => {
@@ -24,8 +26,13 @@ describe("samples", () => {
     expect(decoded.right.metadata.name).toBe((manifest.object.metadata as { name: string }).name)
   })
 
+  it.each(refused.map((m) => [m.source, m] as const))("%s is refused, naming the field", (source, manifest) => {
+    const decoded = decodeConvexInstance(manifest.object)
+    expect(Either.isLeft(decoded) && decoded.left.issues.map((issue) => issue.path)).toEqual([refusedReference[source]])
+  })
+
   it("samples use the apiVersion and kind of the CRD", () => {
-    for (const manifest of [...examples, ...reference]) {
+    for (const manifest of [...examples, ...all]) {
       expect(manifest.object.apiVersion).toBe(`${convexInstanceCrd.spec.group}/v1alpha1`)
     }
   })

@@ -5,8 +5,8 @@
 #   docker build -t ghcr.io/icod-de/convex-operator:0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t <registry/name:tag> --push .
 #
-# Reproducible from package-lock.json (npm ci). test/e2e/install-image.test.ts carries out the `build` and
-# `production` stages in temporary folders without a container engine and runs the app from the result.
+# Reproducible from package-lock.json (npm ci). The tests' image tier (test/image) builds this file with podman,
+# NODE_IMAGE set to a Debian node base made there, and runs the image alone and against a local cluster.
 # The base, pinned by digest (the multi-arch index: linux/amd64, linux/arm64, …) so a rebuild from the same commit
 # starts from the same bytes. Node 22.23.2 on Debian bookworm; digest as docker-library/repo-info recorded the tag
 # node:22-bookworm-slim (repos/node/remote/22-bookworm-slim.md, 19 Sep 2026). To move on: take the new index digest

@@ -61,6 +61,20 @@ export default defineConfig({
           hookTimeout: 180_000,
           teardownTimeout: 60_000
         }
+      },
+      {
+        resolve: { alias },
+        test: {
+          // The operator image built from the Dockerfile with podman and run: alone, and against the full local
+          // cluster (test/image/global-setup.ts builds it; see test/image/README.md).
+          name: "image",
+          include: ["test/image/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/image/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+          teardownTimeout: 60_000
+        }
       }
     ]
   }

@@ -16,7 +16,7 @@ import { describe, expect, it } from "vitest"
 import { parse, parseAllDocuments } from "yaml"
 import { imageParts } from "../../scripts/build-installer.js"
 import { withExamples } from "../../scripts/doc-examples.js"
-import { dockerfileStages } from "../image/production-tree.js"
+import { dockerfileStages } from "../image/dockerfile.js"
 import { repoRoot } from "../support/manifests.js"
 
 interface Step {

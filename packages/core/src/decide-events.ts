@@ -1,13 +1,12 @@
 /**
  * The events of a decision: condition transitions (see `status/events.ts`), what happened to the generated
- * Secret, a warning that SQLite data is not persistent, and a periodic restart. None carries a secret value.
+ * Secret, and a periodic restart (whether data is persistent: `upgrade/data-guard.ts`). None carries a secret value.
  *
  * @module
  */
 import type { Condition, ConvexInstance } from "./api/index.js"
 import { childNames, secretKeys } from "./render/names.js"
 import type { SecretChange } from "./render/secret.js"
-import { findCondition } from "./status/conditions.js"
 import { type DecidedEvent, transitionEvents } from "./status/events.js"
 
 /** What the events of a decision are derived from. */
@@ -46,14 +45,6 @@ export const decisionEvents = (input: DecisionEventsInput): ReadonlyArray<Decide
       action: "Generate",
       message: `generated the instance secret and an admin key in Secret "${names.secrets}"`
     })
-  }
-  const pvcCondition = findCondition(conditions, "PVCReady")
-  if (
-    spec.backend.storage.mode === "sqlite" &&
-    pvcCondition?.reason === "Skipped" &&
-    findCondition(input.previous, "PVCReady")?.message !== pvcCondition.message
-  ) {
-    events.push({ type: "Warning", reason: "DataNotPersistent", action: "Reconcile", message: pvcCondition.message })
   }
   if (input.restartTriggered) {
     events.push({

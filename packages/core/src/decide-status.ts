@@ -83,9 +83,7 @@ export const conditionsOf = (facts: ConditionFacts): ReadonlyArray<ConditionStat
         status: "True",
         reason: Reason.Skipped,
         message:
-          spec.backend.storage.mode === "sqlite"
-            ? "no claim: /convex/data is an emptyDir, so the SQLite database and files are lost when the pod is replaced; set spec.backend.storage.pvc.enabled"
-            : "no claim: /convex/data is an emptyDir holding only scratch files (storage mode external)"
+          "no claim: spec.backend.storage.pvc.enabled is false, so /convex/data is an emptyDir (DataPersistent says what that loses)"
       }
 
   const statefulSet: ConditionState = facts.backend.held

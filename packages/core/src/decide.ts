@@ -40,7 +40,8 @@ import { validateReferences } from "./status/references.js"
 import { gatewayState, type RoutingState } from "./status/routing.js"
 import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./status/workloads.js"
 import { backupSource, renderUpgradeBackup, renderUpgradeImportJob, upgradeBackupOutcome } from "./upgrade/backup.js"
-import { planUpgrade, retryAnnotation } from "./upgrade/plan.js"
+import { dataGuardEvents, observedDataVolume, planDataGuard } from "./upgrade/data-guard.js"
+import { planUpgrade, retryAnnotation, type UpgradeInput } from "./upgrade/plan.js"
 import { planRestart } from "./upgrade/restart.js"
 
 /** What the shell observed for one instance. */
@@ -111,6 +112,13 @@ const withRestore = (
   )
   return [...held, restore.condition]
 }
+
+/** The conditions with DataPersistent after PVCReady (the order of `conditionTypes`). */
+const withDataPersistent = (
+  states: ReadonlyArray<ConditionState>,
+  dataPersistent: ConditionState
+): ReadonlyArray<ConditionState> =>
+  states.flatMap((state) => (state.type === "PVCReady" ? [state, dataPersistent] : [state]))
 
 /** Every kind of child an instance may have: list and watch these (owned by the instance) to observe them. */
 export const childKinds: ReadonlyArray<{ readonly apiVersion: string; readonly kind: ChildObject["kind"] }> = [
@@ -203,8 +211,7 @@ export const decide = (
     backend: backendImage(spec.version, spec.backend.image),
     dashboard: dashboardImage(spec.version, spec.dashboard.image)
   }
-  const upgrade = planUpgrade({
-    target,
+  const upgradeInput: Omit<UpgradeInput, "target"> = {
     strategy: spec.maintenance.upgradeStrategy,
     exportFirst: spec.maintenance.preUpgradeBackup.enabled,
     status: previous,
@@ -236,9 +243,28 @@ export const decide = (
     backupName: names.preUpgradeBackup,
     savedEnvSecret: names.savedEnv,
     now
-  })
+  }
+  // The data guard (upgrade/data-guard.ts) may hold an upgrade that would start now: the running images then stay.
+  const wanted = planUpgrade({ ...upgradeInput, target })
+  const upgradeTo = previous?.upgrade === undefined && wanted.upgrade !== undefined ? target.version : undefined
+  const guardInput = {
+    spec,
+    claimName: names.backendPvc,
+    running: observedDataVolume(observedStatefulSet),
+    upgradeTo
+  }
+  const upgrade = planDataGuard({ ...guardInput, restartDue: false }).holdUpgrade
+    ? planUpgrade({
+        ...upgradeInput,
+        target: {
+          version: previous?.currentVersion ?? target.version,
+          backend: containerImage(observedStatefulSet, backendContainerName) ?? target.backend,
+          dashboard: containerImage(observedDeployment, dashboardContainerName) ?? target.dashboard
+        }
+      })
+    : wanted
   const statefulSetReadyCondition = findCondition(previous?.conditions, "StatefulSetReady")
-  const restart = planRestart({
+  const scheduled = planRestart({
     interval: spec.maintenance.restartInterval,
     lastRestartTime: previous?.lastRestartTime,
     // The backend started when StatefulSetReady last became True (now, if it becomes True in this decision).
@@ -250,6 +276,10 @@ export const decide = (
     upgrading: upgrade.upgrading || upgrade.failed,
     now
   })
+  const guard = planDataGuard({ ...guardInput, restartDue: scheduled._tag === "Restart" })
+  const restart = guard.holdRestart
+    ? { _tag: "Waiting" as const, restartedAt: previous?.lastRestartTime, dueAt: undefined }
+    : scheduled
 
   // Rendering.
   const generatedData = generatedSecretData(secrets)
@@ -272,6 +302,7 @@ export const decide = (
       ...(restart.restartedAt !== undefined ? { [restartedAtAnnotation]: restart.restartedAt } : {})
     },
     dashboardPodAnnotations: { [configHashAnnotation]: dashboardHash },
+    dataVolume: guard.volume,
     operator: options.operator
   })
   const restore = planRestore({ context, observed: index.get, backendReady: backendReadiness.ready, now })
@@ -378,10 +409,21 @@ export const decide = (
     routes,
     trafficStopped: upgrade.trafficStopped,
     upgradeFailed: upgrade.failed,
-    upgradeConditions: upgrade.conditions
+    upgradeConditions: guard.holdUpgrade
+      ? upgrade.conditions.map((state) =>
+          state.type === "UpgradeInProgress"
+            ? { ...state, message: `${state.message}; the upgrade to ${target.version} is held (see DataPersistent)` }
+            : state
+        )
+      : upgrade.conditions
   }
   const generation = instance.metadata.generation
-  const conditions = applyConditions(previous?.conditions, withRestore(conditionsOf(facts), restore), generation, now)
+  const conditions = applyConditions(
+    previous?.conditions,
+    withRestore(withDataPersistent(conditionsOf(facts), guard.condition), restore),
+    generation,
+    now
+  )
   const ready = findCondition(conditions, "Ready")?.status === "True"
   const status: ConvexInstanceStatus = {
     phase: phaseOf({ upgrading: upgrade.upgrading, failed: holdBackend || upgrade.failed || restore.failed, ready }),
@@ -401,6 +443,7 @@ export const decide = (
 
   const events = [
     ...restore.events,
+    ...dataGuardEvents(previous?.conditions, conditions),
     ...decisionEvents({
       instance,
       previous: previous?.conditions,

@@ -160,8 +160,13 @@ export type PvcDeletionPolicy = typeof PvcDeletionPolicy.Type
 
 export const BackendPvcSpec = Schema.Struct({
   enabled: withDefault(
-    Schema.Boolean.pipe(doc("Keep /convex/data on a PersistentVolumeClaim (strongly advised with SQLite).")),
-    false
+    Schema.Boolean.pipe(
+      doc(
+        "Keep /convex/data on a PersistentVolumeClaim (default true). false puts it on an emptyDir, which is lost " +
+          "whenever the pod is replaced: the SQLite database, and the stored files and modules of any engine without S3."
+      )
+    ),
+    true
   ),
   storageClassName: optional(ObjectName.pipe(doc("StorageClass of the claim; the cluster default when empty."))),
   size: optional(Quantity.pipe(doc("Requested capacity, e.g. 20Gi. Defaults to 10Gi."))),
@@ -183,13 +188,23 @@ export const BackendStorageSpec = Schema.Struct({
   mode: withDefault(
     StorageMode.pipe(
       doc(
-        "sqlite: the backend keeps state in its data volume. external: the database is postgres/mysql " +
-          "and the data volume only holds scratch files."
+        "sqlite: the backend keeps state in its data volume. external: the database is postgres/mysql; " +
+          "the data volume still holds stored files, modules and exports unless s3 is enabled."
       )
     ),
     "sqlite"
   ),
-  pvc: withDefault(BackendPvcSpec.pipe(doc("The claim mounted at /convex/data.")), {})
+  pvc: withDefault(BackendPvcSpec.pipe(doc("The claim mounted at /convex/data.")), {}),
+  acceptDataLoss: withDefault(
+    Schema.Boolean.pipe(
+      doc(
+        "Allow the operator to replace a backend pod whose /convex/data is an emptyDir holding data (scheduled " +
+          "restarts, upgrade rolls, the move onto the claim), which loses that data. While false such replacements " +
+          "are held and the DataPersistent condition says so. Has no effect while the data is on a claim."
+      )
+    ),
+    false
+  )
 })
 export type BackendStorageSpec = typeof BackendStorageSpec.Type
 

@@ -43,6 +43,8 @@ export interface RenderContext {
   readonly backendPodAnnotations: Readonly<Record<string, string>>
   /** Annotations of the dashboard pod template (configuration hash). */
   readonly dashboardPodAnnotations: Readonly<Record<string, string>>
+  /** Where /convex/data goes when the data guard says (it may keep a running emptyDir); the spec's choice otherwise. */
+  readonly dataVolume?: "claim" | "emptyDir"
   readonly operator: OperatorSettings
 }
 
@@ -54,6 +56,8 @@ export interface RenderContextInput {
   readonly images: RunningImages
   readonly backendPodAnnotations: Readonly<Record<string, string>>
   readonly dashboardPodAnnotations: Readonly<Record<string, string>>
+  /** Where /convex/data goes when the data guard says (it may keep a running emptyDir); the spec's choice otherwise. */
+  readonly dataVolume?: "claim" | "emptyDir"
   readonly operator: OperatorSettings
 }
 

@@ -12,6 +12,7 @@ export const conditionTypes = [
   "ConfigMapReady",
   "SecretsReady",
   "PVCReady",
+  "DataPersistent",
   "ServiceReady",
   "DashboardServiceReady",
   "StatefulSetReady",

@@ -44,8 +44,10 @@ describe("the ConvexInstance CRD", () => {
   it("carries the Schema's defaults so the apiserver applies them", () => {
     expect(at(spec, "backend").default).toMatchObject({
       db: { engine: "sqlite", requireSSL: true },
-      storage: { mode: "sqlite", pvc: { enabled: false, deletionPolicy: "Retain" } }
+      storage: { mode: "sqlite", pvc: { enabled: true, deletionPolicy: "Retain" }, acceptDataLoss: false }
     })
+    expect(at(spec, "backend", "storage", "pvc", "enabled").default).toBe(true)
+    expect(at(spec, "backend", "storage", "acceptDataLoss").default).toBe(false)
     expect(at(spec, "backend", "db", "engine").default).toBe("sqlite")
     expect(at(spec, "backend", "db", "requireSSL").default).toBe(true)
     expect(at(spec, "backend", "storage", "pvc", "deletionPolicy").default).toBe("Retain")

@@ -8,7 +8,11 @@ describe("defaults", () => {
   it("a minimal spec gets every default the CRD declares", () => {
     const spec = decode({ environment: "dev", version: "abc" })
     expect(spec.backend.db).toEqual({ engine: "sqlite", requireSSL: true })
-    expect(spec.backend.storage).toEqual({ mode: "sqlite", pvc: { enabled: false, deletionPolicy: "Retain" } })
+    expect(spec.backend.storage).toEqual({
+      mode: "sqlite",
+      pvc: { enabled: true, deletionPolicy: "Retain" },
+      acceptDataLoss: false
+    })
     expect(spec.backend.s3).toEqual({ enabled: false, autoDetectOBC: true, endpointScheme: "http" })
     expect(spec.backend.telemetry).toEqual({ disableBeacon: false })
     expect(spec.backend.logging).toEqual({ redactLogsToClient: false })

@@ -220,12 +220,14 @@ describe("storage", () => {
     expect(find(remove, "PersistentVolumeClaim", "demo-backend-pvc").metadata.ownerReferences).toHaveLength(1)
   })
 
-  it("SQLite on an emptyDir is reported as not persistent, with one warning", () => {
-    const first = decide(minimal(), { objects: [], entropy }, now)
+  it("SQLite on an explicit emptyDir skips the claim and is reported as not persistent, with one warning", () => {
+    const onEmptyDir = minimal({ backend: { storage: { pvc: { enabled: false } } } })
+    const first = decide(onEmptyDir, { objects: [], entropy }, now)
     expect(condition(first, "PVCReady")).toMatchObject({ status: "True", reason: "Skipped" })
-    expect(condition(first, "PVCReady")?.message).toContain("lost")
+    expect(condition(first, "DataPersistent")).toMatchObject({ status: "False", reason: "EmptyDir" })
+    expect(condition(first, "DataPersistent")?.message).toContain("lost")
     expect(first.events.filter((event) => event.reason === "DataNotPersistent")).toHaveLength(1)
-    const second = decide({ ...minimal(), status: first.status }, { objects: first.desired, entropy }, now)
+    const second = decide({ ...onEmptyDir, status: first.status }, { objects: first.desired, entropy }, now)
     expect(second.events.filter((event) => event.reason === "DataNotPersistent")).toHaveLength(0)
   })
 })
@@ -319,7 +321,7 @@ describe("conditions", () => {
     const second = decide({ ...instance, status: first.status }, { objects, entropy }, later)
     const time = (decision: typeof first, type: Parameters<typeof findCondition>[1]) =>
       condition(decision, type)?.lastTransitionTime
-    expect(time(second, "PVCReady")).toBe(time(first, "PVCReady"))
+    expect(time(second, "DataPersistent")).toBe(time(first, "DataPersistent"))
     expect(condition(second, "Ready")?.status).toBe("True")
     expect(time(second, "Ready")).toBe("2025-06-01T13:00:00Z")
     const bumped = { ...instance, metadata: { ...instance.metadata, generation: 2 }, status: second.status }
@@ -329,13 +331,14 @@ describe("conditions", () => {
     expect(third.status.observedGeneration).toBe(2)
   })
 
-  it("are exactly the reference operator's, in its order", () => {
+  it("are the reference operator's in its order, plus DataPersistent after PVCReady", () => {
     const decision = decide(example("convex-dev"), { objects: sampleReferences, entropy }, now)
     expect(decision.status.conditions?.map((c) => c.type)).toEqual([
       "Ready",
       "ConfigMapReady",
       "SecretsReady",
       "PVCReady",
+      "DataPersistent",
       "ServiceReady",
       "DashboardServiceReady",
       "StatefulSetReady",

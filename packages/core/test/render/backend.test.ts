@@ -27,11 +27,13 @@ describe("backend StatefulSet", () => {
     expect(container({ backend: { image: "registry.example/convex:x" } }).image).toBe("registry.example/convex:x")
   })
 
-  it("keeps /convex/data on the claim, or on an emptyDir without one", () => {
+  it("keeps /convex/data on the claim by default, on an emptyDir only when the spec says so", () => {
     expect(container().volumeMounts).toEqual([{ name: "data", mountPath: backendDataPath }])
-    expect(statefulSet().spec.template.spec.volumes).toEqual([{ name: "data", emptyDir: {} }])
-    expect(statefulSet({ backend: { storage: { pvc: { enabled: true } } } }).spec.template.spec.volumes).toEqual([
+    expect(statefulSet().spec.template.spec.volumes).toEqual([
       { name: "data", persistentVolumeClaim: { claimName: "demo-backend-pvc" } }
+    ])
+    expect(statefulSet({ backend: { storage: { pvc: { enabled: false } } } }).spec.template.spec.volumes).toEqual([
+      { name: "data", emptyDir: {} }
     ])
   })
 

@@ -28,7 +28,12 @@ describe("names and labels", () => {
   })
 
   it("label every child with the app.kubernetes.io labels and an owner", () => {
-    const decision = decide(minimal({ networking: { host: "a.x.io" } }), { objects: [], entropy }, now)
+    // A retained data claim has no owner (scenarios.test.ts): this one is deleted with the instance.
+    const decision = decide(
+      minimal({ networking: { host: "a.x.io" }, backend: { storage: { pvc: { deletionPolicy: "Delete" } } } }),
+      { objects: [], entropy },
+      now
+    )
     for (const object of decision.desired) {
       expect(isManagedChild(object.metadata.labels, "demo")).toBe(true)
       expect(object.metadata.labels["app.kubernetes.io/name"]).toBe("convex")

@@ -52,9 +52,44 @@
     - patch
     - watch
 - apiGroups:
+    - gateway.nginx.org
+  resources:
+    - clientsettingspolicies
+    - proxysettingspolicies
+  verbs:
+    - create
+    - delete
+    - get
+    - list
+    - patch
+    - watch
+- apiGroups:
+    - monitoring.coreos.com
+  resources:
+    - podmonitors
+  verbs:
+    - create
+    - delete
+    - get
+    - list
+    - patch
+    - watch
+- apiGroups:
     - networking.k8s.io
   resources:
     - ingresses
+    - networkpolicies
+  verbs:
+    - create
+    - delete
+    - get
+    - list
+    - patch
+    - watch
+- apiGroups:
+    - policy
+  resources:
+    - poddisruptionbudgets
   verbs:
     - create
     - delete

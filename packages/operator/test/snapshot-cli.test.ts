@@ -9,8 +9,9 @@ import { snapshotExportArgs } from "@convex-operator/core"
 import { NodeContext } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { cli } from "convex-operator"
-import { ConfigProvider, Effect, Redacted } from "effect"
+import { ConfigProvider, Effect, FastCheck as fc, Layer, Redacted } from "effect"
 import { ConvexCli } from "../src/snapshot/ConvexCli.js"
+import { DeploymentApi } from "../src/snapshot/DeploymentApi.js"
 import { exportSnapshot, importSnapshot, listEnv, setEnv } from "../src/snapshot/operations.js"
 import { type StandIn, startStandIn } from "./support/convex-stand-in.js"
 
@@ -24,13 +25,17 @@ afterAll(async () => {
   await backend.close()
 })
 
-const live = () => ConvexCli.layerLive({ url: backend.url, adminKey: Redacted.make(adminKey) })
+const live = () => {
+  const target = { url: backend.url, adminKey: Redacted.make(adminKey) }
+  return Layer.merge(ConvexCli.layerLive(target), DeploymentApi.layer(target))
+}
 
 const requests = () => backend.requests.map((r) => `${r.method} ${r.path}${r.authorized ? "" : " (no key)"}`)
 
 describe("the real convex CLI against a loopback backend", { timeout: 60_000 }, () => {
-  it.live("env set sends the value read from stdin; env list reads it back over the sync WebSocket", () =>
+  it.live("env set sends the value read from stdin; the variables read back as JSON from the env list query", () =>
     Effect.gen(function* () {
+      backend.env.clear()
       backend.requests.length = 0
       yield* setEnv({ name: "API_KEY", value: "s3cret value" })
       yield* setEnv({ name: "MULTI", value: "line one\nline 'two' #3\n" })
@@ -41,13 +46,57 @@ describe("the real convex CLI against a loopback backend", { timeout: 60_000 }, 
         { name: "API_KEY", value: "s3cret value" },
         { name: "MULTI", value: "line one\nline 'two' #3\n" }
       ])
-      expect(requests()).toEqual(
-        expect.arrayContaining([
-          "POST /api/update_environment_variables",
-          "WS Authenticate",
-          "WS Add _system/cli/queryEnvironmentVariables:default"
-        ])
-      )
+      expect(requests()).toEqual([
+        "POST /api/update_environment_variables",
+        "POST /api/update_environment_variables",
+        "POST /api/query"
+      ])
+      expect(JSON.parse(backend.requests[2]?.body ?? "")).toEqual({
+        path: "_system/cli/queryEnvironmentVariables:default",
+        format: "convex_encoded_json",
+        args: [{}]
+      })
+    }).pipe(Effect.provide(live()))
+  )
+
+  it.live("the CLI's env list prints two different sets of variables the same way; the JSON tells them apart", () =>
+    Effect.gen(function* () {
+      const cli = yield* ConvexCli
+      const printed = function* (variables: Record<string, string>) {
+        backend.env.clear()
+        for (const [name, value] of Object.entries(variables)) backend.env.set(name, value)
+        const { stdout } = yield* cli.run(["env", "list", "--include-values"])
+        return { stdout, read: yield* listEnv }
+      }
+      // The CLI leaves a value unquoted unless it starts and ends with the same quote (formatEnvValueForDotfile).
+      const two = yield* printed({ A: "'x", B: "y'" })
+      const one = yield* printed({ A: "x\nB=y" })
+      expect(two.stdout).toBe("A='x\nB=y'\n")
+      expect(one.stdout).toBe(two.stdout)
+      expect(two.read).toEqual([
+        { name: "A", value: "'x" },
+        { name: "B", value: "y'" }
+      ])
+      expect(one.read).toEqual([{ name: "A", value: "x\nB=y" }])
+    }).pipe(Effect.provide(live()))
+  )
+
+  // Values made of the characters the CLI's .env quoting treats specially, and any others.
+  const special = fc.constantFrom("'", '"', "`", "#", "\n", "\r", "\f", "\v", "\\n", "=", " ", "\\")
+  const value = fc
+    .array(fc.oneof(special, fc.string({ unit: "binary", maxLength: 4 })), { maxLength: 12 })
+    .map((parts) => parts.join(""))
+  const variables = fc.dictionary(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,8}$/), value, { maxKeys: 5 })
+
+  it.live.prop("env-save reads back every variable exactly, whatever its value", [variables], ([generated]) =>
+    Effect.gen(function* () {
+      backend.env.clear()
+      for (const [name, text] of Object.entries(generated)) backend.env.set(name, text)
+      const read = yield* listEnv
+      const expected = Object.entries(generated)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name, text]) => ({ name, value: text }))
+      expect(read).toEqual(expected)
     }).pipe(Effect.provide(live()))
   )
 
@@ -64,7 +113,7 @@ describe("the real convex CLI against a loopback backend", { timeout: 60_000 }, 
         expect.arrayContaining([
           "POST /api/export/request/zip",
           "WS Add _system/cli/exports:getLatest",
-          "GET /api/export/zip/1750000000000000000"
+          `GET /api/export/zip/${backend.exports.at(-1)?.startTs}`
         ])
       )
     }).pipe(Effect.provide(live()))

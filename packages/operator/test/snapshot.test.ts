@@ -6,14 +6,19 @@ import { KubeClient, Resource } from "@convex-operator/k8s"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { cli } from "convex-operator"
-import { Effect, Exit, Layer, Redacted, Ref } from "effect"
+import { Effect, Exit, Layer, Redacted, Ref, TestClock } from "effect"
 import {
   bundledCli,
   ConvexCli,
+  DeploymentApi,
+  decodeEnvList,
+  decodeInt64,
+  expireRecordedExport,
   type Invocation,
+  identifyExport,
   invocation,
-  parseEnvList,
   partialPath,
+  printedExportTs,
   RecordedInvocations,
   restoreEnv,
   type ScriptedResult,
@@ -43,6 +48,13 @@ const expectedEnv = {
 const recorded = Effect.flatMap(RecordedInvocations, Ref.get)
 
 const withCli = (answer?: (call: Invocation) => ScriptedResult) => ConvexCli.layerTest(target, answer, setup)
+
+/** A backend whose system queries answer `values` by path (and whose other routes must not be called). */
+const backendAnswering = (values: Readonly<Record<string, unknown>>) =>
+  Layer.succeed(DeploymentApi, {
+    query: (path) => Effect.succeed(values[path]),
+    setExportExpiration: () => Effect.die("not expected")
+  })
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "convex-operator-snapshot-test-"))
 
@@ -142,36 +154,35 @@ describe("snapshot steps", () => {
     }).pipe(Effect.provide(withCli()))
   )
 
-  it("parses env list output in every quoting the CLI writes", () => {
-    const text = [
-      "PLAIN=value with spaces",
-      "EMPTY=",
-      "HASH='a#b'",
-      'QUOTED="it\'s"',
-      "MULTI='line one",
-      "line two'",
-      'ESCAPED="x\\ny"',
-      "Warning (HASH): includes a '#'"
-    ].join("\n")
-    expect(parseEnvList(text)).toEqual([
-      { name: "PLAIN", value: "value with spaces" },
-      { name: "EMPTY", value: "" },
-      { name: "HASH", value: "a#b" },
-      { name: "QUOTED", value: "it's" },
-      { name: "MULTI", value: "line one\nline two" },
-      { name: "ESCAPED", value: "x\ny" }
+  it("reads variables from the documents the env list query returns, and nothing else", () => {
+    const documents = [
+      { _id: "k1", _creationTime: 1.7e12, name: "A", value: "'x" },
+      { _id: "k2", _creationTime: 1.7e12, name: "B", value: "y'\n#z" }
+    ]
+    expect(decodeEnvList(documents)).toEqual([
+      { name: "A", value: "'x" },
+      { name: "B", value: "y'\n#z" }
     ])
+    expect(decodeEnvList([])).toEqual([])
+    expect(decodeEnvList(null)).toBeUndefined()
+    expect(decodeEnvList([{ name: "A" }])).toBeUndefined()
   })
 
+  const envDocuments = {
+    "_system/cli/queryEnvironmentVariables:default": [
+      { _id: "k1", name: "API_KEY", value: "s3cret" },
+      { _id: "k2", name: "MULTI", value: "a\nb" }
+    ]
+  }
   const memory = (answer: (call: Invocation) => ScriptedResult) =>
-    Layer.mergeAll(withCli(answer), KubeClient.layerMemory())
+    Layer.mergeAll(withCli(answer), KubeClient.layerMemory(), backendAnswering(envDocuments))
 
-  it.effect("env-save lists with values (not names only) and applies a Secret of them", () =>
+  it.effect("env-save reads the variables with their values from the backend and applies a Secret of them", () =>
     Effect.gen(function* () {
       const saved = yield* saveEnv({ namespace: "apps", name: "hello-env" })
       expect(saved).toBe(2)
-      const calls = yield* recorded
-      expect(calls.map((c) => c.args.slice(1))).toEqual([["env", "list", "--include-values"]])
+      // No CLI run: `env list` prints text that does not always read back (see listEnv).
+      expect(yield* recorded).toEqual([])
       const kube = yield* KubeClient
       const secret = (yield* kube.get(Resource.Secret, "hello-env", { namespace: "apps" })) as unknown as {
         data: Record<string, string>
@@ -180,7 +191,7 @@ describe("snapshot steps", () => {
         API_KEY: Buffer.from("s3cret").toString("base64"),
         MULTI: Buffer.from("a\nb").toString("base64")
       })
-    }).pipe(Effect.provide(memory(() => ({ stdout: "API_KEY=s3cret\nMULTI='a\nb'\n" }))))
+    }).pipe(Effect.provide(memory(() => ({}))))
   )
 
   it.effect("env-restore sets each variable with its value on standard input, never on argv", () =>
@@ -203,11 +214,13 @@ describe("snapshot steps", () => {
     }).pipe(Effect.provide(memory(() => ({}))))
   )
 
-  it.effect("listEnv does not echo values to the log", () =>
+  it.effect("listEnv fails, naming the query, on an answer that is not a list of variables", () =>
     Effect.gen(function* () {
-      const values = yield* listEnv
-      expect(values).toEqual([{ name: "X", value: "1" }])
-    }).pipe(Effect.provide(withCli(() => ({ stdout: "X=1\n" }))))
+      const error = yield* listEnv.pipe(Effect.flip)
+      expect(error.message).toBe(
+        "query _system/cli/queryEnvironmentVariables:default: the answer is not a list of {name, value} documents"
+      )
+    }).pipe(Effect.provide(backendAnswering({ "_system/cli/queryEnvironmentVariables:default": { name: "X" } })))
   )
 })
 
@@ -228,6 +241,76 @@ describe("convex-operator snapshot", () => {
         const exit = yield* run(...args)
         expect(String(Exit.isFailure(exit) && exit.cause)).toContain("set CONVEX_SELF_HOSTED_URL")
       }
+    })
+  )
+})
+
+describe("identifying the backend's copy of an export", () => {
+  const int64 = (value: bigint) => {
+    const bytes = Buffer.alloc(8)
+    bytes.writeBigInt64LE(value)
+    return { $integer: bytes.toString("base64") }
+  }
+  const ts = 1_796_480_162_417_000_123n
+  const latest = { _id: "k57exp1", state: "completed", start_ts: int64(ts), requestor: "snapshotExport" }
+
+  it("reads the int64 timestamps of Convex's encoded JSON exactly, beyond 2^53", () => {
+    expect(decodeInt64(int64(ts))).toBe(ts)
+    expect(decodeInt64(12)).toBe(12n)
+    expect(decodeInt64({ $integer: "AAA=" })).toBeUndefined()
+    expect(decodeInt64("12")).toBeUndefined()
+  })
+
+  it("takes the timestamp from the CLI's own line", () => {
+    expect(printedExportTs(`- Creating snapshot export\n✔ Created snapshot export at timestamp ${ts}\n`)).toBe(ts)
+    expect(printedExportTs("something else")).toBeUndefined()
+  })
+
+  it("names the latest completed export when it is the one the CLI downloaded, and says why not otherwise", () => {
+    expect(identifyExport(latest, ts)).toEqual({ id: "k57exp1", startTs: ts.toString() })
+    expect(identifyExport(latest, undefined)).toEqual({ id: "k57exp1", startTs: ts.toString() })
+    expect(identifyExport(latest, ts + 1n)).toEqual({
+      problem: `the latest snapshot export (timestamp ${ts}) is not the one downloaded (timestamp ${ts + 1n}): another export ran meanwhile`
+    })
+    expect(identifyExport({ ...latest, state: "in_progress" }, ts)).toEqual({
+      problem: "the latest snapshot export is not a completed one (state in_progress)"
+    })
+    expect(identifyExport(null, ts)).toEqual({ problem: "the backend lists no snapshot export" })
+  })
+
+  it.effect("expiring without a record, or with a record of a problem, is a warning and no request", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const missing = yield* expireRecordedExport(join(dir, "none.json"))
+      expect("warning" in missing && missing.warning).toMatch(
+        /^the backend's copy of the export was not expired: no record at/
+      )
+      const record = join(dir, "problem.json")
+      writeFileSync(record, JSON.stringify({ problem: "the backend lists no snapshot export" }))
+      expect(yield* expireRecordedExport(record)).toEqual({
+        warning: "the backend's copy of the export was not expired: the backend lists no snapshot export"
+      })
+      expect(existsSync(record)).toBe(false)
+    }).pipe(Effect.provide(backendAnswering({})))
+  )
+
+  it.effect("expires the recorded snapshot as of now (nanoseconds, exactly)", () =>
+    Effect.gen(function* () {
+      const calls: Array<[string, bigint]> = []
+      const record = join(tempDir(), "r.json")
+      writeFileSync(record, JSON.stringify({ id: "k57exp9", startTs: ts.toString() }))
+      yield* TestClock.setTime(1_796_480_200_123)
+      const outcome = yield* expireRecordedExport(record).pipe(
+        Effect.provide(
+          Layer.succeed(DeploymentApi, {
+            query: () => Effect.die("not expected"),
+            setExportExpiration: (id, at) => Effect.sync(() => void calls.push([id, at]))
+          })
+        )
+      )
+      expect(outcome).toEqual({ expired: "k57exp9" })
+      expect(calls).toEqual([["k57exp9", 1_796_480_200_123_000_000n]])
+      expect(existsSync(record)).toBe(false)
     })
   )
 })

@@ -58,7 +58,13 @@ export const ConvexBackupStatus = Schema.Struct({
   sizeBytes: optional(Int64.pipe(doc("Size of the ZIP in bytes (when the Job reported it)."))),
   location: optional(Schema.String.pipe(doc("Where the ZIP is: pvc://<claim>/<file>.zip or s3://<bucket>/<key>.zip."))),
   job: optional(Schema.String.pipe(doc("The backup Job."))),
-  message: optional(Schema.String.pipe(doc("What the backup waits for, or why it failed."))),
+  message: optional(
+    Schema.String.pipe(
+      doc(
+        "What the backup waits for, why it failed, or what a completed backup could not do (expire the backend's own copy of its export)."
+      )
+    )
+  ),
   observedGeneration: optional(Int64.pipe(doc("The .metadata.generation this status describes."))),
   conditions: optional(
     conditionList("Completed: True once the ZIP is written, False with the reason while waiting or after a failure.")

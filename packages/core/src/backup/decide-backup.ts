@@ -30,7 +30,12 @@ import { upgradeHashLabel } from "../upgrade/backup.js"
 import { type BackupTurn, backupTurn } from "./interlock.js"
 
 /** What `backup store` prints as its termination message. */
-export const StoreReport = Schema.Struct({ sizeBytes: Schema.Number, location: Schema.String })
+export const StoreReport = Schema.Struct({
+  sizeBytes: Schema.Number,
+  location: Schema.String,
+  /** Something the store step could not do that does not fail the backup (the backend's copy not expired). */
+  warning: Schema.optional(Schema.String)
+})
 export type StoreReport = typeof StoreReport.Type
 const decodeReport = Schema.decodeUnknownOption(Schema.parseJson(StoreReport))
 
@@ -173,9 +178,14 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
         finishedAt: formatTime(now),
         ...(report !== undefined ? { size: formatSize(report.sizeBytes), sizeBytes: report.sizeBytes } : {}),
         location,
-        job: jobName
+        job: jobName,
+        ...(report?.warning !== undefined ? { message: report.warning } : {})
       },
-      { status: "True", reason: "Completed", message: `the snapshot (with file storage) is at ${location}` }
+      {
+        status: "True",
+        reason: "Completed",
+        message: `the snapshot (with file storage) is at ${location}${report?.warning !== undefined ? `; ${report.warning}` : ""}`
+      }
     )
     return decided(
       status,
@@ -187,7 +197,18 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
           reason: "BackupCompleted",
           action: "Backup",
           message: `backup ${name} is at ${location}`
-        }
+        },
+        ...(report?.warning !== undefined
+          ? [
+              {
+                on: "backup" as const,
+                type: "Warning" as const,
+                reason: "ExportNotExpired",
+                action: "Backup",
+                message: `backup ${name} is stored, but ${report.warning}; the backend deletes that copy MAX_EXPIRED_SNAPSHOT_AGE_DAYS after its 14-day expiry`
+              }
+            ]
+          : [])
       ]
     )
   }

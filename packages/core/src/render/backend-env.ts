@@ -14,6 +14,14 @@ import type { ObservedIndex } from "./observed.js"
 import { s3Wiring } from "./s3.js"
 import type { InstanceUrls } from "./urls.js"
 
+/**
+ * `MAX_EXPIRED_SNAPSHOT_AGE_DAYS`: how many days after its expiry the backend purges a snapshot export (Convex's
+ * default 30; `crates/common/src/knobs.rs`, whole days, used by `cleanup_expired_exports` in
+ * `crates/application/src/system_table_cleanup/mod.rs`, which runs about every 30 minutes). Backup Jobs expire
+ * their export once the ZIP is stored, so 0 frees that copy at the next cleanup. `backend.env` overrides it.
+ */
+export const expiredSnapshotAgeDays = "0"
+
 /** The backend's environment. */
 export interface BackendEnvironment {
   /** The data of the backend ConfigMap: never a secret value. */
@@ -47,7 +55,8 @@ export const backendEnvironment = (
   const config: Record<string, string> = {
     INSTANCE_NAME: convexInstanceName(instance),
     CONVEX_CLOUD_ORIGIN: urls.cloudOrigin,
-    CONVEX_SITE_ORIGIN: urls.siteOrigin
+    CONVEX_SITE_ORIGIN: urls.siteOrigin,
+    MAX_EXPIRED_SNAPSHOT_AGE_DAYS: expiredSnapshotAgeDays
   }
   if (backend.db.engine !== "sqlite" && !backend.db.requireSSL) config.DO_NOT_REQUIRE_SSL = "true"
   if (backend.telemetry.disableBeacon) config.DISABLE_BEACON = "true"

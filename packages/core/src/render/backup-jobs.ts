@@ -3,8 +3,10 @@
  * like the upgrade's env Jobs:
  *
  * - backup: an init container runs `snapshot export --include-file-storage` (to the claim, or to a scratch
- *   volume); then `backup store` reports the ZIP's size and location as its termination message, uploading it to
- *   the bucket first for an S3 target;
+ *   volume), recording which backend-side snapshot it downloaded; then `backup store` uploads the ZIP to the
+ *   bucket (S3 targets), expires the backend's own copy of the export (else every backup would leave a full ZIP in
+ *   the backend's storage for 14 days plus MAX_EXPIRED_SNAPSHOT_AGE_DAYS), and reports the ZIP's size and location
+ *   as its termination message;
  * - restore: `backup fetch` downloads the ZIP from a bucket (S3 sources only), then `snapshot import
  *   --replace-all` loads it into the new instance.
  *
@@ -46,6 +48,9 @@ export const backupJobName = (backup: string): string => boundedName(backup, "-b
 
 /** The file name of a backup's ZIP. */
 export const backupFileName = (backup: string): string => `${backup}.zip`
+
+/** The record of the backend-side snapshot of a backup's export (written by the export step, removed by store). */
+export const exportRecordPath = (backup: string): string => `${backupMountPath}/.${backup}.export.json`
 
 /** The object key of a backup in a bucket: `<prefix>/<namespace>/<instance>/<backup>.zip`. */
 export const backupObjectKey = (target: S3BackupTarget, namespace: string, instance: string, backup: string) =>
@@ -245,13 +250,20 @@ export const renderBackupJob = (
       file,
       "--location",
       location,
+      "--expire-export",
+      exportRecordPath(backup),
       ...(s3 !== undefined
         ? s3Flags({ ...s3, key: backupObjectKey(s3, target.namespace, target.instance, backup) })
         : [])
     ],
-    s3 !== undefined ? s3Env(s3) : []
+    [...cliEnv(target), ...(s3 !== undefined ? s3Env(s3) : [])]
   )
-  const exporter = container(target, "export", snapshotExportArgs(file), cliEnv(target))
+  const exporter = container(
+    target,
+    "export",
+    [...snapshotExportArgs(file), "--record", exportRecordPath(backup)],
+    cliEnv(target)
+  )
   return job(
     backupJobName(backup),
     target.namespace,

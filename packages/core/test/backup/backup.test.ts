@@ -186,7 +186,9 @@ describe("decideBackup", () => {
       "export",
       "--path",
       "/backups/b1.zip",
-      "--include-file-storage"
+      "--include-file-storage",
+      "--record",
+      "/backups/.b1.export.json"
     ])
     expect(spec?.containers[0]?.args).toEqual([
       "backup",
@@ -194,7 +196,17 @@ describe("decideBackup", () => {
       "--file",
       "/backups/b1.zip",
       "--location",
-      "pvc://app-backups/b1.zip"
+      "pvc://app-backups/b1.zip",
+      "--expire-export",
+      "/backups/.b1.export.json"
+    ])
+    // The store step expires the backend's copy of the export: it reaches the backend with the admin key.
+    expect(spec?.containers[0]?.env).toEqual([
+      { name: "CONVEX_SELF_HOSTED_URL", value: "http://app-backend.convex.svc:3210" },
+      {
+        name: "CONVEX_SELF_HOSTED_ADMIN_KEY",
+        valueFrom: { secretKeyRef: { name: "app-convex-secrets", key: "admin-key" } }
+      }
     ])
     expect(spec?.volumes).toEqual([{ name: "backups", persistentVolumeClaim: { claimName: "app-backups" } }])
     expect(job?.metadata.ownerReferences?.[0]).toMatchObject({ kind: "ConvexBackup", name: "b1", controller: true })
@@ -225,6 +237,8 @@ describe("decideBackup", () => {
       "/backups/b1.zip",
       "--location",
       "s3://backups/convex/convex/app/b1.zip",
+      "--expire-export",
+      "/backups/.b1.export.json",
       "--s3-bucket",
       "backups",
       "--s3-key",
@@ -261,6 +275,23 @@ describe("decideBackup", () => {
     const again = observe({ ...running, status: decision.status }, { job: undefined })
     expect(again.statusChanged).toBe(false)
     expect(again.apply).toEqual([])
+    expect(decision.status.message).toBeUndefined()
+    expect(decision.events.map((event) => event.reason)).toEqual(["BackupCompleted"])
+  })
+
+  it("Completed with a warning when the store step could not expire the backend's copy of the export", () => {
+    const running = backupOf({ pvc: {} }, { phase: "Running", startedAt: "2026-02-01T11:59:10Z", job: "b1-backup" })
+    const warning = "the backend's copy of the export (snapshot k57exp1) was not expired: HTTP 500: Snapshot not found"
+    const report = parseStoreReport(JSON.stringify({ sizeBytes: 812, location: "pvc://app-backups/b1.zip", warning }))
+    const decision = observe(running, { job: jobWith([{ type: "Complete", status: "True" }]), report })
+    expect(decision.status).toMatchObject({ phase: "Completed", sizeBytes: 812, message: warning })
+    expect(decision.status.conditions?.[0]?.message).toBe(
+      `the snapshot (with file storage) is at pvc://app-backups/b1.zip; ${warning}`
+    )
+    expect(decision.events.find((event) => event.type === "Warning")).toMatchObject({
+      on: "backup",
+      reason: "ExportNotExpired"
+    })
   })
 
   it("Failed from a failed Job, naming the reason, with a Warning on the instance", () => {

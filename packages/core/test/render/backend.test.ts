@@ -109,8 +109,17 @@ describe("backend ConfigMap", () => {
     expect(config()).toEqual({
       CONVEX_CLOUD_ORIGIN: "http://demo-backend.convex.svc:3210",
       CONVEX_SITE_ORIGIN: "http://demo-backend.convex.svc:3211",
-      INSTANCE_NAME: "demo"
+      INSTANCE_NAME: "demo",
+      MAX_EXPIRED_SNAPSHOT_AGE_DAYS: "0"
     })
+  })
+
+  it("purges expired snapshot exports at once unless backend.env says otherwise", () => {
+    // Backup Jobs expire their export once the ZIP is stored; 0 lets the backend's cleanup delete that copy.
+    expect(config().MAX_EXPIRED_SNAPSHOT_AGE_DAYS).toBe("0")
+    const env = container({ backend: { env: [{ name: "MAX_EXPIRED_SNAPSHOT_AGE_DAYS", value: "7" }] } }).env
+    // Container env wins over the ConfigMap's envFrom.
+    expect(env).toContainEqual({ name: "MAX_EXPIRED_SNAPSHOT_AGE_DAYS", value: "7" })
   })
 
   it("derives INSTANCE_NAME from databaseName", () => {

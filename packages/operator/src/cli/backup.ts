@@ -23,7 +23,10 @@ import {
 } from "../backup/transfer.js"
 import { toYaml } from "../manifests.js"
 import { describeError } from "../reconcile/errors.js"
+import { DeploymentApi } from "../snapshot/DeploymentApi.js"
+import { type ExpiryOutcome, expireRecordedExport } from "../snapshot/export-expiry.js"
 import { kubeconfigOption, namespaceOption, withKube } from "./kube-options.js"
+import { target as backendTarget } from "./snapshot.js"
 import { UserError } from "./user-error.js"
 
 // --- Job steps --------------------------------------------------------------------------------------------------
@@ -40,6 +43,24 @@ const terminationLog = Options.text("termination-log").pipe(
   Options.withDefault("/dev/termination-log")
 )
 const s3Options = { bucket, key, region, endpoint, forcePathStyle }
+const expireExport = Options.text("expire-export").pipe(
+  Options.withDescription(
+    "Once the ZIP is stored, expire the backend's own copy of the export named in this record (snapshot export --record); needs CONVEX_SELF_HOSTED_URL and CONVEX_SELF_HOSTED_ADMIN_KEY."
+  ),
+  Options.optional
+)
+
+/** Expires the recorded export; a backend that cannot be reached or named is a warning, never a failed backup. */
+const expireStoredExport = (record: string): Effect.Effect<ExpiryOutcome> =>
+  backendTarget.pipe(
+    Effect.matchEffect({
+      onFailure: (error) =>
+        Effect.succeed<ExpiryOutcome>({
+          warning: `the backend's copy of the export was not expired: ${error.message}`
+        }),
+      onSuccess: (backend) => expireRecordedExport(record).pipe(Effect.provide(DeploymentApi.layer(backend)))
+    })
+  )
 
 const s3Object = (flags: {
   readonly bucket: Option.Option<string>
@@ -61,7 +82,7 @@ const s3Object = (flags: {
 const asUserError = <A, R>(effect: Effect.Effect<A, { readonly message: string }, R>) =>
   effect.pipe(Effect.mapError((error) => new UserError({ message: error.message })))
 
-const storeCommand = Command.make("store", { file, location, terminationLog, ...s3Options }, (flags) =>
+const storeCommand = Command.make("store", { file, location, terminationLog, expireExport, ...s3Options }, (flags) =>
   asUserError(
     Effect.gen(function* () {
       const sizeBytes = yield* fileSize(flags.file)
@@ -70,7 +91,13 @@ const storeCommand = Command.make("store", { file, location, terminationLog, ...
         yield* Effect.logInfo(`uploading ${flags.file} (${sizeBytes} bytes) to s3://${object.bucket}/${object.key}`)
         yield* upload(flags.file, object)
       }
-      const report = JSON.stringify({ sizeBytes, location: flags.location })
+      // The ZIP is where the ConvexBackup says: the backend's own copy is no longer needed.
+      const expiry = Option.isSome(flags.expireExport) ? yield* expireStoredExport(flags.expireExport.value) : undefined
+      const report = JSON.stringify({
+        sizeBytes,
+        location: flags.location,
+        ...(expiry !== undefined && "warning" in expiry ? { warning: expiry.warning } : {})
+      })
       yield* writeTerminationMessage(flags.terminationLog, report)
       yield* Console.log(report)
     }).pipe(
@@ -78,7 +105,11 @@ const storeCommand = Command.make("store", { file, location, terminationLog, ...
       Effect.tapError((error) => writeTerminationMessage(flags.terminationLog, error.message))
     )
   )
-).pipe(Command.withDescription("Backup Job step: upload the ZIP (S3 targets) and report its size and location."))
+).pipe(
+  Command.withDescription(
+    "Backup Job step: upload the ZIP (S3 targets), expire the backend's copy, and report its size and location."
+  )
+)
 
 const fetchCommand = Command.make("fetch", { file, ...s3Options }, (flags) =>
   asUserError(

@@ -9,6 +9,8 @@ import { KubeClient } from "@convex-operator/k8s"
 import { Command, Options } from "@effect/cli"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { ConvexCli, type ConvexTarget } from "../snapshot/ConvexCli.js"
+import { DeploymentApi } from "../snapshot/DeploymentApi.js"
+import { recordExport } from "../snapshot/export-expiry.js"
 import { exportSnapshot, importSnapshot, restoreEnv, saveEnv } from "../snapshot/operations.js"
 import { kubeConfigSource, kubeconfigOption, userAgent } from "./kube-options.js"
 import { UserError } from "./user-error.js"
@@ -16,6 +18,12 @@ import { UserError } from "./user-error.js"
 const path = Options.text("path").pipe(Options.withDescription("The snapshot ZIP (on the snapshot volume)."))
 const includeFileStorage = Options.boolean("include-file-storage").pipe(
   Options.withDescription("Export stored files too (without it they are lost on import).")
+)
+const record = Options.text("record").pipe(
+  Options.withDescription(
+    "Write which backend-side snapshot the export downloaded to this file (for `backup store --expire-export`)."
+  ),
+  Options.optional
 )
 const replaceAll = Options.boolean("replace-all").pipe(
   Options.withDescription("Replace all data of the deployment with the snapshot's tables.")
@@ -38,7 +46,7 @@ const resolveNamespace = (given: Option.Option<string>): string =>
   })
 
 /** The backend from the Job's environment. */
-const target: Effect.Effect<ConvexTarget, UserError> = Effect.gen(function* () {
+export const target: Effect.Effect<ConvexTarget, UserError> = Effect.gen(function* () {
   const url = yield* Config.string("CONVEX_SELF_HOSTED_URL")
   const adminKey = yield* Config.redacted("CONVEX_SELF_HOSTED_ADMIN_KEY")
   if (Redacted.value(adminKey).trim() === "") return yield* Effect.fail("empty admin key")
@@ -56,14 +64,17 @@ const target: Effect.Effect<ConvexTarget, UserError> = Effect.gen(function* () {
 const failures = <A, R>(effect: Effect.Effect<A, { readonly _tag: string; readonly message: string }, R>) =>
   effect.pipe(Effect.mapError((error) => new UserError({ message: `${error.message}` })))
 
+/** The CLI and the backend's HTTP routes, both against `backend`. */
+const backendLayer = (backend: ConvexTarget) => Layer.merge(ConvexCli.layerLive(backend), DeploymentApi.layer(backend))
+
 /** Runs `step` with the CLI (and, when `kube`, a Kubernetes client). */
 const withCli = <A, E extends { readonly _tag: string; readonly message: string }>(
-  step: Effect.Effect<A, E, ConvexCli>
+  step: Effect.Effect<A, E, ConvexCli | DeploymentApi>
 ): Effect.Effect<A, UserError> =>
-  Effect.flatMap(target, (backend) => failures(step).pipe(Effect.provide(ConvexCli.layerLive(backend))))
+  Effect.flatMap(target, (backend) => failures(step).pipe(Effect.provide(backendLayer(backend))))
 
 const withKube = <A, E extends { readonly _tag: string; readonly message: string }>(
-  step: Effect.Effect<A, E, ConvexCli | KubeClient>,
+  step: Effect.Effect<A, E, ConvexCli | DeploymentApi | KubeClient>,
   kubeconfigFile: Option.Option<string>
 ): Effect.Effect<A, UserError> => {
   const source = kubeConfigSource(kubeconfigFile)
@@ -71,7 +82,7 @@ const withKube = <A, E extends { readonly _tag: string; readonly message: string
     failures(step).pipe(
       Effect.provide(
         Layer.merge(
-          ConvexCli.layerLive(backend),
+          backendLayer(backend),
           KubeClient.layerLive({ source, userAgent: userAgent("convex-operator-snapshot") })
         )
       ),
@@ -80,8 +91,13 @@ const withKube = <A, E extends { readonly _tag: string; readonly message: string
   )
 }
 
-const exportCommand = Command.make("export", { path, includeFileStorage }, (flags) =>
-  withCli(exportSnapshot(flags))
+const exportCommand = Command.make("export", { path, includeFileStorage, record }, (flags) =>
+  withCli(
+    Effect.gen(function* () {
+      const { cliStderr } = yield* exportSnapshot(flags)
+      if (Option.isSome(flags.record)) yield* recordExport(flags.record.value, cliStderr)
+    })
+  )
 ).pipe(Command.withDescription("Export the deployment to a ZIP (convex export)."))
 
 const importCommand = Command.make("import", { path, replaceAll }, (flags) => withCli(importSnapshot(flags))).pipe(
@@ -92,7 +108,9 @@ const envSaveCommand = Command.make("env-save", { secret, namespace, kubeconfig:
   withKube(saveEnv({ name: flags.secret, namespace: resolveNamespace(flags.namespace) }), flags.kubeconfig).pipe(
     Effect.asVoid
   )
-).pipe(Command.withDescription("Save the deployment's environment variables (convex env list) to a Secret."))
+).pipe(
+  Command.withDescription("Save the deployment's environment variables (as convex env list reads them) to a Secret.")
+)
 
 const envRestoreCommand = Command.make("env-restore", { secret, namespace, kubeconfig: kubeconfigOption }, (flags) =>
   withKube(restoreEnv({ name: flags.secret, namespace: resolveNamespace(flags.namespace) }), flags.kubeconfig).pipe(

@@ -38,9 +38,10 @@ export interface Invocation {
   readonly stdin: string | undefined
 }
 
-/** What a finished run printed (its standard output; standard error went to the log). */
+/** What a finished run printed (standard error also went to the log as it came; the admin key is hidden in it). */
 export interface CliOutput {
   readonly stdout: string
+  readonly stderr: string
 }
 
 /** The CLI could not be started or exited non-zero. The message never holds the admin key. */
@@ -187,7 +188,7 @@ export const makeConvexCli = (
           exitCode: result.exitCode
         })
       }
-      return { stdout: result.stdout }
+      return { stdout: result.stdout, stderr: result.stderr }
     })
 })
 

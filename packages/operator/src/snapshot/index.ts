@@ -5,5 +5,6 @@
  * @module
  */
 export * from "./ConvexCli.js"
-export * from "./dotenv.js"
+export * from "./DeploymentApi.js"
+export * from "./export-expiry.js"
 export * from "./operations.js"

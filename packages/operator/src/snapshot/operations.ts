@@ -1,7 +1,8 @@
 /**
  * What the snapshot Jobs do, over the {@link ConvexCli} service: export a ZIP (with file storage), import one with
  * `--replace-all`, and save/restore the deployment's environment variables (which a ZIP does not hold) to and
- * from a Secret.
+ * from a Secret. The variables are read as JSON from the backend ({@link DeploymentApi}), not from the text of
+ * `convex env list`: the CLI's `.env` lines are not always readable back (see {@link listEnv}).
  *
  * @module
  */
@@ -10,7 +11,7 @@ import { basename, dirname, join } from "node:path"
 import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { Data, Effect } from "effect"
 import { ConvexCli, type ConvexCliError } from "./ConvexCli.js"
-import { type EnvVariable, parseEnvList } from "./dotenv.js"
+import { DeploymentApi, DeploymentApiError } from "./DeploymentApi.js"
 
 /** A snapshot step that cannot run (a missing file, a bad path), with the fix. */
 export class SnapshotError extends Data.TaggedError("SnapshotError")<{ readonly message: string }> {}
@@ -30,9 +31,6 @@ export const importArgs = (path: string, replaceAll: boolean): ReadonlyArray<str
   ...(replaceAll ? ["--replace-all"] : []),
   "-y"
 ]
-
-/** `--include-values`: the CLI lists names only when it thinks an AI agent runs it. */
-export const envListArgs: ReadonlyArray<string> = ["env", "list", "--include-values"]
 
 /** `env set NAME`: the value comes on standard input, never on argv. */
 export const envSetArgs = (name: string): ReadonlyArray<string> => ["env", "set", name]
@@ -61,12 +59,14 @@ export const exportSnapshot = Effect.fn("snapshot.export")(function* (options: {
   })
   yield* Effect.logInfo(`exporting the deployment to ${options.path}`)
   const cli = yield* ConvexCli
-  yield* cli.run(exportArgs(partial, options.includeFileStorage), { echoStdout: true })
+  const output = yield* cli.run(exportArgs(partial, options.includeFileStorage), { echoStdout: true })
   yield* Effect.try({
     try: () => renameSync(partial, options.path),
     catch: (cause) => new SnapshotError({ message: `the export finished but ${partial} is missing: ${String(cause)}` })
   })
   yield* Effect.logInfo(`export complete: ${options.path}`)
+  // What the CLI printed on standard error names the snapshot it downloaded (see export-expiry.ts).
+  return { cliStderr: output.stderr }
 })
 
 /** Imports the ZIP at `path`, replacing every table when `replaceAll`. */
@@ -85,12 +85,47 @@ export const importSnapshot = Effect.fn("snapshot.import")(function* (options: {
   yield* Effect.logInfo("import complete")
 })
 
-/** The deployment's environment variables (output not logged: it holds their values). */
-export const listEnv: Effect.Effect<ReadonlyArray<EnvVariable>, ConvexCliError, ConvexCli> = Effect.gen(function* () {
-  const cli = yield* ConvexCli
-  const { stdout } = yield* cli.run(envListArgs)
-  return parseEnvList(stdout)
-}).pipe(Effect.withSpan("snapshot.listEnv"))
+/** One variable of the deployment. */
+export interface EnvVariable {
+  readonly name: string
+  readonly value: string
+}
+
+/** The query behind `convex env list` (npm-packages/system-udfs/convex/_system/cli/queryEnvironmentVariables.ts). */
+export const envListQuery = "_system/cli/queryEnvironmentVariables:default"
+
+/** The variables in the query's value: documents of `_environment_variables`, each with `name` and `value`. */
+export const decodeEnvList = (value: unknown): ReadonlyArray<EnvVariable> | undefined => {
+  if (!Array.isArray(value)) return undefined
+  const out: Array<EnvVariable> = []
+  for (const entry of value) {
+    const { name, value: text } = (entry ?? {}) as { name?: unknown; value?: unknown }
+    if (typeof name !== "string" || typeof text !== "string") return undefined
+    out.push({ name, value: text })
+  }
+  return out
+}
+
+/**
+ * The deployment's environment variables, read as JSON with the query `convex env list` runs. Not the CLI's text:
+ * it prints `NAME=value` lines quoted by its `formatEnvValueForDotfile` only in some cases, so one printout can
+ * come from two different sets of variables: `A` = `'x` with `B` = `y'` prints the same two lines as `A` alone
+ * holding `x`, a newline and `B=y`. Values are
+ * never logged.
+ */
+export const listEnv: Effect.Effect<ReadonlyArray<EnvVariable>, DeploymentApiError, DeploymentApi> = Effect.gen(
+  function* () {
+    const api = yield* DeploymentApi
+    const value = yield* api.query(envListQuery)
+    const variables = decodeEnvList(value)
+    if (variables === undefined) {
+      return yield* new DeploymentApiError({
+        message: `query ${envListQuery}: the answer is not a list of {name, value} documents`
+      })
+    }
+    return variables
+  }
+).pipe(Effect.withSpan("snapshot.listEnv"))
 
 /** Sets one variable; the value goes through standard input (a trailing newline, which the CLI strips). */
 export const setEnv = (variable: EnvVariable): Effect.Effect<void, ConvexCliError, ConvexCli> =>

@@ -2,10 +2,15 @@
  * A loopback stand-in of the self-hosted Convex backend endpoints the `convex` CLI 1.48 calls for export, import
  * and environment variables, so tests run the real CLI and a wrong flag or endpoint fails them:
  *
- * - `POST /api/export/request/zip?includeStorage=…`, `GET /api/export/zip/<ts>`;
+ * - `POST /api/export/request/zip?includeStorage=…` (the export completes at once), `GET /api/export/zip/<ts>`,
+ *   `POST /api/export/set_expiration/<snapshot id>` with `{"expirationTsNs": <u64>}` (as
+ *   get-convex/convex-backend `crates/local_backend/src/snapshot_export.rs`: an unknown id is a 500, a body
+ *   without the field a 400), and the backend's purge of expired exports ({@link StandIn.purgeExpired}, as
+ *   `ExportsModel::cleanup_expired` in `crates/model/src/exports/mod.rs`);
  * - `POST /api/import/start_upload`, `upload_part`, `finish_upload`, `POST /api/perform_import`, `POST /api/query`
  *   (`_system/cli/queryImport:list`);
- * - `POST /api/update_environment_variables`;
+ * - `POST /api/update_environment_variables`, and `POST /api/query` for system queries (the JSON the operator
+ *   reads variables and exports from);
  * - the sync WebSocket `/api/<version>/sync` answering subscriptions to `_system/cli/queryEnvironmentVariables`,
  *   `_system/cli/exports:getLatest` and `_system/cli/queryImport` with one Transition per change (a minimal
  *   RFC 6455 server: text frames, close and ping; no extensions).
@@ -25,10 +30,25 @@ export interface Recorded {
   readonly body: string
 }
 
+/** A completed snapshot export in the backend's own storage (the `_exports` table and its ZIP). */
+export interface StoredExport {
+  readonly id: string
+  readonly startTs: bigint
+  /** Nanoseconds since the epoch; 14 days after the start unless set. */
+  expirationTs: bigint
+}
+
+/** Convex's `DEFAULT_EXPORT_RETENTION` (crates/model/src/exports/mod.rs). */
+export const defaultExportRetentionNs = 14n * 24n * 3600n * 1_000_000_000n
+
 export interface StandIn {
   readonly url: string
   readonly requests: Array<Recorded>
   readonly env: Map<string, string>
+  /** Every export the backend still holds, oldest first. */
+  readonly exports: Array<StoredExport>
+  /** Deletes the exports that expired more than `maxAgeDays` before `nowNs`, as the backend's cleanup does. */
+  readonly purgeExpired: (maxAgeDays: number, nowNs: bigint) => void
   /** The ZIP served by GET /api/export/zip/<ts>. */
   exportZip: Buffer
   /** The bytes uploaded by the last import, and its finish_upload arguments. */
@@ -67,17 +87,22 @@ const frame = (text: string): Buffer => {
 }
 
 export const startStandIn = async (adminKey: string): Promise<StandIn> => {
-  const exportTs = 1_750_000_000_000_000_000n
+  const exports: Array<StoredExport> = []
+  let exportCount = 0
   const state: StandIn = {
     url: "",
     requests: [],
     env: new Map(),
+    exports,
+    purgeExpired: (maxAgeDays, nowNs) => {
+      const before = nowNs - BigInt(maxAgeDays) * 24n * 3600n * 1_000_000_000n
+      for (let i = exports.length - 1; i >= 0; i--) if ((exports[i]?.expirationTs ?? 0n) < before) exports.splice(i, 1)
+    },
     exportZip: Buffer.from("PK\u0005\u0006".padEnd(22, "\u0000"), "latin1"),
     imported: undefined,
     performed: false,
     close: async () => {}
   }
-  let exportRequested = false
   let uploadParts: Array<Buffer> = []
   const authorized = (request: IncomingMessage) => request.headers.authorization === `Convex ${adminKey}`
 
@@ -85,9 +110,23 @@ export const startStandIn = async (adminKey: string): Promise<StandIn> => {
   const queryValue = (udfPath: string): unknown => {
     switch (udfPath.replace(/\.js(?=:|$)/, "").replace(/:default$/, "")) {
       case "_system/cli/queryEnvironmentVariables":
-        return [...state.env].map(([name, value]) => ({ name, value }))
-      case "_system/cli/exports:getLatest":
-        return exportRequested ? { state: "completed", start_ts: int64(exportTs), complete_ts: int64(exportTs) } : null
+        // The documents of `_environment_variables`, by name (the query reads its `by_name` index).
+        return [...state.env]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([name, value], i) => ({ _id: `k57env${i}`, _creationTime: 1.75e12, name, value }))
+      case "_system/cli/exports:getLatest": {
+        const latest = exports.at(-1)
+        return latest === undefined
+          ? null
+          : {
+              _id: latest.id,
+              state: "completed",
+              requestor: "snapshotExport",
+              start_ts: int64(latest.startTs),
+              complete_ts: int64(latest.startTs),
+              expiration_ts: int64(latest.expirationTs)
+            }
+      }
       case "_system/cli/queryImport":
         // The import document; its `state` field is the state machine the CLI follows.
         return {
@@ -129,12 +168,34 @@ export const startStandIn = async (adminKey: string): Promise<StandIn> => {
       }
       const route = `${request.method} ${url.pathname}`
       if (route === "POST /api/export/request/zip") {
-        exportRequested = true
+        exportCount++
+        // Snapshot timestamps are nanoseconds and grow: the wall clock, or one past the last.
+        const now = BigInt(Date.now()) * 1_000_000n
+        const last = exports.at(-1)?.startTs ?? 0n
+        const startTs = now > last ? now : last + 1n
+        exports.push({ id: `k57exp${exportCount}`, startTs, expirationTs: startTs + defaultExportRetentionNs })
         return json(200, {})
       }
-      if (route === `GET /api/export/zip/${exportTs}`) {
+      const zipTs = /^GET \/api\/export\/zip\/(\d+)$/.exec(route)?.[1]
+      if (zipTs !== undefined) {
+        if (!exports.some((e) => e.startTs === BigInt(zipTs))) {
+          return json(404, { code: "ExportNotFound", message: `The requested export ${zipTs} was not found` })
+        }
         response.writeHead(200, { "content-type": "application/zip" })
         return response.end(state.exportZip)
+      }
+      const expireId = /^POST \/api\/export\/set_expiration\/([^/]+)$/.exec(route)?.[1]
+      if (expireId !== undefined) {
+        // serde reads a u64: digits, taken here without a JavaScript number's rounding.
+        const digits = /^\s*\{\s*"expirationTsNs"\s*:\s*(\d+)\s*\}\s*$/.exec(body.toString("utf8"))?.[1]
+        if (digits === undefined) {
+          return json(400, { code: "BadJsonBody", message: "Failed to deserialize the JSON body" })
+        }
+        const target = exports.find((e) => e.id === decodeURIComponent(expireId))
+        if (target === undefined) return json(500, { code: "InternalServerError", message: "Snapshot not found" })
+        target.expirationTs = BigInt(digits)
+        response.writeHead(200)
+        return response.end()
       }
       if (route === "POST /api/update_environment_variables") {
         const { changes } = JSON.parse(body.toString("utf8")) as {

@@ -27,6 +27,7 @@ import {
   yamlDocuments
 } from "convex-operator"
 import { parseDocument } from "yaml"
+import { pinConvexRelease } from "./convex-release.js"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -68,7 +69,7 @@ replacements:
   // kustomize loads nothing outside its folder, so config/samples holds copies of the samples that stand alone.
   ...sampleFiles.map((file) => ({
     path: `config/samples/${file}`,
-    content: `# Copied from examples/${file} by \`npm run generate\`. Do not edit.\n${readFileSync(join(root, "examples", file), "utf8")}`
+    content: `# Copied from examples/${file} by \`npm run generate\`. Do not edit.\n${pinConvexRelease(readFileSync(join(root, "examples", file), "utf8"))}`
   }))
 ]
 

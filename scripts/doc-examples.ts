@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { pinConvexRelease } from "./convex-release.js"
 
 // The block's content is optional (an empty block, as first written, ends at the next ```).
 const marked = /(<!-- example: ([^\s]+) -->\n```(\w*)\n)(?:[\s\S]*?\n)??```/g
@@ -13,7 +14,8 @@ const marked = /(<!-- example: ([^\s]+) -->\n```(\w*)\n)(?:[\s\S]*?\n)??```/g
 export const withExamples = (text: string, root: string): string =>
   text.replace(
     marked,
-    (_match, opening: string, file: string) => `${opening}${readFileSync(join(root, file), "utf8").trimEnd()}\n\`\`\``
+    (_match, opening: string, file: string) =>
+      `${opening}${pinConvexRelease(readFileSync(join(root, file), "utf8")).trimEnd()}\n\`\`\``
   )
 
 /** A doc file whose marked blocks are kept in step with examples/ (read from the committed file). */

@@ -9,7 +9,7 @@ const manifest = {
   apiVersion: "convex.icod.de/v1alpha1",
   kind: "ConvexInstance",
   metadata: { name: "hello", namespace: "default", uid: "5e1f1f4c-0000-4000-8000-000000000001", generation: 1 },
-  spec: { environment: "dev", version: "0123456789abcdef0123456789abcdef01234567" }
+  spec: { environment: "dev", version: "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf" }
 }
 
 // Decoding applies the Schema's defaults and checks every rule the CRD states; errors name the field.

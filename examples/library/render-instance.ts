@@ -10,7 +10,7 @@ const instance = Either.getOrThrow(
     apiVersion: "convex.icod.de/v1alpha1",
     kind: "ConvexInstance",
     metadata: { name: "hello", namespace: "apps" },
-    spec: { environment: "prod", version: "0123456789abcdef0123456789abcdef01234567" }
+    spec: { environment: "prod", version: "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf" }
   })
 )
 

@@ -43,6 +43,16 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
     "spec.backend.storage.pvc.size"
   ],
   [
+    "acceptDataLoss that is no boolean",
+    { ...valid, backend: { storage: { pvc: { enabled: false }, acceptDataLoss: "yes" } } },
+    "spec.backend.storage.acceptDataLoss"
+  ],
+  [
+    "pvc.enabled that is no boolean",
+    { ...valid, backend: { storage: { pvc: { enabled: "no" } } } },
+    "spec.backend.storage.pvc.enabled"
+  ],
+  [
     "an unknown PVC deletion policy",
     { ...valid, backend: { storage: { pvc: { deletionPolicy: "Keep" } } } },
     "spec.backend.storage.pvc.deletionPolicy"

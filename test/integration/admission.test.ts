@@ -130,6 +130,26 @@ describe("ConvexInstance admission on a real apiserver", () => {
     }
   })
 
+  it("stores the data claim on and acceptDataLoss off by default; admits an explicit emptyDir that accepts the loss", async () => {
+    expect((await cluster.create(instance("claim-by-default", valid))).ok).toBe(true)
+    const stored = await cluster.get(ref, "claim-by-default")
+    expect((stored.spec as { backend: { storage: unknown } }).backend.storage).toEqual({
+      mode: "sqlite",
+      pvc: { enabled: true, deletionPolicy: "Retain" },
+      acceptDataLoss: false
+    })
+    const scratch = { ...valid, backend: { storage: { pvc: { enabled: false }, acceptDataLoss: true } } }
+    expect((await cluster.create(instance("scratch", scratch))).ok).toBe(true)
+    const storedScratch = await cluster.get(ref, "scratch")
+    expect((storedScratch.spec as { backend: { storage: unknown } }).backend.storage).toEqual({
+      mode: "sqlite",
+      pvc: { enabled: false, deletionPolicy: "Retain" },
+      acceptDataLoss: true
+    })
+    const decoded = Either.getOrThrow(decodeConvexInstance(instance("scratch", scratch)))
+    expect(storedScratch.spec).toEqual(encodeConvexInstance(decoded).spec)
+  })
+
   /** The apiserver refuses `object` with 422, naming `field`. */
   const expectRejected = async (object: KubeObject, what: string, field: string) => {
     const outcome = await cluster.create(object)

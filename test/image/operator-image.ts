@@ -56,6 +56,12 @@ export const ensureOperatorImage = async (
       `podman build of the Dockerfile failed after ${elapsed()}: ${error instanceof Error ? error.message : error}`
     )
   })
+  // Each changed source tree leaves about 0.5 GB of untagged layers behind: drop those older than a day. The
+  // current build's stage layers go too once a day old (nothing tagged holds them): a build then runs `npm ci` and
+  // `tsc` again, a few minutes once a day instead of storage that only grows.
+  const pruned = await podmanOk(["image", "prune", "--force", "--filter", "until=24h"], { timeoutMillis: 300_000 })
+  const prunedCount = pruned.split("\n").filter((line) => line.trim() !== "").length
+  if (prunedCount > 0) log(`removed ${prunedCount} untagged images older than a day`)
   const [id = "", size = "0"] = (await podmanOk(["image", "inspect", "--format", "{{.Id}} {{.Size}}", operatorImage]))
     .trim()
     .split(" ")

@@ -197,8 +197,14 @@ describe("backups end to end", () => {
       "export",
       "--path",
       `/backups/${created.metadata.name}.zip`,
-      "--include-file-storage"
+      "--include-file-storage",
+      "--record",
+      `/backups/.${created.metadata.name}.export.json`
     ])
+    // Once the ZIP is stored, the store step expires the backend's own copy of the export.
+    expect(job?.spec.template.spec.containers[0].args).toEqual(
+      expect.arrayContaining(["--expire-export", `/backups/.${created.metadata.name}.export.json`])
+    )
     expect(job?.spec.template.spec.initContainers[0].image).toBe(operatorImage)
     expect(job?.metadata.ownerReferences[0]).toMatchObject({ kind: "ConvexBackup", name: created.metadata.name })
     // The claim was created for the instance and is owned by nothing (it survives everything).
@@ -340,7 +346,13 @@ describe("backups end to end", () => {
     expect(store.args).toEqual(
       expect.arrayContaining(["store", "--s3-endpoint", s3.endpoint, "--s3-key", `e2e/${ns}/app/to-s3.zip`])
     )
-    expect(store.env.map((e: Json) => e.valueFrom.secretKeyRef.name)).toEqual(["s3", "s3"])
+    // The backend (to expire its copy of the export) with the generated admin key, and the bucket credentials.
+    expect(store.env.map((e: Json) => e.value ?? e.valueFrom.secretKeyRef.name)).toEqual([
+      `http://app-backend.${ns}.svc:3210`,
+      "app-convex-secrets",
+      "s3",
+      "s3"
+    ])
     // Deleting a backup with deletionPolicy Delete runs its removal Job first (kwok completes it), then it goes.
     expect(completed.metadata.finalizers).toContain("convex.icod.de/backup-data")
     kubectl(["delete", "convexbackup", "to-s3", "-n", ns, "--wait=false"])

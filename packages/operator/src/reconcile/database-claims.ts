@@ -30,6 +30,10 @@ const secretValue = (secret: KubeObject | undefined, key: string): string | unde
   return encoded !== undefined ? Buffer.from(encoded, "base64").toString("utf8") : text(record(secret?.stringData)[key])
 }
 
+/** The database an instance object's backend opens (`databaseName`, or its name with `-` turned into `_`). */
+const databaseOf = (object: KubeObject): string =>
+  text(record(record(record(object.spec).backend).db).databaseName) ?? databaseNameFor(object.metadata.name ?? "")
+
 /** The claim of one instance object, when it uses Postgres or MySQL and its URL is known. */
 export const databaseClaimOf = (
   object: KubeObject,
@@ -51,7 +55,7 @@ export const databaseClaimOf = (
     creationTimestamp: object.metadata.creationTimestamp,
     engine,
     server,
-    database: text(db.databaseName) ?? databaseNameFor(name)
+    database: databaseOf(object)
   }
 }
 
@@ -68,6 +72,8 @@ export const databaseHolderOf = (
     if (object.metadata.uid !== undefined && object.metadata.uid === self.metadata.uid) continue
     if (object.metadata.namespace === self.metadata.namespace && object.metadata.name === self.metadata.name) continue
     if (object.metadata.deletionTimestamp !== undefined) continue
+    // Only an instance of the same database name needs its URL read.
+    if (databaseOf(object) !== own.database) continue
     const claim = databaseClaimOf(object, secret)
     if (claim !== undefined && claim.server === own.server && claim.database === own.database) claims.push(claim)
   }

@@ -197,6 +197,15 @@ describe("convex-operator end to end", () => {
     expect(sts.spec.replicas).toBe(1)
     const pod = sts.spec.template.spec
     const backend = pod.containers.find((c: Json) => c.name === "backend")
+    // hello-world keeps its data: /convex/data on the default claim, bound through the default StorageClass.
+    expect(pod.volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "hello-backend-pvc" } })
+    const helloClaim = kubectl.json<Json>(["pvc", "hello-backend-pvc", "-n", samples])!
+    expect(helloClaim.status.phase).toBe("Bound")
+    expect(helloClaim.spec.resources.requests.storage).toBe("10Gi")
+    expect(helloClaim.metadata.ownerReferences).toBeUndefined()
+    expect((instance(samples, "hello") as Json).status.conditions).toContainEqual(
+      expect.objectContaining({ type: "DataPersistent", status: "True", reason: "OnClaim" })
+    )
     expect(backend.image).toBe("ghcr.io/get-convex/convex-backend:0123456789abcdef0123456789abcdef01234567")
     expect(backend.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: "/convex/data" }))
     expect(backend.env).toContainEqual({

@@ -14,7 +14,8 @@
  *   process that runs "use node" actions downloads its code from S3 with `fetch`
  *   (npm-packages/node-executor/src/source_package.ts) and inherits the backend's environment, so
  *   `NODE_EXTRA_CA_CERTS` names the bundle too. These variables also reach Postgres's root loading, which then
- *   sees the same system roots plus the S3 CA.
+ *   sees the same system roots plus the S3 CA, and which fails the connection on any loading error (`create_pool`
+ *   ensures there is none): an image without `/etc/ssl/certs` cannot use an S3 CA together with Postgres.
  *
  * The bundle's content is part of the backend's configuration hash (Convex reads it once at start), so a new CA
  * rolls the pod.

@@ -17,7 +17,9 @@ export const instanceName = (index: number) => `bench-${index}`
 export const instanceSpec = (name: string) => ({
   environment: "dev",
   version: v1,
-  backend: { db: { engine: "sqlite" }, storage: { mode: "sqlite" } },
+  // No claim, as in the recorded runs: pvc.enabled is true by default now, so the emptyDir is asked for, and
+  // acceptDataLoss lets the version changes roll (the data guard would hold them otherwise).
+  backend: { db: { engine: "sqlite" }, storage: { mode: "sqlite", pvc: { enabled: false }, acceptDataLoss: true } },
   dashboard: { enabled: true },
   networking: {
     host: `${name}.bench.example.com`,

@@ -5,9 +5,8 @@
  * @module
  */
 import { childMeta, type RenderContext } from "./context.js"
-import { metricsBlockIngressPath } from "./metrics.js"
 import type { Ingress } from "./objects.js"
-import { exposesMetrics, hostRoutes } from "./routing.js"
+import { hostRoutes } from "./routing.js"
 
 /** Renders the Ingress, or nothing outside ingress mode. */
 export const renderIngress = (context: RenderContext): Ingress | undefined => {
@@ -31,8 +30,7 @@ export const renderIngress = (context: RenderContext): Ingress | undefined => {
               path: "/",
               pathType: "Prefix",
               backend: { service: { name: route.service, port: { number: route.port } } }
-            },
-            ...(exposesMetrics(route) ? [metricsBlockIngressPath(context)] : [])
+            }
           ]
         }
       }))

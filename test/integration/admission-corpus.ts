@@ -156,6 +156,31 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
     { ...valid, scale: { backend: { maxMemory: "lots" } } },
     "spec.scale.backend.maxMemory"
   ],
+  [
+    "metrics.enabled that is no boolean",
+    { ...valid, backend: { metrics: { enabled: "yes" } } },
+    "spec.backend.metrics.enabled"
+  ],
+  [
+    "a PodMonitor label key with spaces",
+    { ...valid, backend: { metrics: { podMonitorLabels: { "bad key": "x" } } } },
+    "spec.backend.metrics.podMonitorLabels"
+  ],
+  [
+    "a PodMonitor label value with spaces",
+    { ...valid, backend: { metrics: { podMonitorLabels: { release: "kube prometheus" } } } },
+    "spec.backend.metrics.podMonitorLabels.release"
+  ],
+  [
+    "podDisruptionBudget.enabled that is no boolean",
+    { ...valid, backend: { podDisruptionBudget: { enabled: 1 } } },
+    "spec.backend.podDisruptionBudget.enabled"
+  ],
+  [
+    "a NetworkPolicy namespace that is no namespace name",
+    { ...valid, backend: { networkPolicy: { enabled: true, allowFromNamespaces: ["Ingress_NGINX"] } } },
+    "spec.backend.networkPolicy.allowFromNamespaces[0]"
+  ],
   // Hostile input: huge strings, unicode and control characters, absurd numbers, references out of the namespace.
   ["a 100 000-character version", { ...valid, version: "a".repeat(100_000) }, "spec.version"],
   ["a version with a newline", { ...valid, version: "abc\ndef" }, "spec.version"],

@@ -63,6 +63,8 @@ export interface Observed {
 /** Settings of the operator that decisions depend on. */
 export interface DecideOptions {
   readonly operator: OperatorSettings
+  /** Whether the cluster serves `monitoring.coreos.com/v1` PodMonitors (the Prometheus Operator's CRDs). */
+  readonly podMonitors?: boolean
 }
 
 /** The operator image snapshot Jobs run when the shell does not say (the shell should always say). */
@@ -135,6 +137,10 @@ export const childKinds: ReadonlyArray<{ readonly apiVersion: string; readonly k
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway" },
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" },
   { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
+  { apiVersion: "policy/v1", kind: "PodDisruptionBudget" },
+  { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
+  // Watched only where the Prometheus Operator's CRDs are installed.
+  { apiVersion: "monitoring.coreos.com/v1", kind: "PodMonitor" },
   // The pre-upgrade backups (never deleted: not in deletableKinds).
   { apiVersion: "convex.icod.de/v1alpha1", kind: "ConvexBackup" }
 ]
@@ -152,7 +158,10 @@ const deletableKinds = new Set([
   "RoleBinding",
   "Gateway",
   "HTTPRoute",
-  "Ingress"
+  "Ingress",
+  "PodDisruptionBudget",
+  "NetworkPolicy",
+  "PodMonitor"
 ])
 
 const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a)
@@ -328,7 +337,8 @@ export const decide = (
       trafficStopped: upgrade.trafficStopped,
       jobs: upgrade.jobs.filter((job): job is { step: EnvJobStep; attempt: number } => job.step !== "Import"),
       envAccess: upgrade.envAccess,
-      upgradeHash: upgrade.targetHash
+      upgradeHash: upgrade.targetHash,
+      podMonitors: options.podMonitors ?? false
     }),
     ...(restore.job !== undefined ? [restore.job] : []),
     ...(preUpgradeBackup !== undefined ? [preUpgradeBackup] : []),

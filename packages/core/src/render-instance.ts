@@ -10,8 +10,8 @@
  */
 import type { ConvexInstance } from "./api/index.js"
 import { decide, type Observed } from "./decide.js"
-import { childNames, secretKeys } from "./render/names.js"
 import { caBundles } from "./render/ca-bundles.js"
+import { childNames, secretKeys } from "./render/names.js"
 import { s3ConfigMapName } from "./render/s3.js"
 import { instanceReferences } from "./status/references.js"
 
@@ -64,7 +64,8 @@ const referencedKeys = (instance: ConvexInstance) => {
   }
   const tls = instance.spec.networking?.tlsSecretRef
   for (const key of ["tls.crt", "tls.key"]) add(secrets, tls, key)
-  for (const bundle of caBundles(instance)) add(bundle.kind === "Secret" ? secrets : configMaps, bundle.name, bundle.key)
+  for (const bundle of caBundles(instance))
+    add(bundle.kind === "Secret" ? secrets : configMaps, bundle.name, bundle.key)
   return { secrets, configMaps }
 }
 
@@ -116,7 +117,7 @@ const scrub = (value: unknown, secrets: ReadonlyArray<string>): unknown => {
  * Every child object the operator would create for `instance`, as `decide` renders it, without a cluster: the
  * generated Secret's values print as `<generated>` (and nowhere else), and the Secrets and ConfigMaps the instance
  * refers to are taken to exist with every key it names. Children carry no owner reference (the instance has no uid
- * before it is created). What `convex-operator render` prints.
+ * before it is created). The cluster is taken to serve PodMonitors. What `convex-operator render` prints.
  */
 export const renderInstance = (instance: ConvexInstance, options: RenderInstanceOptions): ReadonlyArray<unknown> => {
   const namespace = instance.metadata.namespace ?? "default"
@@ -124,7 +125,8 @@ export const renderInstance = (instance: ConvexInstance, options: RenderInstance
     instance,
     { objects: referencedStandIns(instance, namespace), entropy: placeholderEntropy },
     new Date(0),
-    { operator: { image: options.operatorImage } }
+    // As in a cluster with the Prometheus Operator: an instance with metrics enabled shows its PodMonitor.
+    { operator: { image: options.operatorImage }, podMonitors: true }
   )
   const secretsName = childNames(instance.metadata.name ?? "").secrets
   const generated = decision.desired.find((object) => object.kind === "Secret" && object.metadata.name === secretsName)

@@ -19,7 +19,8 @@ import {
   Int32,
   NamespaceName,
   ObjectName,
-  Quantity
+  Quantity,
+  qualifiedKeyMap
 } from "./primitives.js"
 import { RestoreSpec, restoreOnlyAtCreation } from "./restore.js"
 
@@ -300,6 +301,72 @@ export const BackendS3Spec = crossField(
 export type BackendS3Spec = typeof BackendS3Spec.Type
 
 // ---------------------------------------------------------------------------------------------------------------
+// backend.metrics, backend.podDisruptionBudget, backend.networkPolicy
+
+/** A label map (keys qualified names, values label values). */
+const LabelMap = qualifiedKeyMap(
+  Schema.String.pipe(
+    Schema.maxLength(63),
+    Schema.pattern(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, { description: "a label value" })
+  ),
+  "label"
+)
+
+export const BackendMetricsSpec = Schema.Struct({
+  enabled: withDefault(
+    Schema.Boolean.pipe(
+      doc(
+        "Serve Prometheus metrics at /metrics on port 3210 (false sets DISABLE_METRICS_ENDPOINT=true). The public " +
+          "routes never forward /metrics; a PodMonitor is created when the Prometheus Operator's CRDs exist."
+      )
+    ),
+    false
+  ),
+  podMonitorLabels: optional(
+    LabelMap.pipe(doc("Extra labels of the PodMonitor, e.g. the release label a Prometheus selects monitors by."))
+  )
+}).pipe(doc("Prometheus metrics of the backend."))
+export type BackendMetricsSpec = typeof BackendMetricsSpec.Type
+
+export const BackendDisruptionBudgetSpec = Schema.Struct({
+  enabled: withDefault(
+    Schema.Boolean.pipe(
+      doc(
+        "Create a PodDisruptionBudget with maxUnavailable 0 for the backend pod: evictions (kubectl drain, node " +
+          "autoscaling) are refused, so a drain waits until the budget is disabled or the pod is deleted by hand."
+      )
+    ),
+    false
+  )
+}).pipe(doc("Guard the single backend pod against voluntary evictions."))
+export type BackendDisruptionBudgetSpec = typeof BackendDisruptionBudgetSpec.Type
+
+export const BackendNetworkPolicySpec = Schema.Struct({
+  enabled: withDefault(
+    Schema.Boolean.pipe(
+      doc(
+        "Create a NetworkPolicy that admits traffic to the backend's ports only from this instance's own pods " +
+          "(dashboard, backup, restore and upgrade Jobs), the namespaces of the Gateways its routes attach to, " +
+          "and allowFromNamespaces."
+      )
+    ),
+    false
+  ),
+  allowFromNamespaces: optional(
+    Schema.Array(NamespaceName).pipe(
+      Schema.maxItems(32),
+      crdExtra({ "x-kubernetes-list-type": "atomic" }),
+      doc(
+        "Further namespaces whose pods may reach the backend: the ingress controller's (mode ingress), a Gateway " +
+          "implementation that runs its proxies elsewhere (Envoy Gateway: envoy-gateway-system), Prometheus."
+      )
+    )
+  )
+}).pipe(doc("Restrict which pods may connect to the backend (enforced only by a CNI that supports NetworkPolicy)."))
+export type BackendNetworkPolicySpec = typeof BackendNetworkPolicySpec.Type
+
+// ---------------------------------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------------------------
 // backend
 
 export const BackendSpec = crossField(
@@ -320,13 +387,20 @@ export const BackendSpec = crossField(
     ),
     logging: withDefault(
       Schema.Struct({
-        redactLogsToClient: withDefault(
-          Schema.Boolean.pipe(doc("Hide server log lines from clients (REDACT_LOGS_TO_CLIENT).")),
-          false
+        redactLogsToClient: optional(
+          Schema.Boolean.pipe(
+            doc(
+              "Hide server log lines from clients (REDACT_LOGS_TO_CLIENT). Defaults to true when environment is " +
+                "prod and false when it is dev."
+            )
+          )
         )
       }).pipe(doc("Logging of the backend.")),
       {}
     ),
+    metrics: withDefault(BackendMetricsSpec, {}),
+    podDisruptionBudget: withDefault(BackendDisruptionBudgetSpec, {}),
+    networkPolicy: withDefault(BackendNetworkPolicySpec, {}),
     security: optional(SecuritySpec.pipe(doc("Security contexts of the backend pod and container."))),
     env: optional(
       Schema.Array(BackendEnvVar).pipe(

@@ -36,6 +36,28 @@ export const convexInstanceName = (instance: ConvexInstance): string => {
   return databaseName !== undefined ? instanceNameForDatabase(databaseName) : (instance.metadata.name ?? "")
 }
 
+/**
+ * `REDACT_LOGS_TO_CLIENT`: as `backend.logging.redactLogsToClient` says, else on for `environment: prod`. Convex
+ * advises it for production deployments, so that server-side stack traces do not reach clients, and off in
+ * development, where they help (get-convex/convex-backend `crates/local_backend/src/config.rs`).
+ */
+export const redactLogsToClient = (instance: ConvexInstance): boolean =>
+  instance.spec.backend.logging.redactLogsToClient ?? instance.spec.environment === "prod"
+
+/** `DOCUMENT_RETENTION_DELAY` of Convex's docker-compose.yml: 2 days, in seconds (the binary's default is 14 days). */
+export const documentRetentionDelaySeconds = 2 * 24 * 60 * 60
+
+/**
+ * Settings Convex's own self-hosted docker-compose.yml gives the backend over the binary's defaults
+ * (get-convex/convex-backend `self-hosted/docker/docker-compose.yml`, `crates/common/src/knobs.rs`): no `/metrics`
+ * unless `backend.metrics.enabled`, and 2 days of document history. An entry of `backend.env` with the same name
+ * wins (container `env` overrides `envFrom`).
+ */
+const productionDefaults = (instance: ConvexInstance): Record<string, string> => ({
+  DOCUMENT_RETENTION_DELAY: String(documentRetentionDelaySeconds),
+  ...(instance.spec.backend.metrics.enabled ? {} : { DISABLE_METRICS_ENDPOINT: "true" })
+})
+
 /** Merges variables by name: a later entry replaces an earlier one in its place (SSA keys `env` by name). */
 export const mergeEnv = (...lists: ReadonlyArray<ReadonlyArray<EnvVar>>): ReadonlyArray<EnvVar> => {
   const byName = new Map<string, EnvVar>()
@@ -60,7 +82,8 @@ export const backendEnvironment = (
   }
   if (backend.db.engine !== "sqlite" && !backend.db.requireSSL) config.DO_NOT_REQUIRE_SSL = "true"
   if (backend.telemetry.disableBeacon) config.DISABLE_BEACON = "true"
-  if (backend.logging.redactLogsToClient) config.REDACT_LOGS_TO_CLIENT = "true"
+  if (redactLogsToClient(instance)) config.REDACT_LOGS_TO_CLIENT = "true"
+  Object.assign(config, productionDefaults(instance))
   Object.assign(config, s3.config, caEnvironment(instance))
 
   const secretEnv: Array<EnvVar> = [

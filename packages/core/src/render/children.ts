@@ -7,11 +7,14 @@
 import { renderBackendConfigMap } from "./configmap.js"
 import type { RenderContext } from "./context.js"
 import { renderDashboardDeployment } from "./dashboard.js"
+import { renderBackendDisruptionBudget } from "./disruption-budget.js"
 import { renderEnvAccess } from "./env-access.js"
 import { renderGateway } from "./gateway.js"
 import { renderHttpRoutes } from "./httproute.js"
 import { renderIngress } from "./ingress.js"
 import { type EnvJobStep, renderUpgradeJob } from "./jobs.js"
+import { renderBackendPodMonitor, renderMetricsBlockedService } from "./metrics.js"
+import { renderBackendNetworkPolicy } from "./network-policy.js"
 import type { ChildObject } from "./objects.js"
 import { renderDataPvc } from "./pvc.js"
 import { type GeneratedSecrets, renderGeneratedSecret } from "./secret.js"
@@ -31,6 +34,8 @@ export interface ChildrenOptions {
   /** Render the env Jobs' ServiceAccount, Role and RoleBinding (an exportImport upgrade runs). */
   readonly envAccess: boolean
   readonly upgradeHash: string
+  /** Whether the cluster serves Prometheus Operator PodMonitors (render one when metrics are enabled). */
+  readonly podMonitors?: boolean
 }
 
 const present = <A>(value: A | undefined): ReadonlyArray<A> => (value === undefined ? [] : [value])
@@ -49,9 +54,13 @@ export const renderChildren = (context: RenderContext, options: ChildrenOptions)
     renderBackendService(context),
     renderBackendHeadlessService(context),
     ...(options.holdBackend ? [] : [renderBackendStatefulSet(context)]),
+    ...present(renderBackendDisruptionBudget(context)),
+    ...present(renderBackendNetworkPolicy(context)),
+    ...present(renderBackendPodMonitor(context, options.podMonitors ?? false)),
     ...(dashboard !== undefined ? [renderDashboardService(context), dashboard] : []),
     ...present(renderGateway(context)),
     ...(options.trafficStopped ? [] : [...renderHttpRoutes(context), ...present(renderIngress(context))]),
+    ...(context.instance.spec.networking?.mode === "ingress" ? [renderMetricsBlockedService(context)] : []),
     ...(options.envAccess ? renderEnvAccess(context, options.upgradeHash) : []),
     ...options.jobs.map((job) => renderUpgradeJob(context, job.step, options.upgradeHash, job.attempt))
   ]

@@ -6,8 +6,16 @@
  * @module
  */
 import { childMeta, type RenderContext } from "./context.js"
+import { metricsBlockRule } from "./metrics.js"
 import type { HTTPRoute, HTTPRouteRule, RouteParentRef } from "./objects.js"
-import { type HostRoute, hostRoutes, httpListenerName, httpsListenerName, ownsGateway } from "./routing.js"
+import {
+  exposesMetrics,
+  type HostRoute,
+  hostRoutes,
+  httpListenerName,
+  httpsListenerName,
+  ownsGateway
+} from "./routing.js"
 
 const rootMatch = [{ path: { type: "PathPrefix", value: "/" } }] as const
 
@@ -36,6 +44,10 @@ const forward = (route: HostRoute): HTTPRouteRule => ({
   backendRefs: [{ group: "", kind: "Service", name: route.service, port: route.port, weight: 1 }]
 })
 
+/** The rules of a host's route: `/` forwarded, and `/metrics` held back where it would reach Convex's metrics. */
+const hostRules = (route: HostRoute): ReadonlyArray<HTTPRouteRule> =>
+  exposesMetrics(route) ? [forward(route), metricsBlockRule] : [forward(route)]
+
 /** Renders the HTTPRoutes (gateway mode only). */
 export const renderHttpRoutes = (context: RenderContext): ReadonlyArray<HTTPRoute> => {
   const networking = context.instance.spec.networking
@@ -45,7 +57,7 @@ export const renderHttpRoutes = (context: RenderContext): ReadonlyArray<HTTPRout
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "HTTPRoute",
     metadata: childMeta(context, routeName(context, route.role), "routing"),
-    spec: { parentRefs: routeParents(context, route.role), hostnames: [route.host], rules: [forward(route)] }
+    spec: { parentRefs: routeParents(context, route.role), hostnames: [route.host], rules: hostRules(route) }
   }))
   if (ownsGateway(context) && networking.tlsSecretRef !== undefined) {
     rendered.push({

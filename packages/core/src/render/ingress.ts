@@ -5,8 +5,9 @@
  * @module
  */
 import { childMeta, type RenderContext } from "./context.js"
+import { metricsBlockIngressPath } from "./metrics.js"
 import type { Ingress } from "./objects.js"
-import { hostRoutes } from "./routing.js"
+import { exposesMetrics, hostRoutes } from "./routing.js"
 
 /** Renders the Ingress, or nothing outside ingress mode. */
 export const renderIngress = (context: RenderContext): Ingress | undefined => {
@@ -30,7 +31,8 @@ export const renderIngress = (context: RenderContext): Ingress | undefined => {
               path: "/",
               pathType: "Prefix",
               backend: { service: { name: route.service, port: { number: route.port } } }
-            }
+            },
+            ...(exposesMetrics(route) ? [metricsBlockIngressPath(context)] : [])
           ]
         }
       }))

@@ -33,6 +33,8 @@ export const childNames = (name: string) =>
     redirectRoute: `${name}-https-redirect`,
     /** The Ingress (networking mode ingress). */
     ingress: `${name}-ingress`,
+    /** The Service without endpoints that `/metrics` goes to on the Ingress (render/metrics.ts). */
+    metricsBlocked: `${name}-metrics-blocked`,
     /** The ConvexBackup of attempt `attempt` of the export before the upgrade to the images with hash `hash`. */
     preUpgradeBackup: (hash: string, attempt: number) => `${name}-pre-upgrade-${hash.slice(0, 10)}-${attempt}`,
     /** The import Job of the upgrade to the images with hash `hash`. */

@@ -80,7 +80,7 @@ export interface Service extends Rendered {
     readonly type?: "ClusterIP"
     readonly clusterIP?: "None"
     readonly publishNotReadyAddresses?: boolean
-    readonly selector: Readonly<Record<string, string>>
+    readonly selector?: Readonly<Record<string, string>>
     readonly ports: ReadonlyArray<ServicePort>
   }
 }
@@ -250,7 +250,7 @@ export interface Gateway extends Rendered {
 
 /** One rule of an HTTPRoute: a backend Service port at `/`, or a redirect to HTTPS. */
 export interface HTTPRouteRule {
-  readonly matches: ReadonlyArray<{ readonly path: { readonly type: "PathPrefix"; readonly value: "/" } }>
+  readonly matches: ReadonlyArray<{ readonly path: { readonly type: "PathPrefix"; readonly value: string } }>
   readonly backendRefs?: ReadonlyArray<{
     readonly group: ""
     readonly kind: "Service"
@@ -286,11 +286,62 @@ export interface Ingress extends Rendered {
       readonly host: string
       readonly http: {
         readonly paths: ReadonlyArray<{
-          readonly path: "/"
+          readonly path: string
           readonly pathType: "Prefix"
           readonly backend: { readonly service: { readonly name: string; readonly port: { readonly number: number } } }
         }>
       }
+    }>
+  }
+}
+
+/** `policy/v1.PodDisruptionBudget` (the backend's, `backend.podDisruptionBudget`). */
+export interface PodDisruptionBudget extends Rendered {
+  readonly apiVersion: "policy/v1"
+  readonly kind: "PodDisruptionBudget"
+  readonly spec: {
+    readonly maxUnavailable: number
+    readonly selector: { readonly matchLabels: Readonly<Record<string, string>> }
+  }
+}
+
+/** A `networking.k8s.io/v1.NetworkPolicyPeer` (the parts core sets). */
+export interface NetworkPolicyPeer {
+  readonly podSelector?: {
+    readonly matchLabels?: Readonly<Record<string, string>>
+    readonly matchExpressions?: ReadonlyArray<{
+      readonly key: string
+      readonly operator: "In"
+      readonly values: ReadonlyArray<string>
+    }>
+  }
+  readonly namespaceSelector?: { readonly matchLabels: Readonly<Record<string, string>> }
+}
+
+/** `networking.k8s.io/v1.NetworkPolicy` (the backend's, `backend.networkPolicy`): ingress rules only. */
+export interface NetworkPolicy extends Rendered {
+  readonly apiVersion: "networking.k8s.io/v1"
+  readonly kind: "NetworkPolicy"
+  readonly spec: {
+    readonly podSelector: { readonly matchLabels: Readonly<Record<string, string>> }
+    readonly policyTypes: ReadonlyArray<"Ingress">
+    readonly ingress: ReadonlyArray<{
+      readonly from: ReadonlyArray<NetworkPolicyPeer>
+      readonly ports: ReadonlyArray<{ readonly protocol: "TCP"; readonly port: number }>
+    }>
+  }
+}
+
+/** `monitoring.coreos.com/v1.PodMonitor` (Prometheus Operator), scraping the backend pod's `/metrics`. */
+export interface PodMonitor extends Rendered {
+  readonly apiVersion: "monitoring.coreos.com/v1"
+  readonly kind: "PodMonitor"
+  readonly spec: {
+    readonly selector: { readonly matchLabels: Readonly<Record<string, string>> }
+    readonly podMetricsEndpoints: ReadonlyArray<{
+      readonly port: string
+      readonly path: string
+      readonly scheme: "http"
     }>
   }
 }
@@ -317,6 +368,9 @@ export type ChildObject =
   | Gateway
   | HTTPRoute
   | Ingress
+  | PodDisruptionBudget
+  | NetworkPolicy
+  | PodMonitor
   | ConvexBackupObject
 
 /** `kind/name`: identifies an object within the instance's namespace. */

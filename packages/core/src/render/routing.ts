@@ -37,6 +37,14 @@ export const hostRoutes = (context: RenderContext): ReadonlyArray<HostRoute> => 
   return routes
 }
 
+/**
+ * Whether a host's requests reach a Convex listener with their path unchanged, where `/metrics` is Convex's
+ * metrics (render/metrics.ts): the API host, and a site host routed to the dev site proxy 3211. A site host
+ * routed to 3210 has `/http` put in front of every path, so its `/metrics` is an HTTP action.
+ */
+export const exposesMetrics = (route: HostRoute): boolean =>
+  route.role === "api" || (route.role === "site" && route.port === backendSiteProxyPort)
+
 /** Whether the instance creates its own Gateway: gateway mode with networking and no parentRefs. */
 export const ownsGateway = (context: RenderContext): boolean => {
   const networking = context.instance.spec.networking

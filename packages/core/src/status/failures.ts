@@ -54,6 +54,11 @@ export const failureCondition = (
       return { type: "UpgradeInProgress", reason: `${kind}Error` }
     case "Ingress":
       return { type: "HTTPRouteReady", reason: "IngressError" }
+    // What guards and watches the backend pod.
+    case "PodDisruptionBudget":
+    case "NetworkPolicy":
+    case "PodMonitor":
+      return { type: "StatefulSetReady", reason: `${kind}Error` }
     default:
       return { type: "HTTPRouteReady", reason: "HTTPRouteError" }
   }

@@ -15,7 +15,11 @@ describe("defaults", () => {
     })
     expect(spec.backend.s3).toEqual({ enabled: false, autoDetectOBC: true, endpointScheme: "http" })
     expect(spec.backend.telemetry).toEqual({ disableBeacon: false })
-    expect(spec.backend.logging).toEqual({ redactLogsToClient: false })
+    // No default: environment decides (prod redacts), see render/production-defaults.test.ts.
+    expect(spec.backend.logging).toEqual({})
+    expect(spec.backend.metrics).toEqual({ enabled: false })
+    expect(spec.backend.podDisruptionBudget).toEqual({ enabled: false })
+    expect(spec.backend.networkPolicy).toEqual({ enabled: false })
     expect(spec.backend.image).toBeUndefined()
     expect(spec.dashboard).toEqual({ enabled: true, replicas: 1, prefillAdminKey: false })
     expect(spec.maintenance).toEqual({

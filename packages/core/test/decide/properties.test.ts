@@ -116,11 +116,22 @@ describe("decide over Schema-derived specs", () => {
       ])
 
       for (const object of decision.desired) {
+        // Everything forwarded is forwarded at /; the one other path is /metrics, forwarded nowhere.
         if (object.kind === "HTTPRoute") {
-          for (const rule of object.spec.rules) for (const match of rule.matches) expect(match.path.value).toBe("/")
+          for (const rule of object.spec.rules) {
+            for (const match of rule.matches) {
+              expect(match.path.value).toBe(
+                rule.backendRefs === undefined && rule.filters === undefined ? "/metrics" : "/"
+              )
+            }
+          }
         }
         if (object.kind === "Ingress") {
-          for (const rule of object.spec.rules) for (const path of rule.http.paths) expect(path.path).toBe("/")
+          for (const rule of object.spec.rules) {
+            for (const path of rule.http.paths) {
+              expect(path.path).toBe(path.backend.service.name === childNames("demo").metricsBlocked ? "/metrics" : "/")
+            }
+          }
         }
       }
     }

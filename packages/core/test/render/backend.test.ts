@@ -109,6 +109,8 @@ describe("backend ConfigMap", () => {
     expect(config()).toEqual({
       CONVEX_CLOUD_ORIGIN: "http://demo-backend.convex.svc:3210",
       CONVEX_SITE_ORIGIN: "http://demo-backend.convex.svc:3211",
+      DISABLE_METRICS_ENDPOINT: "true",
+      DOCUMENT_RETENTION_DELAY: "172800",
       INSTANCE_NAME: "demo",
       MAX_EXPIRED_SNAPSHOT_AGE_DAYS: "0"
     })

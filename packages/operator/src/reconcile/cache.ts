@@ -13,8 +13,8 @@
  *
  * Each change is mapped to the instances it concerns and handed to `trigger`; so is each difference a relist of a
  * child kind brings (after 410 Gone the list is the only news of what changed while its watch was down, and the
- * instance's own watch may have resumed without a relist). Gateway API kinds are watched only
- * once their CRDs answer (re-checked periodically), so a cluster without Gateway API works.
+ * instance's own watch may have resumed without a relist). Gateway API kinds and the Prometheus Operator's
+ * PodMonitors are watched only once their CRDs answer (re-checked periodically), so a cluster without them works.
  *
  * @module
  */
@@ -23,7 +23,15 @@ import { KubeClient, type KubeObject, type ObjectKey, Resource, Store, Watcher }
 import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
 import { isHeldByDatabase } from "./database-claims.js"
 import { makeReferenceWatches } from "./references.js"
-import { ConvexInstances, childResources, Gateways, isGatewayApiKind } from "./resources.js"
+import {
+  ConvexInstances,
+  childResources,
+  Gateways,
+  isGatewayApiKind,
+  isOptionalKind,
+  isPrometheusOperatorKind,
+  PodMonitors
+} from "./resources.js"
 
 const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`
 const instanceLabel = "app.kubernetes.io/instance"
@@ -59,6 +67,8 @@ export interface Cache {
   readonly remember: (object: KubeObject) => Effect.Effect<void>
   /** Whether Gateway API kinds are served by the cluster (their watches run). */
   readonly gatewayApi: () => boolean
+  /** Whether the Prometheus Operator's PodMonitors are served by the cluster (their watch runs). */
+  readonly podMonitors: () => boolean
   /** Completes once every started watch has listed. */
   readonly ready: Effect.Effect<void>
   readonly isReady: Effect.Effect<boolean>
@@ -70,24 +80,31 @@ export interface CacheOptions {
   readonly trigger: (key: ObjectKey) => Effect.Effect<void>
   /** Drop an instance key (it was deleted). */
   readonly forget: (key: ObjectKey) => Effect.Effect<void>
-  /** How often to look for Gateway API while it is missing (default 30 s). */
+  /** How often to look for Gateway API (and the Prometheus Operator) while it is missing (default 30 s). */
   readonly gatewayApiRecheck?: Duration.DurationInput
   /** A watch silent (not even a bookmark) for this long is dropped and resumed (default: the Watcher's 300 s). */
   readonly watchIdleTimeout?: Duration.DurationInput
 }
 
-/** Whether the cluster serves Gateway API v1 (a list of Gateways answers). */
-export const gatewayApiInstalled = (namespace: string | undefined) =>
+/** Whether the cluster serves `resource` (a list answers; NotFound means its CRD is not installed). */
+const served = (resource: Resource.Resource<KubeObject>, what: string, namespace: string | undefined) =>
   Effect.gen(function* () {
     const kube = yield* KubeClient
-    return yield* kube.list(Gateways, { limit: 1, ...(namespace === undefined ? {} : { namespace }) }).pipe(
+    return yield* kube.list(resource, { limit: 1, ...(namespace === undefined ? {} : { namespace }) }).pipe(
       Effect.as(true),
       Effect.catchTag("NotFound", () => Effect.succeed(false)),
       Effect.catchAll((error) =>
-        Effect.logWarning(`checking for Gateway API: ${error._tag}: ${error.message}`).pipe(Effect.as(false))
+        Effect.logWarning(`checking for ${what}: ${error._tag}: ${error.message}`).pipe(Effect.as(false))
       )
     )
   })
+
+/** Whether the cluster serves Gateway API v1 (a list of Gateways answers). */
+export const gatewayApiInstalled = (namespace: string | undefined) => served(Gateways, "Gateway API", namespace)
+
+/** Whether the cluster serves the Prometheus Operator's PodMonitors (a list answers). */
+export const podMonitorsInstalled = (namespace: string | undefined) =>
+  served(PodMonitors, "the Prometheus Operator", namespace)
 
 export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, KubeClient | Scope.Scope> =>
   Effect.gen(function* () {
@@ -107,6 +124,7 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
       return writer
     }
     let gatewayApi = false
+    let podMonitors = false
     const started = new Set<string>()
 
     // Instances held because another keeps their database: any change of an instance or a referenced object may
@@ -252,7 +270,7 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
     }
 
     for (const resource of childResources) {
-      if (!isGatewayApiKind(resource.kind)) yield* watchChildren(resource)
+      if (!isOptionalKind(resource.kind)) yield* watchChildren(resource)
     }
 
     // Gateway API: watch once it is there; look again while it is not.
@@ -270,6 +288,24 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
         for (;;) {
           yield* Effect.sleep(options.gatewayApiRecheck ?? "30 seconds")
           if (yield* gatewayApiInstalled(options.namespace)) return yield* startGatewayApi
+        }
+      }).pipe(Effect.forkScoped)
+    }
+
+    // The Prometheus Operator: the same, for PodMonitors (an instance with metrics enabled renders one only then).
+    const startPodMonitors = Effect.gen(function* () {
+      podMonitors = true
+      for (const resource of childResources) if (isPrometheusOperatorKind(resource.kind)) yield* watchChildren(resource)
+      yield* Effect.logInfo("the Prometheus Operator is installed: watching PodMonitors")
+      for (const object of instances.store.unsafeList()) yield* options.trigger(Resource.keyOf(object))
+    })
+    if (yield* podMonitorsInstalled(options.namespace)) {
+      yield* startPodMonitors
+    } else {
+      yield* Effect.gen(function* () {
+        for (;;) {
+          yield* Effect.sleep(options.gatewayApiRecheck ?? "30 seconds")
+          if (yield* podMonitorsInstalled(options.namespace)) return yield* startPodMonitors
         }
       }).pipe(Effect.forkScoped)
     }
@@ -302,6 +338,7 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
           ? Effect.sync(() => references.remember(object))
           : writerOf(object.kind).apply({ _tag: "Apply", object }),
       gatewayApi: () => gatewayApi,
+      podMonitors: () => podMonitors,
       ready: Effect.suspend(() =>
         Effect.all(
           startedStores().map((store) => store.ready),

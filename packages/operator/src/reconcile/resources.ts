@@ -53,6 +53,30 @@ export const RoleBindings = Resource.make({
   namespaced: true
 })
 
+/** The backend's PodDisruptionBudget and NetworkPolicy (core `render/disruption-budget.ts`, `network-policy.ts`). */
+export const PodDisruptionBudgets = Resource.make({
+  group: "policy",
+  version: "v1",
+  kind: "PodDisruptionBudget",
+  plural: "poddisruptionbudgets",
+  namespaced: true
+})
+export const NetworkPolicies = Resource.make({
+  group: "networking.k8s.io",
+  version: "v1",
+  kind: "NetworkPolicy",
+  plural: "networkpolicies",
+  namespaced: true
+})
+/** The Prometheus Operator's PodMonitor (core `render/metrics.ts`), served only where its CRDs are installed. */
+export const PodMonitors = Resource.make({
+  group: "monitoring.coreos.com",
+  version: "v1",
+  kind: "PodMonitor",
+  plural: "podmonitors",
+  namespaced: true
+})
+
 const byKind: Readonly<Record<string, Resource.Resource<KubeObject>>> = {
   ConfigMap: Resource.ConfigMap,
   Secret: Resource.Secret,
@@ -67,11 +91,21 @@ const byKind: Readonly<Record<string, Resource.Resource<KubeObject>>> = {
   Gateway: Gateways,
   HTTPRoute: HTTPRoutes,
   Ingress: Ingresses,
+  PodDisruptionBudget: PodDisruptionBudgets,
+  NetworkPolicy: NetworkPolicies,
+  PodMonitor: PodMonitors,
   ConvexBackup: ConvexBackups
 }
 
 /** Whether `kind` belongs to Gateway API (absent from clusters without its CRDs). */
 export const isGatewayApiKind = (kindName: string): boolean => kindName === "Gateway" || kindName === "HTTPRoute"
+
+/** Whether `kind` belongs to the Prometheus Operator (absent from clusters without its CRDs). */
+export const isPrometheusOperatorKind = (kindName: string): boolean => kindName === "PodMonitor"
+
+/** Whether `kind` is watched only once its CRDs are installed (cache.ts). */
+export const isOptionalKind = (kindName: string): boolean =>
+  isGatewayApiKind(kindName) || isPrometheusOperatorKind(kindName)
 
 /** The Resource of a child kind. */
 export const resourceOf = (kindName: string): Resource.Resource<KubeObject> => {

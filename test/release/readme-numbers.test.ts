@@ -25,11 +25,19 @@ describe("README numbers", () => {
     expect(tests).toContain(`${admittedHostile.length} hostile specs`)
   })
 
-  it("quote the run and build times of `npm test` from test/results/ci-runs.md", () => {
+  it("quote the run and build times of `npm test` and the image tier from test/results/", () => {
     const times = readme.match(/\d+ min \d+ s/g) ?? []
-    expect(times.length).toBeGreaterThanOrEqual(3)
-    const recorded = results("ci-runs.md")
-    for (const time of times) expect(recorded, `${time} is recorded in test/results/ci-runs.md`).toContain(time)
+    expect(times.length).toBeGreaterThanOrEqual(4)
+    const recorded = `${results("ci-runs.md")}\n${results("image-tier.md")}`
+    for (const time of times) {
+      expect(recorded, `${time} is recorded in test/results/ci-runs.md or image-tier.md`).toContain(time)
+    }
+  })
+
+  it("quote the image's size from test/results/image-tier.md", () => {
+    const sizes = section("Install").match(/\d+ MB/g) ?? []
+    expect(sizes.length).toBeGreaterThanOrEqual(2)
+    for (const size of sizes) expect(results("image-tier.md")).toContain(`**${size}**`)
   })
 
   it("quote the crash files' run times from test/results/fault-crash-runs.md", () => {

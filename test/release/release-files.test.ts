@@ -66,7 +66,7 @@ describe("GitHub workflows", () => {
   it("ci runs .ci/run, as a clean clone does", () => {
     const flow = workflow("ci.yml")
     expect(Object.keys(flow.on)).toEqual(expect.arrayContaining(["push", "pull_request"]))
-    expect(steps(flow).map((step) => step.run)).toContain("bash .ci/run")
+    expect(steps(flow).map((step) => step.run)).toContain('sudo env "PATH=$PATH" "HOME=$HOME" bash .ci/run')
     expect(fs.existsSync(path.join(repoRoot, ".ci/run"))).toBe(true)
   })
 

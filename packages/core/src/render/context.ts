@@ -45,6 +45,8 @@ export interface RenderContext {
   readonly dashboardPodAnnotations: Readonly<Record<string, string>>
   /** Where /convex/data goes when the data guard says (it may keep a running emptyDir); the spec's choice otherwise. */
   readonly dataVolume?: "claim" | "emptyDir"
+  /** Why the site host goes to the dev site proxy although the spec asks for the rewrite (the Gateway rejected it). */
+  readonly siteRouteFallback?: string
   readonly operator: OperatorSettings
 }
 
@@ -58,6 +60,8 @@ export interface RenderContextInput {
   readonly dashboardPodAnnotations: Readonly<Record<string, string>>
   /** Where /convex/data goes when the data guard says (it may keep a running emptyDir); the spec's choice otherwise. */
   readonly dataVolume?: "claim" | "emptyDir"
+  /** Why the site host goes to the dev site proxy although the spec asks for the rewrite (the Gateway rejected it). */
+  readonly siteRouteFallback?: string
   readonly operator: OperatorSettings
 }
 

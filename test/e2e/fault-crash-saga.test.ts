@@ -281,7 +281,8 @@ const allowed = (item: Json): boolean => {
   const name = item.metadata.name as string
   switch (item.kind) {
     case "PersistentVolumeClaim":
-      return /-(backend-pvc|backups)$/.test(name)
+      // The data claim, and those exportImport upgrades moved to (`-g<n>`), and the backup claim.
+      return /-(backend-pvc(-g[0-9]+)?|backups)$/.test(name)
     case "ConvexBackup":
       return item.metadata.labels?.["convex.icod.de/upgrade-hash"] !== undefined
     case "Job":

@@ -205,7 +205,7 @@ describe("upgrades end to end", () => {
     expect(seen.at(-1)).toBe("Ready/UpToDate")
   }, 180_000)
 
-  it("exportImport: export, env-save, roll, import with --replace-all, env-restore, Ready on the new version", async () => {
+  it("exportImport: export, env-save, roll onto a fresh claim, import with --replace-all, env-restore, Ready on the new version", async () => {
     const { object, seen, jobs } = await upgrade("exim", "exportImport")
     // Steps can pass faster than the status is polled: the events record each one.
     expect(upgradeEvents("exim")).toEqual(
@@ -233,6 +233,15 @@ describe("upgrades end to end", () => {
     }
     expect(conditionOf(object, "ImportCompleted")).toMatchObject({ status: "True", reason: "Succeeded" })
     expect(seen.at(-1)).toBe("Ready/UpToDate")
+    // The new version runs on a fresh claim; the old claim keeps the old version's data, named in the status.
+    expect(object.status?.dataClaims).toEqual({ current: "exim-backend-pvc-g2", retained: ["exim-backend-pvc"] })
+    const volumes = kubectl.json<Json>(["statefulset", "exim-backend", "-n", ns])?.spec.template.spec.volumes ?? []
+    expect(volumes.find((v: Json) => v.name === "data")?.persistentVolumeClaim?.claimName).toBe("exim-backend-pvc-g2")
+    for (const claim of ["exim-backend-pvc", "exim-backend-pvc-g2"]) {
+      const pvc = kubectl.json<Json>(["pvc", claim, "-n", ns])
+      expect(pvc?.metadata.name, claim).toBe(claim)
+      expect(pvc?.metadata.deletionTimestamp, claim).toBeUndefined()
+    }
     // The env Jobs' ServiceAccount and Role go with the upgrade.
     await eventually("the env access objects to go", () =>
       kubectl.json<Json>(["role", "exim-snapshot-env", "-n", ns]) === undefined ? true : undefined

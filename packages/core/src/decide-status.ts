@@ -32,8 +32,6 @@ export interface ConditionFacts {
   readonly trafficStopped: boolean
   readonly upgradeFailed: boolean
   readonly upgradeConditions: ReadonlyArray<ConditionState>
-  /** ProxySettingsApplied (status/proxy-settings.ts), after HTTPRouteReady. */
-  readonly proxySettings?: ConditionState
 }
 
 const available = (type: ConditionState["type"], inPlace: boolean, what: string): ConditionState =>
@@ -194,7 +192,6 @@ export const conditionsOf = (facts: ConditionFacts): ReadonlyArray<ConditionStat
     dashboard,
     gateway,
     routes,
-    ...(facts.proxySettings !== undefined ? [facts.proxySettings] : []),
     ...facts.upgradeConditions
   ]
 }

@@ -28,9 +28,7 @@ import { isManagedChild } from "./render/labels.js"
 import { childNames } from "./render/names.js"
 import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
 import { indexObserved } from "./render/observed.js"
-import type { ProxyPolicyKind } from "./render/proxy-limits.js"
 import { decideGeneratedSecrets, type Entropy, type GeneratedSecrets, generatedSecretData } from "./render/secret.js"
-import { siteRouteFallback } from "./render/site-route.js"
 import { backendContainerName } from "./render/statefulset.js"
 import { instanceUrls } from "./render/urls.js"
 import { applyConditions, type ConditionState, findCondition, formatTime } from "./status/conditions.js"
@@ -38,7 +36,6 @@ import { type DatabaseHolder, databaseInUseProblem } from "./status/database-con
 import { endpointsOf } from "./status/endpoints.js"
 import type { DecidedEvent } from "./status/events.js"
 import { phaseOf } from "./status/phase.js"
-import { proxySettingsCondition } from "./status/proxy-settings.js"
 import { validateReferences } from "./status/references.js"
 import { gatewayState, type RoutingState } from "./status/routing.js"
 import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./status/workloads.js"
@@ -68,8 +65,6 @@ export interface DecideOptions {
   readonly operator: OperatorSettings
   /** Whether the cluster serves `monitoring.coreos.com/v1` PodMonitors (the Prometheus Operator's CRDs). */
   readonly podMonitors?: boolean
-  /** The NGINX Gateway Fabric policy kinds (`gateway.nginx.org/v1alpha1`) the cluster serves. */
-  readonly proxyPolicies?: ReadonlyArray<ProxyPolicyKind>
 }
 
 /** The operator image snapshot Jobs run when the shell does not say (the shell should always say). */
@@ -142,9 +137,6 @@ export const childKinds: ReadonlyArray<{ readonly apiVersion: string; readonly k
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway" },
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" },
   { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
-  // Watched only where NGINX Gateway Fabric's CRDs are installed.
-  { apiVersion: "gateway.nginx.org/v1alpha1", kind: "ClientSettingsPolicy" },
-  { apiVersion: "gateway.nginx.org/v1alpha1", kind: "ProxySettingsPolicy" },
   { apiVersion: "policy/v1", kind: "PodDisruptionBudget" },
   { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
   // Watched only where the Prometheus Operator's CRDs are installed.
@@ -167,8 +159,6 @@ const deletableKinds = new Set([
   "Gateway",
   "HTTPRoute",
   "Ingress",
-  "ClientSettingsPolicy",
-  "ProxySettingsPolicy",
   "PodDisruptionBudget",
   "NetworkPolicy",
   "PodMonitor"
@@ -261,6 +251,10 @@ export const decide = (
     retryRequest: instance.metadata.annotations?.[retryAnnotation],
     backupName: names.preUpgradeBackup,
     savedEnvSecret: names.savedEnv,
+    // SQLite on a claim: exportImport moves the data to a fresh claim `<name>-backend-pvc-g<n>` at the roll.
+    ...(spec.backend.db.engine === "sqlite" && spec.backend.storage.pvc.enabled
+      ? { dataClaim: { base: names.backendPvc, generation: (n: number) => `${names.backendPvc}-g${n}` } }
+      : {}),
     now
   }
   // The data guard (upgrade/data-guard.ts) may hold an upgrade that would start now: the running images then stay.
@@ -311,7 +305,6 @@ export const decide = (
     deploymentUrl: urls.deploymentUrl,
     adminKey: spec.dashboard.prefillAdminKey ? secrets.adminKey : null
   })
-  const siteFallback = siteRouteFallback(spec.networking, index.get("HTTPRoute", names.siteRoute))
   const context = renderContext({
     instance,
     urls,
@@ -322,8 +315,8 @@ export const decide = (
       ...(restart.restartedAt !== undefined ? { [restartedAtAnnotation]: restart.restartedAt } : {})
     },
     dashboardPodAnnotations: { [configHashAnnotation]: dashboardHash },
+    ...(upgrade.dataClaim !== undefined ? { dataClaim: upgrade.dataClaim } : {}),
     dataVolume: guard.volume,
-    ...(siteFallback !== undefined ? { siteRouteFallback: siteFallback } : {}),
     operator: options.operator
   })
   const restore = planRestore({ context, observed: index.get, backendReady: backendReadiness.ready, now })
@@ -350,8 +343,7 @@ export const decide = (
       jobs: upgrade.jobs.filter((job): job is { step: EnvJobStep; attempt: number } => job.step !== "Import"),
       envAccess: upgrade.envAccess,
       upgradeHash: upgrade.targetHash,
-      podMonitors: options.podMonitors ?? false,
-      proxyPolicies: options.proxyPolicies ?? []
+      podMonitors: options.podMonitors ?? false
     }),
     ...(restore.job !== undefined ? [restore.job] : []),
     ...(preUpgradeBackup !== undefined ? [preUpgradeBackup] : []),
@@ -421,7 +413,7 @@ export const decide = (
     inPlace: {
       configMap: inPlace("ConfigMap", names.backendConfig),
       secret: inPlace("Secret", names.secrets),
-      pvc: inPlace("PersistentVolumeClaim", names.backendPvc),
+      pvc: inPlace("PersistentVolumeClaim", context.names.backendPvc),
       services: inPlace("Service", names.backend) && inPlace("Service", names.backendHeadless),
       dashboardService: inPlace("Service", names.dashboard)
     },
@@ -430,16 +422,6 @@ export const decide = (
     dashboard,
     gateway,
     routes,
-    proxySettings: proxySettingsCondition({
-      networking: spec.networking,
-      trafficStopped: upgrade.trafficStopped,
-      siteFallback,
-      served: options.proxyPolicies ?? [],
-      pending: apply.some((object) =>
-        ["Ingress", "ClientSettingsPolicy", "ProxySettingsPolicy", "HTTPRoute"].includes(object.kind)
-      ),
-      siteRouteName: names.siteRoute
-    }),
     trafficStopped: upgrade.trafficStopped,
     upgradeFailed: upgrade.failed,
     upgradeConditions: guard.holdUpgrade
@@ -462,6 +444,7 @@ export const decide = (
     phase: phaseOf({ upgrading: upgrade.upgrading, failed: holdBackend || upgrade.failed || restore.failed, ready }),
     ...(upgrade.upgradeHash !== undefined ? { upgradeHash: upgrade.upgradeHash } : {}),
     ...(upgrade.currentVersion !== undefined ? { currentVersion: upgrade.currentVersion } : {}),
+    ...(upgrade.dataClaims !== undefined ? { dataClaims: upgrade.dataClaims } : {}),
     ...(upgrade.upgrade !== undefined ? { upgrade: upgrade.upgrade } : {}),
     ...(restore.status !== undefined ? { restore: restore.status } : {}),
     ...(restart.restartedAt !== undefined ? { lastRestartTime: restart.restartedAt } : {}),

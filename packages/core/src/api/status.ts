@@ -63,6 +63,14 @@ export const UpgradeStatus = Schema.Struct({
   savedEnvSecret: optional(
     Schema.String.pipe(doc("The Secret the deployment's environment variables are saved to (exportImport)."))
   ),
+  dataClaim: optional(
+    Schema.String.pipe(
+      doc(
+        "The fresh data claim the new version starts on from the roll (exportImport with SQLite on a claim); " +
+          "status.dataClaims.current keeps the old data until the upgrade completes."
+      )
+    )
+  ),
   targetHash: Schema.String.pipe(doc("Hash of the version and images being upgraded to.")),
   toVersion: ImageTag.pipe(doc("The version being upgraded to.")),
   fromVersion: optional(ImageTag.pipe(doc("The version being upgraded from, when known."))),
@@ -72,6 +80,26 @@ export const UpgradeStatus = Schema.Struct({
 })
 export type UpgradeStatus = typeof UpgradeStatus.Type
 
+/** The SQLite data claims once an exportImport upgrade moved the data to a fresh one. */
+export const DataClaimsStatus = Schema.Struct({
+  current: Schema.String.pipe(doc("The data claim the backend mounts.")),
+  retained: optional(
+    Schema.Array(Schema.String).pipe(
+      Schema.maxItems(64),
+      doc(
+        "Data claims no longer mounted and never deleted by the operator: the storage of the version before each " +
+          "exportImport upgrade, and the fresh claims of upgrades that were rolled back or replaced."
+      )
+    )
+  )
+}).pipe(
+  doc(
+    "The data claims of a SQLite instance once an exportImport upgrade moved it to a fresh claim (absent before: " +
+      "the claim is <name>-backend-pvc)."
+  )
+)
+export type DataClaimsStatus = typeof DataClaimsStatus.Type
+
 export const ConvexInstanceStatus = Schema.Struct({
   phase: optional(Phase.pipe(doc("Coarse lifecycle: Pending, Ready, Error or Upgrading."))),
   upgradeHash: optional(Schema.String.pipe(doc("Hash of the last fully applied version and images."))),
@@ -79,6 +107,7 @@ export const ConvexInstanceStatus = Schema.Struct({
     ImageTag.pipe(doc("The version whose images were last fully rolled out (the one running when not upgrading)."))
   ),
   upgrade: optional(UpgradeStatus.pipe(doc("The upgrade in progress; absent when none runs."))),
+  dataClaims: optional(DataClaimsStatus),
   restore: optional(RestoreStatus),
   lastRestartTime: optional(
     DateTimeString.pipe(doc("When the operator last restarted the backend (maintenance.restartInterval)."))

@@ -43,10 +43,10 @@ export interface RenderContext {
   readonly backendPodAnnotations: Readonly<Record<string, string>>
   /** Annotations of the dashboard pod template (configuration hash). */
   readonly dashboardPodAnnotations: Readonly<Record<string, string>>
+  /** The data claim to mount instead of `<name>-backend-pvc` (an exportImport upgrade moved to a fresh one). */
+  readonly dataClaim?: string
   /** Where /convex/data goes when the data guard says (it may keep a running emptyDir); the spec's choice otherwise. */
   readonly dataVolume?: "claim" | "emptyDir"
-  /** Why the site host goes to the dev site proxy although the spec asks for the rewrite (the Gateway rejected it). */
-  readonly siteRouteFallback?: string
   readonly operator: OperatorSettings
 }
 
@@ -58,10 +58,10 @@ export interface RenderContextInput {
   readonly images: RunningImages
   readonly backendPodAnnotations: Readonly<Record<string, string>>
   readonly dashboardPodAnnotations: Readonly<Record<string, string>>
+  /** The data claim to mount instead of `<name>-backend-pvc` (an exportImport upgrade moved to a fresh one). */
+  readonly dataClaim?: string
   /** Where /convex/data goes when the data guard says (it may keep a running emptyDir); the spec's choice otherwise. */
   readonly dataVolume?: "claim" | "emptyDir"
-  /** Why the site host goes to the dev site proxy although the spec asks for the rewrite (the Gateway rejected it). */
-  readonly siteRouteFallback?: string
   readonly operator: OperatorSettings
 }
 
@@ -75,7 +75,11 @@ export const renderContext = (input: RenderContextInput): RenderContext => {
     ...input,
     name,
     namespace: instanceNamespace(input.instance),
-    names: childNames(name),
+    // A moved data claim is `<name>-backend-pvc-g<n>`: the names' type only knows the first generation.
+    names:
+      input.dataClaim === undefined
+        ? childNames(name)
+        : { ...childNames(name), backendPvc: input.dataClaim as ChildNames["backendPvc"] },
     ownerReferences: controllerRef(input.instance)
   }
 }

@@ -39,6 +39,13 @@
  * `status.upgradeHash` = the target hash and `status.currentVersion` = `spec.version`. A first install (no backend
  * yet, or one already on the target image) is not an upgrade.
  *
+ * exportImport with SQLite on a claim is Convex's "start over": the upgrade names a fresh claim (`dataClaim`,
+ * `<name>-backend-pvc-g<n>`, a generation after every claim so far) when it starts; from the roll the new version
+ * mounts it and the import fills it, while the old claim keeps the old version's data. Done makes the fresh claim
+ * current and retains the old one (`status.dataClaims`); an upgrade that ends otherwise (the version set back, or a
+ * new target after the roll, which then starts again from the old images) retains the fresh claim, so the old
+ * version runs on its own data again and no later upgrade starts on a used claim. Claims are never deleted.
+ *
  * The roll is done when the backend is ready (answers `/version`) on the new image. Convex migrates its metadata
  * after that, in the background while it serves: `MigrationWorker::go` in get-convex/convex-backend
  * `crates/model/src/migrations.rs` reports completion only in its log ("Migration complete"), and no HTTP route
@@ -46,7 +53,14 @@
  *
  * @module
  */
-import type { Condition, ConvexInstanceStatus, UpgradeStatus, UpgradeStep, UpgradeStrategy } from "../api/index.js"
+import type {
+  Condition,
+  ConvexInstanceStatus,
+  DataClaimsStatus,
+  UpgradeStatus,
+  UpgradeStep,
+  UpgradeStrategy
+} from "../api/index.js"
 import type { RunningImages } from "../render/context.js"
 import { shortHash } from "../render/hash.js"
 import type { JobStep, UpgradeJobStep } from "../render/jobs.js"
@@ -95,6 +109,11 @@ export interface UpgradeInput {
   readonly backupName: (hash: string, attempt: number) => string
   /** The saved-env Secret of the upgrade with hash `hash`. */
   readonly savedEnvSecret: (hash: string) => string
+  /**
+   * The data claims when the backend keeps SQLite on a claim (then exportImport moves to a fresh claim at the
+   * roll): the one it mounts when no upgrade moved it (`<name>-backend-pvc`), and how to name generation `n` of it.
+   */
+  readonly dataClaim?: { readonly base: string; readonly generation: (n: number) => string }
   readonly now: Date
 }
 
@@ -128,6 +147,10 @@ export interface UpgradePlan {
   readonly wakeAt: Date | undefined
   /** UpgradeInProgress, ExportCompleted and ImportCompleted. */
   readonly conditions: ReadonlyArray<ConditionState>
+  /** The data claim to mount now (SQLite on a claim only). */
+  readonly dataClaim: string | undefined
+  /** The new `status.dataClaims`. */
+  readonly dataClaims: DataClaimsStatus | undefined
 }
 
 /** The hash of a version and its images: `status.upgradeHash` once they are fully rolled out. */
@@ -205,6 +228,12 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
   const retryRequest = retryRequestHash(input.retryRequest)
 
   const exports = input.strategy === "exportImport" || input.exportFirst
+  // The claims so far: an upgrade that ends without completing (rolled back, or replaced by another target) leaves
+  // its fresh claim retained, so no later upgrade starts on it again.
+  const claims =
+    input.dataClaim === undefined
+      ? status?.dataClaims
+      : abandon(status?.dataClaims, previous?.dataClaim, input.dataClaim.base)
   const start = (from: RunningImages): UpgradeStatus => ({
     phase: exports ? "Exporting" : "Rolling",
     strategy: input.strategy,
@@ -219,7 +248,10 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
     maxAttempt: upgradeAttempts,
     ...(retryRequest !== undefined ? { retryRequest } : {}),
     ...(exports ? { backup: input.backupName(targetHash, 1) } : {}),
-    ...(input.strategy === "exportImport" ? { savedEnvSecret: input.savedEnvSecret(targetHash) } : {})
+    ...(input.strategy === "exportImport" ? { savedEnvSecret: input.savedEnvSecret(targetHash) } : {}),
+    ...(input.strategy === "exportImport" && input.dataClaim !== undefined
+      ? { dataClaim: freshClaim(input.dataClaim, claims) }
+      : {})
   })
   const observedFrom = (): RunningImages | undefined =>
     input.observedBackendImage === undefined || input.observedBackendImage === target.backend
@@ -235,7 +267,9 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
     const from = installedHash === undefined || installedHash === targetHash ? undefined : observedFrom()
     upgrade = from === undefined ? undefined : start(from)
   } else if (previous.targetHash !== targetHash) {
-    const from = beforeRoll(currentStep(previous)) ? fromImages(previous) : observedFrom()
+    // After the roll onto a fresh claim the old version still has its data on the old claim: start from there.
+    const from =
+      beforeRoll(currentStep(previous)) || previous.dataClaim !== undefined ? fromImages(previous) : observedFrom()
     upgrade = from === undefined ? undefined : start(from)
   } else {
     upgrade = previous
@@ -263,7 +297,10 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
   if (upgrade === undefined) {
     const rolledOut = done !== undefined || input.backendReadyWith(target.backend)
     const previousConditions = status?.conditions
+    const dataClaims = done?.dataClaim === undefined ? claims : moved(claims, done.dataClaim, input.dataClaim)
     return {
+      dataClaims,
+      dataClaim: input.dataClaim === undefined ? undefined : (dataClaims?.current ?? input.dataClaim.base),
       images: target,
       upgrade: undefined,
       upgradeHash: rolledOut ? targetHash : installedHash,
@@ -322,7 +359,57 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
       ]
     }
   }
-  return running(upgrade, input, targetHash, installedHash, status?.currentVersion)
+  const plan = running(upgrade, input, targetHash, installedHash, status?.currentVersion)
+  // An upgrade that replaced another keeps that one's fresh claim retained (see `claims`).
+  const dataClaims = previous?.dataClaim === upgrade.dataClaim ? status?.dataClaims : claims
+  const current = dataClaims?.current ?? input.dataClaim?.base
+  return {
+    ...plan,
+    dataClaims,
+    dataClaim:
+      input.dataClaim === undefined
+        ? undefined
+        : upgrade.dataClaim !== undefined && !beforeRoll(currentStep(upgrade))
+          ? upgrade.dataClaim
+          : current
+  }
+}
+
+/** The generation of a data claim: 1 for the base name, `n` for `<base>-g<n>`. */
+const generationOf = (base: string, claim: string): number => {
+  if (claim === base) return 1
+  const match = claim.startsWith(`${base}-g`) ? /^[0-9]+$/.exec(claim.slice(base.length + 2)) : null
+  return match === null ? 1 : Number(match[0])
+}
+
+/** A claim of a generation after every claim so far. */
+const freshClaim = (
+  dataClaim: NonNullable<UpgradeInput["dataClaim"]>,
+  claims: DataClaimsStatus | undefined
+): string => {
+  const known = [dataClaim.base, ...(claims === undefined ? [] : [claims.current, ...(claims.retained ?? [])])]
+  return dataClaim.generation(Math.max(...known.map((claim) => generationOf(dataClaim.base, claim))) + 1)
+}
+
+/** The claims with `claim` retained, when it is not already there (an abandoned upgrade's fresh claim). */
+const abandon = (
+  claims: DataClaimsStatus | undefined,
+  claim: string | undefined,
+  base: string
+): DataClaimsStatus | undefined => {
+  if (claim === undefined || claims?.current === claim || claims?.retained?.includes(claim) === true) return claims
+  return { current: claims?.current ?? base, retained: [...(claims?.retained ?? []), claim] }
+}
+
+/** The claims after a completed upgrade moved the data to `fresh`: the previous current one is retained. */
+const moved = (
+  claims: DataClaimsStatus | undefined,
+  fresh: string,
+  dataClaim: UpgradeInput["dataClaim"]
+): DataClaimsStatus => {
+  const before = claims?.current ?? dataClaim?.base
+  const retained = (claims?.retained ?? []).filter((claim) => claim !== fresh)
+  return { current: fresh, retained: before === undefined || before === fresh ? retained : [...retained, before] }
 }
 
 /** Whether the upgrade exports before it rolls (an upgrade without it started at the roll). */
@@ -425,7 +512,7 @@ const running = (
   targetHash: string,
   installedHash: string | undefined,
   currentVersion: string | undefined
-): UpgradePlan => {
+): Omit<UpgradePlan, "dataClaim" | "dataClaims"> => {
   const { target, now } = input
   const failed = upgrade.phase === "Failed"
   const step = currentStep(upgrade)

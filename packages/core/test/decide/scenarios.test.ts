@@ -345,7 +345,6 @@ describe("conditions", () => {
       "DashboardReady",
       "GatewayReady",
       "HTTPRouteReady",
-      "ProxySettingsApplied",
       "UpgradeInProgress",
       "ExportCompleted",
       "ImportCompleted"

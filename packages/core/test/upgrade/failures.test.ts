@@ -368,12 +368,17 @@ describe("upgrade saga: rolling back and changing the target", () => {
 
   it.effect("a new version after the roll starts a new upgrade from the images that run now", () =>
     Effect.gen(function* () {
-      const { world: importing } = yield* upgradeTo(
-        "exportImport",
-        { job: (step) => (step === "Import" ? "Running" : "Succeeded") },
-        (world) => world.decision.status.upgrade?.phase === "Importing"
+      // inPlace past its roll: the roll to v2 waits for a backend that is not ready.
+      const ready = yield* readyOnV1("inPlace")
+      const { world: rolling } = yield* runUntil(
+        retarget(ready, v2, "inPlace"),
+        (world) => world.decision.status.upgrade?.phase === "Rolling",
+        { backendReady: (image) => !image.endsWith(v2) }
       )
-      const retargeted = yield* tick(retarget(importing, v3, "exportImport"), { job: () => "Running" })
+      const retargeted = yield* tick(retarget(rolling, v3, "inPlace"), {
+        job: () => "Running",
+        backendReady: (image) => !image.endsWith(v2)
+      })
       expect(retargeted.decision.status.upgrade).toMatchObject({
         phase: "Exporting",
         fromBackendImage: `ghcr.io/get-convex/convex-backend:${v2}`,
@@ -381,6 +386,32 @@ describe("upgrade saga: rolling back and changing the target", () => {
       })
       expect(backendImage(retargeted)).toContain(v2)
     })
+  )
+
+  it.effect(
+    "a new version after an exportImport roll onto a fresh claim starts again from the old images and claim",
+    () =>
+      Effect.gen(function* () {
+        const { world: importing } = yield* upgradeTo(
+          "exportImport",
+          { job: (step) => (step === "Import" ? "Running" : "Succeeded") },
+          (world) => world.decision.status.upgrade?.phase === "Importing"
+        )
+        expect(importing.decision.status.upgrade?.dataClaim).toBe(`${names.backendPvc}-g2`)
+        const retargeted = yield* tick(retarget(importing, v3, "exportImport"), { job: () => "Running" })
+        expect(retargeted.decision.status.upgrade).toMatchObject({
+          phase: "Exporting",
+          fromBackendImage: `ghcr.io/get-convex/convex-backend:${v1}`,
+          toVersion: v3,
+          dataClaim: `${names.backendPvc}-g3`
+        })
+        // The old version runs again on its own data; the abandoned fresh claim is retained.
+        expect(backendImage(retargeted)).toContain(v1)
+        expect(retargeted.decision.status.dataClaims).toEqual({
+          current: names.backendPvc,
+          retained: [`${names.backendPvc}-g2`]
+        })
+      })
   )
 })
 

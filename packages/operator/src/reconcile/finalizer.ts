@@ -1,7 +1,8 @@
 /**
  * The finalizer of a ConvexInstance. Owner references let the garbage collector remove most children; before the
  * finalizer goes, the operator removes what it should not leave to chance: snapshot Jobs (with their pods), and the
- * data claim when `storage.pvc.deletionPolicy` is `Delete`. A claim with `Retain` (the default) is left alone.
+ * data claims (the first, and those exportImport upgrades moved to or retained) when `storage.pvc.deletionPolicy` is
+ * `Delete`. A claim with `Retain` (the default) is left alone.
  *
  * @module
  */
@@ -39,12 +40,19 @@ export const finalize = (object: KubeObject) =>
     const decoded = decodeConvexInstance(object)
     const pvc = Either.isRight(decoded) ? decoded.right.spec.backend.storage.pvc : undefined
     if (pvc?.enabled === true && pvc.deletionPolicy === "Delete") {
-      const claim = childNames(name).backendPvc
-      yield* kube.delete(Resource.PersistentVolumeClaim, claim, { namespace }).pipe(
-        Effect.tap(() => Effect.logInfo(`deleted PersistentVolumeClaim ${namespace}/${claim} (deletionPolicy Delete)`)),
-        Effect.catchTag("NotFound", () => Effect.void),
-        Effect.mapError(fail(`deleting PersistentVolumeClaim ${claim}`))
-      )
+      // Every data claim: the first one, and those exportImport upgrades moved to or retained (status.dataClaims).
+      const claims = Either.isRight(decoded) ? decoded.right.status?.dataClaims : undefined
+      const all = new Set([childNames(name).backendPvc, ...(claims === undefined ? [] : [claims.current])])
+      for (const retained of claims?.retained ?? []) all.add(retained)
+      for (const claim of all) {
+        yield* kube.delete(Resource.PersistentVolumeClaim, claim, { namespace }).pipe(
+          Effect.tap(() =>
+            Effect.logInfo(`deleted PersistentVolumeClaim ${namespace}/${claim} (deletionPolicy Delete)`)
+          ),
+          Effect.catchTag("NotFound", () => Effect.void),
+          Effect.mapError(fail(`deleting PersistentVolumeClaim ${claim}`))
+        )
+      }
     }
     yield* kube
       .patch(

@@ -269,11 +269,7 @@ export const reconcile = (
         databaseInUse
       },
       now,
-      {
-        operator: { image: settings.operatorImage },
-        podMonitors: cache.podMonitors(),
-        proxyPolicies: cache.proxyPolicies()
-      }
+      { operator: { image: settings.operatorImage }, podMonitors: cache.podMonitors() }
     )
 
     // An upgrade does not start while a backup of the instance runs (its Job is in the Job store, unindexed).

@@ -142,9 +142,27 @@ describe("convex-operator on a cluster without Gateway API", () => {
     )
     expect(mapping).toEqual({
       "api.web.example.com": "web-backend:3210",
-      "site.web.example.com": "web-backend:3211",
       "dashboard.web.example.com": "web-dashboard:6791"
     })
+    expect(ingress.metadata.annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]).toBe("3600")
+    // The site host has an Ingress of its own, whose ingress-nginx rewrite puts /http/ in front of the path.
+    const site = kubectl.json<Json>(["ingress", "web-site-ingress", "-n", ns])!
+    expect(site.spec.rules).toEqual([
+      {
+        host: "site.web.example.com",
+        http: {
+          paths: [
+            {
+              path: "/(.*)",
+              pathType: "ImplementationSpecific",
+              backend: { service: { name: "web-backend", port: { number: 3210 } } }
+            }
+          ]
+        }
+      }
+    ])
+    expect(site.metadata.annotations["nginx.ingress.kubernetes.io/rewrite-target"]).toBe("/http/$1")
+    expect(site.metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("64m")
     expect(ready.status.endpoints).toEqual({
       apiUrl: "http://api.web.example.com",
       siteUrl: "http://site.web.example.com",

@@ -117,6 +117,28 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
   ["a parentRef without name", net({ parentRefs: [{ namespace: "gateways" }] }), "spec.networking.parentRefs[0].name"],
   ["an origin without scheme", net({ cloudOrigin: "api.example.com" }), "spec.networking.cloudOrigin"],
   ["a TLS Secret name with '_'", net({ tlsSecretRef: "tls_secret" }), "spec.networking.tlsSecretRef"],
+  ["an unknown site route", net({ siteRoute: "devProxy" }), "spec.networking.siteRoute"],
+  [
+    "a body size in Kubernetes units (NGINX takes k, m, g)",
+    net({ limits: { maxRequestBodySize: "200Mi" } }),
+    "spec.networking.limits.maxRequestBodySize"
+  ],
+  [
+    "a body size of five digits",
+    net({ limits: { maxRequestBodySize: "20000m" } }),
+    "spec.networking.limits.maxRequestBodySize"
+  ],
+  ["a read timeout of 0 s", net({ limits: { readTimeoutSeconds: 0 } }), "spec.networking.limits.readTimeoutSeconds"],
+  [
+    "a send timeout of five digits",
+    net({ limits: { sendTimeoutSeconds: 10000 } }),
+    "spec.networking.limits.sendTimeoutSeconds"
+  ],
+  [
+    "a read timeout as a duration",
+    net({ limits: { readTimeoutSeconds: "1h" } }),
+    "spec.networking.limits.readTimeoutSeconds"
+  ],
   [
     "an annotation key with spaces",
     net({ gatewayAnnotations: { "bad key": "x" } }),

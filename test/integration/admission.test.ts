@@ -130,6 +130,26 @@ describe("ConvexInstance admission on a real apiserver", () => {
     }
   })
 
+  it("admits the proxy settings of networking and defaults them as the Schema does", async () => {
+    const spec = {
+      ...valid,
+      networking: {
+        host: "api.example.com",
+        siteHost: "site.example.com",
+        siteRoute: "proxy",
+        limits: { maxRequestBodySize: "0", readTimeoutSeconds: 9999 }
+      }
+    }
+    expect((await cluster.create(instance("proxy-settings", spec))).ok).toBe(true)
+    const stored = await cluster.get(ref, "proxy-settings")
+    expect((stored.spec as { networking: unknown }).networking).toMatchObject({
+      siteRoute: "proxy",
+      limits: { maxRequestBodySize: "0", readTimeoutSeconds: 9999, sendTimeoutSeconds: 3600 }
+    })
+    const decoded = Either.getOrThrow(decodeConvexInstance(instance("proxy-settings", spec)))
+    expect(stored.spec).toEqual(encodeConvexInstance(decoded).spec)
+  })
+
   it("stores the data claim on and acceptDataLoss off by default; admits an explicit emptyDir that accepts the loss", async () => {
     expect((await cluster.create(instance("claim-by-default", valid))).ok).toBe(true)
     const stored = await cluster.get(ref, "claim-by-default")

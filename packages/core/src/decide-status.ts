@@ -32,6 +32,8 @@ export interface ConditionFacts {
   readonly trafficStopped: boolean
   readonly upgradeFailed: boolean
   readonly upgradeConditions: ReadonlyArray<ConditionState>
+  /** ProxySettingsApplied (status/proxy-settings.ts), after HTTPRouteReady. */
+  readonly proxySettings?: ConditionState
 }
 
 const available = (type: ConditionState["type"], inPlace: boolean, what: string): ConditionState =>
@@ -192,6 +194,7 @@ export const conditionsOf = (facts: ConditionFacts): ReadonlyArray<ConditionStat
     dashboard,
     gateway,
     routes,
+    ...(facts.proxySettings !== undefined ? [facts.proxySettings] : []),
     ...facts.upgradeConditions
   ]
 }

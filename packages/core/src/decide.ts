@@ -28,7 +28,9 @@ import { isManagedChild } from "./render/labels.js"
 import { childNames } from "./render/names.js"
 import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
 import { indexObserved } from "./render/observed.js"
+import type { ProxyPolicyKind } from "./render/proxy-limits.js"
 import { decideGeneratedSecrets, type Entropy, type GeneratedSecrets, generatedSecretData } from "./render/secret.js"
+import { siteRouteFallback } from "./render/site-route.js"
 import { backendContainerName } from "./render/statefulset.js"
 import { instanceUrls } from "./render/urls.js"
 import { applyConditions, type ConditionState, findCondition, formatTime } from "./status/conditions.js"
@@ -36,6 +38,7 @@ import { type DatabaseHolder, databaseInUseProblem } from "./status/database-con
 import { endpointsOf } from "./status/endpoints.js"
 import type { DecidedEvent } from "./status/events.js"
 import { phaseOf } from "./status/phase.js"
+import { proxySettingsCondition } from "./status/proxy-settings.js"
 import { validateReferences } from "./status/references.js"
 import { gatewayState, type RoutingState } from "./status/routing.js"
 import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./status/workloads.js"
@@ -65,6 +68,8 @@ export interface DecideOptions {
   readonly operator: OperatorSettings
   /** Whether the cluster serves `monitoring.coreos.com/v1` PodMonitors (the Prometheus Operator's CRDs). */
   readonly podMonitors?: boolean
+  /** The NGINX Gateway Fabric policy kinds (`gateway.nginx.org/v1alpha1`) the cluster serves. */
+  readonly proxyPolicies?: ReadonlyArray<ProxyPolicyKind>
 }
 
 /** The operator image snapshot Jobs run when the shell does not say (the shell should always say). */
@@ -137,6 +142,9 @@ export const childKinds: ReadonlyArray<{ readonly apiVersion: string; readonly k
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway" },
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" },
   { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
+  // Watched only where NGINX Gateway Fabric's CRDs are installed.
+  { apiVersion: "gateway.nginx.org/v1alpha1", kind: "ClientSettingsPolicy" },
+  { apiVersion: "gateway.nginx.org/v1alpha1", kind: "ProxySettingsPolicy" },
   { apiVersion: "policy/v1", kind: "PodDisruptionBudget" },
   { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
   // Watched only where the Prometheus Operator's CRDs are installed.
@@ -159,6 +167,8 @@ const deletableKinds = new Set([
   "Gateway",
   "HTTPRoute",
   "Ingress",
+  "ClientSettingsPolicy",
+  "ProxySettingsPolicy",
   "PodDisruptionBudget",
   "NetworkPolicy",
   "PodMonitor"
@@ -305,6 +315,7 @@ export const decide = (
     deploymentUrl: urls.deploymentUrl,
     adminKey: spec.dashboard.prefillAdminKey ? secrets.adminKey : null
   })
+  const siteFallback = siteRouteFallback(spec.networking, index.get("HTTPRoute", names.siteRoute))
   const context = renderContext({
     instance,
     urls,
@@ -317,6 +328,7 @@ export const decide = (
     dashboardPodAnnotations: { [configHashAnnotation]: dashboardHash },
     ...(upgrade.dataClaim !== undefined ? { dataClaim: upgrade.dataClaim } : {}),
     dataVolume: guard.volume,
+    ...(siteFallback !== undefined ? { siteRouteFallback: siteFallback } : {}),
     operator: options.operator
   })
   const restore = planRestore({ context, observed: index.get, backendReady: backendReadiness.ready, now })
@@ -343,7 +355,8 @@ export const decide = (
       jobs: upgrade.jobs.filter((job): job is { step: EnvJobStep; attempt: number } => job.step !== "Import"),
       envAccess: upgrade.envAccess,
       upgradeHash: upgrade.targetHash,
-      podMonitors: options.podMonitors ?? false
+      podMonitors: options.podMonitors ?? false,
+      proxyPolicies: options.proxyPolicies ?? []
     }),
     ...(restore.job !== undefined ? [restore.job] : []),
     ...(preUpgradeBackup !== undefined ? [preUpgradeBackup] : []),
@@ -422,6 +435,16 @@ export const decide = (
     dashboard,
     gateway,
     routes,
+    proxySettings: proxySettingsCondition({
+      networking: spec.networking,
+      trafficStopped: upgrade.trafficStopped,
+      siteFallback,
+      served: options.proxyPolicies ?? [],
+      pending: apply.some((object) =>
+        ["Ingress", "ClientSettingsPolicy", "ProxySettingsPolicy", "HTTPRoute"].includes(object.kind)
+      ),
+      siteRouteName: names.siteRoute
+    }),
     trafficStopped: upgrade.trafficStopped,
     upgradeFailed: upgrade.failed,
     upgradeConditions: guard.holdUpgrade

@@ -3,6 +3,10 @@
  * `Accepted` and `Programmed` (and each listener `Accepted`, `Programmed`, `ResolvedRefs`) for its generation, every
  * HTTPRoute gets a parent status per parentRef with `Accepted` and `ResolvedRefs`. It polls, and writes a status only
  * when it differs, so it stays quiet in a steady state. Nothing here sends traffic to a data plane.
+ *
+ * Gateway classes named in `urlRewriteUnsupported` play an implementation without the (Extended) `URLRewrite`
+ * filter: a route with one on such a Gateway gets `Accepted` False with reason `UnsupportedValue`, as Gateway API
+ * prescribes for values an implementation does not support.
  */
 import { Effect, Fiber } from "effect"
 import type { Objects } from "../../cluster/objects.js"
@@ -11,13 +15,16 @@ export const controllerName = "e2e.convex.icod.de/gateway-controller"
 
 interface GatewayObject {
   readonly metadata: { name?: string; namespace?: string; generation?: number }
-  readonly spec?: { listeners?: ReadonlyArray<{ name: string }> }
+  readonly spec?: { gatewayClassName?: string; listeners?: ReadonlyArray<{ name: string }> }
   readonly status?: unknown
 }
 
 interface RouteObject {
   readonly metadata: { name?: string; namespace?: string; generation?: number }
-  readonly spec?: { parentRefs?: ReadonlyArray<Record<string, unknown>> }
+  readonly spec?: {
+    parentRefs?: ReadonlyArray<Record<string, unknown>>
+    rules?: ReadonlyArray<{ filters?: ReadonlyArray<{ type?: string }> }>
+  }
   readonly status?: { parents?: ReadonlyArray<unknown> }
 }
 
@@ -64,19 +71,33 @@ const gatewayStatus = (gateway: GatewayObject, since: string) => {
   }
 }
 
-const routeStatus = (route: RouteObject, since: string) => ({
+const rewrites = (route: RouteObject) =>
+  (route.spec?.rules ?? []).some((rule) => (rule.filters ?? []).some((filter) => filter.type === "URLRewrite"))
+
+/** The status of a route; `refusesRewrite(parentRef)` says whether that parent lacks the URLRewrite filter. */
+const routeStatus = (
+  route: RouteObject,
+  since: string,
+  refusesRewrite: (parentRef: Record<string, unknown>) => boolean
+) => ({
   parents: (route.spec?.parentRefs ?? []).map((parentRef) => ({
     parentRef,
     controllerName,
     conditions: [
-      condition("Accepted", "Accepted", route.metadata.generation, since),
+      rewrites(route) && refusesRewrite(parentRef)
+        ? {
+            ...condition("Accepted", "UnsupportedValue", route.metadata.generation, since),
+            status: "False",
+            message: "this Gateway class does not support the URLRewrite filter"
+          }
+        : condition("Accepted", "Accepted", route.metadata.generation, since),
       condition("ResolvedRefs", "ResolvedRefs", route.metadata.generation, since)
     ]
   }))
 })
 
 /** One pass over every Gateway and HTTPRoute. */
-const sync = (objects: Objects) =>
+const sync = (objects: Objects, urlRewriteUnsupported: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const since = new Date().toISOString().replace(/\.\d+Z$/, "Z")
     const patchStatus = (kind: string, metadata: GatewayObject["metadata"], status: unknown) =>
@@ -110,15 +131,27 @@ const sync = (objects: Objects) =>
         kind: "HTTPRoute",
         namespace
       })) as unknown as ReadonlyArray<RouteObject>
+      const classes = new Map(gateways.map((gateway) => [gateway.metadata.name, gateway.spec?.gatewayClassName]))
+      const refusesRewrite = (parentRef: Record<string, unknown>) =>
+        (parentRef.namespace ?? namespace) === namespace &&
+        urlRewriteUnsupported.includes(classes.get(String(parentRef.name)) ?? "")
       for (const route of routes) {
-        const status = routeStatus(route, since)
+        const status = routeStatus(route, since, refusesRewrite)
         if (shape(status) !== shape(route.status ?? {})) yield* patchStatus("HTTPRoute", route.metadata, status)
       }
     }
   }).pipe(Effect.ignore)
 
 /** Runs the fake gateway controller until the returned stop is called. */
-export const startGatewayController = (objects: Objects, intervalMillis = 300): (() => Promise<void>) => {
-  const fiber = Effect.runFork(Effect.forever(Effect.zipRight(sync(objects), Effect.sleep(`${intervalMillis} millis`))))
+export const startGatewayController = (
+  objects: Objects,
+  intervalMillis = 300,
+  options: { readonly urlRewriteUnsupported?: ReadonlyArray<string> } = {}
+): (() => Promise<void>) => {
+  const fiber = Effect.runFork(
+    Effect.forever(
+      Effect.zipRight(sync(objects, options.urlRewriteUnsupported ?? []), Effect.sleep(`${intervalMillis} millis`))
+    )
+  )
   return () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
 }

@@ -22,6 +22,7 @@ import {
   Quantity,
   qualifiedKeyMap
 } from "./primitives.js"
+import { ProxyLimitsSpec, SiteRoute } from "./proxy-settings.js"
 import { RestoreSpec, restoreOnlyAtCreation } from "./restore.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -477,8 +478,20 @@ export const NetworkingSpec = crossField(
   Schema.Struct({
     host: Hostname.pipe(doc("Public host of the Convex API (port 3210), e.g. convex.example.com.")),
     siteHost: optional(
-      Hostname.pipe(doc("Public host of HTTP actions (port 3211). Without it they are served at https://<host>/http."))
+      Hostname.pipe(
+        doc("Public host of HTTP actions (see siteRoute). Without it they are served at https://<host>/http.")
+      )
     ),
+    siteRoute: withDefault(
+      SiteRoute.pipe(
+        doc(
+          "How the site host reaches HTTP actions: rewrite (port 3210, the proxy adds the /http prefix) or " +
+            "proxy (port 3211, Convex's dev site proxy: at most 4 requests at a time)."
+        )
+      ),
+      "rewrite"
+    ),
+    limits: withDefault(ProxyLimitsSpec, {}),
     dashboardHost: optional(
       Hostname.pipe(doc("Public host of the dashboard. The dashboard only works at the root of its own host."))
     ),

@@ -16,9 +16,11 @@ import { type EnvJobStep, renderUpgradeJob } from "./jobs.js"
 import { renderBackendPodMonitor, renderMetricsBlockedService } from "./metrics.js"
 import { renderBackendNetworkPolicy } from "./network-policy.js"
 import type { ChildObject } from "./objects.js"
+import { type ProxyPolicyKind, renderProxyPolicies } from "./proxy-limits.js"
 import { renderDataPvc } from "./pvc.js"
 import { type GeneratedSecrets, renderGeneratedSecret } from "./secret.js"
 import { renderBackendHeadlessService, renderBackendService, renderDashboardService } from "./service.js"
+import { renderSiteIngress } from "./site-ingress.js"
 import { renderBackendStatefulSet } from "./statefulset.js"
 
 /** What the plans decided about the children. */
@@ -34,6 +36,8 @@ export interface ChildrenOptions {
   /** Render the env Jobs' ServiceAccount, Role and RoleBinding (an exportImport upgrade runs). */
   readonly envAccess: boolean
   readonly upgradeHash: string
+  /** The NGINX Gateway Fabric policy kinds the cluster serves (render the limits as those policies). */
+  readonly proxyPolicies?: ReadonlyArray<ProxyPolicyKind>
   /** Whether the cluster serves Prometheus Operator PodMonitors (render one when metrics are enabled). */
   readonly podMonitors?: boolean
 }
@@ -59,7 +63,14 @@ export const renderChildren = (context: RenderContext, options: ChildrenOptions)
     ...present(renderBackendPodMonitor(context, options.podMonitors ?? false)),
     ...(dashboard !== undefined ? [renderDashboardService(context), dashboard] : []),
     ...present(renderGateway(context)),
-    ...(options.trafficStopped ? [] : [...renderHttpRoutes(context), ...present(renderIngress(context))]),
+    ...(options.trafficStopped
+      ? []
+      : [
+          ...renderHttpRoutes(context),
+          ...present(renderIngress(context)),
+          ...present(renderSiteIngress(context)),
+          ...renderProxyPolicies(context, options.proxyPolicies ?? [])
+        ]),
     ...(context.instance.spec.networking?.mode === "ingress" ? [renderMetricsBlockedService(context)] : []),
     ...(options.envAccess ? renderEnvAccess(context, options.upgradeHash) : []),
     ...options.jobs.map((job) => renderUpgradeJob(context, job.step, options.upgradeHash, job.attempt))

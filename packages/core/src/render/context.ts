@@ -47,6 +47,8 @@ export interface RenderContext {
   readonly dataClaim?: string
   /** Where /convex/data goes when the data guard says (it may keep a running emptyDir); the spec's choice otherwise. */
   readonly dataVolume?: "claim" | "emptyDir"
+  /** Why the site host goes to the dev site proxy although the spec asks for the rewrite (the Gateway rejected it). */
+  readonly siteRouteFallback?: string
   readonly operator: OperatorSettings
 }
 
@@ -62,6 +64,8 @@ export interface RenderContextInput {
   readonly dataClaim?: string
   /** Where /convex/data goes when the data guard says (it may keep a running emptyDir); the spec's choice otherwise. */
   readonly dataVolume?: "claim" | "emptyDir"
+  /** Why the site host goes to the dev site proxy although the spec asks for the rewrite (the Gateway rejected it). */
+  readonly siteRouteFallback?: string
   readonly operator: OperatorSettings
 }
 

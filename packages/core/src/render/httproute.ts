@@ -1,7 +1,8 @@
 /**
- * HTTPRoutes, one per public host, each sending `/` to one Service port: API host → 3210, site host → 3211,
- * dashboard host → 6791. Without a site host HTTP actions are served at `<API URL>/http` by the backend itself,
- * so no route is needed. On the operator's own Gateway with TLS, a last route redirects plain HTTP to HTTPS.
+ * HTTPRoutes, one per public host, each sending `/` to one Service port: API host → 3210, site host → 3210 with
+ * `/http/` put in front of the path by a `URLRewrite` filter (or 3211, render/routing.ts), dashboard host → 6791.
+ * Without a site host HTTP actions are served at `<API URL>/http` by the backend itself, so no route is needed.
+ * On the operator's own Gateway with TLS, a last route redirects plain HTTP to HTTPS.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import {
   httpsListenerName,
   ownsGateway
 } from "./routing.js"
+import { siteFallbackAnnotations } from "./site-route.js"
 
 const rootMatch = [{ path: { type: "PathPrefix", value: "/" } }] as const
 
@@ -41,6 +43,16 @@ const routeName = (context: RenderContext, role: HostRoute["role"]): string =>
 
 const forward = (route: HostRoute): HTTPRouteRule => ({
   matches: rootMatch,
+  ...(route.rewritePrefix !== undefined
+    ? {
+        filters: [
+          {
+            type: "URLRewrite",
+            urlRewrite: { path: { type: "ReplacePrefixMatch", replacePrefixMatch: route.rewritePrefix } }
+          }
+        ]
+      }
+    : {}),
   backendRefs: [{ group: "", kind: "Service", name: route.service, port: route.port, weight: 1 }]
 })
 
@@ -56,7 +68,12 @@ export const renderHttpRoutes = (context: RenderContext): ReadonlyArray<HTTPRout
   const rendered: Array<HTTPRoute> = routes.map((route) => ({
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "HTTPRoute",
-    metadata: childMeta(context, routeName(context, route.role), "routing"),
+    metadata: childMeta(context, routeName(context, route.role), "routing", {
+      annotations:
+        route.role === "site" && context.siteRouteFallback !== undefined
+          ? siteFallbackAnnotations(networking, context.siteRouteFallback)
+          : undefined
+    }),
     spec: { parentRefs: routeParents(context, route.role), hostnames: [route.host], rules: hostRules(route) }
   }))
   if (ownsGateway(context) && networking.tlsSecretRef !== undefined) {

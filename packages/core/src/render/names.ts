@@ -25,7 +25,7 @@ export const childNames = (name: string) =>
     gateway: `${name}-gateway`,
     /** The HTTPRoute of the API host (port 3210). */
     apiRoute: `${name}-api`,
-    /** The HTTPRoute of the HTTP-actions host (port 3211). */
+    /** The HTTPRoute of the HTTP-actions host (port 3210 under /http, or 3211). */
     siteRoute: `${name}-site`,
     /** The HTTPRoute of the dashboard host (port 6791). */
     dashboardRoute: `${name}-dashboard`,
@@ -33,6 +33,13 @@ export const childNames = (name: string) =>
     redirectRoute: `${name}-https-redirect`,
     /** The Ingress (networking mode ingress). */
     ingress: `${name}-ingress`,
+    /** The Ingress of the site host when ingress-nginx adds the /http prefix (its annotations apply per Ingress). */
+    siteIngress: `${name}-site-ingress`,
+    /** NGINX Gateway Fabric's ClientSettingsPolicy of the API route and of the site route. */
+    apiClientSettings: `${name}-api-client-settings`,
+    siteClientSettings: `${name}-site-client-settings`,
+    /** NGINX Gateway Fabric's ProxySettingsPolicy of the API and site routes. */
+    proxySettings: `${name}-proxy-settings`,
     /** The Service without endpoints that `/metrics` goes to on the Ingress (render/metrics.ts). */
     metricsBlocked: `${name}-metrics-blocked`,
     /** The ConvexBackup of attempt `attempt` of the export before the upgrade to the images with hash `hash`. */

@@ -258,11 +258,21 @@ export interface HTTPRouteRule {
     readonly port: number
     readonly weight: 1
   }>
-  readonly filters?: ReadonlyArray<{
-    readonly type: "RequestRedirect"
-    readonly requestRedirect: { readonly scheme: "https"; readonly statusCode: 301 }
-  }>
+  readonly filters?: ReadonlyArray<HTTPRouteFilter>
 }
+
+/** A filter of an HTTPRoute rule: the redirect to HTTPS, or the site host's `/http` prefix (`URLRewrite`). */
+export type HTTPRouteFilter =
+  | {
+      readonly type: "RequestRedirect"
+      readonly requestRedirect: { readonly scheme: "https"; readonly statusCode: 301 }
+    }
+  | {
+      readonly type: "URLRewrite"
+      readonly urlRewrite: {
+        readonly path: { readonly type: "ReplacePrefixMatch"; readonly replacePrefixMatch: string }
+      }
+    }
 
 /** `gateway.networking.k8s.io/v1.HTTPRoute`. */
 export interface HTTPRoute extends Rendered {
@@ -287,7 +297,8 @@ export interface Ingress extends Rendered {
       readonly http: {
         readonly paths: ReadonlyArray<{
           readonly path: string
-          readonly pathType: "Prefix"
+          /** `Prefix`, or `ImplementationSpecific` for the regular expression of the site host's ingress-nginx rewrite. */
+          readonly pathType: "Prefix" | "ImplementationSpecific"
           readonly backend: { readonly service: { readonly name: string; readonly port: { readonly number: number } } }
         }>
       }
@@ -346,6 +357,33 @@ export interface PodMonitor extends Rendered {
   }
 }
 
+/** A Gateway API `LocalPolicyTargetReference` to one of the instance's HTTPRoutes. */
+export interface PolicyTargetRef {
+  readonly group: "gateway.networking.k8s.io"
+  readonly kind: "HTTPRoute"
+  readonly name: string
+}
+
+/** NGINX Gateway Fabric's `gateway.nginx.org/v1alpha1.ClientSettingsPolicy`: the client body limit of a route. */
+export interface ClientSettingsPolicy extends Rendered {
+  readonly apiVersion: "gateway.nginx.org/v1alpha1"
+  readonly kind: "ClientSettingsPolicy"
+  readonly spec: {
+    readonly targetRef: PolicyTargetRef
+    readonly body: { readonly maxSize: string }
+  }
+}
+
+/** NGINX Gateway Fabric's `gateway.nginx.org/v1alpha1.ProxySettingsPolicy`: upstream read and send timeouts. */
+export interface ProxySettingsPolicy extends Rendered {
+  readonly apiVersion: "gateway.nginx.org/v1alpha1"
+  readonly kind: "ProxySettingsPolicy"
+  readonly spec: {
+    readonly targetRefs: ReadonlyArray<PolicyTargetRef>
+    readonly timeout: { readonly read: string; readonly send: string }
+  }
+}
+
 /** `convex.icod.de/v1alpha1.ConvexBackup` (the pre-upgrade export of an upgrade). */
 export interface ConvexBackupObject extends Rendered {
   readonly apiVersion: "convex.icod.de/v1alpha1"
@@ -368,6 +406,8 @@ export type ChildObject =
   | Gateway
   | HTTPRoute
   | Ingress
+  | ClientSettingsPolicy
+  | ProxySettingsPolicy
   | PodDisruptionBudget
   | NetworkPolicy
   | PodMonitor

@@ -19,6 +19,7 @@ export const conditionTypes = [
   "DashboardReady",
   "GatewayReady",
   "HTTPRouteReady",
+  "ProxySettingsApplied",
   "UpgradeInProgress",
   "ExportCompleted",
   "ImportCompleted"
@@ -54,6 +55,10 @@ export const Reason = {
   Failed: "Failed",
   NotRequired: "NotRequired",
   NotStarted: "NotStarted",
+  /** The site host goes to the dev site proxy: the Gateway rejected the `/http` rewrite (ProxySettingsApplied). */
+  SiteProxyFallback: "SiteProxyFallback",
+  /** The Gateway's own body limit or timeouts apply: the policy CRDs that set them are absent. */
+  GatewayLimitsApply: "GatewayLimitsApply",
   /** The apiserver refused one of the operator's requests (RBAC): the message names the verb and resource. */
   Forbidden: "Forbidden"
 } as const

@@ -118,3 +118,23 @@ export const routeState = (
   }
   return { _tag: "Ready" }
 }
+
+/**
+ * What a Gateway controller said when it refused a route for a value it does not support (a parent's `Accepted`
+ * False with reason `UnsupportedValue`, for the route's current generation), or undefined.
+ */
+export const rewriteRejection = (route: KubeObject): string | undefined => {
+  const status = Option.getOrUndefined(decodeRoute(route.status ?? {}))
+  const generation = route.metadata.generation
+  for (const parent of status?.parents ?? []) {
+    const refused = parent.conditions?.find(
+      (c) =>
+        c.type === "Accepted" &&
+        c.status === "False" &&
+        c.reason === "UnsupportedValue" &&
+        (generation === undefined || c.observedGeneration === undefined || c.observedGeneration >= generation)
+    )
+    if (refused !== undefined) return `Gateway ${parent.parentRef.name}: ${describe(refused)}`
+  }
+  return undefined
+}

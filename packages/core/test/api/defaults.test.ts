@@ -32,7 +32,13 @@ describe("defaults", () => {
 
   it("networking defaults to Gateway API with the reference's class, and no annotations of its own", () => {
     const spec = decode({ environment: "prod", version: "abc", networking: { host: "a.example.com" } })
-    expect(spec.networking).toEqual({ host: "a.example.com", mode: "gateway", gatewayClassName: "nginx" })
+    expect(spec.networking).toEqual({
+      host: "a.example.com",
+      mode: "gateway",
+      gatewayClassName: "nginx",
+      siteRoute: "rewrite",
+      limits: { maxRequestBodySize: "200m", readTimeoutSeconds: 3600, sendTimeoutSeconds: 3600 }
+    })
   })
 
   it("given values win over defaults", () => {

@@ -129,7 +129,14 @@ describe("decide over Schema-derived specs", () => {
         if (object.kind === "Ingress") {
           for (const rule of object.spec.rules) {
             for (const path of rule.http.paths) {
-              expect(path.path).toBe(path.backend.service.name === childNames("demo").metricsBlocked ? "/metrics" : "/")
+              // The site host's own Ingress matches everything as /(.*): ingress-nginx's rewrite reads the group.
+              const expected =
+                path.backend.service.name === childNames("demo").metricsBlocked
+                  ? "/metrics"
+                  : object.metadata.name === childNames("demo").siteIngress
+                    ? "/(.*)"
+                    : "/"
+              expect(path.path).toBe(expected)
             }
           }
         }

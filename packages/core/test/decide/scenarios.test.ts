@@ -345,6 +345,7 @@ describe("conditions", () => {
       "DashboardReady",
       "GatewayReady",
       "HTTPRouteReady",
+      "ProxySettingsApplied",
       "UpgradeInProgress",
       "ExportCompleted",
       "ImportCompleted"

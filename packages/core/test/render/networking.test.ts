@@ -19,7 +19,7 @@ describe("Gateway API", () => {
   it("routes each host at / to its port, never a path prefix", () => {
     expect(backends(render(three))).toEqual([
       "api.x.io/ -> demo-backend:3210",
-      "site.x.io/ -> demo-backend:3211",
+      "site.x.io/ -> demo-backend:3210",
       "dash.x.io/ -> demo-dashboard:6791"
     ])
     for (const route of routes(render(three))) {
@@ -87,9 +87,10 @@ describe("Gateway API", () => {
 })
 
 describe("Ingress", () => {
-  it("maps the same hosts to the same ports at /, with TLS and class", () => {
+  it("maps the same hosts to the same ports at /, with TLS and class (site host on the dev site proxy)", () => {
     const decision = render({
       mode: "ingress",
+      siteRoute: "proxy",
       host: "api.x.io",
       siteHost: "site.x.io",
       dashboardHost: "dash.x.io",
@@ -99,7 +100,12 @@ describe("Ingress", () => {
     })
     expect(decision.desired.some((object) => object.kind === "Gateway" || object.kind === "HTTPRoute")).toBe(false)
     const ingress = find(decision, "Ingress", "demo-ingress")
-    expect(ingress.metadata.annotations).toEqual({ "nginx.ingress.kubernetes.io/proxy-body-size": "250m" })
+    // The user's annotation wins over the one rendered from limits.
+    expect(ingress.metadata.annotations).toEqual({
+      "nginx.ingress.kubernetes.io/proxy-body-size": "250m",
+      "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+      "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600"
+    })
     expect(ingress.spec.ingressClassName).toBe("nginx")
     expect(ingress.spec.tls).toEqual([{ hosts: ["api.x.io", "site.x.io", "dash.x.io"], secretName: "x-tls" }])
     expect(

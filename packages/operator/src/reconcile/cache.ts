@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { decodeConvexInstance, instanceReferences, managedBy } from "@convex-operator/core"
+import { decodeConvexInstance, instanceReferences, managedBy, type ProxyPolicyKind } from "@convex-operator/core"
 import { KubeClient, type KubeObject, type ObjectKey, Resource, Store, Watcher } from "@convex-operator/k8s"
 import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
 import { isHeldByDatabase } from "./database-claims.js"
@@ -28,6 +28,7 @@ import {
   childResources,
   Gateways,
   isGatewayApiKind,
+  isNginxPolicyKind,
   isOptionalKind,
   isPrometheusOperatorKind,
   PodMonitors
@@ -69,6 +70,8 @@ export interface Cache {
   readonly gatewayApi: () => boolean
   /** Whether the Prometheus Operator's PodMonitors are served by the cluster (their watch runs). */
   readonly podMonitors: () => boolean
+  /** The NGINX Gateway Fabric policy kinds the cluster serves (their watches run). */
+  readonly proxyPolicies: () => ReadonlyArray<ProxyPolicyKind>
   /** Completes once every started watch has listed. */
   readonly ready: Effect.Effect<void>
   readonly isReady: Effect.Effect<boolean>
@@ -125,6 +128,7 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
     }
     let gatewayApi = false
     let podMonitors = false
+    const proxyPolicies = new Set<ProxyPolicyKind>()
     const started = new Set<string>()
 
     // Instances held because another keeps their database: any change of an instance or a referenced object may
@@ -310,6 +314,30 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
       }).pipe(Effect.forkScoped)
     }
 
+    // NGINX Gateway Fabric's policies: the same, each kind on its own (ProxySettingsPolicy came later than
+    // ClientSettingsPolicy), so that instances render the limits as those policies once they are served.
+    for (const resource of childResources) {
+      const kind = resource.kind
+      if (!isNginxPolicyKind(kind)) continue
+      const start = Effect.gen(function* () {
+        proxyPolicies.add(kind)
+        yield* watchChildren(resource)
+        yield* Effect.logInfo(`NGINX Gateway Fabric's ${kind} is installed: watching ${resource.plural}`)
+        for (const object of instances.store.unsafeList()) yield* options.trigger(Resource.keyOf(object))
+      })
+      const installed = served(resource, `NGINX Gateway Fabric's ${kind}`, options.namespace)
+      if (yield* installed) {
+        yield* start
+      } else {
+        yield* Effect.gen(function* () {
+          for (;;) {
+            yield* Effect.sleep(options.gatewayApiRecheck ?? "30 seconds")
+            if (yield* installed) return yield* start
+          }
+        }).pipe(Effect.forkScoped)
+      }
+    }
+
     /** The managed Store of `kind`, with the referenced objects of that kind added to reads by key and lists. */
     const withReferences = (kind: string): Store.Store<KubeObject> => {
       const managed = writerOf(kind).store
@@ -339,6 +367,7 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
           : writerOf(object.kind).apply({ _tag: "Apply", object }),
       gatewayApi: () => gatewayApi,
       podMonitors: () => podMonitors,
+      proxyPolicies: () => [...proxyPolicies].sort(),
       ready: Effect.suspend(() =>
         Effect.all(
           startedStores().map((store) => store.ready),

@@ -269,7 +269,11 @@ export const reconcile = (
         databaseInUse
       },
       now,
-      { operator: { image: settings.operatorImage }, podMonitors: cache.podMonitors() }
+      {
+        operator: { image: settings.operatorImage },
+        podMonitors: cache.podMonitors(),
+        proxyPolicies: cache.proxyPolicies()
+      }
     )
 
     // An upgrade does not start while a backup of the instance runs (its Job is in the Job store, unindexed).

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { apiVersion, childKinds, group, kind, plural, version } from "@convex-operator/core"
+import { apiVersion, childKinds, group, kind, type ProxyPolicyKind, plural, version } from "@convex-operator/core"
 import { type KubeObject, Resource } from "@convex-operator/k8s"
 import { ConvexBackups } from "../backup/resources.js"
 
@@ -77,6 +77,22 @@ export const PodMonitors = Resource.make({
   namespaced: true
 })
 
+/** NGINX Gateway Fabric's policies (core `render/proxy-limits.ts`), served only where its CRDs are installed. */
+export const ClientSettingsPolicies = Resource.make({
+  group: "gateway.nginx.org",
+  version: "v1alpha1",
+  kind: "ClientSettingsPolicy",
+  plural: "clientsettingspolicies",
+  namespaced: true
+})
+export const ProxySettingsPolicies = Resource.make({
+  group: "gateway.nginx.org",
+  version: "v1alpha1",
+  kind: "ProxySettingsPolicy",
+  plural: "proxysettingspolicies",
+  namespaced: true
+})
+
 const byKind: Readonly<Record<string, Resource.Resource<KubeObject>>> = {
   ConfigMap: Resource.ConfigMap,
   Secret: Resource.Secret,
@@ -94,6 +110,8 @@ const byKind: Readonly<Record<string, Resource.Resource<KubeObject>>> = {
   PodDisruptionBudget: PodDisruptionBudgets,
   NetworkPolicy: NetworkPolicies,
   PodMonitor: PodMonitors,
+  ClientSettingsPolicy: ClientSettingsPolicies,
+  ProxySettingsPolicy: ProxySettingsPolicies,
   ConvexBackup: ConvexBackups
 }
 
@@ -103,9 +121,13 @@ export const isGatewayApiKind = (kindName: string): boolean => kindName === "Gat
 /** Whether `kind` belongs to the Prometheus Operator (absent from clusters without its CRDs). */
 export const isPrometheusOperatorKind = (kindName: string): boolean => kindName === "PodMonitor"
 
+/** Whether `kind` is one of NGINX Gateway Fabric's policies (each absent from clusters without its CRD). */
+export const isNginxPolicyKind = (kindName: string): kindName is ProxyPolicyKind =>
+  kindName === "ClientSettingsPolicy" || kindName === "ProxySettingsPolicy"
+
 /** Whether `kind` is watched only once its CRDs are installed (cache.ts). */
 export const isOptionalKind = (kindName: string): boolean =>
-  isGatewayApiKind(kindName) || isPrometheusOperatorKind(kindName)
+  isGatewayApiKind(kindName) || isPrometheusOperatorKind(kindName) || isNginxPolicyKind(kindName)
 
 /** The Resource of a child kind. */
 export const resourceOf = (kindName: string): Resource.Resource<KubeObject> => {

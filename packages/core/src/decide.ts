@@ -299,7 +299,12 @@ export const decide = (
     upgrading: upgrade.upgrading || upgrade.failed,
     now
   })
-  const guard = planDataGuard({ ...guardInput, restartDue: scheduled._tag === "Restart" })
+  const guard = planDataGuard({
+    ...guardInput,
+    // The claim mounted now: an exportImport upgrade may have moved the data to `<name>-backend-pvc-g<n>`.
+    claimName: upgrade.dataClaim ?? names.backendPvc,
+    restartDue: scheduled._tag === "Restart"
+  })
   const restart = guard.holdRestart
     ? { _tag: "Waiting" as const, restartedAt: previous?.lastRestartTime, dueAt: undefined }
     : scheduled

@@ -8,7 +8,7 @@ import { type Decision, decide, findCondition } from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option, TestClock } from "effect"
 import { entropy, find, minimal, now, secret } from "../decide/support.js"
-import { names, readyOnV1, retarget, tick, v1, v2, type World } from "./saga.js"
+import { names, readyOnV1, retarget, runUntil, tick, v1, v2, type World } from "./saga.js"
 
 const dataPersistent = (decision: Decision) => findCondition(decision.status.conditions, "DataPersistent")
 const dataVolume = (decision: Decision) =>
@@ -170,6 +170,23 @@ describe("an explicit emptyDir", () => {
       })
       expect(dataPersistent(world.decision)).toMatchObject({ status: "True", reason: "OnClaim" })
       expect(world.decision.events).toContainEqual(expect.objectContaining({ type: "Normal", reason: "OnClaim" }))
+    })
+  )
+
+  it.effect("names the claim the backend runs on after an exportImport upgrade moved it to a fresh one", () =>
+    Effect.gen(function* () {
+      const world = yield* readyOnV1("exportImport")
+      const { world: done } = yield* runUntil(
+        retarget(world, v2, "exportImport"),
+        (w) => w.decision.status.upgrade === undefined && w.decision.status.currentVersion === v2
+      )
+      const mounted = dataVolume(done.decision)?.persistentVolumeClaim?.claimName
+      expect(mounted).toMatch(new RegExp(`^${names.backendPvc}-g\\d+$`))
+      expect(dataPersistent(done.decision)).toMatchObject({
+        status: "True",
+        reason: "OnClaim",
+        message: `/convex/data is on PersistentVolumeClaim ${mounted}`
+      })
     })
   )
 

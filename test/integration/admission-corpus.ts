@@ -8,6 +8,7 @@ const s3 = (extra: object) => ({
   ...valid,
   backend: { db: { engine: "postgres", secretRef: "pg", urlKey: "url" }, s3: extra }
 })
+const restoreS3 = { bucket: "backups", key: "prod/app/a.zip", secretRef: { name: "s3" } }
 const net = (extra: object) => ({ ...valid, networking: { host: "api.example.com", ...extra } })
 const securityPod = (pod: object) => ({ ...valid, backend: { security: { pod } } })
 
@@ -73,6 +74,16 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
     "spec.backend.db.caKey"
   ],
   ["a database CA for SQLite", db({ caSecretRef: "ca" }), "spec.backend.db.caSecretRef"],
+  [
+    "a restore location with a CA Secret and a CA ConfigMap",
+    { ...valid, restore: { from: { s3: { ...restoreS3, caSecretRef: "ca", caConfigMapRef: "ca" } } } },
+    "spec.restore.from.s3.caConfigMapRef"
+  ],
+  [
+    "a restore location with caKey but no CA object",
+    { ...valid, restore: { from: { s3: { ...restoreS3, caKey: "ca.pem" } } } },
+    "spec.restore.from.s3.caKey"
+  ],
   ["S3 without a Secret", s3({ enabled: true }), "spec.backend.s3.secretRef"],
   [
     "an S3 CA in a Secret and a ConfigMap",

@@ -62,6 +62,24 @@ const invalidBackups: ReadonlyArray<readonly [string, "ConvexBackup" | "ConvexSc
     "spec.target.s3.prefix"
   ],
   ["an unknown deletion policy", "ConvexBackup", { ...backupSpec, deletionPolicy: "Keep" }, "spec.deletionPolicy"],
+  [
+    "an S3 target with a CA Secret and a CA ConfigMap",
+    "ConvexBackup",
+    { ...backupSpec, target: { s3: { ...s3Target.s3, caSecretRef: "ca", caConfigMapRef: "ca" } } },
+    "spec.target.s3.caConfigMapRef"
+  ],
+  [
+    "an S3 target with caKey but no CA object",
+    "ConvexBackup",
+    { ...backupSpec, target: { s3: { ...s3Target.s3, caKey: "ca.pem" } } },
+    "spec.target.s3.caKey"
+  ],
+  [
+    "a scheduled S3 target with a CA Secret and a CA ConfigMap",
+    "ConvexScheduledBackup",
+    { ...scheduleSpec, target: { s3: { ...s3Target.s3, caSecretRef: "ca", caConfigMapRef: "ca" } } },
+    "spec.target.s3.caConfigMapRef"
+  ],
   ["a schedule of four fields", "ConvexScheduledBackup", { ...scheduleSpec, schedule: "0 3 * *" }, "spec.schedule"],
   ["a schedule of six fields", "ConvexScheduledBackup", { ...scheduleSpec, schedule: "0 0 3 * * *" }, "spec.schedule"],
   ["a schedule in words", "ConvexScheduledBackup", { ...scheduleSpec, schedule: "every day" }, "spec.schedule"],
@@ -208,6 +226,9 @@ describe("ConvexInstance admission on a real apiserver", () => {
   it("admits valid backups; a backup's spec is immutable; an out-of-range cron field is refused when decoding", async () => {
     const backup = { ...instance("backup-ok", { ...backupSpec, target: s3Target }), kind: "ConvexBackup" }
     expect((await cluster.create(backup)).ok).toBe(true)
+    const privateCa = { s3: { ...s3Target.s3, caConfigMapRef: "minio-ca", caKey: "ca.pem" } }
+    const withCa = { ...instance("backup-ca", { ...backupSpec, target: privateCa }), kind: "ConvexBackup" }
+    expect((await cluster.create(withCa)).ok).toBe(true)
     const changed = await cluster.apply({ ...backup, spec: { ...backupSpec, instanceRef: { name: "other" } } })
     expect(changed.ok).toBe(false)
     if (!changed.ok) expect(changed.error.statusMessage).toContain("spec is immutable")

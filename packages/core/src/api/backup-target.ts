@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect"
 import { crossField, doc, optional, withDefault } from "./annotations.js"
+import { caBundleChecks } from "./ca-bundle.js"
 import { DataKey, HttpUrl, ObjectName, Quantity } from "./primitives.js"
 
 /** A claim per instance that holds its backup ZIPs; created when absent and owned by nothing, so it survives. */
@@ -39,20 +40,36 @@ const s3Fields = {
     Schema.Boolean.pipe(doc("Path-style addressing (bucket in the path), needed by most S3-compatible servers.")),
     false
   ),
-  secretRef: S3Credentials
+  secretRef: S3Credentials,
+  caSecretRef: optional(
+    ObjectName.pipe(
+      doc(
+        "Secret in this namespace holding the PEM CA bundle that signed the endpoint's certificate (a MinIO with " +
+          "its own CA). Mounted read-only in the Job containers that talk to the bucket, which trust it besides " +
+          "the public roots (NODE_EXTRA_CA_CERTS). Not taken from backend.s3: name it here too."
+      )
+    )
+  ),
+  caConfigMapRef: optional(
+    ObjectName.pipe(doc("ConfigMap in this namespace holding the endpoint's CA bundle (instead of caSecretRef)."))
+  ),
+  caKey: optional(DataKey.pipe(doc("Key of caSecretRef or caConfigMapRef holding the PEM bundle. Defaults to ca.crt.")))
 }
 
 /** S3-compatible object storage; objects are named `<prefix>/<namespace>/<instance>/<backup>.zip`. */
-export const S3BackupTarget = Schema.Struct({
-  ...s3Fields,
-  prefix: optional(
-    Schema.String.pipe(
-      Schema.maxLength(512),
-      Schema.pattern(/^[^/\s]([^\s]*[^/\s])?$/, { description: "a key prefix without leading or trailing '/'" }),
-      doc("Key prefix of the backups in the bucket, e.g. convex/backups.")
+export const S3BackupTarget = crossField(
+  Schema.Struct({
+    ...s3Fields,
+    prefix: optional(
+      Schema.String.pipe(
+        Schema.maxLength(512),
+        Schema.pattern(/^[^/\s]([^\s]*[^/\s])?$/, { description: "a key prefix without leading or trailing '/'" }),
+        doc("Key prefix of the backups in the bucket, e.g. convex/backups.")
+      )
     )
-  )
-}).pipe(doc("Keep backups in an S3-compatible bucket."))
+  }).pipe(doc("Keep backups in an S3-compatible bucket.")),
+  ...caBundleChecks
+)
 export type S3BackupTarget = typeof S3BackupTarget.Type
 
 /** Exactly one of pvc or s3. */
@@ -70,15 +87,18 @@ export const BackupTarget = crossField(
 export type BackupTarget = typeof BackupTarget.Type
 
 /** An object in a bucket to restore from (a backup made elsewhere, or one whose ConvexBackup is gone). */
-export const S3Location = Schema.Struct({
-  ...s3Fields,
-  key: Schema.String.pipe(
-    Schema.minLength(1),
-    Schema.maxLength(1024),
-    Schema.pattern(/^[^/\s].*\.zip$/, { description: "an object key ending in .zip" }),
-    doc("Key of the snapshot ZIP, e.g. convex/backups/prod/app/app-20260101.zip.")
-  )
-}).pipe(doc("A snapshot ZIP in an S3-compatible bucket."))
+export const S3Location = crossField(
+  Schema.Struct({
+    ...s3Fields,
+    key: Schema.String.pipe(
+      Schema.minLength(1),
+      Schema.maxLength(1024),
+      Schema.pattern(/^[^/\s].*\.zip$/, { description: "an object key ending in .zip" }),
+      doc("Key of the snapshot ZIP, e.g. convex/backups/prod/app/app-20260101.zip.")
+    )
+  }).pipe(doc("A snapshot ZIP in an S3-compatible bucket.")),
+  ...caBundleChecks
+)
 export type S3Location = typeof S3Location.Type
 
 /** A reference to the instance a backup is of. */

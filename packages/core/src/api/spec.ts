@@ -7,6 +7,7 @@
 import { Schema } from "effect"
 import { crdExtra, crossField, doc, optional, withDefault } from "./annotations.js"
 import { BackupTarget } from "./backup-target.js"
+import { caBundleChecks } from "./ca-bundle.js"
 import { EnvVar, PodSecurityContext, ResourceRequirements, SecurityContext } from "./kube.js"
 import {
   AnnotationMap,
@@ -61,29 +62,6 @@ export const DatabaseName = Schema.String.pipe(
     description: "a database name of lower-case letters, digits and '_' (such as convex_prod)"
   })
 )
-
-/** A CA bundle is read from a Secret or a ConfigMap, not both; its key needs one of them. */
-const caBundleChecks = [
-  {
-    check: (self: { caSecretRef?: string | undefined; caConfigMapRef?: string | undefined }) =>
-      self.caSecretRef === undefined || self.caConfigMapRef === undefined,
-    rule: "!(has(self.caSecretRef) && has(self.caConfigMapRef))",
-    message: "set caSecretRef or caConfigMapRef, not both",
-    fieldPath: ".caConfigMapRef",
-    reason: "FieldValueForbidden" as const
-  },
-  {
-    check: (self: {
-      caSecretRef?: string | undefined
-      caConfigMapRef?: string | undefined
-      caKey?: string | undefined
-    }) => self.caKey === undefined || self.caSecretRef !== undefined || self.caConfigMapRef !== undefined,
-    rule: "!has(self.caKey) || has(self.caSecretRef) || has(self.caConfigMapRef)",
-    message: "caKey names a key of caSecretRef or caConfigMapRef: set one of them, or remove caKey",
-    fieldPath: ".caKey",
-    reason: "FieldValueInvalid" as const
-  }
-]
 
 export const BackendDatabaseSpec = crossField(
   Schema.Struct({

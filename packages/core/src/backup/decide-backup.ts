@@ -4,7 +4,8 @@
  * wait; Running once its Job is created; Completed or Failed (final) from the Job's outcome, a failure naming what
  * the Job's failed container said. A cause visible before any Job runs fails the backup at once, without a Job:
  * an S3 target whose credentials Secret or one of its keys is missing (a pod could not even start: it would wait
- * in CreateContainerConfigError for ever).
+ * in CreateContainerConfigError for ever), or whose CA bundle object or key is missing or holds no certificate (the
+ * pod would wait in ContainerCreating, or every request would fail verification).
  *
  * @module
  */
@@ -20,6 +21,7 @@ import {
 } from "../render/backup-jobs.js"
 import type { OperatorSettings } from "../render/context.js"
 import { isSubset } from "../render/diff.js"
+import { jobCaProblem } from "../render/job-ca.js"
 import { childNames } from "../render/names.js"
 import type { Job, KubeObject, PersistentVolumeClaim } from "../render/objects.js"
 import { instanceUrls } from "../render/urls.js"
@@ -74,6 +76,11 @@ export interface BackupObservation {
    * value, or undefined when that Secret does not exist. Not read for a claim target.
    */
   readonly credentialKeys: ReadonlyArray<string> | undefined
+  /**
+   * For an S3 target naming a CA bundle: the data of that Secret (values decoded) or ConfigMap, or undefined when it
+   * does not exist. Not read otherwise.
+   */
+  readonly caData?: Readonly<Record<string, string>> | undefined
   /** What the failed containers of the Job's pods said (`jobFailureDetail`), once the Job failed. */
   readonly failureDetail?: string | undefined
   readonly now: Date
@@ -251,6 +258,11 @@ export const decideBackup = (observed: BackupObservation): BackupDecision => {
   // No Job yet. A cause visible now fails the backup without a Job (its pod could not start).
   const missing = missingCredentials(backup, observed.credentialKeys)
   if (missing !== undefined) return failed(`backup ${name} failed: ${missing}`, undefined)
+  const s3 = backup.spec.target.s3
+  const caProblem = s3 !== undefined ? jobCaProblem(s3, "spec.target.s3", observed.caData) : undefined
+  if (caProblem !== undefined) {
+    return failed(`backup ${name} failed: ${caProblem}; fix it, then create a new ConvexBackup`, undefined)
+  }
   // Start when it is this backup's turn.
   const self: BackupTurn = {
     name,

@@ -10,15 +10,22 @@
  * instance's reconciler deletes it, and the next attempt's Job is created once it is gone. `--replace-all` makes an
  * attempt after a partial import start from nothing again.
  *
+ * An S3 location in the spec (`spec.restore.from.s3`) is checked before its Job is created: while its credentials
+ * Secret or a key of it, or its CA bundle object or key, is missing, the restore waits (`Pending`) with a message
+ * naming the field; the instance's reconciler watches those objects by name (`instanceReferences`) until the
+ * restore succeeded.
+ *
  * @module
  */
 import type { ConvexInstance, RestoreStatus } from "../api/index.js"
 import { jobTargetOf, type RestoreFrom, renderRestoreJob, restoreJobName } from "../render/backup-jobs.js"
 import type { RenderContext } from "../render/context.js"
 import { shortHash } from "../render/hash.js"
+import { jobCaBundle, jobCaProblem } from "../render/job-ca.js"
 import { attemptAnnotation } from "../render/jobs.js"
 import { standardLabels } from "../render/labels.js"
 import type { Job, KubeObject } from "../render/objects.js"
+import { indexObserved } from "../render/observed.js"
 import { type ConditionState, formatTime } from "../status/conditions.js"
 import type { DecidedEvent } from "../status/events.js"
 import { jobOutcome } from "../status/workloads.js"
@@ -58,6 +65,42 @@ const sourceOf = (
   }
   const name = from?.backup ?? ""
   return backupSource(name, observed("ConvexBackup", name))
+}
+
+/** The data of an observed Secret (decoded) or ConfigMap, or undefined when it was not observed. */
+const dataOf = (observed: (kind: string, name: string) => KubeObject | undefined, kind: string, name: string) => {
+  const object = observed(kind, name)
+  if (object === undefined) return undefined
+  const index = indexObserved([object])
+  return kind === "Secret" ? index.secretData(name) : index.configMapData(name)
+}
+
+/**
+ * What keeps the Job of `spec.restore.from.s3` from starting or trusting its endpoint: the credentials Secret or one
+ * of its keys (missing or empty), or the CA bundle; a message naming the field, undefined when nothing does.
+ */
+const restoreLocationProblem = (
+  instance: ConvexInstance,
+  observed: (kind: string, name: string) => KubeObject | undefined
+): string | undefined => {
+  const s3 = instance.spec.restore?.from.s3
+  if (s3 === undefined) return undefined
+  const { name, accessKeyIdKey, secretAccessKeyKey } = s3.secretRef
+  const credentials = dataOf(observed, "Secret", name)
+  if (credentials === undefined) {
+    return `spec.restore.from.s3.secretRef: Secret "${name}" does not exist; create it with the keys "${accessKeyIdKey}" and "${secretAccessKeyKey}"`
+  }
+  const fields = { accessKeyIdKey, secretAccessKeyKey }
+  for (const [field, key] of Object.entries(fields)) {
+    const value = credentials[key]
+    if (value === undefined || value === "") {
+      return `spec.restore.from.s3.secretRef.${field}: Secret "${name}" has no key "${key}" (or its value is empty)`
+    }
+  }
+  const bundle = jobCaBundle(s3)
+  return bundle === undefined
+    ? undefined
+    : jobCaProblem(s3, "spec.restore.from.s3", dataOf(observed, bundle.kind, bundle.name))
 }
 
 /** The instance annotation whose every new value retries a failed restore once. */
@@ -188,6 +231,8 @@ export const planRestore = (input: {
     }
   }
   if (outcome === "Absent" && !input.backendReady) return pending(source.label, "waiting for the backend to be ready")
+  const problem = outcome === "Absent" ? restoreLocationProblem(instance, input.observed) : undefined
+  if (problem !== undefined) return pending(source.label, problem)
   const rendered = renderRestoreJob(
     jobTargetOf(context),
     source.from,

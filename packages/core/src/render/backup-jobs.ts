@@ -10,6 +10,9 @@
  * - restore: `backup fetch` downloads the ZIP from a bucket (S3 sources only), then `snapshot import
  *   --replace-all` loads it into the new instance.
  *
+ * A target or location that names a private CA gets it mounted in `store`, `remove` and `fetch`, the containers
+ * that talk to the bucket (`job-ca.ts`).
+ *
  * Backup Jobs and claims carry no `app.kubernetes.io/instance` label: they belong to a ConvexBackup, not to the
  * instance (whose reconciler deletes managed children it did not render).
  *
@@ -18,6 +21,7 @@
 import type { EnvVar, OwnerReference, PvcBackupTarget, S3BackupTarget, S3Location } from "../api/index.js"
 import type { RenderContext } from "./context.js"
 import { shortHash } from "./hash.js"
+import { type JobCa, jobCa } from "./job-ca.js"
 import { jobContainerSecurity, jobPodSecurity } from "./job-security.js"
 import { labelValue, managedBy } from "./labels.js"
 import { secretKeys } from "./names.js"
@@ -156,14 +160,15 @@ const container = (
   target: Pick<JobTarget, "image" | "command">,
   name: string,
   args: ReadonlyArray<string>,
-  env: ReadonlyArray<EnvVar>
+  env: ReadonlyArray<EnvVar>,
+  ca?: JobCa | undefined
 ): Container => ({
   name,
   image: target.image,
   ...(target.command !== undefined ? { command: target.command } : {}),
   args,
-  env,
-  volumeMounts: [{ name: "backups", mountPath: backupMountPath }],
+  env: ca !== undefined ? [...env, ca.env] : env,
+  volumeMounts: [{ name: "backups", mountPath: backupMountPath }, ...(ca !== undefined ? [ca.mount] : [])],
   terminationMessagePolicy: "FallbackToLogsOnError",
   securityContext: jobContainerSecurity
 })
@@ -183,7 +188,8 @@ const job = (
   volume: Volume,
   initContainers: ReadonlyArray<Container>,
   main: Container,
-  options: JobOptions = {}
+  options: JobOptions = {},
+  ca?: JobCa | undefined
 ): Job => ({
   apiVersion: "batch/v1",
   kind: "Job",
@@ -205,7 +211,7 @@ const job = (
         securityContext: jobPodSecurity,
         ...(initContainers.length > 0 ? { initContainers } : {}),
         containers: [main],
-        volumes: [volume]
+        volumes: ca !== undefined ? [volume, ca.volume] : [volume]
       }
     }
   }
@@ -240,6 +246,7 @@ export const renderBackupJob = (
           persistentVolumeClaim: { claimName: backupClaimName(target.instance, destination.pvc ?? {}) }
         }
   const s3 = destination.s3
+  const ca = s3 !== undefined ? jobCa(s3) : undefined
   const store = container(
     target,
     storeContainerName,
@@ -256,7 +263,8 @@ export const renderBackupJob = (
         ? s3Flags({ ...s3, key: backupObjectKey(s3, target.namespace, target.instance, backup) })
         : [])
     ],
-    [...cliEnv(target), ...(s3 !== undefined ? s3Env(s3) : [])]
+    [...cliEnv(target), ...(s3 !== undefined ? s3Env(s3) : [])],
+    ca
   )
   const exporter = container(
     target,
@@ -271,7 +279,9 @@ export const renderBackupJob = (
     [owner],
     volume,
     [exporter],
-    store
+    store,
+    {},
+    ca
   )
 }
 
@@ -293,6 +303,7 @@ export const renderRemovalJob = (
           name: "backups",
           persistentVolumeClaim: { claimName: backupClaimName(target.instance, destination.pvc ?? {}) }
         }
+  const ca = s3 !== undefined ? jobCa(s3) : undefined
   const args =
     s3 !== undefined
       ? ["backup", "remove", ...s3Flags({ ...s3, key: backupObjectKey(s3, target.namespace, target.instance, backup) })]
@@ -304,7 +315,9 @@ export const renderRemovalJob = (
     [owner],
     volume,
     [],
-    container(target, "remove", args, s3 !== undefined ? s3Env(s3) : [])
+    container(target, "remove", args, s3 !== undefined ? s3Env(s3) : [], ca),
+    {},
+    ca
   )
 }
 
@@ -363,11 +376,13 @@ export const renderRestoreJob = (
       options
     )
   }
+  const ca = jobCa(from.location)
   const fetch = container(
     target,
     "fetch",
     ["backup", "fetch", "--file", file, ...s3Flags(from.location)],
-    s3Env(from.location)
+    s3Env(from.location),
+    ca
   )
   return job(
     name,
@@ -377,6 +392,7 @@ export const renderRestoreJob = (
     { name: "backups", emptyDir: {} },
     [fetch],
     importer,
-    options
+    options,
+    ca
   )
 }

@@ -11,6 +11,7 @@ import type { ConvexInstance } from "../api/index.js"
 import { databaseUrlProblems, databaseUrlVariable } from "../convex/index.js"
 import { type BackendEnvironment, convexInstanceName } from "../render/backend-env.js"
 import { caBundles, caProblems } from "../render/ca-bundles.js"
+import { jobCaBundle } from "../render/job-ca.js"
 import type { ObservedIndex } from "../render/observed.js"
 import { s3BucketVariables, s3ConfigMapName } from "../render/s3.js"
 
@@ -176,6 +177,13 @@ export const instanceReferences = (instance: ConvexInstance): InstanceReferences
   const tls = instance.spec.networking?.tlsSecretRef
   if (tls !== undefined) secrets.add(tls)
   for (const bundle of caBundles(instance)) (bundle.kind === "Secret" ? secrets : configMaps).add(bundle.name)
+  // A restore from a bucket named in the spec, until it succeeded: its credentials and CA (checked before its Job).
+  const restore = instance.spec.restore?.from.s3
+  if (restore !== undefined && instance.status?.restore?.phase !== "Succeeded") {
+    secrets.add(restore.secretRef.name)
+    const bundle = jobCaBundle(restore)
+    if (bundle !== undefined) (bundle.kind === "Secret" ? secrets : configMaps).add(bundle.name)
+  }
   return { secrets: [...secrets].sort(), configMaps: [...configMaps].sort() }
 }
 

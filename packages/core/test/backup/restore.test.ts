@@ -8,7 +8,7 @@ import {
   restoreRetryAnnotation
 } from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
-import { entropy, minimal, now, sampleReferences, simulateCluster } from "../decide/support.js"
+import { entropy, minimal, now, sampleReferences, secret, simulateCluster } from "../decide/support.js"
 
 const backup = (phase: string): KubeObject =>
   ({
@@ -109,7 +109,9 @@ describe("restore into a new instance", () => {
       },
       "fresh"
     )
-    const { kept } = run(s3, [], 3)
+    // The restore waits for the credentials Secret it names (see private-ca.test.ts).
+    const credentials = secret("s3", { AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY: "secret" })
+    const { kept } = run(s3, [credentials], 3)
     const job = kept.get("Job/fresh-restore") as unknown as {
       spec: { template: { spec: { initContainers: Array<{ args: Array<string> }> } } }
     }

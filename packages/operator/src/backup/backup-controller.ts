@@ -1,8 +1,9 @@
 /**
  * The ConvexBackup controller (k8s `Controller`): observe the backup, its instance, the other backups of that
  * instance, its Job (once the Job is complete, its pod's store report; once it failed, what its failed containers
- * said), and before the Job exists the keys of an S3 target's credentials Secret → `decideBackup` (core) → create
- * the claim and Job, write the status only when it changed, record events on the backup and the instance.
+ * said), and before the Job exists the keys of an S3 target's credentials Secret and the data of the CA bundle it
+ * names → `decideBackup` (core) → create the claim and Job, write the status only when it changed, record events on
+ * the backup and the instance.
  *
  * @module
  */
@@ -17,6 +18,8 @@ import {
   decideBackupDeletion,
   decodeConvexBackup,
   decodeConvexInstance,
+  indexObserved,
+  jobCaBundle,
   jobFailureDetail,
   jobOutcome,
   managedBy,
@@ -115,6 +118,19 @@ const secretKeysOf = (namespace: string, name: string) =>
     Effect.mapError(retryOn(`reading Secret ${namespace}/${name}`))
   )
 
+/** The data of the CA bundle object (Secret values decoded), or undefined when it does not exist. */
+const caDataOf = (namespace: string, bundle: { readonly kind: "Secret" | "ConfigMap"; readonly name: string }) =>
+  Effect.flatMap(KubeClient, (kube) =>
+    kube.get(bundle.kind === "Secret" ? Resource.Secret : Resource.ConfigMap, bundle.name, { namespace })
+  ).pipe(
+    Effect.map((object) => {
+      const index = indexObserved([object as Observed])
+      return bundle.kind === "Secret" ? index.secretData(bundle.name) : index.configMapData(bundle.name)
+    }),
+    Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+    Effect.mapError(retryOn(`reading ${bundle.kind} ${namespace}/${bundle.name}`))
+  )
+
 /** The store container's termination message of the Job's pods. */
 const storeReport = (namespace: string, job: string) =>
   Effect.gen(function* () {
@@ -206,6 +222,9 @@ export const startBackupController = (options: BackupControllerOptions) =>
         const s3 = backup.spec.target.s3
         const credentialKeys =
           !final && job === undefined && s3 !== undefined ? yield* secretKeysOf(namespace, s3.secretRef.name) : []
+        const caBundle = s3 !== undefined ? jobCaBundle(s3) : undefined
+        const caData =
+          !final && job === undefined && caBundle !== undefined ? yield* caDataOf(namespace, caBundle) : undefined
         let claimExists = true
         const pvc = backup.spec.target.pvc
         if (!final && job === undefined && pvc !== undefined) {
@@ -228,6 +247,7 @@ export const startBackupController = (options: BackupControllerOptions) =>
           claimExists,
           report,
           credentialKeys,
+          caData,
           failureDetail,
           now,
           operator: { image: options.operatorImage }

@@ -3,6 +3,8 @@
  * storage on the way, and download one for a restore (`backup fetch`). S3 goes through the AWS SDK
  * (`@aws-sdk/client-s3`, multipart uploads with `@aws-sdk/lib-storage`): no hand-written request signing.
  * Credentials come from the standard `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` variables and are never printed.
+ * HTTPS endpoints are verified against Node's roots plus the file `NODE_EXTRA_CA_CERTS` names (a Job mounts a
+ * private CA there): the SDK's Node handler connects through `https.Agent`, which uses Node's default trust.
  *
  * @module
  */
@@ -49,8 +51,20 @@ const client = (object: S3Object) => {
   })
 }
 
+/** Node's codes for a server certificate no trusted CA signed (a private CA the Job was not given). */
+const untrustedCertificate =
+  "the endpoint's certificate is not signed by a CA this Job trusts: name its CA with caSecretRef or " +
+  "caConfigMapRef (and caKey) on the S3 target or restore location"
+
 /** What to check, by the error name of an S3 answer or the code of a failed connection. */
 const hints: Readonly<Record<string, string>> = {
+  SELF_SIGNED_CERT_IN_CHAIN: untrustedCertificate,
+  DEPTH_ZERO_SELF_SIGNED_CERT: untrustedCertificate,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: untrustedCertificate,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: untrustedCertificate,
+  ERR_TLS_CERT_ALTNAME_INVALID:
+    "the endpoint's certificate does not name the endpoint's host: check the endpoint, or the certificate's names",
+  CERT_HAS_EXPIRED: "the endpoint's certificate has expired: renew it",
   InvalidAccessKeyId: "the server does not know this access key id: check the access key id in the credentials Secret",
   SignatureDoesNotMatch:
     "the server refused the request's signature: check the secret access key in the credentials Secret",

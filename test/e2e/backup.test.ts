@@ -9,6 +9,8 @@
  * - restore into a new instance runs its import Job (--replace-all) exactly once, and the instance is Ready after;
  * - S3: `backup store` uploads and `backup fetch` downloads a ZIP through a real SeaweedFS S3 server on loopback
  *   (signatures checked); a backup with an S3 target renders its Job to upload there;
+ * - a private S3 CA that is missing, or holds no certificate, fails a backup at once naming the field (the operator
+ *   reads the Secret or ConfigMap under its RBAC); a present one lets the backup go on to the interlock;
  * - `backup now` and `backup list` (table and -o json) as a user runs them.
  */
 import { execFile } from "node:child_process"
@@ -368,6 +370,31 @@ describe("backups end to end", () => {
       detail
     })
   }, 240_000)
+
+  it("a backup whose private S3 CA is missing or holds no certificate fails at once, naming the field", async () => {
+    kubectl(["create", "secret", "generic", "ca-creds", "-n", ns, "--from-literal=AWS_ACCESS_KEY_ID=id"])
+    kubectl(["patch", "secret", "ca-creds", "-n", ns, "-p", '{"stringData":{"AWS_SECRET_ACCESS_KEY":"s"}}'])
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    kubectl(["create", "secret", "generic", "bad-ca", "-n", ns, "--from-literal=ca.crt=no certificate here"])
+    kubectl(["create", "secret", "generic", "good-ca", "-n", ns, `--from-literal=ca.crt=${pem}`])
+    const target = (ca: object) => ({
+      s3: { bucket: "backups", endpoint: "https://minio.example:9000", secretRef: { name: "ca-creds" }, ...ca }
+    })
+    // Of an instance that does not exist: the CA is checked before the interlock, which then waits.
+    convexBackup("ca-missing", "no-such-instance", target({ caConfigMapRef: "absent-ca" }))
+    convexBackup("ca-not-pem", "no-such-instance", target({ caSecretRef: "bad-ca" }))
+    convexBackup("ca-good", "no-such-instance", target({ caSecretRef: "good-ca" }))
+    const missing = await phaseOf("ca-missing", ["Failed"])
+    expect(missing.status.message).toContain('spec.target.s3.caConfigMapRef: ConfigMap "absent-ca" does not exist')
+    expect(missing.status.job).toBeUndefined()
+    const notPem = await phaseOf("ca-not-pem", ["Failed"])
+    expect(notPem.status.message).toContain(
+      'spec.target.s3.caSecretRef: Secret "bad-ca" key "ca.crt" holds no PEM certificate'
+    )
+    expect(notPem.status.message).not.toContain("no certificate here")
+    const good = await phaseOf("ca-good", ["Pending"])
+    expect(conditionOf(good, "Completed")).toMatchObject({ reason: "InstanceNotFound" })
+  }, 120_000)
 
   it("backup now and backup list, as a user runs them", async () => {
     const created = await cli(["backup", "now", "app", "-n", ns])

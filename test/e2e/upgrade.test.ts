@@ -352,6 +352,46 @@ describe("upgrades end to end", () => {
     expect(kubectl.json<Json>(["convexbackup", backupName, "-n", ns])?.status?.phase).toBe("Completed")
   }, 240_000)
 
+  it("a failed exportImport import, rolled back, runs the old version on the old claim; the fresh claim is retained", async () => {
+    const name = "exim-back"
+    const started = Date.now()
+    const claimOf = () =>
+      (kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])?.spec.template.spec.volumes ?? []).find(
+        (v: Json) => v.name === "data"
+      )?.persistentVolumeClaim?.claimName
+    backupVolume(name)
+    convexInstance(name, v1, "exportImport")
+    await follow(name, readyOn(v1))
+    expect(claimOf()).toBe(`${name}-backend-pvc`)
+    // kwok fails every pod of this instance's import Jobs.
+    const failing = await cluster.run(failJobPods({ namespace: ns, jobNamePrefix: `${name}-import-` }))
+    try {
+      convexInstance(name, v2, "exportImport")
+      const { object: failed } = await follow(name, (o) => o.status?.upgrade?.phase === "Failed")
+      expect(failed.status?.upgrade).toMatchObject({ failedStep: "Import", dataClaim: `${name}-backend-pvc-g2` })
+      // The new version runs on the fresh claim; the old claim is untouched.
+      expect(claimOf()).toBe(`${name}-backend-pvc-g2`)
+    } finally {
+      await cluster.run(failing.stop)
+    }
+
+    // Back to v1: the old version on the old claim, the fresh one retained and named in the status.
+    convexInstance(name, v1, "exportImport")
+    const { object } = await follow(name, readyOn(v1))
+    timings.push(`failed exportImport rolled back: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    expect(object.status?.upgrade).toBeUndefined()
+    expect(object.status?.dataClaims).toEqual({ current: `${name}-backend-pvc`, retained: [`${name}-backend-pvc-g2`] })
+    expect(claimOf()).toBe(`${name}-backend-pvc`)
+    const pod = kubectl.json<Json>(["pod", `${name}-backend-0`, "-n", ns])
+    expect(pod?.spec.containers[0].image).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
+    expect(pod?.spec.volumes.find((v: Json) => v.name === "data")?.persistentVolumeClaim?.claimName).toBe(
+      `${name}-backend-pvc`
+    )
+    for (const claim of [`${name}-backend-pvc`, `${name}-backend-pvc-g2`]) {
+      expect(kubectl.json<Json>(["pvc", claim, "-n", ns])?.metadata.name, claim).toBe(claim)
+    }
+  }, 240_000)
+
   it("rolls back after the roll when the new version's pod never becomes Ready: the operator deletes that pod once", async () => {
     const name = "rollback"
     const started = Date.now()

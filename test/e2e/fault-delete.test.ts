@@ -14,7 +14,6 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { childKinds } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { Effect } from "effect"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -22,6 +21,7 @@ import { useLocalCluster } from "../integration/support.js"
 import { crdPaths } from "../support/manifests.js"
 import { auditLog, byOperator } from "./support/audit.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
+import { objectsIn } from "./support/crash-scene.js"
 import { converge, type Json, kubeHelpers, sleep, v1 } from "./support/fault.js"
 import { startGatewayController } from "./support/gateway-controller.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
@@ -116,17 +116,12 @@ const readyInstance = async (ns: string, name: string) => {
   )
 }
 
-/** `kubectl get` names of every kind an instance may own (core's `childKinds`), and pods. */
-const childTypes = [
-  ...childKinds.map(({ apiVersion, kind }) =>
-    apiVersion.includes("/") ? `${kind}.${apiVersion.split("/")[0]}` : kind
-  ),
-  "Pod"
-].join(",")
-
-/** What is left in `ns` of those kinds, as `Kind/name` (the namespace's own ConfigMap and ServiceAccount aside). */
+/**
+ * What is left in `ns` of every kind an instance may own (core's `childKinds`) and pods, as `Kind/name` (the
+ * namespace's own ConfigMap and ServiceAccount aside; kinds the cluster does not serve have none).
+ */
 const leftovers = (ns: string): ReadonlyArray<string> =>
-  ((kubectl.json<Json>([childTypes, "-n", ns])?.items ?? []) as ReadonlyArray<Json>)
+  objectsIn(kubectl, ns)
     .map(
       (item) =>
         `${item.kind}/${item.metadata.name}${item.metadata.deletionTimestamp === undefined ? "" : " (deleting)"}`

@@ -286,7 +286,12 @@ export const childResources: ReadonlyArray<{ readonly kind: string; readonly plu
   childKinds.map(({ apiVersion, kind }) => {
     const group = apiVersion.includes("/") ? apiVersion.split("/")[0] : ""
     const lower = kind.toLowerCase()
-    const plural = lower.endsWith("s") ? `${lower}es` : `${lower}s`
+    // The apiserver's plural of every child kind: Ingress → ingresses, NetworkPolicy → networkpolicies.
+    const plural = lower.endsWith("s")
+      ? `${lower}es`
+      : /[^aeiou]y$/.test(lower)
+        ? `${lower.slice(0, -1)}ies`
+        : `${lower}s`
     return { kind, plural, type: group === "" ? plural : `${plural}.${group}` }
   })
 

@@ -345,7 +345,6 @@ export const BackendNetworkPolicySpec = Schema.Struct({
 export type BackendNetworkPolicySpec = typeof BackendNetworkPolicySpec.Type
 
 // ---------------------------------------------------------------------------------------------------------------
-// ---------------------------------------------------------------------------------------------------------------
 // backend
 
 export const BackendSpec = crossField(

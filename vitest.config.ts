@@ -1,10 +1,13 @@
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+const src = (pkg: string, entry = "index") =>
+  fileURLToPath(new URL(`./packages/${pkg}/src/${entry}.ts`, import.meta.url))
 
 // Tests import the workspace packages from their TypeScript sources, so no build is needed first.
+// The subpath comes first: an alias also matches what starts with its name and a slash.
 const alias = {
+  "@convex-operator/core/internal": src("core", "internal"),
   "@convex-operator/core": src("core"),
   "@convex-operator/k8s": src("k8s"),
   "convex-operator": src("operator")

@@ -259,7 +259,8 @@ describe("npm pack of the libraries", () => {
   })
 
   it("the packed core bundles for the browser with no Node built-in and issues and checks Convex's admin keys there", async () => {
-    const entry = path.join(app, "node_modules/@convex-operator/core/dist/index.js")
+    // The internal entry re-exports the root and every module besides, so all of core's code is in this bundle.
+    const entry = path.join(app, "node_modules/@convex-operator/core/dist/internal.js")
     // platform "browser": a `node:` import or a Node built-in cannot be resolved and fails the build.
     const bundled = await timed("esbuild (browser)", () =>
       build({
@@ -278,7 +279,7 @@ describe("npm pack of the libraries", () => {
     const globals = runInBrowserLikeContext(bundled.outputFiles[0]?.text ?? "")
     expect(typeOfGlobal(globals, "process")).toBe("undefined")
     expect(typeOfGlobal(globals, "Buffer")).toBe("undefined")
-    const core = globals.convexOperatorCore as typeof import("@convex-operator/core")
+    const core = globals.convexOperatorCore as typeof import("@convex-operator/core/internal")
     // The vectors of packages/core/test/convex/admin-key.test.ts (checked against keys Convex itself issued).
     const secret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
     const issued = core.issueAdminKey({
@@ -295,7 +296,7 @@ describe("npm pack of the libraries", () => {
     expect(core.verifyAdminKey(convexIssued, "anonymous-coderouter", secret)).toBe(true)
     expect(core.verifyAdminKey(convexIssued, "anonymous-coderouter", "00".repeat(32))).toBe(false)
     // The content hash (pod-template annotations) is the same SHA-256 as under Node.
-    const { contentHash } = await import("@convex-operator/core")
+    const { contentHash } = await import("@convex-operator/core/internal")
     expect(core.contentHash({ b: 1, a: [2] })).toBe(contentHash({ a: [2], b: 1 }))
   })
 })

@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { backupMountPath, expiredSnapshotAgeDays, type Job, renderBackupJob } from "@convex-operator/core"
+import { backupMountPath, expiredSnapshotAgeDays, type Job, renderBackupJob } from "@convex-operator/core/internal"
 import { NodeContext } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { cli } from "convex-operator"

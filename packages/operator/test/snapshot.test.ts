@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { snapshotArgs, snapshotExportArgs, snapshotImportArgs } from "@convex-operator/core"
+import { snapshotArgs, snapshotExportArgs, snapshotImportArgs } from "@convex-operator/core/internal"
 import { KubeClient, Resource } from "@convex-operator/k8s"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"

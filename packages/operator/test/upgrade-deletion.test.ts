@@ -3,7 +3,8 @@
  * nothing else of the upgrade: the pre-upgrade ConvexBackup and the saved-env Secret stay, as do other instances'
  * Jobs.
  */
-import { childNames, managedBy, upgradeHashLabel } from "@convex-operator/core"
+import { childNames, managedBy } from "@convex-operator/core"
+import { upgradeHashLabel } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, MemoryApiServer, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"

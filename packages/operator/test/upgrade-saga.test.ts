@@ -4,7 +4,8 @@
  * woken after the backoff, nothing is created before it has passed, and then attempt 2 is a second ConvexBackup.
  * A change of the backup wakes the instance (the cache watches pre-upgrade backups as children).
  */
-import { SecretGenerator, upgradeHashLabel } from "@convex-operator/core"
+import { SecretGenerator } from "@convex-operator/core"
+import { upgradeHashLabel } from "@convex-operator/core/internal"
 import { Action, EventRecorder, KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, TestClock } from "effect"

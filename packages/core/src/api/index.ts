@@ -3,7 +3,6 @@
  *
  * @module
  */
-export * from "./annotations.js"
 export * from "./backup-target.js"
 export * from "./convex-backup.js"
 export * from "./convex-instance.js"
@@ -12,7 +11,6 @@ export * from "./crd.js"
 export * from "./crds.js"
 export * from "./kube.js"
 export * from "./meta.js"
-export * from "./openapi.js"
 export type * from "./openapi-types.js"
 export * from "./primitives.js"
 export * from "./proxy-settings.js"

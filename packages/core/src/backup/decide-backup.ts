@@ -11,6 +11,7 @@
  */
 import { Option, Schema } from "effect"
 import type { ConvexBackup, ConvexBackupStatus, ConvexInstance } from "../api/index.js"
+import { isSubset } from "../internal/diff.js"
 import {
   backupJobName,
   backupLocation,
@@ -20,7 +21,6 @@ import {
   renderRemovalJob
 } from "../render/backup-jobs.js"
 import type { OperatorSettings } from "../render/context.js"
-import { isSubset } from "../render/diff.js"
 import { jobCaProblem } from "../render/job-ca.js"
 import { childNames } from "../render/names.js"
 import type { Job, KubeObject, PersistentVolumeClaim } from "../render/objects.js"

@@ -11,12 +11,11 @@ import {
   decideBackup,
   decideBackupDeletion,
   decodeConvexBackup,
-  instanceReferences,
-  type Job,
   type KubeObject,
   S3BackupTarget,
   S3Location
 } from "@convex-operator/core"
+import { instanceReferences, type Job } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import { configMap, entropy, minimal, now, sampleReferences, secret, simulateCluster } from "../decide/support.js"

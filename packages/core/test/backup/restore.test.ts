@@ -1,12 +1,12 @@
 /** Restore into a new instance through decide: wait for the backup and the backend, import once, then Ready. */
 import {
-  attemptAnnotation,
   type ConvexInstance,
   type Decision,
   decide,
   type KubeObject,
   restoreRetryAnnotation
 } from "@convex-operator/core"
+import { attemptAnnotation } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { entropy, minimal, now, sampleReferences, secret, simulateCluster } from "../decide/support.js"
 

@@ -2,11 +2,11 @@ import {
   childNames,
   configHashAnnotation,
   decide,
-  findCondition,
   type KubeObject,
   secretKeys,
   verifyAdminKey
 } from "@convex-operator/core"
+import { findCondition } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Option } from "effect"
 import {

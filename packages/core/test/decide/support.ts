@@ -6,9 +6,9 @@ import {
   decide,
   decodeConvexInstance,
   type Entropy,
-  type KubeObject,
-  toBase64
+  type KubeObject
 } from "@convex-operator/core"
+import { toBase64 } from "@convex-operator/core/internal"
 import { Either } from "effect"
 import { convexInstances } from "../../../../test/support/manifests.js"
 
@@ -88,7 +88,10 @@ export const sampleReferences: ReadonlyArray<KubeObject> = [
     BUCKET_REGION: ""
   }),
   secret("convex-app-db", { url: "postgres://convex:pg-password-3@pg-rw:5432" }),
-  secret("pg-ca", { "ca.crt": "-----BEGIN CERTIFICATE-----\nCNPG CA\n-----END CERTIFICATE-----\n", "ca.key": "CA KEY" }),
+  secret("pg-ca", {
+    "ca.crt": "-----BEGIN CERTIFICATE-----\nCNPG CA\n-----END CERTIFICATE-----\n",
+    "ca.key": "CA KEY"
+  }),
   secret("convex-minio-db", { url: "postgres://convex:pg-password-4@pg.db.svc:5432" }),
   secret("convex-minio-s3", { accessKeyId: "MINIOKEYID", secretAccessKey: "minio-secret-access-key" }),
   configMap("minio-ca", { "ca.crt": "-----BEGIN CERTIFICATE-----\nMINIO CA\n-----END CERTIFICATE-----\n" }),

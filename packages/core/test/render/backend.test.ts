@@ -1,12 +1,5 @@
-import {
-  backendDataPath,
-  backendEnvironment,
-  decide,
-  type EnvVar,
-  indexObserved,
-  instanceUrls,
-  mergeEnv
-} from "@convex-operator/core"
+import { backendDataPath, decide, type EnvVar } from "@convex-operator/core"
+import { backendEnvironment, indexObserved, instanceUrls, mergeEnv } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { entropy, find, minimal, now, secret } from "../decide/support.js"
 

@@ -1,4 +1,5 @@
-import { configHashAnnotation, decide, instanceReferences, type StatefulSet } from "@convex-operator/core"
+import { configHashAnnotation, decide } from "@convex-operator/core"
+import { instanceReferences, type StatefulSet } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { configMap, entropy, minimal, now, secret } from "../decide/support.js"
 

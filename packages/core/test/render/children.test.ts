@@ -1,6 +1,5 @@
+import { childNames, decide } from "@convex-operator/core"
 import {
-  childNames,
-  decide,
   isManagedChild,
   isSubset,
   labelValue,
@@ -10,7 +9,7 @@ import {
   snapshotExportArgs,
   snapshotImportArgs,
   standardLabels
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { entropy, find, minimal, now } from "../decide/support.js"
 

@@ -1,4 +1,5 @@
-import { decide, type HTTPRoute } from "@convex-operator/core"
+import { decide } from "@convex-operator/core"
+import type { HTTPRoute } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { entropy, find, minimal, now } from "../decide/support.js"
 

@@ -1,4 +1,4 @@
-import { indexObserved } from "@convex-operator/core"
+import { indexObserved } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { configMap, secret } from "../decide/support.js"
 

@@ -3,15 +3,13 @@
  * gives, what `environment: prod` changes, `/metrics` kept off public hosts, and the optional PodMonitor,
  * PodDisruptionBudget and NetworkPolicy.
  */
+import { childKinds, type Decision, decide } from "@convex-operator/core"
 import {
-  childKinds,
-  type Decision,
-  decide,
   documentRetentionDelaySeconds,
   type HTTPRoute,
   type Ingress,
   type NetworkPolicy
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { entropy, find, minimal, now } from "../decide/support.js"
 

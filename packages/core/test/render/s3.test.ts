@@ -1,4 +1,5 @@
-import { type BackendS3Spec, indexObserved, BackendS3Spec as S3Schema, s3Wiring } from "@convex-operator/core"
+import { type BackendS3Spec, BackendS3Spec as S3Schema } from "@convex-operator/core"
+import { indexObserved, s3Wiring } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { configMap, secret } from "../decide/support.js"

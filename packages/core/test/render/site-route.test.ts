@@ -1,12 +1,10 @@
+import { childNames, decide, type KubeObject } from "@convex-operator/core"
 import {
-  childNames,
-  decide,
   type HTTPRoute,
   type Ingress,
-  type KubeObject,
   siteFallbackAnnotation,
   siteFallbackReasonAnnotation
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { entropy, find, minimal, now, otherEntropy, simulateCluster } from "../decide/support.js"
 

@@ -1,4 +1,5 @@
-import { applyConditions, type Condition, formatTime, transitionEvents } from "@convex-operator/core"
+import type { Condition } from "@convex-operator/core"
+import { applyConditions, formatTime, transitionEvents } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 
 const t0 = new Date("2025-01-01T00:00:00.123Z")

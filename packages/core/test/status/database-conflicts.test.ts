@@ -1,4 +1,5 @@
-import { type DatabaseClaim, databaseConflicts, databaseServer, decide, type StatefulSet } from "@convex-operator/core"
+import { decide } from "@convex-operator/core"
+import { type DatabaseClaim, databaseConflicts, databaseServer, type StatefulSet } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { entropy, minimal, now, secret } from "../decide/support.js"
 

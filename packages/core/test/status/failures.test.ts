@@ -1,4 +1,4 @@
-import { failureCondition, findCondition, transitionEvents, withApplyFailures } from "@convex-operator/core"
+import { failureCondition, findCondition, transitionEvents, withApplyFailures } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { example, settle } from "../decide/support.js"
 

@@ -1,12 +1,12 @@
+import type { KubeObject } from "@convex-operator/core"
 import {
   deploymentReadiness,
   gatewayState,
   jobOutcome,
-  type KubeObject,
   type RouteParentRef,
   routeState,
   statefulSetReadiness
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 
 const object = (kind: string, status: unknown, generation = 2): KubeObject => ({

@@ -1,11 +1,11 @@
+import type { KubeObject } from "@convex-operator/core"
 import {
   backendEnvironment,
   indexObserved,
   instanceReferences,
   instanceUrls,
-  type KubeObject,
   validateReferences
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { configMap, example, minimal, secret } from "../decide/support.js"
 

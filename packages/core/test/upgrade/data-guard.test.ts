@@ -4,7 +4,8 @@
  * restart, an upgrade, the move onto the claim) until `backend.storage.acceptDataLoss` releases it. Every hold is
  * announced once and then costs no writes.
  */
-import { type Decision, decide, findCondition } from "@convex-operator/core"
+import { type Decision, decide } from "@convex-operator/core"
+import { findCondition } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option, TestClock } from "effect"
 import { entropy, find, minimal, now, secret } from "../decide/support.js"

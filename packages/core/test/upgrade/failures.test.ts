@@ -2,7 +2,7 @@
  * The upgrade saga when something goes wrong, under the TestClock: a failed attempt and its backoff, failure at
  * every step, the retry annotation, rolling back, the roll's deadline, and a new version mid-upgrade.
  */
-import { findCondition, type JobStep, retryAnnotation, retryBackoff, rollTimeout } from "@convex-operator/core"
+import { findCondition, type JobStep, retryAnnotation, retryBackoff, rollTimeout } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option, TestClock } from "effect"
 import { find } from "../decide/support.js"

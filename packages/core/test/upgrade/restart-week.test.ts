@@ -3,7 +3,7 @@
  * is due (and only then), restarts once per interval, never while an upgrade runs, and schedules from
  * `status.lastRestartTime`, so an operator restarted in between keeps the same schedule.
  */
-import { restartedAtAnnotation } from "@convex-operator/core"
+import { restartedAtAnnotation } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Option, TestClock } from "effect"
 import { find } from "../decide/support.js"

@@ -1,4 +1,5 @@
-import { decide, findCondition, goDurationMillis, planRestart, restartedAtAnnotation } from "@convex-operator/core"
+import { decide } from "@convex-operator/core"
+import { findCondition, goDurationMillis, planRestart, restartedAtAnnotation } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Option } from "effect"
 import { entropy, example, find, minimal, now, settle, simulateCluster } from "../decide/support.js"

@@ -5,18 +5,20 @@
  * restarted operator has too.
  */
 import {
-  attemptAnnotation,
   type ConvexInstance,
   childNames,
   type DecidedEvent,
   type Decision,
   decide,
+  type KubeObject
+} from "@convex-operator/core"
+import {
+  attemptAnnotation,
   findCondition,
   type JobStep,
-  type KubeObject,
   type UpgradeJobStep,
   upgradeJobName
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import { Clock, Effect, TestClock } from "effect"
 import { entropy, minimal, now, settle, simulateCluster } from "../decide/support.js"
 

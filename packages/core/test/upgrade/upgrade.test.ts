@@ -6,7 +6,7 @@ import {
   type Job,
   upgradeBackupOutcome,
   upgradeHashLabel
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { find, minimal, settle } from "../decide/support.js"

@@ -18,17 +18,19 @@ import {
   decideBackupDeletion,
   decodeConvexBackup,
   decodeConvexInstance,
-  indexObserved,
-  jobCaBundle,
   jobFailureDetail,
-  jobOutcome,
   managedBy,
   parseStoreReport,
+  type StoreReport
+} from "@convex-operator/core"
+import {
+  indexObserved,
+  jobCaBundle,
+  jobOutcome,
   removalJobName,
-  type StoreReport,
   storeContainerName,
   upgradeHashLabel
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import {
   Action,
   Controller,

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { backupLabels, decideSchedule, decodeConvexScheduledBackup, type RetainedBackup } from "@convex-operator/core"
+import { decideSchedule, decodeConvexScheduledBackup, type RetainedBackup } from "@convex-operator/core"
+import { backupLabels } from "@convex-operator/core/internal"
 import {
   Action,
   Controller,

@@ -7,7 +7,8 @@
  * - `backup store`, `backup fetch` and `backup remove` are the steps of backup, restore and removal Jobs.
  */
 
-import { apiVersion, backupKind, decodeConvexScheduledBackup, formatTime } from "@convex-operator/core"
+import { apiVersion, backupKind, decodeConvexScheduledBackup } from "@convex-operator/core"
+import { formatTime } from "@convex-operator/core/internal"
 import { KubeClient, type KubeError, type KubeObject } from "@convex-operator/k8s"
 import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Either, Option } from "effect"

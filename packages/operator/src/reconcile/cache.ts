@@ -18,7 +18,8 @@
  *
  * @module
  */
-import { decodeConvexInstance, instanceReferences, managedBy, type ProxyPolicyKind } from "@convex-operator/core"
+import { decodeConvexInstance, managedBy, type ProxyPolicyKind } from "@convex-operator/core"
+import { instanceReferences } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, type ObjectKey, Resource, Store, Watcher } from "@convex-operator/k8s"
 import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
 import { isHeldByDatabase } from "./database-claims.js"

@@ -9,15 +9,13 @@
  *
  * @module
  */
+import { type ClusterDatabaseEngine, type DatabaseHolder, databaseNameFor } from "@convex-operator/core"
 import {
-  type ClusterDatabaseEngine,
   type DatabaseClaim,
-  type DatabaseHolder,
   databaseConflicts,
   databaseNameField,
-  databaseNameFor,
   databaseServer
-} from "@convex-operator/core"
+} from "@convex-operator/core/internal"
 import type { KubeObject } from "@convex-operator/k8s"
 
 const record = (value: unknown): Record<string, unknown> =>

@@ -6,13 +6,8 @@
  *
  * @module
  */
-import {
-  type KubeObject as CoreObject,
-  type DecidedEvent,
-  forcedRollbackEvent,
-  mayHoldStalePod,
-  stalePods
-} from "@convex-operator/core"
+import type { KubeObject as CoreObject, DecidedEvent } from "@convex-operator/core"
+import { forcedRollbackEvent, mayHoldStalePod, stalePods } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { Effect } from "effect"
 import { describeError } from "./errors.js"

@@ -19,22 +19,24 @@
  * @module
  */
 import {
-  type ApplyFailure,
-  backupLabels,
   type ConvexInstance,
   childKinds,
   childNames,
   decide,
   decodeConvexInstance,
   drawEntropy,
-  instanceReferences,
-  jobOutcome,
   type Observed,
   type SecretGenerator,
-  transitionEvents,
-  upgradeMayStart,
-  withApplyFailures
+  upgradeMayStart
 } from "@convex-operator/core"
+import {
+  type ApplyFailure,
+  backupLabels,
+  instanceReferences,
+  jobOutcome,
+  transitionEvents,
+  withApplyFailures
+} from "@convex-operator/core/internal"
 import {
   Action,
   type EventRecorder,

@@ -1,14 +1,15 @@
 /**
  * The Go toolchain the test tiers build with, and the one place that says which Go is enough.
  *
- * Every Go build here (control plane, kwok, helm, SeaweedFS) runs with `GOTOOLCHAIN=local`, so Go never downloads a
- * newer toolchain for a module that asks for one: the Go on PATH must already satisfy the highest `go` line among
- * the pinned modules. That is SeaweedFS's (`go 1.26.6`); Kubernetes 1.34 and etcd 3.6 need only 1.24.
+ * Every Go build here (control plane, kwok, helm, SeaweedFS, Envoy Gateway) runs with `GOTOOLCHAIN=local`, so Go
+ * never downloads a newer toolchain for a module that asks for one: the Go on PATH must already satisfy the highest
+ * `go` line among the pinned modules. That is Envoy Gateway v1.9.1's (`go 1.26.7`); SeaweedFS asks for 1.26.6, Kubernetes 1.34 and
+ * etcd 3.6 only 1.24.
  */
 import { execFileSync } from "node:child_process"
 
 /** The lowest Go that builds every pinned module. */
-export const minimumGo = "1.26.6"
+export const minimumGo = "1.26.7"
 
 /** `go1.26.8` or `go1.26rc1 X:…` → `[1, 26, 8]` (a release candidate counts as its minor's `.0`). */
 export const parseGoVersion = (goversion: string): readonly [number, number, number] | undefined => {
@@ -45,7 +46,7 @@ export const goProblem = (env: NodeJS.ProcessEnv = process.env): string | undefi
   }
   if (goSatisfies(goversion)) return undefined
   return (
-    `${goversion} is too old: the pinned modules need Go ${minimumGo} (SeaweedFS's go line), and builds use ` +
+    `${goversion} is too old: the pinned modules need Go ${minimumGo} (Envoy Gateway's go line), and builds use ` +
     `GOTOOLCHAIN=local, so Go will not fetch a newer toolchain itself. ${howToGet}`
   )
 }

@@ -21,7 +21,7 @@ import { cacheRoot } from "./versions.js"
 export const seaweedfsVersion = "v0.0.0-20261109003541-7506e5f91cd6"
 const seaweedfsModule = "github.com/seaweedfs/seaweedfs"
 
-// SeaweedFS's go line is the highest of every pinned Go build: it sets go-toolchain.ts's minimumGo.
+// The wrapper asks for go-toolchain.ts's minimumGo, which is at least SeaweedFS's own go line (1.26.6).
 const wrapperGoMod = `module convex-operator.local/seaweedfs
 
 go ${minimumGo}

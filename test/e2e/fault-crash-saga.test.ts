@@ -24,6 +24,8 @@ import { startGatewayController } from "./support/gateway-controller.js"
 const file = crashFile("fault crash: sagas", { gatewayApi: true })
 let stopGateways: (() => Promise<void>) | undefined
 beforeAll(() => {
+  // The stand-in Gateway controller, not Envoy Gateway: this file tests the operator, not how an implementation
+  // judges its routes (gateway-envoy.test.ts does that), and needs no podman.
   stopGateways = startGatewayController(file.cluster.info().objects)
 })
 afterAll(async () => {

@@ -49,6 +49,8 @@ beforeAll(async () => {
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
   helpers = kubeHelpers(kubectl)
   helpers.namespace(install.namespace)
+  // The stand-in Gateway controller, not Envoy Gateway: this file tests the operator, not how an implementation
+  // judges its routes (gateway-envoy.test.ts does that), and needs no podman.
   stopGateways = startGatewayController(info.objects)
   operatorConfig = operatorKubeconfig(kubectl, info, work)
   bundle = await bundleOperator(work)

@@ -63,6 +63,8 @@ beforeAll(async () => {
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
   helpers = kubeHelpers(kubectl)
   for (const name of [install.namespace, ns, victim]) helpers.namespace(name)
+  // The stand-in Gateway controller, not Envoy Gateway: this file tests the operator, not how an implementation
+  // judges its routes (gateway-envoy.test.ts does that), and needs no podman.
   stopGateways = startGatewayController(info.objects)
   const bundle = await bundleOperator(work)
   const configs = {

@@ -52,6 +52,8 @@ beforeAll(async () => {
   const info = cluster.info()
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
   namespace(install.namespace)
+  // The stand-in Gateway controller, not Envoy Gateway: the samples' routes as a real implementation judges them are
+  // in gateway-envoy.test.ts; here the sample TLS Secrets hold no real certificates, and no podman is needed.
   stopGateways = startGatewayController(info.objects)
   operator = await startOperator({
     kubeconfig: operatorKubeconfig(kubectl, cluster.info(), work),

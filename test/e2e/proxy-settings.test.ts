@@ -87,6 +87,8 @@ beforeAll(async () => {
   const info = cluster.info()
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
   for (const name of [install.namespace, ns]) apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
+  // The stand-in Gateway controller, on purpose: it scripts a refusal of the rewrite (UnsupportedValue) that Envoy
+  // Gateway, which accepts it (gateway-envoy.test.ts), would not give.
   stopGateways = startGatewayController(info.objects, 300, { urlRewriteUnsupported: ["no-rewrite"] })
   operator = await startOperator({
     kubeconfig: operatorKubeconfig(kubectl, cluster.info(), work),

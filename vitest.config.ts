@@ -7,7 +7,7 @@ const src = (pkg: string, entry = "index") =>
 // Tests import the workspace packages from their TypeScript sources, so no build is needed first.
 // The subpath comes first: an alias also matches what starts with its name and a slash.
 const alias = {
-  "@convex-operator/core/internal": src("core", "internal"),
+  "@convex-operator/core/internal": src("core", "internal/index"),
   "@convex-operator/core": src("core"),
   "@convex-operator/k8s": src("k8s"),
   "convex-operator": src("operator")

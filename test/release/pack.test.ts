@@ -259,12 +259,16 @@ describe("npm pack of the libraries", () => {
   })
 
   it("the packed core bundles for the browser with no Node built-in and issues and checks Convex's admin keys there", async () => {
-    // The internal entry re-exports the root and every module besides, so all of core's code is in this bundle.
-    const entry = path.join(app, "node_modules/@convex-operator/core/dist/internal.js")
+    // The packed core as an app's bundler resolves it: the root, and from the internal entry the content hash that
+    // pod-template annotations carry.
+    const entry = [
+      'export * from "@convex-operator/core"',
+      'export { contentHash } from "@convex-operator/core/internal"'
+    ].join("\n")
     // platform "browser": a `node:` import or a Node built-in cannot be resolved and fails the build.
     const bundled = await timed("esbuild (browser)", () =>
       build({
-        entryPoints: [entry],
+        stdin: { contents: entry, resolveDir: app, loader: "js" },
         bundle: true,
         platform: "browser",
         format: "iife",
@@ -279,7 +283,8 @@ describe("npm pack of the libraries", () => {
     const globals = runInBrowserLikeContext(bundled.outputFiles[0]?.text ?? "")
     expect(typeOfGlobal(globals, "process")).toBe("undefined")
     expect(typeOfGlobal(globals, "Buffer")).toBe("undefined")
-    const core = globals.convexOperatorCore as typeof import("@convex-operator/core/internal")
+    const core = globals.convexOperatorCore as typeof import("@convex-operator/core") &
+      Pick<typeof import("@convex-operator/core/internal"), "contentHash">
     // The vectors of packages/core/test/convex/admin-key.test.ts (checked against keys Convex itself issued).
     const secret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
     const issued = core.issueAdminKey({

@@ -13,10 +13,27 @@ import { Duration, Option } from "effect"
 import type { ConvexInstance, ConvexInstanceStatus } from "./api/index.js"
 import { planRestore } from "./backup/restore.js"
 import { backendImage, dashboardImage } from "./convex/index.js"
-import { decisionEvents } from "./decide-events.js"
-import { containerImage, referencedValues, routesState } from "./decide-observe.js"
-import { conditionsOf, routingReady } from "./decide-status.js"
+import { decisionEvents } from "./internal/decide-events.js"
+import { containerImage, referencedValues, routesState } from "./internal/decide-observe.js"
+import { conditionsOf, routingReady } from "./internal/decide-status.js"
 import { isSubset, needsApply } from "./internal/diff.js"
+import { applyConditions, type ConditionState, findCondition, formatTime } from "./internal/status/conditions.js"
+import { type DatabaseHolder, databaseInUseProblem } from "./internal/status/database-conflicts.js"
+import { endpointsOf } from "./internal/status/endpoints.js"
+import type { DecidedEvent } from "./internal/status/events.js"
+import { phaseOf } from "./internal/status/phase.js"
+import { proxySettingsCondition } from "./internal/status/proxy-settings.js"
+import { validateReferences } from "./internal/status/references.js"
+import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./internal/status/workloads.js"
+import {
+  backupSource,
+  renderUpgradeBackup,
+  renderUpgradeImportJob,
+  upgradeBackupOutcome
+} from "./internal/upgrade/backup.js"
+import { dataGuardEvents, observedDataVolume, planDataGuard } from "./internal/upgrade/data-guard.js"
+import { planUpgrade, retryAnnotation, type UpgradeInput } from "./internal/upgrade/plan.js"
+import { planRestart } from "./internal/upgrade/restart.js"
 import { backendEnvironment, convexInstanceName } from "./render/backend-env.js"
 import { caBundles, caContents } from "./render/ca-bundles.js"
 import { renderChildren } from "./render/children.js"
@@ -29,23 +46,11 @@ import { childNames } from "./render/names.js"
 import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
 import { indexObserved } from "./render/observed.js"
 import type { ProxyPolicyKind } from "./render/proxy-limits.js"
+import { gatewayState, type RoutingState } from "./render/route-status.js"
 import { decideGeneratedSecrets, type Entropy, type GeneratedSecrets, generatedSecretData } from "./render/secret.js"
 import { siteRouteFallback } from "./render/site-route.js"
 import { backendContainerName } from "./render/statefulset.js"
 import { instanceUrls } from "./render/urls.js"
-import { applyConditions, type ConditionState, findCondition, formatTime } from "./status/conditions.js"
-import { type DatabaseHolder, databaseInUseProblem } from "./status/database-conflicts.js"
-import { endpointsOf } from "./status/endpoints.js"
-import type { DecidedEvent } from "./status/events.js"
-import { phaseOf } from "./status/phase.js"
-import { proxySettingsCondition } from "./status/proxy-settings.js"
-import { validateReferences } from "./status/references.js"
-import { gatewayState, type RoutingState } from "./status/routing.js"
-import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./status/workloads.js"
-import { backupSource, renderUpgradeBackup, renderUpgradeImportJob, upgradeBackupOutcome } from "./upgrade/backup.js"
-import { dataGuardEvents, observedDataVolume, planDataGuard } from "./upgrade/data-guard.js"
-import { planUpgrade, retryAnnotation, type UpgradeInput } from "./upgrade/plan.js"
-import { planRestart } from "./upgrade/restart.js"
 
 /** What the shell observed for one instance. */
 export interface Observed {
@@ -57,7 +62,7 @@ export interface Observed {
    */
   readonly entropy: Entropy
   /**
-   * The older instance that keeps the database this one also claims (see `status/database-conflicts.ts`): the
+   * The older instance that keeps the database this one also claims (see `internal/status/database-conflicts.ts`): the
    * backend is then held. Only the shell, which sees every instance, can know it.
    */
   readonly databaseInUse?: DatabaseHolder | undefined

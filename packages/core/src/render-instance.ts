@@ -10,10 +10,10 @@
  */
 import type { ConvexInstance } from "./api/index.js"
 import { decide, type Observed } from "./decide.js"
+import { instanceReferences } from "./internal/status/references.js"
 import { caBundles } from "./render/ca-bundles.js"
 import { childNames, secretKeys } from "./render/names.js"
 import { s3ConfigMapName } from "./render/s3.js"
-import { instanceReferences } from "./status/references.js"
 
 /** How generated secret values render. */
 export const generatedPlaceholder = "<generated>"

@@ -5,11 +5,11 @@
  * @module
  */
 import { Either, Schema } from "effect"
-import { cronPattern, parseCron } from "../backup/cron.js"
 import { crdExtra, crossField, doc, optional, withDefault } from "./annotations.js"
 import { BackupTarget, InstanceRef } from "./backup-target.js"
 import { apiVersion, decoderOf } from "./convex-instance.js"
 import { customResourceDefinition, type PrinterColumn } from "./crd.js"
+import { cronPattern, parseCron } from "./cron.js"
 import { conditionList } from "./kube.js"
 import { ObjectMeta } from "./meta.js"
 import { GoDuration, Int32, Int64 } from "./primitives.js"

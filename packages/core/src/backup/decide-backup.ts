@@ -12,6 +12,10 @@
 import { Option, Schema } from "effect"
 import type { ConvexBackup, ConvexBackupStatus, ConvexInstance } from "../api/index.js"
 import { isSubset } from "../internal/diff.js"
+import { applyConditions, formatTime } from "../internal/status/conditions.js"
+import type { DecidedEvent } from "../internal/status/events.js"
+import { jobOutcome } from "../internal/status/workloads.js"
+import { upgradeHashLabel } from "../internal/upgrade/backup.js"
 import {
   backupJobName,
   backupLocation,
@@ -25,10 +29,6 @@ import { jobCaProblem } from "../render/job-ca.js"
 import { childNames } from "../render/names.js"
 import type { Job, KubeObject, PersistentVolumeClaim } from "../render/objects.js"
 import { instanceUrls } from "../render/urls.js"
-import { applyConditions, formatTime } from "../status/conditions.js"
-import type { DecidedEvent } from "../status/events.js"
-import { jobOutcome } from "../status/workloads.js"
-import { upgradeHashLabel } from "../upgrade/backup.js"
 import { type BackupTurn, backupTurn } from "./interlock.js"
 
 /** What `backup store` prints as its termination message. */

@@ -6,14 +6,14 @@
  * @module
  */
 import { Duration, Either } from "effect"
+import { parseCron } from "../api/cron.js"
 import type { ConvexBackupEncoded, ConvexScheduledBackup, ConvexScheduledBackupStatus } from "../api/index.js"
 import { apiVersion, backupKind, encodeConvexBackup } from "../api/index.js"
 import { isSubset } from "../internal/diff.js"
+import { applyConditions, formatTime } from "../internal/status/conditions.js"
+import type { DecidedEvent } from "../internal/status/events.js"
 import { backupLabels } from "../render/backup-jobs.js"
 import { labelValue, managedBy } from "../render/labels.js"
-import { applyConditions, formatTime } from "../status/conditions.js"
-import type { DecidedEvent } from "../status/events.js"
-import { parseCron } from "./cron.js"
 import { applyRetention, type RetainedBackup } from "./retention.js"
 import { scheduleStep } from "./schedule.js"
 

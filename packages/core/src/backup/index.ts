@@ -4,7 +4,6 @@
  *
  * @module
  */
-export * from "./cron.js"
 export * from "./decide-backup.js"
 export * from "./decide-schedule.js"
 export * from "./interlock.js"

@@ -9,7 +9,7 @@
  * @module
  */
 import type { ConvexInstance } from "../api/index.js"
-import { findCondition } from "../status/conditions.js"
+import { findCondition } from "../internal/status/conditions.js"
 
 /** What the interlock needs of a backup of the same instance. */
 export interface BackupTurn {

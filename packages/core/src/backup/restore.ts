@@ -18,6 +18,10 @@
  * @module
  */
 import type { ConvexInstance, RestoreStatus } from "../api/index.js"
+import { type ConditionState, formatTime } from "../internal/status/conditions.js"
+import type { DecidedEvent } from "../internal/status/events.js"
+import { jobOutcome } from "../internal/status/workloads.js"
+import { backupSource } from "../internal/upgrade/backup.js"
 import { jobTargetOf, type RestoreFrom, renderRestoreJob, restoreJobName } from "../render/backup-jobs.js"
 import type { RenderContext } from "../render/context.js"
 import { shortHash } from "../render/hash.js"
@@ -26,10 +30,6 @@ import { attemptAnnotation } from "../render/jobs.js"
 import { standardLabels } from "../render/labels.js"
 import type { Job, KubeObject } from "../render/objects.js"
 import { indexObserved } from "../render/observed.js"
-import { type ConditionState, formatTime } from "../status/conditions.js"
-import type { DecidedEvent } from "../status/events.js"
-import { jobOutcome } from "../status/workloads.js"
-import { backupSource } from "../upgrade/backup.js"
 
 export interface RestorePlan {
   /** The import Job to render (only while it is to run or runs). */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { BackupRetention } from "../api/index.js"
-import { goDurationMillis } from "../upgrade/duration.js"
+import { goDurationMillis } from "../internal/upgrade/duration.js"
 
 /** What retention needs of a backup. */
 export interface RetainedBackup {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CronSchedule } from "./cron.js"
+import type { CronSchedule } from "../api/cron.js"
 
 /** What to do now. */
 export type ScheduleStep =

@@ -19,8 +19,8 @@ import { bytesToHex, hexToBytes } from "@noble/ciphers/utils.js"
 import { hmac } from "@noble/hashes/hmac.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Data, Either } from "effect"
-import { decodeAdminKeyMessage, encodeMemberAdminKey, maxUint64 } from "../internal/protobuf.js"
 import { type InvalidInstanceSecret, instanceSecretBytes } from "./instance-secret.js"
+import { decodeAdminKeyMessage, encodeMemberAdminKey, maxUint64 } from "./protobuf.js"
 
 /** The version byte that starts the encrypted part of an admin key. */
 export const adminKeyVersion = 1

@@ -1,7 +1,7 @@
 /**
  * The env Jobs of an exportImport upgrade: save the deployment's environment variables (a ZIP does not hold them)
  * before the roll, and restore them after the import. (The export is a ConvexBackup and the import a restore Job:
- * core `upgrade/backup.ts`.) They run the operator's own image and its `snapshot` subcommand (the backend image
+ * core `internal/upgrade/backup.ts`.) They run the operator's own image and its `snapshot` subcommand (the backend image
  * has no Convex CLI), reach the backend through its Service, and read the admin key from the generated Secret;
  * saved variables go to a Secret the env-save Job writes (see `env-access.ts` for what those Jobs may touch).
  *
@@ -19,7 +19,7 @@ import type { Job } from "./objects.js"
 /** The steps of an upgrade that wait for something to finish (Export: a ConvexBackup; the others: a Job). */
 export type JobStep = Exclude<UpgradeStep, "Roll">
 
-/** The steps that run a Job of the instance (Import: core `upgrade/backup.ts`). */
+/** The steps that run a Job of the instance (Import: core `internal/upgrade/backup.ts`). */
 export type UpgradeJobStep = Exclude<JobStep, "Export">
 
 /** The steps whose Job this module renders. */

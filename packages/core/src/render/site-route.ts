@@ -9,9 +9,9 @@
  * @module
  */
 import type { NetworkingSpec } from "../api/index.js"
-import { rewriteRejection } from "../status/routing.js"
 import { shortHash } from "./hash.js"
 import type { KubeObject } from "./objects.js"
+import { rewriteRejection } from "./route-status.js"
 
 /** Annotation of the fallback site route: the hash of the parents that rejected the rewrite. */
 export const siteFallbackAnnotation = "convex.icod.de/site-rewrite-rejected-by"

@@ -1,7 +1,7 @@
 /**
  * The backend StatefulSet `<name>-backend`: exactly one replica, ever (a second Convex process steals the
  * database's writer lease). Data lives at /convex/data on the data claim, or on an emptyDir when the claim is
- * disabled or the data guard keeps a running emptyDir (`upgrade/data-guard.ts`; DataPersistent says so). The backend answers `GET /version` on 3210 once
+ * disabled or the data guard keeps a running emptyDir (`internal/upgrade/data-guard.ts`; DataPersistent says so). The backend answers `GET /version` on 3210 once
  * its database is connected, so that is the startup, readiness and liveness check; the startup budget is ten
  * minutes because migrations run at start. As PID 1 the backend ignores SIGTERM and stops on SIGINT only, so a
  * preStop hook sends SIGINT to PID 1.

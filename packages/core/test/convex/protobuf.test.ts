@@ -6,7 +6,7 @@ import {
   maxUint64,
   readVarint,
   writeVarint
-} from "../../src/internal/protobuf.js"
+} from "../../src/convex/protobuf.js"
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")
 const fromHex = (text: string) => new Uint8Array(Buffer.from(text, "hex"))

@@ -1,5 +1,5 @@
 /**
- * The data guard (`upgrade/data-guard.ts`) in whole decisions, under the TestClock: data goes on a claim by
+ * The data guard (`packages/core/src/internal/upgrade/data-guard.ts`) in whole decisions, under the TestClock: data goes on a claim by
  * default; an emptyDir holding data is reported, and the operator holds what would replace its pod (a scheduled
  * restart, an upgrade, the move onto the claim) until `backend.storage.acceptDataLoss` releases it. Every hold is
  * announced once and then costs no writes.

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest"
+import {
+  forcedRollbackEvent,
+  mayHoldStalePod,
+  revisionLabel,
+  stalePods
+} from "../../src/internal/upgrade/forced-rollback.js"
 import type { KubeObject } from "../../src/render/objects.js"
-import { forcedRollbackEvent, mayHoldStalePod, revisionLabel, stalePods } from "../../src/upgrade/forced-rollback.js"
 
 const statefulSet = (status: Record<string, unknown>, generation = 3): KubeObject => ({
   apiVersion: "apps/v1",

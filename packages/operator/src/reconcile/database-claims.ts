@@ -1,6 +1,6 @@
 /**
  * Which older instance keeps the database an instance claims (see `@convex-operator/core`'s
- * `status/database-conflicts.ts` for the rule). The operator's instance Store holds every instance it manages, and
+ * `internal/status/database-conflicts.ts` for the rule). The operator's instance Store holds every instance it manages, and
  * each one's database URL Secret is watched by name (`references.ts`), so the claims are read from memory: the raw
  * fields (engine, Secret, key, database name) without decoding, the server from the URL (never kept or logged).
  *

@@ -5,7 +5,7 @@
  * @module
  */
 import { Option, Schema } from "effect"
-import type { KubeObject } from "../render/objects.js"
+import type { KubeObject } from "../../render/objects.js"
 
 const Count = Schema.optionalWith(Schema.Number, { exact: true })
 

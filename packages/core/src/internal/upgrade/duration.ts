@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { durationPattern } from "../api/index.js"
+import { durationPattern } from "../../api/index.js"
 
 const unitMillis: Readonly<Record<string, number>> = {
   ns: 1e-6,

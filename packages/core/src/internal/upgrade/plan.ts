@@ -60,10 +60,10 @@ import type {
   UpgradeStatus,
   UpgradeStep,
   UpgradeStrategy
-} from "../api/index.js"
-import type { RunningImages } from "../render/context.js"
-import { shortHash } from "../render/hash.js"
-import type { JobStep, UpgradeJobStep } from "../render/jobs.js"
+} from "../../api/index.js"
+import type { RunningImages } from "../../render/context.js"
+import { shortHash } from "../../render/hash.js"
+import type { JobStep, UpgradeJobStep } from "../../render/jobs.js"
 import { type ConditionState, findCondition, formatTime, Reason } from "../status/conditions.js"
 import type { JobOutcome } from "../status/workloads.js"
 

@@ -1,12 +1,12 @@
 /**
- * The events of a decision: condition transitions (see `status/events.ts`), what happened to the generated
- * Secret, and a periodic restart (whether data is persistent: `upgrade/data-guard.ts`). None carries a secret value.
+ * The events of a decision: condition transitions (see `status/events.ts` beside this file), what happened to the generated
+ * Secret, and a periodic restart (whether data is persistent: `upgrade/data-guard.ts` beside this file). None carries a secret value.
  *
  * @module
  */
-import type { Condition, ConvexInstance } from "./api/index.js"
-import { childNames, secretKeys } from "./render/names.js"
-import type { SecretChange } from "./render/secret.js"
+import type { Condition, ConvexInstance } from "../api/index.js"
+import { childNames, secretKeys } from "../render/names.js"
+import type { SecretChange } from "../render/secret.js"
 import { type DecidedEvent, transitionEvents } from "./status/events.js"
 
 /** What the events of a decision are derived from. */

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { ConvexInstance } from "./api/index.js"
+import type { ConvexInstance } from "../api/index.js"
+import type { RoutingState } from "../render/route-status.js"
 import { type ConditionState, Reason } from "./status/conditions.js"
 import type { ReferenceProblem } from "./status/references.js"
-import type { RoutingState } from "./status/routing.js"
 import type { Readiness } from "./status/workloads.js"
 
 /** The facts the conditions are folded from. */

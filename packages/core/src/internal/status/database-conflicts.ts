@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { ClusterDatabaseEngine } from "../convex/database-url.js"
+import type { ClusterDatabaseEngine } from "../../convex/database-url.js"
 
 /** One instance's claim on a database: the server its URL names and the database Convex derives. */
 export interface DatabaseClaim {

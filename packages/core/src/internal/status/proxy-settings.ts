@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { NetworkingSpec } from "../api/index.js"
-import type { ProxyPolicyKind } from "../render/proxy-limits.js"
+import type { NetworkingSpec } from "../../api/index.js"
+import type { ProxyPolicyKind } from "../../render/proxy-limits.js"
 import { type ConditionState, Reason } from "./conditions.js"
 
 /** What the condition is folded from. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Phase } from "../api/index.js"
+import type { Phase } from "../../api/index.js"
 
 /** What the phase depends on. */
 export interface PhaseFacts {

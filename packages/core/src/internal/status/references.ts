@@ -7,13 +7,13 @@
  *
  * @module
  */
-import type { ConvexInstance } from "../api/index.js"
-import { databaseUrlProblems, databaseUrlVariable } from "../convex/index.js"
-import { type BackendEnvironment, convexInstanceName } from "../render/backend-env.js"
-import { caBundles, caProblems } from "../render/ca-bundles.js"
-import { jobCaBundle } from "../render/job-ca.js"
-import type { ObservedIndex } from "../render/observed.js"
-import { s3BucketVariables, s3ConfigMapName } from "../render/s3.js"
+import type { ConvexInstance } from "../../api/index.js"
+import { databaseUrlProblems, databaseUrlVariable } from "../../convex/index.js"
+import { type BackendEnvironment, convexInstanceName } from "../../render/backend-env.js"
+import { caBundles, caProblems } from "../../render/ca-bundles.js"
+import { jobCaBundle } from "../../render/job-ca.js"
+import type { ObservedIndex } from "../../render/observed.js"
+import { s3BucketVariables, s3ConfigMapName } from "../../render/s3.js"
 
 /** One problem with a reference. */
 export interface ReferenceProblem {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { ConvexInstanceStatus } from "../api/index.js"
+import type { ConvexInstanceStatus } from "../../api/index.js"
 import { applyConditions, type ConditionState, type ConditionType, Reason } from "./conditions.js"
 
 /** One child the shell failed to apply or delete. */

@@ -15,7 +15,7 @@
  * @module
  */
 import { Option, Schema } from "effect"
-import type { KubeObject } from "../render/objects.js"
+import type { KubeObject } from "../../render/objects.js"
 import type { DecidedEvent } from "../status/events.js"
 
 /** The pod label the StatefulSet controller writes with the name of the pod's ControllerRevision. */

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import type { Condition, ConvexInstanceSpec } from "../api/index.js"
+import type { Condition, ConvexInstanceSpec } from "../../api/index.js"
 import { type ConditionState, findCondition } from "../status/conditions.js"
 import type { DecidedEvent } from "../status/events.js"
 

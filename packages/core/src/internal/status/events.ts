@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Condition } from "../api/index.js"
+import type { Condition } from "../../api/index.js"
 import { type ConditionType, findCondition } from "./conditions.js"
 
 /** One event about the instance. */

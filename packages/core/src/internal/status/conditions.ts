@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Condition } from "../api/index.js"
+import type { Condition } from "../../api/index.js"
 
 /** Every condition type, in the order they appear in the status. */
 export const conditionTypes = [

@@ -7,7 +7,7 @@
  * @module
  */
 import { Option, Schema } from "effect"
-import type { KubeObject, RouteParentRef } from "../render/objects.js"
+import type { KubeObject, RouteParentRef } from "./objects.js"
 
 const ApiCondition = Schema.Struct({
   type: Schema.String,

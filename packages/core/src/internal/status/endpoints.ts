@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { InstanceEndpoints } from "../api/index.js"
-import type { InstanceUrls } from "../render/urls.js"
+import type { InstanceEndpoints } from "../../api/index.js"
+import type { InstanceUrls } from "../../render/urls.js"
 
 /** What the endpoints depend on. */
 export interface EndpointFacts {

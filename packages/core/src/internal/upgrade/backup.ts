@@ -15,11 +15,11 @@ import {
   BackupTarget as BackupTargetSchema,
   backupKind,
   decodeConvexBackup
-} from "../api/index.js"
-import { jobTargetOf, parseLocation, type RestoreFrom, renderRestoreJob } from "../render/backup-jobs.js"
-import { childMeta, type RenderContext } from "../render/context.js"
-import { attemptAnnotation, upgradeJobName } from "../render/jobs.js"
-import type { ConvexBackupObject, Job, KubeObject } from "../render/objects.js"
+} from "../../api/index.js"
+import { jobTargetOf, parseLocation, type RestoreFrom, renderRestoreJob } from "../../render/backup-jobs.js"
+import { childMeta, type RenderContext } from "../../render/context.js"
+import { attemptAnnotation, upgradeJobName } from "../../render/jobs.js"
+import type { ConvexBackupObject, Job, KubeObject } from "../../render/objects.js"
 import type { JobOutcome } from "../status/workloads.js"
 
 /** The label naming the upgrade (its target hash) a pre-upgrade ConvexBackup belongs to. */

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { EnvVar } from "./api/index.js"
-import type { RenderContext } from "./render/context.js"
-import { routeParents } from "./render/httproute.js"
-import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
-import type { ObservedIndex } from "./render/observed.js"
-import { type RoutingState, routeState } from "./status/routing.js"
+import type { EnvVar } from "../api/index.js"
+import type { RenderContext } from "../render/context.js"
+import { routeParents } from "../render/httproute.js"
+import { type ChildObject, type KubeObject, objectKey } from "../render/objects.js"
+import type { ObservedIndex } from "../render/observed.js"
+import { type RoutingState, routeState } from "../render/route-status.js"
 
 /** The image of the container `container` in the pod template of a workload, if observed. */
 export const containerImage = (object: KubeObject | undefined, container: string): string | undefined => {

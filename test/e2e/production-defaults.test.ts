@@ -22,10 +22,7 @@ import { operatorKubeconfig } from "./support/service-account-kubeconfig.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-e2e-guards-"))
 const podMonitorCrd = path.join(repoRoot, "test/fixtures/prometheus-operator/podmonitors.yaml")
-const cluster = useLocalCluster(
-  { components: "full", gatewayApi: true, crds: [...crdPaths, podMonitorCrd] },
-  180_000
-)
+const cluster = useLocalCluster({ components: "full", gatewayApi: true, crds: [...crdPaths, podMonitorCrd] }, 180_000)
 
 let kubectl: Kubectl
 let operator: OperatorProcess

@@ -5,12 +5,16 @@
  * 2. `envoy-gateway certgen` on the host (admin kubeconfig): the control plane's Secrets in that namespace;
  * 3. `envoy-gateway server` in a podman container: the server reads its TLS files from the fixed absolute folder
  *    `/certs` (never written on the host), so the `envoy-gateway` Secret's files are mounted there, read-only, with
- *    the static binary, its config and the admin kubeconfig. Host network, so it reaches the apiserver on
- *    127.0.0.1; the image is the node base of the image tier (any root filesystem would do: the binary is static).
+ *    the static binary, its config and the admin kubeconfig. The image is the node base of the image tier (any root
+ *    filesystem would do: the binary is static).
+ *
+ * The container has a network namespace of its own (slirp4netns), so Envoy Gateway's fixed ports (health 8081,
+ * webhook 9443, xDS 18000, admin 19000) are its own and two runs on one machine do not collide; slirp4netns's
+ * `allow_host_loopback` lets it reach the apiserver on the host's 127.0.0.1 as 10.0.2.2 (the kubeconfig names
+ * `localhost`, a name the apiserver's certificate holds, as the TLS server name).
  *
  * The envoy Deployments it creates get pods from kwok (no Envoy proxy runs, so no traffic is judged, only the
- * Gateway API statuses Envoy Gateway writes). Its listening ports are fixed by Envoy Gateway (health 8081, webhook
- * 9443, xDS 18000, admin 19000 on 127.0.0.1, metrics 19001): one instance at a time on a machine.
+ * Gateway API statuses Envoy Gateway writes).
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -45,6 +49,13 @@ telemetry:
     prometheus:
       disable: true
 `
+
+/** The admin kubeconfig as seen from the container: the host's 127.0.0.1 is 10.0.2.2 there. */
+const containerKubeconfig = (kubeconfig: string): string => {
+  const server = /^([ \t]*)server: https:\/\/127\.0\.0\.1:(\d+)[ \t]*$/m
+  if (!server.test(kubeconfig)) throw new Error("the cluster's kubeconfig names no https://127.0.0.1:<port> server")
+  return kubeconfig.replace(server, "$1server: https://10.0.2.2:$2\n$1tls-server-name: localhost")
+}
 
 export interface EnvoyGatewayProcess {
   /** The last lines of the server's log. */
@@ -103,7 +114,9 @@ export const startEnvoyGateway = async (options: {
     fs.writeFileSync(path.join(dir, "certs", key), Buffer.from(value, "base64"), { mode: 0o600 })
   }
   fs.writeFileSync(path.join(dir, "envoy-gateway.yaml"), serverConfig)
-  fs.copyFileSync(options.kubeconfig, path.join(dir, "kubeconfig"))
+  fs.writeFileSync(path.join(dir, "kubeconfig"), containerKubeconfig(fs.readFileSync(options.kubeconfig, "utf8")), {
+    mode: 0o600
+  })
 
   const name = `convex-operator-e2e-envoy-gateway-${process.pid}`
   await podman(["rm", "--force", "--ignore", name])
@@ -111,7 +124,7 @@ export const startEnvoyGateway = async (options: {
     "run",
     "--detach",
     `--name=${name}`,
-    "--network=host",
+    "--network=slirp4netns:allow_host_loopback=true",
     `--volume=${build.binary}:/usr/local/bin/envoy-gateway:ro`,
     `--volume=${path.join(dir, "certs")}:/certs:ro`,
     `--volume=${path.join(dir, "envoy-gateway.yaml")}:/config/envoy-gateway.yaml:ro`,

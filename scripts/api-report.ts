@@ -2,7 +2,8 @@
  * The API reports of the libraries: API Extractor reads each package's declarations and writes every exported name
  * with its signature to `packages/<name>/etc/<name>.api.md`. The reports are committed, so a change to a library's
  * public surface is a visible diff in review; `npm test` fails while a report is stale (test/release/api-report.test.ts),
- * and `npm run api-report` writes them anew.
+ * and `npm run api-report` writes them anew. Each report covers its package's root entry alone: `core`'s
+ * `@convex-operator/core/internal` is left out on purpose, since no version promise covers it (docs/library.md).
  *
  * The declarations are emitted afresh for each report, not taken from `dist/`: tsc prints the members of inferred
  * types (every Schema's) in the order it happened to check them, so an incremental build's `.d.ts` can list the same

@@ -285,8 +285,8 @@ describe("routes judged by Envoy Gateway", () => {
   // Envoy Gateway v1.9.1 accepts the site route's rewrite, so the operator keeps it (no SiteProxyFallback). What
   // its data plane would do with it is another matter, which no status shows: for a `PathPrefix` "/" match its
   // translator (internal/xds/translator/route.go) trims the replacement's trailing slash and emits Envoy's
-  // `prefix_rewrite: /http`, which turns `/foo` into `/httpfoo` (envoyproxy/gateway issue 6764, open). No envoy
-  // proxy runs here (kwok), so this file can only pin the status.
+  // `prefix_rewrite: /http`, which turns `/foo` into `/httpfoo` (envoyproxy/gateway issue 6764, open; seen once
+  // with v1.9.1's `egctl x translate` on this route). No envoy proxy runs here (kwok): this file pins the status.
   it("accepts the site route's URLRewrite to /http/ on port 3210, so the operator keeps it", async () => {
     const route = kubectl.json<Json>(["httproute", "convex-prod-site", "-n", samples])!
     const [rule] = route.spec.rules

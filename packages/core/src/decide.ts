@@ -11,6 +11,7 @@
  */
 import { Duration, Option } from "effect"
 import type { ConvexInstance, ConvexInstanceStatus } from "./api/index.js"
+import { reconciliationPaused } from "./api/pause.js"
 import { planRestore } from "./backup/restore.js"
 import { backendImage, dashboardImage } from "./convex/index.js"
 import { decisionEvents } from "./internal/decide-events.js"
@@ -21,6 +22,7 @@ import { applyConditions, type ConditionState, findCondition, formatTime } from 
 import { type DatabaseHolder, databaseInUseProblem } from "./internal/status/database-conflicts.js"
 import { endpointsOf } from "./internal/status/endpoints.js"
 import type { DecidedEvent } from "./internal/status/events.js"
+import { pausedStatus, resumedConditions } from "./internal/status/paused.js"
 import { phaseOf } from "./internal/status/phase.js"
 import { proxySettingsCondition } from "./internal/status/proxy-settings.js"
 import { validateReferences } from "./internal/status/references.js"
@@ -184,7 +186,8 @@ const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset
 /**
  * Decides the desired state, deletions, status, events and next wake-up of `instance`. Pure and deterministic:
  * the same arguments always give the same decision. An instance being deleted gets no decision at all (nothing
- * to apply or delete, its status as it is): the garbage collector removes its owned children.
+ * to apply or delete, its status as it is): the garbage collector removes its owned children. A paused instance
+ * (`api/pause.ts`) gets nothing to apply or delete either, only its status with `ReconciliationPaused`.
  */
 export const decide = (
   instance: ConvexInstance,
@@ -200,6 +203,18 @@ export const decide = (
       status: instance.status ?? {},
       statusChanged: false,
       events: [],
+      requeueAfter: Option.none()
+    }
+  }
+  if (reconciliationPaused(instance.metadata)) {
+    const paused = pausedStatus(instance, now)
+    return {
+      desired: [],
+      apply: [],
+      delete: [],
+      status: paused.status,
+      statusChanged: instance.status === undefined || !sameJson(instance.status, paused.status),
+      events: paused.events,
       requeueAfter: Option.none()
     }
   }
@@ -466,8 +481,9 @@ export const decide = (
       : upgrade.conditions
   }
   const generation = instance.metadata.generation
+  const resumed = resumedConditions(previous?.conditions)
   const conditions = applyConditions(
-    previous?.conditions,
+    resumed.conditions,
     withRestore(withDataPersistent(conditionsOf(facts), guard.condition), restore),
     generation,
     now
@@ -491,6 +507,7 @@ export const decide = (
   }
 
   const events = [
+    ...resumed.events,
     ...restore.events,
     ...dataGuardEvents(previous?.conditions, conditions),
     ...decisionEvents({

@@ -10,7 +10,7 @@ import { ImageRef, ImageTag, Int32, Int64 } from "./primitives.js"
 import { RestoreStatus } from "./restore.js"
 import { UpgradeStrategy } from "./spec.js"
 
-export const Phase = Schema.Literal("Pending", "Ready", "Error", "Upgrading")
+export const Phase = Schema.Literal("Pending", "Ready", "Error", "Upgrading", "Paused")
 export type Phase = typeof Phase.Type
 
 export const InstanceEndpoints = Schema.Struct({
@@ -101,7 +101,14 @@ export const DataClaimsStatus = Schema.Struct({
 export type DataClaimsStatus = typeof DataClaimsStatus.Type
 
 export const ConvexInstanceStatus = Schema.Struct({
-  phase: optional(Phase.pipe(doc("Coarse lifecycle: Pending, Ready, Error or Upgrading."))),
+  phase: optional(
+    Phase.pipe(
+      doc(
+        "Coarse lifecycle: Pending, Ready, Error or Upgrading; Paused while the convex.icod.de/pause-reconciliation " +
+          'annotation is "true".'
+      )
+    )
+  ),
   upgradeHash: optional(Schema.String.pipe(doc("Hash of the last fully applied version and images."))),
   currentVersion: optional(
     ImageTag.pipe(doc("The version whose images were last fully rolled out (the one running when not upgrading)."))

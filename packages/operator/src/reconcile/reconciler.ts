@@ -26,6 +26,7 @@ import {
   decodeConvexInstance,
   drawEntropy,
   type Observed,
+  reconciliationPaused,
   type SecretGenerator,
   upgradeMayStart
 } from "@convex-operator/core"
@@ -57,6 +58,7 @@ import { recordEvents } from "./events.js"
 import { finalize, finalizerName } from "./finalizer.js"
 import { type Attempt, describeForbidden } from "./forbidden.js"
 import { forceRollback } from "./forced-rollback.js"
+import { holdPaused } from "./paused.js"
 import { ConvexInstances, isGatewayApiKind, resourceOf } from "./resources.js"
 
 /** The field manager of every write. */
@@ -229,8 +231,10 @@ export const reconcile = (
     const kube = yield* KubeClient
     let object = cache.instances.unsafeGet(key)
     if (object === undefined) return Action.awaitChange
+    // A deletion is the user's request: the finalizer runs even while the instance is paused.
     if (object.metadata.deletionTimestamp !== undefined) return yield* finalize(object)
-    if (!(object.metadata.finalizers ?? []).includes(finalizerName)) object = yield* addFinalizer(object)
+    const paused = reconciliationPaused(object.metadata)
+    if (!paused && !(object.metadata.finalizers ?? []).includes(finalizerName)) object = yield* addFinalizer(object)
 
     const decoded = decodeConvexInstance(object)
     if (Either.isLeft(decoded)) {
@@ -239,6 +243,7 @@ export const reconcile = (
       })
     }
     const instance = decoded.right
+    if (paused) return yield* holdPaused(object, instance, fieldManager)
     const name = object.metadata.name ?? ""
     const namespace = object.metadata.namespace ?? "default"
 

@@ -26,7 +26,12 @@ export const conditionTypes = [
 ] as const
 /** Conditions of the backup kinds (Completed of a ConvexBackup, Scheduled of a schedule) and of a restore. */
 export const backupConditionTypes = ["RestoreCompleted", "Completed", "Scheduled"] as const
-export type ConditionType = (typeof conditionTypes)[number] | (typeof backupConditionTypes)[number]
+/** Set only while the pause annotation holds the instance (`internal/status/paused.ts`). */
+export const pausedConditionType = "ReconciliationPaused"
+export type ConditionType =
+  | (typeof conditionTypes)[number]
+  | (typeof backupConditionTypes)[number]
+  | typeof pausedConditionType
 
 /** Reasons used by the conditions (the reference operator's, plus a few more precise ones). */
 export const Reason = {

@@ -1,0 +1,43 @@
+/**
+ * A paused instance (`convex.icod.de/pause-reconciliation: "true"`, see core's `api/pause.ts`): the reconciler
+ * reads nothing else, applies and deletes nothing, adds no finalizer and starts no Job. It writes the status once,
+ * when core's paused decision differs from it (phase Paused and the ReconciliationPaused condition), and records
+ * that decision's event. A paused instance in that state costs no API request.
+ *
+ * @module
+ */
+import { type ConvexInstance, decide, drawEntropy } from "@convex-operator/core"
+import { Action, KubeClient, type KubeObject } from "@convex-operator/k8s"
+import { Clock, Effect } from "effect"
+import { describeError, RetryableError } from "./errors.js"
+import { recordEvents } from "./events.js"
+import { ConvexInstances } from "./resources.js"
+
+/** Reports `instance` as paused (the status write only when it changed) and waits for the next change. */
+export const holdPaused = (object: KubeObject, instance: ConvexInstance, fieldManager: string) =>
+  Effect.gen(function* () {
+    const now = new Date(yield* Clock.currentTimeMillis)
+    // Nothing is observed: the paused decision reads only the instance (the entropy goes unused).
+    const decision = decide(instance, { objects: [], entropy: yield* drawEntropy }, now)
+    if (decision.statusChanged) {
+      const kube = yield* KubeClient
+      yield* kube
+        .apply(
+          ConvexInstances,
+          {
+            apiVersion: object.apiVersion,
+            kind: object.kind,
+            metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
+            status: decision.status
+          },
+          { fieldManager, force: true, subresource: "status" }
+        )
+        .pipe(
+          Effect.mapError(
+            (error) => new RetryableError({ message: `updating the paused status: ${describeError(error)}` })
+          )
+        )
+    }
+    yield* recordEvents(object, decision.events)
+    return Action.awaitChange
+  })

@@ -10,6 +10,7 @@ import { configHashAnnotation, decodeAdminKey, secretKeys, verifyAdminKey } from
 import { install } from "convex-operator"
 import { Either } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import { convexRelease } from "../../scripts/convex-release.js"
 import { useLocalCluster } from "../integration/support.js"
 import { convexInstances, crdPaths } from "../support/manifests.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
@@ -208,7 +209,7 @@ describe("convex-operator end to end", () => {
     expect((instance(samples, "hello") as Json).status.conditions).toContainEqual(
       expect.objectContaining({ type: "DataPersistent", status: "True", reason: "OnClaim" })
     )
-    expect(backend.image).toBe("ghcr.io/get-convex/convex-backend:0123456789abcdef0123456789abcdef01234567")
+    expect(backend.image).toBe(`ghcr.io/get-convex/convex-backend:${convexRelease.commit}`)
     expect(backend.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: "/convex/data" }))
     expect(backend.env).toContainEqual({
       name: "INSTANCE_SECRET",
@@ -223,7 +224,7 @@ describe("convex-operator end to end", () => {
     expect(config.data.INSTANCE_NAME).toBe("hello")
     const dashboard = kubectl.json<Json>(["deployment", "hello-dashboard", "-n", samples])!
     expect(dashboard.spec.template.spec.containers[0].image).toBe(
-      "ghcr.io/get-convex/convex-dashboard:0123456789abcdef0123456789abcdef01234567"
+      `ghcr.io/get-convex/convex-dashboard:${convexRelease.commit}`
     )
 
     // dev-sqlite: data on the claim, API and dashboard on their own hosts through the operator's Gateway.

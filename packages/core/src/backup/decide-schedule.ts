@@ -9,6 +9,7 @@ import { Duration, Either } from "effect"
 import { parseCron } from "../api/cron.js"
 import type { ConvexBackupEncoded, ConvexScheduledBackup, ConvexScheduledBackupStatus } from "../api/index.js"
 import { apiVersion, backupKind, encodeConvexBackup } from "../api/index.js"
+import { pauseAnnotation } from "../api/pause.js"
 import { isSubset } from "../internal/diff.js"
 import { applyConditions, formatTime } from "../internal/status/conditions.js"
 import type { DecidedEvent } from "../internal/status/events.js"
@@ -22,6 +23,11 @@ export interface ScheduleObservation {
   /** The backups this schedule created (label `convex.icod.de/scheduled-backup`). */
   readonly backups: ReadonlyArray<RetainedBackup>
   readonly now: Date
+  /**
+   * Whether the instance carries the pause annotation (`api/pause.ts`): a run due meanwhile is skipped (it counts
+   * as run and is not made up later) with an event saying why. Retention still prunes.
+   */
+  readonly instancePaused?: boolean
 }
 
 export interface ScheduleDecision {
@@ -83,7 +89,14 @@ export const decideSchedule = (observed: ScheduleObservation): ScheduleDecision 
   const events: Array<DecidedEvent> = []
   let create: ConvexBackupEncoded | undefined
   let lastBackup = previous.lastBackup
-  if (step._tag === "Run") {
+  if (step._tag === "Run" && observed.instancePaused === true) {
+    events.push({
+      type: "Normal",
+      reason: "InstancePaused",
+      action: "Schedule",
+      message: `the run of ${formatTime(step.at)} is skipped: ConvexInstance ${spec.instanceRef.name} has the annotation ${pauseAnnotation}: "true"`
+    })
+  } else if (step._tag === "Run") {
     lastBackup = scheduledBackupName(name, step.at)
     create = encodeConvexBackup({
       apiVersion,

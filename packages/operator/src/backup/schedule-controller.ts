@@ -1,11 +1,17 @@
 /**
  * The ConvexScheduledBackup controller (k8s `Controller`): observe the schedule and the ConvexBackups it created
  * (by label) → `decideSchedule` (core) → create the due backup, delete what retention prunes (a backup with
- * deletionPolicy Delete takes its data along), write the status when it changed, and wake up for the next run.
+ * deletionPolicy Delete takes its data along), write the status when it changed, and wake up for the next run. A
+ * run that is due reads the instance first: one paused by `convex.icod.de/pause-reconciliation` gets no backup.
  *
  * @module
  */
-import { decideSchedule, decodeConvexScheduledBackup, type RetainedBackup } from "@convex-operator/core"
+import {
+  decideSchedule,
+  decodeConvexScheduledBackup,
+  type RetainedBackup,
+  reconciliationPaused
+} from "@convex-operator/core"
 import { backupLabels } from "@convex-operator/core/internal"
 import {
   Action,
@@ -20,6 +26,7 @@ import { Clock, Effect, Either } from "effect"
 import type { RetryableError } from "../reconcile/errors.js"
 import { recordEvents } from "../reconcile/events.js"
 import { fieldManager } from "../reconcile/reconciler.js"
+import { ConvexInstances } from "../reconcile/resources.js"
 import { ConvexBackups, ConvexScheduledBackups, watchOptions } from "./resources.js"
 import { applyStatusIfChanged, retryOn } from "./writes.js"
 
@@ -69,7 +76,16 @@ export const startScheduleController = (options: { readonly namespace: string | 
           .filter((backup) => backup.metadata.deletionTimestamp === undefined)
           .map(retained)
         const now = new Date(yield* Clock.currentTimeMillis)
-        const decision = decideSchedule({ schedule, backups, now })
+        const due = decideSchedule({ schedule, backups, now })
+        // Only a due run needs the instance: is it paused (a missing instance is the backup's to report)?
+        const instancePaused =
+          due.create !== undefined &&
+          (yield* kube.get(ConvexInstances, schedule.spec.instanceRef.name, { namespace }).pipe(
+            Effect.map((instance) => reconciliationPaused(instance.metadata)),
+            Effect.catchTag("NotFound", () => Effect.succeed(false)),
+            Effect.mapError(retryOn("reading the instance"))
+          ))
+        const decision = instancePaused ? decideSchedule({ schedule, backups, now, instancePaused }) : due
         if (decision.create !== undefined) {
           yield* kube.create(ConvexBackups, decision.create as unknown as KubeObject, { fieldManager }).pipe(
             Effect.tap(() => Effect.logInfo(`created ConvexBackup ${namespace}/${decision.create?.metadata.name}`)),

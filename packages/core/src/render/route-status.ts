@@ -35,6 +35,7 @@ const RouteStatus = Schema.Struct({
           namespace: Schema.optionalWith(Schema.String, { exact: true }),
           sectionName: Schema.optionalWith(Schema.String, { exact: true })
         }),
+        controllerName: Schema.optionalWith(Schema.String, { exact: true }),
         conditions: Conditions
       })
     ),
@@ -119,22 +120,34 @@ export const routeState = (
   return { _tag: "Ready" }
 }
 
+/** The controller name Envoy Gateway writes into the route status of the parents it serves. */
+export const envoyGatewayController = "gateway.envoyproxy.io/gatewayclass-controller"
+
 /**
  * What a Gateway controller said when it refused a route for a value it does not support (a parent's `Accepted`
  * False with reason `UnsupportedValue`, for the route's current generation), or undefined.
+ *
+ * Envoy Gateway counts as refusing too, though it accepts the route: for a `PathPrefix` "/" match it trims the
+ * replacement's trailing slash and programs Envoy's `prefix_rewrite: /http`, so `/foo` reaches Convex as `/httpfoo`
+ * (envoyproxy/gateway issue 6764, open for v1.9.1; its internal/xds/translator/route.go). No status says so, so the
+ * controller's name in the parent status is the only sign.
  */
 export const rewriteRejection = (route: KubeObject): string | undefined => {
   const status = Option.getOrUndefined(decodeRoute(route.status ?? {}))
   const generation = route.metadata.generation
+  const current = (c: { readonly observedGeneration?: number | undefined }) =>
+    generation === undefined || c.observedGeneration === undefined || c.observedGeneration >= generation
   for (const parent of status?.parents ?? []) {
     const refused = parent.conditions?.find(
-      (c) =>
-        c.type === "Accepted" &&
-        c.status === "False" &&
-        c.reason === "UnsupportedValue" &&
-        (generation === undefined || c.observedGeneration === undefined || c.observedGeneration >= generation)
+      (c) => c.type === "Accepted" && c.status === "False" && c.reason === "UnsupportedValue" && current(c)
     )
     if (refused !== undefined) return `Gateway ${parent.parentRef.name}: ${describe(refused)}`
+    if (parent.controllerName === envoyGatewayController && parent.conditions?.some((c) => current(c))) {
+      return (
+        `Gateway ${parent.parentRef.name}: Envoy Gateway rewrites a "/" prefix to "/http" without the slash ` +
+        "(/foo reaches the backend as /httpfoo, envoyproxy/gateway issue 6764)"
+      )
+    }
   }
   return undefined
 }

@@ -4,7 +4,8 @@
  * it sets the route's `Accepted` condition to False with reason `UnsupportedValue`, as Gateway API prescribes for
  * values it does not support. Then the route goes to port 3211 without the filter, and keeps doing so: the fallback
  * route carries annotations saying which parents rejected the rewrite (a hash of `parentRefs`, or of the operator's
- * own Gateway class) and why. A change of parents, or deleting the route, tries the rewrite again.
+ * own Gateway class) and why. A change of parents, or deleting the route, tries the rewrite again. Envoy Gateway,
+ * which accepts the filter but applies it wrongly to a "/" match, counts as refusing it (`rewriteRejection`).
  *
  * @module
  */

@@ -22,14 +22,15 @@ const condition = (decision: ReturnType<typeof decide>, type: string) =>
 const withParentStatus = (
   route: HTTPRoute,
   accepted: { status: "True" | "False"; reason: string; observedGeneration: number },
-  generation = 1
+  generation = 1,
+  controllerName = "example.com/gateway"
 ): KubeObject => ({
   ...(route as unknown as KubeObject),
   metadata: { ...route.metadata, generation, resourceVersion: "1" },
   status: {
     parents: route.spec.parentRefs.map((parentRef) => ({
       parentRef,
-      controllerName: "example.com/gateway",
+      controllerName,
       conditions: [{ type: "Accepted", message: "URLRewrite is not supported", ...accepted }]
     }))
   }
@@ -119,6 +120,21 @@ describe("site host routing (Gateway API)", () => {
     )
     expect(other.spec.rules[0]?.filters?.[0]?.type).toBe("URLRewrite")
     expect(other.metadata.annotations).toBeUndefined()
+  })
+
+  it("falls back behind Envoy Gateway, which accepts the rewrite but applies it as /http without the slash", () => {
+    const site = find(decideWith(gatewaySpec), "HTTPRoute", names.siteRoute)
+    const accepted = { status: "True", reason: "Accepted", observedGeneration: 1 } as const
+    const envoy = withParentStatus(site, accepted, 1, "gateway.envoyproxy.io/gatewayclass-controller")
+    const fallback = find(decideWith(gatewaySpec, [envoy]), "HTTPRoute", names.siteRoute)
+    expect(fallback.spec.rules[0]?.filters).toBeUndefined()
+    expect(fallback.spec.rules[0]?.backendRefs?.[0]?.port).toBe(3211)
+    expect(fallback.metadata.annotations?.[siteFallbackReasonAnnotation]).toContain("envoyproxy/gateway issue 6764")
+    // Another implementation that accepts the route keeps the rewrite.
+    const other = withParentStatus(site, accepted)
+    expect(
+      find(decideWith(gatewaySpec, [other]), "HTTPRoute", names.siteRoute).spec.rules[0]?.backendRefs?.[0]?.port
+    ).toBe(3210)
   })
 
   it("ignores a rejection of an older generation, and rejections for other reasons", () => {

@@ -6,9 +6,10 @@
  *
  * This is the public surface, covered by semantic versioning (docs/library.md); every name is listed on purpose.
  * Besides the modules above it names what a tool needs to find what the operator made (the children's names, the
- * keys of the generated Secret, the `managedBy` label value, the annotation whose change rolls the backend), the
- * randomness `decide` takes (`drawEntropy`), and the types that `decide`'s input and output name. Rendering of
- * single kinds, status and the upgrade plans are the operator's implementation: `@convex-operator/core/internal`.
+ * keys of the generated Secret, the `managedBy` label value, the annotation whose change rolls the backend, the
+ * pause annotation (in `api`)), the randomness `decide` takes (`drawEntropy`), and the types that `decide`'s input
+ * and output name. Rendering of single kinds, status and the upgrade plans are the operator's implementation:
+ * `@convex-operator/core/internal`.
  *
  * @module
  */

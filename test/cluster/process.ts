@@ -88,9 +88,14 @@ const spawnOnce = (spec: ComponentSpec, logFile: string, reaper: Reaper): Runnin
   return running
 }
 
-/** SIGTERM (or `signal`), SIGKILL after the timeout; also reaches grandchildren left in the group. */
+/**
+ * SIGTERM (or `signal`), SIGKILL after the timeout; also reaches grandchildren left in the group. A frozen (SIGSTOP)
+ * process is resumed first so that it can handle a catchable signal, but not for SIGKILL, which ends a stopped
+ * process as it is: resumed, it could answer a request that waited in its socket before the kill lands (a fault
+ * test that froze the apiserver under a request saw that request succeed).
+ */
 const stop = async (spec: ComponentSpec, running: Running, reaper: Reaper, signal: NodeJS.Signals = "SIGTERM") => {
-  signalGroup(running.pid, "SIGCONT")
+  if (signal !== "SIGKILL") signalGroup(running.pid, "SIGCONT")
   signalGroup(running.pid, signal)
   let timer: NodeJS.Timeout | undefined
   const timedOut = await Promise.race([

@@ -7,9 +7,15 @@
  *
  * @module
  */
-import { Duration, Effect, Schedule } from "effect"
-import { LocalCluster } from "./local-cluster.js"
+import type { Effect } from "effect"
+import type { LocalCluster } from "./local-cluster.js"
 import type { KubeObject, ObjectError } from "./objects.js"
+import {
+  applyPodLabelPolicy,
+  type PodLabelPolicy,
+  podLabelPolicyManifests,
+  podLabelPolicyName
+} from "./pod-label-policy.js"
 
 /** The pod label kwok's `pod-never-ready` Stage keeps pods not Ready by (value `Never`). */
 export const neverReadyPodLabel = "test.convex.icod.de/pod-ready"
@@ -20,81 +26,31 @@ export interface NeverReadyPods {
   readonly image: string
 }
 
-const admissionVersion = "admissionregistration.k8s.io/v1beta1"
-
 /** The policy's (and binding's) name: cluster-scoped, so it carries the namespace and image. */
 export const neverReadyPolicyName = (pods: NeverReadyPods): string =>
-  `never-ready-${pods.namespace}-${pods.image}`
-    .toLowerCase()
-    .replace(/[^a-z0-9.-]/g, "-")
-    .slice(0, 253)
-    .replace(/[.-]+$/, "")
+  podLabelPolicyName("never-ready", pods.namespace, pods.image)
+
+const policy = (pods: NeverReadyPods): PodLabelPolicy => ({
+  name: neverReadyPolicyName(pods),
+  namespace: pods.namespace,
+  condition: {
+    name: "image",
+    expression: `object.spec.containers.exists(c, c.image == ${JSON.stringify(pods.image)})`
+  },
+  label: neverReadyPodLabel,
+  value: "Never",
+  probe: {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "never-ready-probe", namespace: pods.namespace },
+    spec: { containers: [{ name: "probe", image: pods.image }] }
+  },
+  subject: `${pods.namespace}/${pods.image}`
+})
 
 /** A MutatingAdmissionPolicy and its binding that label new pods of the image with {@link neverReadyPodLabel}. */
-export const neverReadyManifests = (pods: NeverReadyPods): ReadonlyArray<KubeObject> => {
-  const name = neverReadyPolicyName(pods)
-  return [
-    {
-      apiVersion: admissionVersion,
-      kind: "MutatingAdmissionPolicy",
-      metadata: { name },
-      spec: {
-        matchConstraints: {
-          resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }]
-        },
-        matchConditions: [
-          { name: "image", expression: `object.spec.containers.exists(c, c.image == ${JSON.stringify(pods.image)})` }
-        ],
-        failurePolicy: "Fail",
-        reinvocationPolicy: "Never",
-        mutations: [
-          {
-            patchType: "ApplyConfiguration",
-            applyConfiguration: {
-              expression: `Object{metadata: Object.metadata{labels: {"${neverReadyPodLabel}": "Never"}}}`
-            }
-          }
-        ]
-      }
-    },
-    {
-      apiVersion: admissionVersion,
-      kind: "MutatingAdmissionPolicyBinding",
-      metadata: { name },
-      spec: {
-        policyName: name,
-        matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": pods.namespace } } }
-      }
-    }
-  ]
-}
-
-/** Whether a pod of the image created now gets the label (a server-side dry run: nothing is stored). */
-const probeLabelled = (pods: NeverReadyPods) =>
-  Effect.gen(function* () {
-    const { objects } = yield* LocalCluster
-    const probe = yield* objects.create(
-      {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "never-ready-probe", namespace: pods.namespace },
-        spec: { containers: [{ name: "probe", image: pods.image }] }
-      },
-      { dryRun: true }
-    )
-    const labels = (probe.metadata as { labels?: Record<string, string> }).labels ?? {}
-    return labels[neverReadyPodLabel] === "Never"
-  })
-
-const until = (pods: NeverReadyPods, labelled: boolean, what: string) =>
-  probeLabelled(pods).pipe(
-    Effect.filterOrFail(
-      (actual) => actual === labelled,
-      () => new Error(`${what}: a dry-run pod of ${pods.namespace}/${pods.image} is not as expected`)
-    ),
-    Effect.retry(Schedule.spaced(Duration.millis(100)).pipe(Schedule.upTo(Duration.seconds(30)))),
-    Effect.asVoid
-  )
+export const neverReadyManifests = (pods: NeverReadyPods): ReadonlyArray<KubeObject> =>
+  podLabelPolicyManifests(policy(pods))
 
 /**
  * Keeps every pod of the image created from now on not Ready, until `stop` runs. Returns once the apiserver
@@ -106,17 +62,4 @@ export const holdPodsNotReady = (
   { readonly stop: Effect.Effect<void, ObjectError | Error, LocalCluster> },
   ObjectError | Error,
   LocalCluster
-> =>
-  Effect.gen(function* () {
-    const { objects } = yield* LocalCluster
-    for (const manifest of neverReadyManifests(pods)) yield* objects.apply(manifest)
-    yield* until(pods, true, "the never-ready policy to apply")
-    const stop = Effect.gen(function* () {
-      const { objects } = yield* LocalCluster
-      for (const manifest of [...neverReadyManifests(pods)].reverse()) {
-        yield* objects.remove(manifest, manifest.metadata.name ?? "")
-      }
-      yield* until(pods, false, "the never-ready policy to go away")
-    })
-    return { stop }
-  })
+> => applyPodLabelPolicy(policy(pods), "never-ready")

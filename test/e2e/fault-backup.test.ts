@@ -29,6 +29,7 @@ import { useLocalCluster } from "../integration/support.js"
 import { crdPaths, repoRoot } from "../support/manifests.js"
 import { type AuditEvent, auditLog, byOperator } from "./support/audit.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
+import { kubeHelpers } from "./support/fault.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { bundleOperator, type OperatorProcess, startOperator } from "./support/operator-process.js"
 import { operatorKubeconfig } from "./support/service-account-kubeconfig.js"
@@ -170,20 +171,8 @@ beforeAll(async () => {
   s3 = await startS3Server()
   timings.push(`SeaweedFS up in ${((Date.now() - started) / 1000).toFixed(1)}s`)
   operator = await runOperator()
-  // The claim of the instance's PVC backups, pre-bound (the test cluster has no provisioner).
-  apply({
-    apiVersion: "v1",
-    kind: "PersistentVolume",
-    metadata: { name: `${ns}-app-backups` },
-    spec: {
-      claimRef: { namespace: ns, name: "app-backups" },
-      capacity: { storage: "10Gi" },
-      accessModes: ["ReadWriteOnce"],
-      persistentVolumeReclaimPolicy: "Retain",
-      storageClassName: "",
-      hostPath: { path: `/tmp/${ns}-app-backups` }
-    }
-  })
+  // The claim of the instance's PVC backups, pre-bound to a volume of a known folder.
+  kubeHelpers(kubectl).backupVolume(ns, "app")
   convexInstance("app")
   await ready("app")
 }, 240_000)

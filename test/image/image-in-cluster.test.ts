@@ -18,6 +18,7 @@ import { crdFiles } from "@convex-operator/core"
 import { install, installObjects } from "convex-operator"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { type StandIn, startStandIn } from "../../packages/operator/test/support/convex-stand-in.js"
+import { kubeHelpers } from "../e2e/support/fault.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "../e2e/support/kube.js"
 import { operatorKubeconfig } from "../e2e/support/service-account-kubeconfig.js"
 import { useLocalCluster } from "../integration/support.js"
@@ -147,20 +148,8 @@ const stopOperator = async () => {
 describe("the image, run", () => {
   it("`run` with the Deployment's security context and the generated RBAC brings an instance to Ready", async () => {
     const started = Date.now()
-    // The instance's backup claim, bound to a volume up front (the test cluster has no provisioner).
-    apply({
-      apiVersion: "v1",
-      kind: "PersistentVolume",
-      metadata: { name: `${ns}-app-backups` },
-      spec: {
-        claimRef: { namespace: ns, name: "app-backups" },
-        capacity: { storage: "10Gi" },
-        accessModes: ["ReadWriteOnce"],
-        persistentVolumeReclaimPolicy: "Retain",
-        storageClassName: "",
-        hostPath: { path: `/tmp/${ns}-app-backups` }
-      }
-    })
+    // The instance's backup claim, bound up front to a volume whose folder the backup test reads.
+    kubeHelpers(kubectl).backupVolume(ns, "app")
     apply({
       apiVersion: "convex.icod.de/v1alpha1",
       kind: "ConvexInstance",

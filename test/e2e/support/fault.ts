@@ -36,7 +36,7 @@ export const kubeHelpers = (kubectl: Kubectl) => {
     kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
   const namespace = (name: string) => apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
   const instances = (ns: string): ReadonlyArray<Json> => kubectl.json<Json>(["convexinstances", "-n", ns])?.items ?? []
-  /** A PersistentVolume pre-bound to the backup claim of `ns/name` (pre-upgrade backups) (the test cluster has no provisioner). */
+  /** A PersistentVolume pre-bound to the backup claim of `ns/name`, on the folder `/tmp/<ns>-<name>-backups`. */
   const backupVolume = (ns: string, name: string) =>
     apply({
       apiVersion: "v1",

@@ -149,7 +149,7 @@ export const createFleet = async (
   }
 }
 
-/** A PersistentVolume pre-bound to the backup claim of `name` (pre-upgrade backups go to it; no provisioner here). */
+/** A PersistentVolume pre-bound to the backup claim of `name` (pre-upgrade backups go to it), on a known folder. */
 export const backupVolume = (name: string) => ({
   apiVersion: "v1",
   kind: "PersistentVolume",

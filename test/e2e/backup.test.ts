@@ -49,7 +49,7 @@ type Json = Record<string, any>
 
 const apply = (object: unknown) =>
   kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
-/** A PersistentVolume pre-bound to a claim (the test cluster has no provisioner). */
+/** A PersistentVolume pre-bound to a claim, on a folder the test knows. */
 const volumeFor = (claim: string) =>
   apply({
     apiVersion: "v1",

@@ -49,7 +49,7 @@ const postgresInstance = (namespace: string, name: string, db: Json = {}) =>
       dashboard: { enabled: false },
       backend: {
         db: { engine: "postgres", secretRef: "pg", urlKey: "url", ...db },
-        // No claim: the test cluster has no provisioner, and the tables live in Postgres.
+        // No claim: the tables live in Postgres.
         storage: { mode: "external", pvc: { enabled: false } }
       }
     }

@@ -87,7 +87,7 @@ const secret = (ns: string, name: string, data: Record<string, string>, type?: s
   })
 const configMap = (ns: string, name: string, data: Record<string, string>) =>
   apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns }, data })
-/** A PersistentVolume the claim of an instance binds to (no provisioner in the test cluster). */
+/** A PersistentVolume the claim of an instance binds to, on a folder the test knows. */
 const volume = (name: string, size: string) =>
   apply({
     apiVersion: "v1",

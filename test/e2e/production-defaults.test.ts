@@ -44,7 +44,7 @@ const convexInstance = (backend: Json) =>
       environment: "prod",
       version,
       networking: { host: "api.guarded.example.com" },
-      // No claim: the test cluster has no provisioner, and nothing here needs the data to persist.
+      // No claim: nothing here needs the data to persist.
       backend: { storage: { pvc: { enabled: false } }, ...backend }
     }
   })

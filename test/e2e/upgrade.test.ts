@@ -44,7 +44,7 @@ type Json = Record<string, any>
 const apply = (object: unknown) =>
   kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
 const namespace = (name: string) => apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
-/** A PersistentVolume for the backup claim of `instance` (the test cluster has no provisioner). */
+/** A PersistentVolume for the backup claim of `instance`, on a folder the test knows. */
 const backupVolume = (instance: string) =>
   apply({
     apiVersion: "v1",

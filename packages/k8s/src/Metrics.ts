@@ -36,16 +36,47 @@ interface Family {
   readonly render: () => ReadonlyArray<string>
 }
 
+/** One series of a collected family. */
+export interface Sample {
+  readonly labels: Labels
+  readonly value: number
+}
+
+/** A metric family computed when /metrics is read (kube-state-metrics style), not kept in the registry. */
+export interface CollectedFamily {
+  readonly name: string
+  readonly help: string
+  readonly type: "counter" | "gauge"
+  readonly samples: ReadonlyArray<Sample>
+}
+
 export interface Registry {
   readonly counter: (name: string, help: string) => Counter
   readonly gauge: (name: string, help: string) => Gauge
   readonly histogram: (name: string, help: string, buckets: ReadonlyArray<number>) => Histogram
+  /**
+   * Adds a collector, called on every render after the stored families; it returns the function that removes it.
+   * A collector that throws contributes nothing to that render.
+   */
+  readonly collector: (collect: () => ReadonlyArray<CollectedFamily>) => () => void
   /** Everything, in the Prometheus text exposition format (0.0.4). */
   readonly render: () => string
 }
 
 export const makeRegistry = (): Registry => {
   const families = new Map<string, Family & { readonly instance: unknown }>()
+  const collectors = new Set<() => ReadonlyArray<CollectedFamily>>()
+  const collected = (): ReadonlyArray<Family> =>
+    [...collectors].flatMap((collect) => {
+      try {
+        return collect().map((family) => ({
+          ...family,
+          render: () => family.samples.map((sample) => series(family.name, labelKey(sample.labels), sample.value))
+        }))
+      } catch {
+        return []
+      }
+    })
   const register = <A>(name: string, make: () => Family & { readonly instance: A }): A => {
     const existing = families.get(name)
     if (existing !== undefined) return existing.instance as A
@@ -112,8 +143,13 @@ export const makeRegistry = (): Registry => {
           }
         }
       }),
+    collector: (collect) => {
+      const entry = () => collect()
+      collectors.add(entry)
+      return () => void collectors.delete(entry)
+    },
     render: () =>
-      [...families.values()]
+      [...families.values(), ...collected()]
         .flatMap((f) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.render()])
         .join("\n")
         .concat("\n")

@@ -11,7 +11,7 @@
  */
 import { backupPlural, group, plural, scheduledBackupPlural } from "@convex-operator/core"
 import { Resource } from "@convex-operator/k8s"
-import { childResources } from "./reconcile/resources.js"
+import { childResources } from "./shell/resources.js"
 
 export interface PolicyRule {
   readonly apiGroups: ReadonlyArray<string>

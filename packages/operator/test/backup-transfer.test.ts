@@ -5,7 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { describe as describeFailure, upload } from "../src/backup/transfer.js"
+import { describe as describeFailure, upload } from "../src/controllers/backup/transfer.js"
 
 const named = (name: string, message: string) => Object.assign(new Error(message), { name })
 const system = (code: string, message: string) => Object.assign(new Error(message), { code })

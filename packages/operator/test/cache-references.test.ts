@@ -15,8 +15,8 @@ import {
 } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { makeCache } from "../src/reconcile/cache.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { makeCache } from "../src/controllers/instance/cache.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const key = Resource.key(namespace, "demo")

@@ -7,8 +7,8 @@
 import { Gone, KubeClient, type KubeObject, MemoryApiServer, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream, TestClock } from "effect"
-import { makeCache } from "../src/reconcile/cache.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { makeCache } from "../src/controllers/instance/cache.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const key = Resource.key(namespace, "demo")

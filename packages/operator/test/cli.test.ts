@@ -10,7 +10,7 @@ import { Effect, Either, Exit, Redacted } from "effect"
 import { parseAllDocuments } from "yaml"
 import { repoRoot } from "../../../test/support/manifests.js"
 import { readAdminKey } from "../src/cli/admin-key.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const secret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
 

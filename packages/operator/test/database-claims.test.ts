@@ -14,10 +14,10 @@ import {
 } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
-import { makeCache } from "../src/reconcile/cache.js"
-import { databaseClaimOf } from "../src/reconcile/database-claims.js"
-import { reconcile } from "../src/reconcile/reconciler.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { makeCache } from "../src/controllers/instance/cache.js"
+import { databaseClaimOf } from "../src/controllers/instance/database-claims.js"
+import { reconcile } from "../src/controllers/instance/reconcile.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))
 const settings = { operatorImage: "registry.example/convex-operator:test" }

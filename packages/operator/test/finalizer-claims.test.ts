@@ -7,8 +7,8 @@ import { childNames } from "@convex-operator/core"
 import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { finalize, finalizerName } from "../src/reconcile/finalizer.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { finalize, finalizerName } from "../src/controllers/instance/finalizer.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const names = childNames("demo")

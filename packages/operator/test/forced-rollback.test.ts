@@ -8,9 +8,9 @@ import { SecretGenerator } from "@convex-operator/core"
 import { EventRecorder, KubeClient, type KubeObject, RecordedEvents, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
-import { type Cache, makeCache } from "../src/reconcile/cache.js"
-import { reconcile } from "../src/reconcile/reconciler.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { type Cache, makeCache } from "../src/controllers/instance/cache.js"
+import { reconcile } from "../src/controllers/instance/reconcile.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const key = Resource.key(namespace, "demo")

@@ -8,9 +8,9 @@ import { SecretGenerator } from "@convex-operator/core"
 import { EventRecorder, KubeClient, type KubeObject, MemoryApiServer, NotFound } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer } from "effect"
-import { finalizerName } from "../src/reconcile/finalizer.js"
-import { startOperator } from "../src/reconcile/operator.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { startOperator } from "../src/app/operator.js"
+import { finalizerName } from "../src/controllers/instance/finalizer.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))

@@ -10,9 +10,9 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { rateLimitOf, tuningDefaults, tuningOptions } from "../src/cli/tuning.js"
-import { makeCache } from "../src/reconcile/cache.js"
-import { applyWaves, defaultApplyConcurrency, reconcile } from "../src/reconcile/reconciler.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { makeCache } from "../src/controllers/instance/cache.js"
+import { applyWaves, defaultApplyConcurrency, reconcile } from "../src/controllers/instance/reconcile.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const key = Resource.key(namespace, "demo")

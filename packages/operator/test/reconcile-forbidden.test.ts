@@ -16,11 +16,11 @@ import {
 } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
-import { makeCache } from "../src/reconcile/cache.js"
-import { describeForbidden, parseDenied } from "../src/reconcile/forbidden.js"
-import { startOperator } from "../src/reconcile/operator.js"
-import { reconcile } from "../src/reconcile/reconciler.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { startOperator } from "../src/app/operator.js"
+import { makeCache } from "../src/controllers/instance/cache.js"
+import { reconcile } from "../src/controllers/instance/reconcile.js"
+import { describeForbidden, parseDenied } from "../src/shell/forbidden.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const key = Resource.key(namespace, "demo")

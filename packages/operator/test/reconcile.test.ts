@@ -3,8 +3,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Option } from "effect"
 import { parseAddress } from "../src/cli/run.js"
 import { operatorRules } from "../src/rbac.js"
-import { equalJson } from "../src/reconcile/reconciler.js"
-import { isGatewayApiKind, resourceOf } from "../src/reconcile/resources.js"
+import { equalJson } from "../src/shell/equal-json.js"
+import { isGatewayApiKind, resourceOf } from "../src/shell/resources.js"
 
 describe("reconciler helpers", () => {
   it("compares JSON regardless of key order and absent keys", () => {

@@ -6,9 +6,9 @@ import { pauseAnnotation, SecretGenerator } from "@convex-operator/core"
 import { EventRecorder, KubeClient, type KubeObject, RecordedEvents } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
-import { ConvexBackups, ConvexScheduledBackups } from "../src/backup/resources.js"
-import { startOperator } from "../src/reconcile/operator.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { startOperator } from "../src/app/operator.js"
+import { ConvexBackups, ConvexScheduledBackups } from "../src/shell/backup-resources.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))

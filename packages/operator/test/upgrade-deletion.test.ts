@@ -8,9 +8,9 @@ import { upgradeHashLabel } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, MemoryApiServer, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { ConvexBackups } from "../src/backup/resources.js"
-import { finalize, finalizerName } from "../src/reconcile/finalizer.js"
-import { ConvexInstances } from "../src/reconcile/resources.js"
+import { finalize, finalizerName } from "../src/controllers/instance/finalizer.js"
+import { ConvexBackups } from "../src/shell/backup-resources.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
 const names = childNames("demo")

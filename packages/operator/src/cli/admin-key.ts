@@ -14,8 +14,8 @@ import { childNames, issueAdminKeyWith, SecretGenerator, secretKeys } from "@con
 import { KubeClient, type KubeError, Resource } from "@convex-operator/k8s"
 import { Args, Command, Options } from "@effect/cli"
 import { Config, Console, Effect, Either, Encoding, Option, Redacted } from "effect"
-import { describeError } from "../reconcile/errors.js"
-import { ConvexInstances } from "../reconcile/resources.js"
+import { describeError } from "../shell/errors.js"
+import { ConvexInstances } from "../shell/resources.js"
 import { kubeconfigOption, namespaceOption, withKube } from "./kube-options.js"
 import { UserError } from "./user-error.js"
 

@@ -12,7 +12,6 @@ import { formatTime } from "@convex-operator/core/internal"
 import { KubeClient, type KubeError, type KubeObject } from "@convex-operator/k8s"
 import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Either, Option } from "effect"
-import { ConvexBackups, ConvexScheduledBackups } from "../backup/resources.js"
 import {
   download,
   fileSize,
@@ -21,9 +20,10 @@ import {
   type S3Object,
   upload,
   writeTerminationMessage
-} from "../backup/transfer.js"
+} from "../controllers/backup/transfer.js"
 import { toYaml } from "../manifests.js"
-import { describeError } from "../reconcile/errors.js"
+import { ConvexBackups, ConvexScheduledBackups } from "../shell/backup-resources.js"
+import { describeError } from "../shell/errors.js"
 import { DeploymentApi } from "../snapshot/DeploymentApi.js"
 import { type ExpiryOutcome, expireRecordedExport } from "../snapshot/export-expiry.js"
 import { kubeconfigOption, namespaceOption, withKube } from "./kube-options.js"

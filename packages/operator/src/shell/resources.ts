@@ -6,7 +6,7 @@
  */
 import { apiVersion, childKinds, group, kind, type ProxyPolicyKind, plural, version } from "@convex-operator/core"
 import { type KubeObject, Resource } from "@convex-operator/k8s"
-import { ConvexBackups } from "../backup/resources.js"
+import { ConvexBackups } from "./backup-resources.js"
 
 /** `convex.icod.de/v1alpha1` ConvexInstance (objects are decoded per reconcile, not by the watch). */
 export const ConvexInstances = Resource.make({ group, version, kind, plural, namespaced: true })

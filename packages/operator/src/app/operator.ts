@@ -15,10 +15,11 @@ import {
   WorkQueue
 } from "@convex-operator/k8s"
 import { Deferred, Duration, Effect, type Scope } from "effect"
-import { startBackupController } from "../backup/backup-controller.js"
-import { startScheduleController } from "../backup/schedule-controller.js"
-import { type Cache, makeCache } from "./cache.js"
-import { type ReconcilerSettings, type RetryableError, reconcile } from "./reconciler.js"
+import { startBackupController } from "../controllers/backup/backup-controller.js"
+import { type Cache, makeCache } from "../controllers/instance/cache.js"
+import { type ReconcilerSettings, reconcile } from "../controllers/instance/reconcile.js"
+import { startScheduleController } from "../controllers/schedule/schedule-controller.js"
+import type { RetryableError } from "../shell/errors.js"
 
 export interface OperatorOptions {
   /** Namespaces to watch; empty: all namespaces. */

@@ -9,9 +9,9 @@
 import { type ConvexInstance, decide, drawEntropy } from "@convex-operator/core"
 import { Action, KubeClient, type KubeObject } from "@convex-operator/k8s"
 import { Clock, Effect } from "effect"
-import { describeError, RetryableError } from "./errors.js"
-import { recordEvents } from "./events.js"
-import { ConvexInstances } from "./resources.js"
+import { describeError, RetryableError } from "../../shell/errors.js"
+import { recordEvents } from "../../shell/events.js"
+import { ConvexInstances } from "../../shell/resources.js"
 
 /** Reports `instance` as paused (the status write only when it changed) and waits for the next change. */
 export const holdPaused = (object: KubeObject, instance: ConvexInstance, fieldManager: string) =>

@@ -23,12 +23,12 @@ import {
   TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
-import type { RetryableError } from "../reconcile/errors.js"
-import { recordEvents } from "../reconcile/events.js"
-import { fieldManager } from "../reconcile/reconciler.js"
-import { ConvexInstances } from "../reconcile/resources.js"
-import { ConvexBackups, ConvexScheduledBackups, watchOptions } from "./resources.js"
-import { applyStatusIfChanged, retryOn } from "./writes.js"
+import { ConvexBackups, ConvexScheduledBackups, watchOptions } from "../../shell/backup-resources.js"
+import type { RetryableError } from "../../shell/errors.js"
+import { recordEvents } from "../../shell/events.js"
+import { fieldManager } from "../../shell/field-manager.js"
+import { ConvexInstances } from "../../shell/resources.js"
+import { applyStatusIfChanged, retryOn } from "../../shell/writes.js"
 
 const scheduleKeyOf = (backup: KubeObject): ReadonlyArray<string> => {
   const schedule = backup.metadata.labels?.[backupLabels.schedule]

@@ -10,7 +10,7 @@ import type { KubeObject as CoreObject, DecidedEvent } from "@convex-operator/co
 import { forcedRollbackEvent, mayHoldStalePod, stalePods } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { Effect } from "effect"
-import { describeError } from "./errors.js"
+import { describeError } from "../../shell/errors.js"
 
 /** What the forced rollback did: events to record, and failures that make the reconcile retry. */
 export interface ForcedRollback {

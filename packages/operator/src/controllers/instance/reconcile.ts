@@ -50,43 +50,24 @@ import {
   TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either, Option } from "effect"
-import { ConvexBackups } from "../backup/resources.js"
+import { ConvexBackups } from "../../shell/backup-resources.js"
+import { equalJson } from "../../shell/equal-json.js"
+import { describeError, RetryableError } from "../../shell/errors.js"
+import { recordEvents } from "../../shell/events.js"
+import { fieldManager } from "../../shell/field-manager.js"
+import { type Attempt, describeForbidden } from "../../shell/forbidden.js"
+import { ConvexInstances, isGatewayApiKind, resourceOf } from "../../shell/resources.js"
 import type { Cache } from "./cache.js"
 import { databaseHolderOf } from "./database-claims.js"
-import { describeError, RetryableError } from "./errors.js"
-import { recordEvents } from "./events.js"
 import { finalize, finalizerName } from "./finalizer.js"
-import { type Attempt, describeForbidden } from "./forbidden.js"
 import { forceRollback } from "./forced-rollback.js"
 import { holdPaused } from "./paused.js"
-import { ConvexInstances, isGatewayApiKind, resourceOf } from "./resources.js"
-
-/** The field manager of every write. */
-export const fieldManager = "convex-operator"
-
-export { describeError, RetryableError } from "./errors.js"
 
 export interface ReconcilerSettings {
   /** The operator image (snapshot Jobs run it). */
   readonly operatorImage: string
   /** Requests one reconcile sends at once (default `defaultApplyConcurrency`). */
   readonly applyConcurrency?: number
-}
-
-/** JSON equality regardless of key order. */
-export const equalJson = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
-  if (Array.isArray(a) !== Array.isArray(b)) return false
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((item, i) => equalJson(item, b[i]))
-  }
-  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined)
-  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined)
-  return (
-    ka.length === kb.length &&
-    ka.every((k) => equalJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-  )
 }
 
 const retryable = (error: KubeError) => isTransient(error) || error._tag === "Conflict"

@@ -9,8 +9,8 @@
 import { childNames, decodeConvexInstance, managedBy } from "@convex-operator/core"
 import { Action, KubeClient, type KubeError, type KubeObject, Resource } from "@convex-operator/k8s"
 import { Effect, Either } from "effect"
-import { describeError, RetryableError } from "./errors.js"
-import { ConvexInstances } from "./resources.js"
+import { describeError, RetryableError } from "../../shell/errors.js"
+import { ConvexInstances } from "../../shell/resources.js"
 
 /** The finalizer the operator puts on every instance. */
 export const finalizerName = "convex.icod.de/finalizer"

@@ -22,8 +22,6 @@ import { decodeConvexInstance, managedBy, type ProxyPolicyKind } from "@convex-o
 import { instanceReferences } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, type ObjectKey, Resource, Store, Watcher } from "@convex-operator/k8s"
 import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
-import { isHeldByDatabase } from "./database-claims.js"
-import { makeReferenceWatches } from "./references.js"
 import {
   ConvexInstances,
   childResources,
@@ -33,7 +31,9 @@ import {
   isOptionalKind,
   isPrometheusOperatorKind,
   PodMonitors
-} from "./resources.js"
+} from "../../shell/resources.js"
+import { isHeldByDatabase } from "./database-claims.js"
+import { makeReferenceWatches } from "./references.js"
 
 const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`
 const instanceLabel = "app.kubernetes.io/instance"

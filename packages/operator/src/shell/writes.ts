@@ -6,8 +6,9 @@
  */
 import { KubeClient, type KubeObject, type Resource } from "@convex-operator/k8s"
 import { Effect } from "effect"
-import { describeError, RetryableError } from "../reconcile/errors.js"
-import { equalJson, fieldManager } from "../reconcile/reconciler.js"
+import { equalJson } from "./equal-json.js"
+import { describeError, RetryableError } from "./errors.js"
+import { fieldManager } from "./field-manager.js"
 
 /** Maps a request's failure to a retryable error that says what was being done. */
 export const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>

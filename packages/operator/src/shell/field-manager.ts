@@ -1,0 +1,2 @@
+/** The field manager of every write. */
+export const fieldManager = "convex-operator"

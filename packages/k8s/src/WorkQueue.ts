@@ -76,6 +76,17 @@ interface KeyState {
 export const backoffDelay = (failures: number, base: number, max: number) =>
   Math.min(max, base * 2 ** Math.max(0, failures - 1))
 
+/** Whether a failed run is not to be retried: a `TerminalError`, or an error `isTerminal` accepts. */
+export const isTerminalFailure = <E>(cause: Cause.Cause<E>, isTerminal?: (error: E) => boolean): boolean => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "None") return false
+  const error = failure.value
+  return (
+    (typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "TerminalError") ||
+    isTerminal?.(error) === true
+  )
+}
+
 export const make = <E, R>(options: WorkQueueOptions<E, R>): Effect.Effect<WorkQueue, never, R | Scope.Scope> =>
   Effect.gen(function* () {
     const metrics = controllerMetrics(yield* registry)
@@ -139,11 +150,7 @@ export const make = <E, R>(options: WorkQueueOptions<E, R>): Effect.Effect<WorkQ
       } else if (Cause.isInterruptedOnly(exit.cause)) {
         // forgotten (deleted) or shutting down: nothing to schedule
       } else {
-        const failure = Cause.failureOption(exit.cause)
-        const error = failure._tag === "Some" ? failure.value : undefined
-        const terminal =
-          (typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "TerminalError") ||
-          (error !== undefined && options.isTerminal?.(error) === true)
+        const terminal = isTerminalFailure(exit.cause, options.isTerminal)
         metrics.reconcileErrors.inc(controllerLabels)
         metrics.reconcileTotal.inc({ ...controllerLabels, result: "error" })
         if (terminal) {

@@ -27,6 +27,7 @@ import {
   yamlDocuments
 } from "convex-operator"
 import { parseDocument } from "yaml"
+import { monitoringChartFiles } from "./chart-monitoring.js"
 import { pinConvexRelease } from "./convex-release.js"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
@@ -116,7 +117,9 @@ ${toYaml(operatorRules()).trimEnd()}
 ${toYaml(leaderElectionRules()).trimEnd()}
 {{- end }}
 `
-  }
+  },
+  // The PrometheusRule and Grafana dashboard of \`monitoring.enabled\`.
+  ...monitoringChartFiles()
 ]
 
 const usage =

@@ -6,4 +6,5 @@
 export { cli, rootCommand } from "./cli/root.js"
 export { tuningDefaults } from "./cli/tuning.js"
 export * from "./manifests.js"
+export * from "./monitoring/index.js"
 export * from "./rbac.js"

@@ -180,8 +180,9 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     /** The life of a key: wait for a wake-up or the due time, run, repeat. */
     const live = (key: string, s: KeyState, previous: Fiber.RuntimeFiber<void> | undefined) =>
       Effect.gen(function* () {
-        // A forgotten fiber of the same key may still be stopping: never run beside it.
-        if (previous !== undefined) yield* Fiber.await(previous)
+        // A forgotten fiber of the same key may still be stopping: never run beside it. Uninterruptible, so that
+        // this fiber, forgotten in turn, ends only after that one (a third fiber then waits for both).
+        if (previous !== undefined) yield* Effect.uninterruptible(Fiber.await(previous))
         const scope = yield* Effect.scope
         for (;;) {
           const step = next(s, yield* Clock.currentTimeMillis)
@@ -204,7 +205,8 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       Effect.gen(function* () {
         closing = true
         const idle = [...states.values()].filter((s) => !s.running).flatMap((s) => (s.fiber ? [s.fiber] : []))
-        yield* Fiber.interruptAll(idle)
+        // Not awaited here: an idle key's scope may take a while to close, and the grace period covers that too.
+        for (const fiber of idle) yield* Fiber.interruptFork(fiber)
         // Finalizers run uninterruptibly: the wait must be interruptible for the timeout to end it.
         yield* Effect.interruptible(FiberMap.awaitEmpty(fibers)).pipe(
           Effect.timeout(options.gracefulShutdown ?? "30 seconds"),

@@ -241,6 +241,30 @@ export const schedulerContract = (make: MakeScheduler) => {
     })
   )
 
+  it.scoped("deleted and re-created twice while its first run is still being interrupted: one run, after it", () =>
+    Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const h = yield* harness(make, (_, n) => (n === 0 ? { slowInterrupt: release } : "ok"), { concurrency: 4 })
+      yield* h.queue.enqueue("a")
+      yield* settle
+      const first = yield* Effect.fork(h.queue.forget("a"))
+      yield* settle
+      yield* h.queue.enqueue("a")
+      yield* settle
+      const second = yield* Effect.fork(h.queue.forget("a"))
+      yield* settle
+      yield* h.queue.enqueue("a")
+      yield* settle
+      expect(yield* h.times("a")).toEqual([0])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(first)
+      yield* Fiber.join(second)
+      yield* settle
+      expect(yield* h.times("a")).toEqual([0, 0])
+      expect((yield* Ref.get(h.concurrent)).maxPerKey).toBe(1)
+    })
+  )
+
   it.effect("shutdown: stops dispatching, lets running work finish within the grace period, then interrupts", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()

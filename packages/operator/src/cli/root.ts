@@ -8,6 +8,7 @@ import { manifestsCommand } from "./manifests.js"
 import { renderCommand } from "./render.js"
 import { runCommand } from "./run.js"
 import { snapshotCommand } from "./snapshot.js"
+import { statusCommand } from "./status.js"
 
 export const rootCommand = Command.make("convex-operator").pipe(
   Command.withDescription("Kubernetes operator for self-hosted Convex."),
@@ -17,6 +18,7 @@ export const rootCommand = Command.make("convex-operator").pipe(
     manifestsCommand,
     renderCommand,
     adminKeyCommand,
+    statusCommand,
     snapshotCommand,
     backupCommand
   ])

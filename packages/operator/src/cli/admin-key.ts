@@ -16,6 +16,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Config, Console, Effect, Either, Encoding, Option, Redacted } from "effect"
 import { describeError } from "../shell/errors.js"
 import { ConvexInstances } from "../shell/resources.js"
+import { described } from "./help.js"
 import { kubeconfigOption, namespaceOption, withKube } from "./kube-options.js"
 import { UserError } from "./user-error.js"
 
@@ -58,7 +59,14 @@ const issue = (name: string, secretFile: Option.Option<string>, readOnly: boolea
 
 const issueCommand = Command.make("issue", { name, secretFile, readOnly }, ({ name, secretFile, readOnly }) =>
   issue(name, secretFile, readOnly)
-).pipe(Command.withDescription("Issue a Convex admin key for an instance name and INSTANCE_SECRET."))
+).pipe(
+  Command.withDescription(
+    described(
+      "Issue a Convex admin key for an instance name and INSTANCE_SECRET.",
+      "convex-operator admin-key issue --name my-app --secret-file instance-secret.txt"
+    )
+  )
+)
 
 const apiFailure = (what: string) => (error: KubeError) =>
   new UserError({
@@ -120,7 +128,14 @@ const getCommand = Command.make(
     withKube(flags, (namespace) =>
       Effect.flatMap(readAdminKey(instance, namespace), (key) => Console.log(Redacted.value(key)))
     )
-).pipe(Command.withDescription("Print the admin key of a running instance (from its generated Secret)."))
+).pipe(
+  Command.withDescription(
+    described(
+      "Print the admin key of a running instance (from its generated Secret).",
+      "convex-operator admin-key get my-app -n apps"
+    )
+  )
+)
 
 const optionalName = name.pipe(Options.optional)
 
@@ -139,6 +154,11 @@ export const adminKeyCommand = Command.make(
         )
     })
 ).pipe(
-  Command.withDescription("Admin keys: get a running instance's key, or issue one from INSTANCE_SECRET."),
+  Command.withDescription(
+    described(
+      "Admin keys: get a running instance's key, or issue one from INSTANCE_SECRET.",
+      "convex-operator admin-key get my-app -n apps"
+    )
+  ),
   Command.withSubcommands([getCommand, issueCommand])
 )

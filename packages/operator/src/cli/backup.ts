@@ -26,6 +26,7 @@ import { ConvexBackups, ConvexScheduledBackups } from "../shell/backup-resources
 import { describeError } from "../shell/errors.js"
 import { DeploymentApi } from "../snapshot/DeploymentApi.js"
 import { type ExpiryOutcome, expireRecordedExport } from "../snapshot/export-expiry.js"
+import { described } from "./help.js"
 import { kubeconfigOption, namespaceOption, withKube } from "./kube-options.js"
 import { target as backendTarget } from "./snapshot.js"
 import { UserError } from "./user-error.js"
@@ -34,11 +35,24 @@ import { UserError } from "./user-error.js"
 
 const file = Options.text("file").pipe(Options.withDescription("The snapshot ZIP."))
 const location = Options.text("location").pipe(Options.withDescription("Where the ZIP is kept (for the report)."))
-const bucket = Options.text("s3-bucket").pipe(Options.optional)
-const key = Options.text("s3-key").pipe(Options.optional)
-const region = Options.text("s3-region").pipe(Options.withDefault("us-east-1"))
-const endpoint = Options.text("s3-endpoint").pipe(Options.optional)
-const forcePathStyle = Options.boolean("s3-force-path-style")
+const bucket = Options.text("s3-bucket").pipe(Options.withDescription("The S3 bucket (S3 targets)."), Options.optional)
+const key = Options.text("s3-key").pipe(
+  Options.withDescription("The object key of the ZIP in the bucket."),
+  Options.optional
+)
+const region = Options.text("s3-region").pipe(
+  Options.withDescription("The bucket's region; default: us-east-1."),
+  Options.withDefault("us-east-1")
+)
+const endpoint = Options.text("s3-endpoint").pipe(
+  Options.withDescription("URL of an S3-compatible service; default: AWS S3."),
+  Options.optional
+)
+const forcePathStyle = Options.boolean("s3-force-path-style").pipe(
+  Options.withDescription(
+    "Address the bucket in the path (https://host/bucket/key), as most S3-compatible services need."
+  )
+)
 const terminationLog = Options.text("termination-log").pipe(
   Options.withDescription("Where the report goes for Kubernetes to read."),
   Options.withDefault("/dev/termination-log")
@@ -108,7 +122,10 @@ const storeCommand = Command.make("store", { file, location, terminationLog, exp
   )
 ).pipe(
   Command.withDescription(
-    "Backup Job step: upload the ZIP (S3 targets), expire the backend's copy, and report its size and location."
+    described(
+      "Backup Job step: upload the ZIP (S3 targets), expire the backend's copy, and report its size and location.",
+      "convex-operator backup store --file /backups/my-app.zip --location s3://backups/apps/my-app.zip --s3-bucket backups --s3-key apps/my-app.zip"
+    )
   )
 )
 
@@ -122,7 +139,14 @@ const fetchCommand = Command.make("fetch", { file, ...s3Options }, (flags) =>
       yield* Console.log(`${flags.file}: ${yield* fileSize(flags.file)} bytes`)
     })
   )
-).pipe(Command.withDescription("Restore Job step: download a snapshot ZIP from S3-compatible storage."))
+).pipe(
+  Command.withDescription(
+    described(
+      "Restore Job step: download a snapshot ZIP from S3-compatible storage.",
+      "convex-operator backup fetch --file /snapshot/restore.zip --s3-bucket backups --s3-key apps/my-app.zip"
+    )
+  )
+)
 
 const removeCommand = Command.make("remove", { file: file.pipe(Options.optional), ...s3Options }, (flags) =>
   asUserError(
@@ -138,7 +162,14 @@ const removeCommand = Command.make("remove", { file: file.pipe(Options.optional)
       yield* Console.log(`deleted ${flags.file.value}`)
     })
   )
-).pipe(Command.withDescription("Removal Job step: delete a deleted backup's ZIP (deletionPolicy Delete)."))
+).pipe(
+  Command.withDescription(
+    described(
+      "Removal Job step: delete a deleted backup's ZIP (deletionPolicy Delete).",
+      "convex-operator backup remove --s3-bucket backups --s3-key apps/my-app.zip"
+    )
+  )
+)
 
 // --- User commands ----------------------------------------------------------------------------------------------
 
@@ -189,11 +220,19 @@ const nowCommand = Command.make(
         )
       })
     )
-).pipe(Command.withDescription("Back up an instance now: creates a ConvexBackup."))
+).pipe(
+  Command.withDescription(
+    described("Back up an instance now: creates a ConvexBackup.", "convex-operator backup now my-app -n apps")
+  )
+)
 
-const allNamespaces = Options.boolean("all-namespaces").pipe(Options.withAlias("A"))
+const allNamespaces = Options.boolean("all-namespaces").pipe(
+  Options.withAlias("A"),
+  Options.withDescription("List the backups of every namespace.")
+)
 const output = Options.choice("output", ["table", "json", "yaml"]).pipe(
   Options.withAlias("o"),
+  Options.withDescription("Output format: table (default), json or yaml."),
   Options.withDefault("table" as const)
 )
 
@@ -260,9 +299,18 @@ const listCommand = Command.make(
         yield* Console.log(backupTable(items, allNamespaces, yield* Clock.currentTimeMillis))
       })
     )
-).pipe(Command.withDescription("List ConvexBackups (-n ns, -A for all namespaces, -o json|yaml)."))
+).pipe(
+  Command.withDescription(
+    described("List ConvexBackups (-n ns, -A for all namespaces, -o json|yaml).", "convex-operator backup list -A")
+  )
+)
 
 export const backupCommand = Command.make("backup").pipe(
-  Command.withDescription("Backups: now, list; store and fetch are the steps of backup and restore Jobs."),
+  Command.withDescription(
+    described(
+      "Backups: now, list; store, fetch and remove are the steps of backup, restore and removal Jobs.",
+      "convex-operator backup now my-app -n apps"
+    )
+  ),
   Command.withSubcommands([nowCommand, listCommand, storeCommand, fetchCommand, removeCommand])
 )

@@ -10,6 +10,7 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { defaultImage, installObjects, installYaml, invalidImage, yamlDocuments } from "../manifests.js"
+import { described } from "./help.js"
 import { UserError } from "./user-error.js"
 
 const image = Options.text("image").pipe(
@@ -35,6 +36,9 @@ export const manifestsCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Print the operator's installation as YAML: CRDs, Namespace, RBAC and Deployment (pipe to kubectl apply --server-side -f -)."
+    described(
+      "Print the operator's installation as YAML: CRDs, Namespace, RBAC and Deployment.",
+      "convex-operator manifests | kubectl apply --server-side -f -"
+    )
   )
 )

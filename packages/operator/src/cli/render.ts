@@ -10,6 +10,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { parseAllDocuments } from "yaml"
 import { yamlDocuments } from "../manifests.js"
+import { described } from "./help.js"
 import { UserError } from "./user-error.js"
 
 export interface RenderOptions {
@@ -83,6 +84,9 @@ export const renderCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Print every object the operator would create for the ConvexInstances in a file (generated secrets as placeholders)."
+    described(
+      "Print every object the operator would create for the ConvexInstances in a file (generated secrets as placeholders).",
+      "convex-operator render -f examples/hello-world.yaml -n apps"
+    )
   )
 )

@@ -12,27 +12,34 @@ import { Config, Duration, Effect, Layer, Logger, LogLevel, Option } from "effec
 import { startOperator } from "../app/operator.js"
 import { collectInstanceMetrics, instanceMetricsSource } from "../monitoring/collector.js"
 import { countingKubeClient } from "../shell/counting.js"
+import { described } from "./help.js"
 import { kubeConfigSource, kubeconfigOption, userAgent } from "./kube-options.js"
 import { rateLimitOf, tuningOptions } from "./tuning.js"
 import { UserError } from "./user-error.js"
 
 const namespaces = Options.text("namespaces").pipe(
-  Options.withDescription("Comma-separated namespaces to watch; empty (default) watches all namespaces."),
+  Options.withDescription(
+    "Comma-separated namespaces to watch; empty (default) watches all namespaces (env WATCH_NAMESPACES)."
+  ),
   Options.withFallbackConfig(Config.string("WATCH_NAMESPACES")),
   Options.withDefault("")
 )
 const metricsAddress = Options.text("metrics-bind-address").pipe(
-  Options.withDescription("host:port of /metrics; '0' disables it."),
+  Options.withDescription("host:port of /metrics; '0' disables it; default: 0.0.0.0:8080 (env METRICS_BIND_ADDRESS)."),
   Options.withFallbackConfig(Config.string("METRICS_BIND_ADDRESS")),
   Options.withDefault("0.0.0.0:8080")
 )
 const probeAddress = Options.text("health-probe-bind-address").pipe(
-  Options.withDescription("host:port of /healthz and /readyz; '0' disables them."),
+  Options.withDescription(
+    "host:port of /healthz and /readyz; '0' disables them; default: 0.0.0.0:8081 (env HEALTH_PROBE_BIND_ADDRESS)."
+  ),
   Options.withFallbackConfig(Config.string("HEALTH_PROBE_BIND_ADDRESS")),
   Options.withDefault("0.0.0.0:8081")
 )
 const leaderElect = Options.boolean("leader-elect").pipe(
-  Options.withDescription("Run only while holding the Lease convex-operator-leader (for more than one replica)."),
+  Options.withDescription(
+    "Run only while holding the Lease convex-operator-leader, for more than one replica (env LEADER_ELECT)."
+  ),
   Options.withFallbackConfig(Config.boolean("LEADER_ELECT"))
 )
 const leaseNamespace = Options.text("leader-election-namespace").pipe(
@@ -41,23 +48,28 @@ const leaseNamespace = Options.text("leader-election-namespace").pipe(
   Options.withDefault("default")
 )
 const logLevel = Options.choice("log-level", ["debug", "info", "warning", "error"]).pipe(
+  Options.withDescription("Least severe log level written; default: info (env LOG_LEVEL)."),
   Options.withFallbackConfig(Config.literal("debug", "info", "warning", "error")("LOG_LEVEL")),
   Options.withDefault("info" as const)
 )
 const logFormat = Options.choice("log-format", ["auto", "json", "text"]).pipe(
-  Options.withDescription("auto: readable text in a terminal, JSON otherwise (in a cluster)."),
+  Options.withDescription(
+    "auto (default): readable text in a terminal, JSON otherwise, as in a cluster (env LOG_FORMAT)."
+  ),
   Options.withFallbackConfig(Config.literal("auto", "json", "text")("LOG_FORMAT")),
   Options.withDefault("auto" as const)
 )
 const operatorImage = Options.text("operator-image").pipe(
-  Options.withDescription("The operator's own image, run by snapshot Jobs."),
+  Options.withDescription(
+    "The operator's own image, which snapshot, backup and restore Jobs run (env OPERATOR_IMAGE)."
+  ),
   Options.withFallbackConfig(Config.string("OPERATOR_IMAGE")),
   Options.withDefault("ghcr.io/icod-de/convex-operator:latest")
 )
 
 const watchIdleTimeout = Options.integer("watch-idle-timeout").pipe(
   Options.withDescription(
-    "Seconds a watch may stay silent (no event, no bookmark) before it is dropped and resumed; the apiserver sends a bookmark about every minute."
+    "Seconds a watch may stay silent (no event, no bookmark) before it is dropped and resumed; the apiserver sends a bookmark about every minute. Default: 300 (env WATCH_IDLE_TIMEOUT)."
   ),
   Options.withFallbackConfig(Config.integer("WATCH_IDLE_TIMEOUT")),
   Options.withDefault(300)
@@ -191,4 +203,11 @@ export const runCommand = Command.make(
       Effect.provide(json ? Logger.json : Logger.pretty)
     )
   }
-).pipe(Command.withDescription("Run the operator: reconcile ConvexInstances until SIGTERM/SIGINT."))
+).pipe(
+  Command.withDescription(
+    described(
+      "Run the operator: reconcile ConvexInstances until SIGTERM/SIGINT.",
+      "convex-operator run --namespaces apps,staging --log-format text"
+    )
+  )
+)

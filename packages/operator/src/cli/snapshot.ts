@@ -12,6 +12,7 @@ import { ConvexCli, type ConvexTarget } from "../snapshot/ConvexCli.js"
 import { DeploymentApi } from "../snapshot/DeploymentApi.js"
 import { recordExport } from "../snapshot/export-expiry.js"
 import { exportSnapshot, importSnapshot, restoreEnv, saveEnv } from "../snapshot/operations.js"
+import { described } from "./help.js"
 import { kubeConfigSource, kubeconfigOption, userAgent } from "./kube-options.js"
 import { UserError } from "./user-error.js"
 
@@ -98,10 +99,22 @@ const exportCommand = Command.make("export", { path, includeFileStorage, record 
       if (Option.isSome(flags.record)) yield* recordExport(flags.record.value, cliStderr)
     })
   )
-).pipe(Command.withDescription("Export the deployment to a ZIP (convex export)."))
+).pipe(
+  Command.withDescription(
+    described(
+      "Export the deployment to a ZIP (convex export).",
+      "convex-operator snapshot export --path /snapshot/before.zip --include-file-storage"
+    )
+  )
+)
 
 const importCommand = Command.make("import", { path, replaceAll }, (flags) => withCli(importSnapshot(flags))).pipe(
-  Command.withDescription("Import a ZIP into the deployment (convex import -y).")
+  Command.withDescription(
+    described(
+      "Import a ZIP into the deployment (convex import -y).",
+      "convex-operator snapshot import --path /snapshot/before.zip --replace-all"
+    )
+  )
 )
 
 const envSaveCommand = Command.make("env-save", { secret, namespace, kubeconfig: kubeconfigOption }, (flags) =>
@@ -109,16 +122,33 @@ const envSaveCommand = Command.make("env-save", { secret, namespace, kubeconfig:
     Effect.asVoid
   )
 ).pipe(
-  Command.withDescription("Save the deployment's environment variables (as convex env list reads them) to a Secret.")
+  Command.withDescription(
+    described(
+      "Save the deployment's environment variables (as convex env list reads them) to a Secret.",
+      "convex-operator snapshot env-save --secret my-app-saved-env --namespace apps"
+    )
+  )
 )
 
 const envRestoreCommand = Command.make("env-restore", { secret, namespace, kubeconfig: kubeconfigOption }, (flags) =>
   withKube(restoreEnv({ name: flags.secret, namespace: resolveNamespace(flags.namespace) }), flags.kubeconfig).pipe(
     Effect.asVoid
   )
-).pipe(Command.withDescription("Set every variable saved in a Secret on the deployment (convex env set)."))
+).pipe(
+  Command.withDescription(
+    described(
+      "Set every variable saved in a Secret on the deployment (convex env set).",
+      "convex-operator snapshot env-restore --secret my-app-saved-env --namespace apps"
+    )
+  )
+)
 
 export const snapshotCommand = Command.make("snapshot").pipe(
-  Command.withDescription("Snapshot steps of upgrades, run in Jobs: export, import, env-save, env-restore."),
+  Command.withDescription(
+    described(
+      "Snapshot steps of upgrades, run in Jobs: export, import, env-save, env-restore.",
+      "convex-operator snapshot export --path /snapshot/before.zip --include-file-storage"
+    )
+  ),
   Command.withSubcommands([exportCommand, importCommand, envSaveCommand, envRestoreCommand])
 )

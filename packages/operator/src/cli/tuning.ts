@@ -18,7 +18,7 @@ export const tuningDefaults = {
 
 const integer = (name: string, env: string, fallback: number, description: string) =>
   Options.integer(name).pipe(
-    Options.withDescription(description),
+    Options.withDescription(`${description} Default: ${fallback} (env ${env}).`),
     Options.withFallbackConfig(Config.integer(env)),
     Options.withDefault(fallback)
   )

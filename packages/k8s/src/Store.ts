@@ -168,3 +168,33 @@ export const indexers = {
       .filter((ref) => ref.controller === true)
       .map((ref) => (object.metadata.namespace === undefined ? ref.name : `${object.metadata.namespace}/${ref.name}`))
 }
+
+/**
+ * One read-only view of several Stores of the same kind that hold disjoint keys (e.g. one per watched namespace):
+ * reads look in each, lists and index lookups concatenate, and it is ready once every part is.
+ */
+export const union = <A>(stores: ReadonlyArray<Store<A>>): Store<A> => {
+  if (stores.length === 1) return stores[0]!
+  const unsafeGet = (key: ObjectKey): A | undefined => {
+    for (const store of stores) {
+      const object = store.unsafeGet(key)
+      if (object !== undefined) return object
+    }
+    return undefined
+  }
+  const unsafeList = () => stores.flatMap((store) => store.unsafeList())
+  const unsafeByIndex = (name: string, value: string) => stores.flatMap((store) => store.unsafeByIndex(name, value))
+  return {
+    get: (key) => Effect.sync(() => Option.fromNullable(unsafeGet(key))),
+    list: Effect.sync(unsafeList),
+    byIndex: (name, value) => Effect.sync(() => unsafeByIndex(name, value)),
+    ready: Effect.all(
+      stores.map((store) => store.ready),
+      { discard: true }
+    ),
+    isReady: Effect.map(Effect.all(stores.map((store) => store.isReady)), (flags) => flags.every(Boolean)),
+    unsafeGet,
+    unsafeList,
+    unsafeByIndex
+  }
+}

@@ -8,7 +8,15 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { crds } from "@convex-operator/core"
-import { defaultImage, install, leaderElectionRules, managerDeployment, operatorRules } from "convex-operator"
+import {
+  defaultImage,
+  grafanaDashboard,
+  install,
+  leaderElectionRules,
+  managerDeployment,
+  operatorRules,
+  prometheusRuleSpec
+} from "convex-operator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { ensureHelm } from "../image/helm.js"
@@ -59,7 +67,7 @@ const helm = (args: ReadonlyArray<string>): string => {
 
 type KubeObject = {
   readonly kind: string
-  readonly metadata: { readonly name: string; readonly namespace?: string }
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string> }
   readonly [key: string]: unknown
 }
 const render = (...values: ReadonlyArray<string>): ReadonlyArray<KubeObject> =>
@@ -136,6 +144,38 @@ describe("the Helm chart", () => {
     expect(find(monitored, "ServiceMonitor").map((monitor) => monitor.spec)).toEqual([
       expect.objectContaining({ endpoints: [expect.objectContaining({ port: "metrics", path: "/metrics" })] })
     ])
+  })
+
+  it("monitoring.enabled=true lints and renders the PrometheusRule and the Grafana dashboard ConfigMap", () => {
+    expect(helm(["lint", "--strict", chart, "--set", "monitoring.enabled=true"])).toContain("0 chart(s) failed")
+    const plain = render()
+    expect(find(plain, "PrometheusRule")).toEqual([])
+    expect(find(plain, "ConfigMap")).toEqual([])
+    const objects = render(
+      "--set",
+      "monitoring.enabled=true",
+      "--set",
+      "monitoring.prometheusRule.labels.release=kube-prometheus-stack",
+      "--set",
+      "metrics.serviceMonitor.enabled=true"
+    )
+    const rules = find(objects, "PrometheusRule")
+    expect(rules.map((rule) => [rule.metadata.namespace, rule.metadata.labels?.release])).toEqual([
+      [install.namespace, "kube-prometheus-stack"]
+    ])
+    // The rules pass through helm untouched: Prometheus' own {{ $labels.… }} templates included.
+    expect(rules[0]?.spec).toEqual(JSON.parse(JSON.stringify(prometheusRuleSpec())))
+    const dashboards = find(objects, "ConfigMap")
+    expect(dashboards.map((map) => map.metadata.labels?.grafana_dashboard)).toEqual(["1"])
+    const json = (dashboards[0]?.data as Record<string, string> | undefined)?.["convex-operator.json"] ?? ""
+    expect(JSON.parse(json)).toEqual(grafanaDashboard())
+    // The per-instance series carry the instance's namespace, which Prometheus keeps only with honorLabels.
+    expect(find(objects, "ServiceMonitor").map((monitor) => monitor.spec)).toEqual([
+      expect.objectContaining({ endpoints: [expect.objectContaining({ honorLabels: true })] })
+    ])
+    expect(() => render("--set", "monitoring.enabled=true", "--set", "metrics.enabled=false")).toThrow(
+      /monitoring.enabled needs metrics.enabled/
+    )
   })
 
   it("helm install: the operator pod becomes Ready; helm uninstall, then the CRD and namespace, remove everything", async () => {

@@ -9,6 +9,7 @@ const s3 = (extra: object) => ({
   backend: { db: { engine: "postgres", secretRef: "pg", urlKey: "url" }, s3: extra }
 })
 const restoreS3 = { bucket: "backups", key: "prod/app/a.zip", secretRef: { name: "s3" } }
+const restoreDeployment = { url: "http://old-convex:3210", adminKeySecretRef: { name: "old-admin" } }
 const net = (extra: object) => ({ ...valid, networking: { host: "api.example.com", ...extra } })
 const securityPod = (pod: object) => ({ ...valid, backend: { security: { pod } } })
 
@@ -83,6 +84,32 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
     "a restore location with caKey but no CA object",
     { ...valid, restore: { from: { s3: { ...restoreS3, caKey: "ca.pem" } } } },
     "spec.restore.from.s3.caKey"
+  ],
+  [
+    "a restore from a live deployment and a backup",
+    { ...valid, restore: { from: { backup: "b", deployment: restoreDeployment } } },
+    "spec.restore.from"
+  ],
+  ["a restore from nothing", { ...valid, restore: { from: {} } }, "spec.restore.from"],
+  [
+    "a live deployment URL without a scheme",
+    { ...valid, restore: { from: { deployment: { ...restoreDeployment, url: "old-convex:3210" } } } },
+    "spec.restore.from.deployment.url"
+  ],
+  [
+    "a live deployment without its admin key Secret",
+    { ...valid, restore: { from: { deployment: { url: restoreDeployment.url } } } },
+    "spec.restore.from.deployment.adminKeySecretRef"
+  ],
+  [
+    "an instance secret Secret that is no object name",
+    { ...valid, backend: { instanceSecretRef: { name: "Old_Secret" } } },
+    "spec.backend.instanceSecretRef.name"
+  ],
+  [
+    "an instance secret key that is no Secret key",
+    { ...valid, backend: { instanceSecretRef: { name: "old", key: "INSTANCE SECRET" } } },
+    "spec.backend.instanceSecretRef.key"
   ],
   ["S3 without a Secret", s3({ enabled: true }), "spec.backend.s3.secretRef"],
   [

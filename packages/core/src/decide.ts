@@ -22,6 +22,7 @@ import { applyConditions, type ConditionState, findCondition, formatTime } from 
 import { type DatabaseHolder, databaseInUseProblem } from "./internal/status/database-conflicts.js"
 import { endpointsOf } from "./internal/status/endpoints.js"
 import type { DecidedEvent } from "./internal/status/events.js"
+import { referencedInstanceSecret } from "./internal/status/instance-secret-ref.js"
 import { pausedStatus, resumedConditions } from "./internal/status/paused.js"
 import { phaseOf } from "./internal/status/phase.js"
 import { proxySettingsCondition } from "./internal/status/proxy-settings.js"
@@ -234,9 +235,11 @@ export const decide = (
       : [{ ...databaseInUseProblem(observed.databaseInUse), blocking: true }])
   ]
   const holdBackend = problems.some((problem) => problem.blocking)
+  const referenced = referencedInstanceSecret(instance, index)
   const secrets: GeneratedSecrets = decideGeneratedSecrets({
     instanceName: convexInstanceName(instance),
     observed: index.secretData(names.secrets),
+    referenced: referenced._tag === "Valid" ? referenced.instanceSecret : undefined,
     entropy: observed.entropy,
     now
   })

@@ -11,6 +11,7 @@
 import type { ConvexInstance } from "./api/index.js"
 import { decide, type Observed } from "./decide.js"
 import { instanceReferences } from "./internal/status/references.js"
+import { convexInstanceName } from "./render/backend-env.js"
 import { caBundles } from "./render/ca-bundles.js"
 import { childNames, secretKeys } from "./render/names.js"
 import { s3ConfigMapName } from "./render/s3.js"
@@ -64,6 +65,9 @@ const referencedKeys = (instance: ConvexInstance) => {
   }
   const tls = instance.spec.networking?.tlsSecretRef
   for (const key of ["tls.crt", "tls.key"]) add(secrets, tls, key)
+  const instanceSecret = instance.spec.backend.instanceSecretRef
+  add(secrets, instanceSecret?.name, instanceSecret?.key)
+  add(secrets, instanceSecret?.name, instanceSecret?.nameKey)
   for (const bundle of caBundles(instance))
     add(bundle.kind === "Secret" ? secrets : configMaps, bundle.name, bundle.key)
   return { secrets, configMaps }
@@ -82,10 +86,16 @@ const referencedStandIns = (instance: ConvexInstance, namespace: string): Observ
     bundles.some((bundle) => bundle.kind === kind && bundle.name === name && bundle.key === key)
       ? `-----BEGIN CERTIFICATE-----\n<${kind} ${name} key ${key}>\n-----END CERTIFICATE-----\n`
       : `<${kind} ${name} key ${key}>`
+  const instanceSecret = instance.spec.backend.instanceSecretRef
   const secretValue = (name: string, key: string) =>
     db.engine !== "sqlite" && name === db.secretRef && key === db.urlKey
       ? `${db.engine}://user:password@database:${db.engine === "postgres" ? 5432 : 3306}`
-      : standIn("Secret", name, key)
+      : // An existing instance secret stand-in has the shape Convex accepts (and prints as <generated> where copied).
+        name === instanceSecret?.name && key === instanceSecret.key
+        ? "0".repeat(64)
+        : name === instanceSecret?.name && key === instanceSecret.nameKey
+          ? convexInstanceName(instance)
+          : standIn("Secret", name, key)
   return [
     ...[...secrets].map(([name, keys]) => ({
       apiVersion: "v1",

@@ -1,24 +1,51 @@
 /**
- * `ConvexInstance.spec.restore` and `status.restore`: a new instance that starts from a backup. The snapshot is
- * imported with `--replace-all` once, after the new backend is ready and before the instance reports Ready. A failed
- * import is retried once for each new value of the `convex.icod.de/retry-restore` annotation.
+ * `ConvexInstance.spec.restore` and `status.restore`: a new instance that starts from a backup, or from a live
+ * deployment that is moved in (exported by the restore Job first). The snapshot is imported with `--replace-all`
+ * once, after the new backend is ready and before the instance reports Ready. A failed import is retried once for
+ * each new value of the `convex.icod.de/retry-restore` annotation.
  *
  * @module
  */
 import { Schema } from "effect"
-import { crdExtra, crossField, doc, optional } from "./annotations.js"
+import { crdExtra, crossField, doc, optional, withDefault } from "./annotations.js"
 import { S3Location } from "./backup-target.js"
-import { Int32, ObjectName } from "./primitives.js"
+import { DataKey, HttpUrl, Int32, ObjectName } from "./primitives.js"
+
+/** A live Convex deployment to export from (a deployment moved in): its URL and a Secret with its admin key. */
+export const DeploymentSource = Schema.Struct({
+  url: HttpUrl.pipe(
+    doc(
+      "The deployment's API URL as the restore Job reaches it (for example https://convex.example.com or " +
+        "http://convex-backend.old.svc:3210)."
+    )
+  ),
+  adminKeySecretRef: Schema.Struct({
+    name: ObjectName.pipe(
+      doc("Secret in this namespace holding the deployment's admin key. The operator only reads it.")
+    ),
+    key: withDefault(DataKey.pipe(doc("Key of the admin key. Defaults to ADMIN_KEY.")), "ADMIN_KEY")
+  }).pipe(doc("The admin key of the deployment, passed to the Job from this Secret only (never on a command line)."))
+}).pipe(
+  doc(
+    "Export a live deployment (with file storage) and import it here: the restore Job runs convex export against " +
+      "url, then convex import --replace-all into this instance."
+  )
+)
+export type DeploymentSource = typeof DeploymentSource.Type
+
+const sourceCount = (from: { readonly backup?: unknown; readonly s3?: unknown; readonly deployment?: unknown }) =>
+  [from.backup, from.s3, from.deployment].filter((source) => source !== undefined).length
 
 export const RestoreSource = crossField(
   Schema.Struct({
     backup: optional(ObjectName.pipe(doc("A Completed ConvexBackup in this namespace."))),
-    s3: optional(S3Location)
-  }).pipe(doc("The snapshot to start from: a ConvexBackup, or a ZIP in a bucket (exactly one).")),
+    s3: optional(S3Location),
+    deployment: optional(DeploymentSource)
+  }).pipe(doc("The snapshot to start from: a ConvexBackup, a ZIP in a bucket, or a live deployment (exactly one).")),
   {
-    check: (from) => (from.backup === undefined) !== (from.s3 === undefined),
-    rule: "has(self.backup) != has(self.s3)",
-    message: "set exactly one of backup or s3",
+    check: (from) => sourceCount(from) === 1,
+    rule: "(has(self.backup) ? 1 : 0) + (has(self.s3) ? 1 : 0) + (has(self.deployment) ? 1 : 0) == 1",
+    message: "set exactly one of backup, s3 or deployment",
     reason: "FieldValueInvalid"
   }
 )
@@ -53,7 +80,7 @@ export const RestoreStatus = Schema.Struct({
         "convex.icod.de/retry-restore annotation gets a new value)."
     )
   ),
-  source: Schema.String.pipe(doc("What was restored: backup/<name> or s3://<bucket>/<key>.")),
+  source: Schema.String.pipe(doc("What was restored: backup/<name>, s3://<bucket>/<key> or deployment/<url host>.")),
   job: optional(Schema.String.pipe(doc("The import Job."))),
   attempt: optional(
     Int32.pipe(Schema.greaterThanOrEqualTo(1), doc("The attempt the import Job runs (1 when absent; a retry adds 1)."))

@@ -8,6 +8,7 @@ import { Schema } from "effect"
 import { crdExtra, crossField, doc, optional, withDefault } from "./annotations.js"
 import { BackupTarget } from "./backup-target.js"
 import { caBundleChecks } from "./ca-bundle.js"
+import { InstanceSecretRef } from "./instance-secret-ref.js"
 import { EnvVar, PodSecurityContext, ResourceRequirements, SecurityContext } from "./kube.js"
 import {
   AnnotationMap,
@@ -51,7 +52,7 @@ const BackendEnvVar = crossField(EnvVar, {
   check: (env) => !(operatorOwnedEnv as ReadonlyArray<string>).includes(env.name),
   rule: `!(self.name in [${operatorOwnedEnv.map((name) => `'${name}'`).join(", ")}])`,
   message:
-    "INSTANCE_NAME and INSTANCE_SECRET are set by the operator (the admin key is derived from them): remove this entry; the instance secret lives in the generated Secret <name>-convex-secrets",
+    "INSTANCE_NAME and INSTANCE_SECRET are set by the operator (the admin key is derived from them): remove this entry; the instance secret lives in the generated Secret <name>-convex-secrets (to keep an existing one, name its Secret in backend.instanceSecretRef)",
   fieldPath: ".name",
   reason: "FieldValueForbidden"
 })
@@ -352,6 +353,7 @@ export const BackendSpec = crossField(
     image: optional(ImageRef.pipe(doc("Backend image. Defaults to ghcr.io/get-convex/convex-backend:<spec.version>."))),
     resources: optional(Resources),
     db: withDefault(BackendDatabaseSpec, {}),
+    instanceSecretRef: optional(InstanceSecretRef),
     storage: withDefault(BackendStorageSpec.pipe(doc("Where the backend keeps /convex/data.")), {}),
     s3: withDefault(BackendS3Spec, {}),
     telemetry: withDefault(

@@ -10,6 +10,9 @@
  * instance's reconciler deletes it, and the next attempt's Job is created once it is gone. `--replace-all` makes an
  * attempt after a partial import start from nothing again.
  *
+ * A live deployment (`spec.restore.from.deployment`) is exported by the same Job before the import, with its admin
+ * key from the user's Secret (checked before the Job is created, like an S3 location's credentials).
+ *
  * An S3 location in the spec (`spec.restore.from.s3`) is checked before its Job is created: while its credentials
  * Secret or a key of it, or its CA bundle object or key, is missing, the restore waits (`Pending`) with a message
  * naming the field; the instance's reconciler watches those objects by name (`instanceReferences`) until the
@@ -60,11 +63,23 @@ const sourceOf = (
   observed: (kind: string, name: string) => KubeObject | undefined
 ): { readonly from: RestoreFrom; readonly label: string } | { readonly waiting: string } => {
   const from = instance.spec.restore?.from
+  if (from?.deployment !== undefined) {
+    return { from: { _tag: "deployment", deployment: from.deployment }, label: deploymentLabel(from.deployment.url) }
+  }
   if (from?.s3 !== undefined) {
     return { from: { _tag: "s3", location: from.s3 }, label: `s3://${from.s3.bucket}/${from.s3.key}` }
   }
   const name = from?.backup ?? ""
   return backupSource(name, observed("ConvexBackup", name))
+}
+
+/** `deployment/<host>` of a live deployment's URL (its path, if any, and never a credential). */
+export const deploymentLabel = (url: string): string => {
+  try {
+    return `deployment/${new URL(url).host}`
+  } catch {
+    return "deployment/(invalid url)"
+  }
 }
 
 /** The data of an observed Secret (decoded) or ConfigMap, or undefined when it was not observed. */
@@ -83,6 +98,18 @@ const restoreLocationProblem = (
   instance: ConvexInstance,
   observed: (kind: string, name: string) => KubeObject | undefined
 ): string | undefined => {
+  const deployment = instance.spec.restore?.from.deployment
+  if (deployment !== undefined) {
+    const { name, key } = deployment.adminKeySecretRef
+    const data = dataOf(observed, "Secret", name)
+    if (data === undefined) {
+      return `spec.restore.from.deployment.adminKeySecretRef: Secret "${name}" does not exist; create it with the old deployment's admin key under key "${key}"`
+    }
+    if ((data[key] ?? "").trim() === "") {
+      return `spec.restore.from.deployment.adminKeySecretRef.key: Secret "${name}" has no key "${key}" (or its value is empty)`
+    }
+    return undefined
+  }
   const s3 = instance.spec.restore?.from.s3
   if (s3 === undefined) return undefined
   const { name, accessKeyIdKey, secretAccessKeyKey } = s3.secretRef

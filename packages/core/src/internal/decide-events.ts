@@ -31,6 +31,13 @@ export const decisionEvents = (input: DecisionEventsInput): ReadonlyArray<Decide
       action: "Generate",
       message: `Secret "${names.secrets}" key "${secretKeys.instanceSecret}" was missing or invalid: a new instance secret was generated, which revokes every admin key issued before; a new admin key was issued`
     })
+  } else if (input.secretChange === "InstanceSecretAdopted") {
+    events.push({
+      type: "Normal",
+      reason: "InstanceSecretAdopted",
+      action: "Generate",
+      message: `copied the instance secret from Secret "${spec.backend.instanceSecretRef?.name ?? ""}" (spec.backend.instanceSecretRef) into Secret "${names.secrets}" and issued an admin key with it`
+    })
   } else if (input.secretChange === "AdminKeyIssued") {
     events.push({
       type: "Normal",

@@ -7,7 +7,8 @@
  *   bucket (S3 targets), expires the backend's own copy of the export (else every backup would leave a full ZIP in
  *   the backend's storage for 14 days plus MAX_EXPIRED_SNAPSHOT_AGE_DAYS), and reports the ZIP's size and location
  *   as its termination message;
- * - restore: `backup fetch` downloads the ZIP from a bucket (S3 sources only), then `snapshot import
+ * - restore: `backup fetch` downloads the ZIP from a bucket (S3 sources only), or `snapshot export` exports a live
+ *   deployment (a deployment moved in, with its admin key from the user's Secret), then `snapshot import
  *   --replace-all` loads it into the new instance.
  *
  * A target or location that names a private CA gets it mounted in `store`, `remove` and `fetch`, the containers
@@ -18,7 +19,14 @@
  *
  * @module
  */
-import type { EnvVar, OwnerReference, PvcBackupTarget, S3BackupTarget, S3Location } from "../api/index.js"
+import type {
+  DeploymentSource,
+  EnvVar,
+  OwnerReference,
+  PvcBackupTarget,
+  S3BackupTarget,
+  S3Location
+} from "../api/index.js"
 import type { RenderContext } from "./context.js"
 import { shortHash } from "./hash.js"
 import { type JobCa, jobCa } from "./job-ca.js"
@@ -346,10 +354,20 @@ export const renderBackupClaim = (
   }
 })
 
-/** Where a restore reads its snapshot: a file on a backup claim, or an object in a bucket. */
+/** Where a restore reads its snapshot: a file on a backup claim, an object in a bucket, or a live deployment. */
 export type RestoreFrom =
   | { readonly _tag: "pvc"; readonly claim: string; readonly file: string }
   | { readonly _tag: "s3"; readonly location: S3Location }
+  | { readonly _tag: "deployment"; readonly deployment: DeploymentSource }
+
+/** The environment of `snapshot export` against a live deployment: its URL, its admin key from the user's Secret. */
+const deploymentEnv = (deployment: DeploymentSource): ReadonlyArray<EnvVar> => [
+  { name: "CONVEX_SELF_HOSTED_URL", value: deployment.url },
+  {
+    name: "CONVEX_SELF_HOSTED_ADMIN_KEY",
+    valueFrom: { secretKeyRef: { name: deployment.adminKeySecretRef.name, key: deployment.adminKeySecretRef.key } }
+  }
+]
 
 /** The restore (import) Job of an instance: `<instance>-restore`, owned by the instance. */
 export const restoreJobName = (instance: string): string => boundedName(instance, "-restore")
@@ -372,6 +390,20 @@ export const renderRestoreJob = (
       ownerReferences,
       { name: "backups", persistentVolumeClaim: { claimName: from.claim } },
       [],
+      importer,
+      options
+    )
+  }
+  if (from._tag === "deployment") {
+    // The export of the old deployment goes to the Job's scratch volume; the import reads it from there.
+    const exporter = container(target, "export", snapshotExportArgs(file), deploymentEnv(from.deployment))
+    return job(
+      name,
+      target.namespace,
+      labels,
+      ownerReferences,
+      { name: "backups", emptyDir: {} },
+      [exporter],
       importer,
       options
     )

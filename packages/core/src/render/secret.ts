@@ -3,6 +3,8 @@
  * Core decides its content; randomness is passed in (pre-drawn from the `SecretGenerator`), so the decision is
  * deterministic. An existing valid pair is never replaced; a missing or invalid admin key is reissued without
  * touching a valid secret; a missing or invalid secret is generated anew, which forces a new admin key.
+ * With `spec.backend.instanceSecretRef`, the secret is copied from the user's Secret instead (that Secret is only
+ * read), and the admin key is kept or issued with it.
  *
  * @module
  */
@@ -48,6 +50,11 @@ export type SecretChange =
   | "AdminKeyIssued"
   /** The instance secret was invalid: a new one was generated, and with it a new admin key. */
   | "InstanceSecretRegenerated"
+  /**
+   * The instance secret was taken from `spec.backend.instanceSecretRef` (it was absent or differed here), and an
+   * admin key was issued with it.
+   */
+  | "InstanceSecretAdopted"
 
 /** The content of the generated Secret. */
 export interface GeneratedSecrets {
@@ -62,6 +69,11 @@ export interface GeneratedSecretsInput {
   readonly instanceName: string
   /** The decoded data of the observed Secret, if any. */
   readonly observed: Readonly<Record<string, string>> | undefined
+  /**
+   * A valid instance secret from the user's Secret (`spec.backend.instanceSecretRef`): it is used instead of the
+   * observed or a generated one. Undefined when there is no reference or it cannot be used (the backend is held).
+   */
+  readonly referenced?: string | undefined
   readonly entropy: Entropy
   readonly now: Date
 }
@@ -73,10 +85,11 @@ export interface GeneratedSecretsInput {
 export const decideGeneratedSecrets = (input: GeneratedSecretsInput): GeneratedSecrets => {
   const oldSecret = input.observed?.[secretKeys.instanceSecret]
   const oldKey = input.observed?.[secretKeys.adminKey]
-  const secretValid = oldSecret !== undefined && isValidInstanceSecret(oldSecret)
-  const instanceSecret = secretValid
-    ? oldSecret
-    : Either.getOrThrow(instanceSecretFromBytes(input.entropy.instanceSecret))
+  const adopted = input.referenced !== undefined && input.referenced !== oldSecret
+  const secretValid = !adopted && oldSecret !== undefined && isValidInstanceSecret(oldSecret)
+  const instanceSecret =
+    input.referenced ??
+    (secretValid ? oldSecret : Either.getOrThrow(instanceSecretFromBytes(input.entropy.instanceSecret)))
   if (secretValid && oldKey !== undefined && Either.isRight(checkAdminKey(oldKey, input.instanceName, oldSecret))) {
     return { instanceSecret, adminKey: oldKey, change: "Kept" }
   }
@@ -88,11 +101,13 @@ export const decideGeneratedSecrets = (input: GeneratedSecretsInput): GeneratedS
       nonce: input.entropy.adminKeyNonce
     })
   )
-  const change: SecretChange = secretValid
-    ? "AdminKeyIssued"
-    : oldSecret === undefined && oldKey === undefined
-      ? "Generated"
-      : "InstanceSecretRegenerated"
+  const change: SecretChange = adopted
+    ? "InstanceSecretAdopted"
+    : secretValid
+      ? "AdminKeyIssued"
+      : oldSecret === undefined && oldKey === undefined
+        ? "Generated"
+        : "InstanceSecretRegenerated"
   return { instanceSecret, adminKey, change }
 }
 

@@ -39,6 +39,10 @@ const referencedSecrets = (spec: ConvexInstanceSpec, present: ReadonlyArray<bool
   add(s3.caSecretRef, s3.caKey ?? "ca.crt", pem)
   add(spec.networking?.tlsSecretRef, "tls.crt")
   add(spec.networking?.tlsSecretRef, "tls.key")
+  // An existing instance secret (64 hex characters), and the instance name it was used with.
+  const { instanceSecretRef } = spec.backend
+  add(instanceSecretRef?.name, instanceSecretRef?.key, "5e".repeat(32))
+  add(instanceSecretRef?.name, instanceSecretRef?.nameKey, db.databaseName?.replaceAll("_", "-") ?? "demo")
   return [...byName]
     .filter((_, index) => present[index % Math.max(1, present.length)] !== false)
     .map(([name, data]) => secret(name, data))
@@ -46,7 +50,7 @@ const referencedSecrets = (spec: ConvexInstanceSpec, present: ReadonlyArray<bool
 
 /**
  * The spec with every reference satisfiable by `referencedSecrets`: no env refs, S3 with a bucket and a region, CA
- * bundles in Secrets only.
+ * bundles in Secrets only, an existing instance secret in a Secret of its own.
  */
 const healthy = (spec: ConvexInstanceSpec): ConvexInstanceSpec => {
   const { s3 } = spec.backend
@@ -58,10 +62,15 @@ const healthy = (spec: ConvexInstanceSpec): ConvexInstanceSpec => {
     ...rest
   } = s3
   const { caConfigMapRef: _dbCa, ...db } = spec.backend.db
+  const { instanceSecretRef } = spec.backend
   return {
     ...spec,
     backend: {
       ...spec.backend,
+      // A Secret of its own, so that no other reference's key collides with the instance secret's.
+      ...(instanceSecretRef !== undefined
+        ? { instanceSecretRef: { ...instanceSecretRef, name: "instance-secret-of-old" } }
+        : {}),
       db,
       env: (spec.backend.env ?? []).filter((entry) => entry.valueFrom === undefined),
       s3: {

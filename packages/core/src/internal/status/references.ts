@@ -1,5 +1,6 @@
 /**
  * Validation of what a ConvexInstance refers to: the database URL Secret (and the URL itself, by Convex's rules),
+ * the Secret of an existing instance secret (`instanceSecretRef`),
  * the S3 Secret and ConfigMap with every key they must hold, the database and S3 CA bundles, the TLS Secret, and `valueFrom` references of the
  * user's backend env. A problem names the field, the object and the key, never a value. Problems that would crash
  * or misconfigure the backend are blocking (the backend is not rolled into them); a malformed TLS Secret is not,
@@ -14,6 +15,7 @@ import { caBundles, caProblems } from "../../render/ca-bundles.js"
 import { jobCaBundle } from "../../render/job-ca.js"
 import type { ObservedIndex } from "../../render/observed.js"
 import { s3BucketVariables, s3ConfigMapName } from "../../render/s3.js"
+import { referencedInstanceSecret } from "./instance-secret-ref.js"
 
 /** One problem with a reference. */
 export interface ReferenceProblem {
@@ -153,6 +155,11 @@ const tlsProblems = (instance: ConvexInstance, observed: ObservedIndex): Readonl
       ]
 }
 
+const instanceSecretProblems = (instance: ConvexInstance, observed: ObservedIndex): ReadonlyArray<ReferenceProblem> => {
+  const referenced = referencedInstanceSecret(instance, observed)
+  return referenced._tag === "Problem" ? [problem(referenced.field, referenced.message)] : []
+}
+
 /** The Secrets and ConfigMaps (in the instance's namespace) an instance reads: observe them, and map their changes to it. */
 export interface InstanceReferences {
   readonly secrets: ReadonlyArray<string>
@@ -176,8 +183,14 @@ export const instanceReferences = (instance: ConvexInstance): InstanceReferences
   }
   const tls = instance.spec.networking?.tlsSecretRef
   if (tls !== undefined) secrets.add(tls)
+  const instanceSecret = instance.spec.backend.instanceSecretRef
+  if (instanceSecret !== undefined) secrets.add(instanceSecret.name)
   for (const bundle of caBundles(instance)) (bundle.kind === "Secret" ? secrets : configMaps).add(bundle.name)
   // A restore from a bucket named in the spec, until it succeeded: its credentials and CA (checked before its Job).
+  const deployment = instance.spec.restore?.from.deployment
+  if (deployment !== undefined && instance.status?.restore?.phase !== "Succeeded") {
+    secrets.add(deployment.adminKeySecretRef.name)
+  }
   const restore = instance.spec.restore?.from.s3
   if (restore !== undefined && instance.status?.restore?.phase !== "Succeeded") {
     secrets.add(restore.secretRef.name)
@@ -194,6 +207,7 @@ export const validateReferences = (
   environment: BackendEnvironment
 ): ReadonlyArray<ReferenceProblem> => [
   ...databaseProblems(instance, observed),
+  ...instanceSecretProblems(instance, observed),
   ...s3Problems(instance, observed, environment),
   ...caProblems(instance, observed).map(({ field, message }) => problem(field, message)),
   ...envProblems(instance, observed),

@@ -11,6 +11,8 @@ import { instanceRow, renderTable } from "../src/status-report/table.js"
 import { renderText } from "../src/status-report/text.js"
 import { backup, emptyDir, failing, now, ns, paused, ready, unreported, upgrading } from "./support/status-fixtures.js"
 
+type StatusOfFixture = { status: { conditions: ReadonlyArray<unknown> } }
+
 const states = { ready, failing, upgrading, emptyDir, paused, unreported }
 const text = (inputs: typeof ready, color = false) => renderText(buildReport(inputs), { now, color })
 
@@ -131,6 +133,19 @@ describe("status report facts", () => {
     expect(report.restart.state).toBe("paused")
     expect(report.backups.next).toBeUndefined()
     expect(report.backups.schedules).toEqual([{ name: "nightly", schedule: "0 3 * * *", suspended: true }])
+  })
+
+  it("paused before the first report: Ready Unknown because of the pause, not a missing operator", () => {
+    const instance = {
+      ...paused.instance,
+      status: {
+        phase: "Paused",
+        conditions: [(paused.instance as unknown as StatusOfFixture).status.conditions.at(-1)]
+      }
+    }
+    const report = buildReport({ ...paused, instance })
+    expect(report.ready).toMatchObject({ status: "Unknown", reason: "Paused" })
+    expect(report.conditions.map((condition) => condition.type)).toEqual(["ReconciliationPaused"])
   })
 
   it("never reported: Ready Unknown, the rendered in-cluster URLs, the read that failed", () => {

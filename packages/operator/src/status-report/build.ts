@@ -63,12 +63,21 @@ export const dataClaimName = (instance: KubeObject): string => {
   return status?.dataClaims?.current ?? childNames(instance.metadata.name ?? "").backendPvc
 }
 
-const notReported: ConditionLine = {
-  type: "Ready",
-  status: "Unknown",
-  reason: "NotReported",
-  message: "the operator has not reported on this instance yet (is it running, and watching this namespace?)"
-}
+/** The Ready line when the status has no Ready condition: never reported, or paused before the first report. */
+const noReady = (paused: boolean): ConditionLine =>
+  paused
+    ? {
+        type: "Ready",
+        status: "Unknown",
+        reason: "Paused",
+        message: "paused before the operator first reported on this instance (see ReconciliationPaused)"
+      }
+    : {
+        type: "Ready",
+        status: "Unknown",
+        reason: "NotReported",
+        message: "the operator has not reported on this instance yet (is it running, and watching this namespace?)"
+      }
 
 const storageReport = (
   instance: KubeObject,
@@ -169,7 +178,7 @@ export const buildReport = (inputs: StatusInputs): StatusReport => {
   return {
     namespace: instance.metadata.namespace ?? "",
     name,
-    ready: conditions.find((condition) => condition.type === "Ready") ?? notReported,
+    ready: conditions.find((condition) => condition.type === "Ready") ?? noReady(paused),
     ...(status?.phase !== undefined ? { phase: status.phase } : {}),
     paused,
     statusCurrent:

@@ -1,0 +1,204 @@
+/**
+ * End to end: `convex-operator status` as a user runs it against the full local cluster, the operator as a separate
+ * process under the generated RBAC, with three instances in different states:
+ *
+ * - `ready`: Ready on a bound claim, backed up once with `backup now`, with a nightly ConvexScheduledBackup;
+ * - `held`: created with the pause annotation, so the operator only reports it Paused;
+ * - `broken`: postgres with a database Secret that does not exist, so Ready is False (ValidationFailed) and a
+ *   Warning event names the field.
+ *
+ * `status <name>` for each, `status` (the namespace's table), `status -A` and `-o json` are checked; the text output
+ * is compared with golden files in golden/ beside this file, with times, ages and generated names masked.
+ */
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { install } from "convex-operator"
+import { beforeAll, describe, expect, it } from "vitest"
+import { parse } from "yaml"
+import { useLocalCluster } from "../integration/support.js"
+import { crdPaths, repoRoot } from "../support/manifests.js"
+import { cleanUpAfterFile } from "./support/clean-up.js"
+import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
+import { type OperatorProcess, startOperator } from "./support/operator-process.js"
+import { operatorKubeconfig } from "./support/service-account-kubeconfig.js"
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-e2e-status-"))
+const cluster = useLocalCluster({ components: "full", crds: crdPaths }, 180_000)
+
+let kubectl: Kubectl
+let operator: OperatorProcess
+const ns = "e2e-status"
+const version = "0123456789abcdef0123456789abcdef01234567"
+let backupName = ""
+
+// biome-ignore lint/suspicious/noExplicitAny: kubectl and CLI output, checked by the assertions
+type Json = Record<string, any>
+
+const apply = (object: unknown) =>
+  kubectl(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify(object))
+const convexInstance = (name: string, spec: object, annotations: Record<string, string> = {}) =>
+  apply({
+    apiVersion: "convex.icod.de/v1alpha1",
+    kind: "ConvexInstance",
+    metadata: { name, namespace: ns, annotations },
+    spec: { environment: "dev", version, dashboard: { enabled: false }, ...spec }
+  })
+const instance = (name: string) => kubectl.json<Json>(["convexinstance", name, "-n", ns])
+const detail = (name: string) => () =>
+  `instance: ${JSON.stringify(instance(name)?.status ?? null)}\noperator log:\n${operator.logTail(15)}`
+
+/** Runs the CLI from source (stdout is a pipe, so never a terminal: plain text). */
+const cli = async (args: ReadonlyArray<string>) => {
+  const { stdout, stderr } = await promisify(execFile)(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "--conditions=@convex-operator/source",
+      path.join(repoRoot, "packages/operator/src/main.ts"),
+      ...args
+    ],
+    { cwd: repoRoot, env: { ...process.env, KUBECONFIG: cluster.info().kubeconfigPath }, timeout: 60_000 }
+  )
+  expect(stderr).toBe("")
+  return stdout
+}
+
+/** The output with what changes from run to run masked: times, ages, the backup's time stamp, repeat counts. */
+const mask = (text: string) =>
+  text
+    .replaceAll(backupName, "ready-<stamp>")
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "<time>")
+    .replace(/\b\d+[smhd] ago\b/g, "<age> ago")
+    .replace(/\bin \d+[smhd]\b/g, "in <age>")
+    .replace(/\(for \d+[smhd]\)/g, "(for <age>)")
+    .replace(/\(x\d+\)/g, "(x<n>)")
+
+/** A table with its AGE and LAST-BACKUP cells masked, columns joined by one tab (their widths follow the ages). */
+const maskTable = (text: string) =>
+  text
+    .trimEnd()
+    .split("\n")
+    .map((line) =>
+      line
+        .split(/\s+/)
+        .map((cell) => (/^\d+[smhd]$/.test(cell) ? "<age>" : cell))
+        .join("\t")
+    )
+    .join("\n")
+
+beforeAll(async () => {
+  const info = cluster.info()
+  kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
+  for (const name of [install.namespace, ns]) apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
+  operator = await startOperator({
+    kubeconfig: operatorKubeconfig(kubectl, info, work),
+    logDir: work,
+    args: [`--namespaces=${ns}`, "--operator-image=registry.example/convex-operator:e2e"]
+  })
+
+  convexInstance("ready", {})
+  convexInstance("held", {}, { "convex.icod.de/pause-reconciliation": "true" })
+  convexInstance("broken", {
+    backend: { db: { engine: "postgres", secretRef: "pg", urlKey: "url" }, storage: { mode: "external" } }
+  })
+  apply({
+    apiVersion: "convex.icod.de/v1alpha1",
+    kind: "ConvexScheduledBackup",
+    metadata: { name: "nightly", namespace: ns },
+    spec: { instanceRef: { name: "ready" }, schedule: "0 3 * * *", target: { pvc: {} } }
+  })
+
+  await eventually(
+    "ready Ready on a bound claim",
+    () =>
+      conditionOf(instance("ready"), "Ready")?.status === "True" &&
+      kubectl.json<Json>(["pvc", "ready-backend-pvc", "-n", ns])?.status?.phase === "Bound"
+        ? true
+        : undefined,
+    { timeoutMillis: 90_000, detail: detail("ready") }
+  )
+  backupName = /convexbackup\/(\S+) created/.exec(await cli(["backup", "now", "ready", "-n", ns]))?.[1] ?? ""
+  expect(backupName).toMatch(/^ready-\d{14}$/)
+  await eventually(
+    `ConvexBackup ${backupName} Completed`,
+    () =>
+      kubectl.json<Json>(["convexbackup", backupName, "-n", ns])?.status?.phase === "Completed" ? true : undefined,
+    { timeoutMillis: 120_000, detail: detail("ready") }
+  )
+  await eventually("held Paused", () => (instance("held")?.status?.phase === "Paused" ? true : undefined), {
+    timeoutMillis: 30_000,
+    detail: detail("held")
+  })
+  await eventually(
+    "broken: Ready False (ValidationFailed), its Warning event, its claim bound",
+    () => {
+      const ready = conditionOf(instance("broken"), "Ready")
+      const claim = kubectl.json<Json>(["pvc", "broken-backend-pvc", "-n", ns])
+      const events = (kubectl.json<Json>([
+        "events.events.k8s.io",
+        "-n",
+        ns,
+        "--field-selector",
+        "regarding.name=broken"
+      ])?.items ?? []) as Array<Json>
+      return ready?.reason === "ValidationFailed" &&
+        claim?.status?.phase === "Bound" &&
+        events.some((event) => event.type === "Warning")
+        ? true
+        : undefined
+    },
+    { timeoutMillis: 60_000, detail: detail("broken") }
+  )
+}, 300_000)
+
+cleanUpAfterFile({ label: "[e2e status]", work, stop: async () => operator?.stop() })
+
+describe("convex-operator status", () => {
+  it.each(["ready", "held", "broken"])("status %s (golden text, plain when piped)", async (name) => {
+    const output = await cli(["status", name, "-n", ns])
+    expect(output).not.toContain("\u001b[")
+    await expect(mask(output)).toMatchFileSnapshot(`./golden/status-${name}.txt`)
+  })
+
+  it("status lists the namespace's instances; -A adds the namespace (only this file's lines compared)", async () => {
+    await expect(maskTable(await cli(["status", "-n", ns]))).toMatchFileSnapshot("./golden/status-table.txt")
+    const all = (await cli(["status", "-A"])).trimEnd().split("\n")
+    const ours = [all[0] ?? "", ...all.filter((line) => line.startsWith(`${ns} `))].join("\n")
+    await expect(maskTable(ours)).toMatchFileSnapshot("./golden/status-all-namespaces.txt")
+  })
+
+  it("-o json and -o yaml: the same facts as data", async () => {
+    const ready = JSON.parse(await cli(["status", "ready", "-n", ns, "-o", "json"])) as Json
+    expect(ready.ready).toMatchObject({ type: "Ready", status: "True" })
+    expect(ready.version).toEqual({ wanted: version, running: version })
+    expect(ready.storage).toMatchObject({ volume: "claim", persistent: true, claim: { name: "ready-backend-pvc" } })
+    expect(ready.storage.claim.phase).toBe("Bound")
+    expect(ready.backups.lastSuccessful).toMatchObject({ name: backupName, phase: "Completed" })
+    expect(ready.backups.lastSuccessful.location).toBe(`pvc://ready-backups/${backupName}.zip`)
+    expect(ready.backups.next.schedule).toBe("nightly")
+    expect(ready.backups.next.at).toMatch(/T03:00:00Z$/)
+    expect(ready.restart.state).toBe("scheduled")
+
+    const broken = JSON.parse(await cli(["status", "broken", "-n", ns, "-o", "json"])) as Json
+    expect(broken.ready).toMatchObject({ status: "False", reason: "ValidationFailed" })
+    expect(broken.ready.message).toContain("spec.backend.db.secretRef")
+    expect(broken.conditions.map((condition: Json) => condition.type)).toContain("SecretsReady")
+    expect(broken.events.length).toBeGreaterThan(0)
+    expect(broken.events[0].reason).toBe("ValidationFailed")
+
+    const held = parse(await cli(["status", "held", "-n", ns, "-o", "yaml"])) as Json
+    expect(held.paused).toBe(true)
+    expect(held.phase).toBe("Paused")
+    expect(held.conditions.map((condition: Json) => condition.type)).toEqual(["ReconciliationPaused"])
+  })
+
+  it("a missing instance is named", async () => {
+    await expect(cli(["status", "nope", "-n", ns])).rejects.toThrow(
+      `ConvexInstance ${ns}/nope not found (kubectl get convexinstances -n ${ns} lists the instances there)`
+    )
+  })
+})

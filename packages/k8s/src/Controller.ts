@@ -45,7 +45,8 @@ export interface OptionalKind {
   readonly recheck?: Duration.DurationInput
 }
 
-interface WatchedKind {
+/** What owned and mapped kinds share. */
+export interface WatchedKind {
   readonly resource: Resource<KubeObject>
   /** Watch options (label selector, `transform` such as `Store.trim`, idle timeout); the namespace comes from `namespaces`. */
   readonly watcher?: Watcher.WatcherOptions

@@ -6,6 +6,7 @@ export * as Backoff from "./Backoff.js"
 export * as Controller from "./Controller.js"
 export { EventRecorder, type EventSpec, RecordedEvents } from "./EventRecorder.js"
 export * from "./errors.js"
+export * as Finalizer from "./Finalizer.js"
 export * as Health from "./Health.js"
 export {
   type ApplyOptions,

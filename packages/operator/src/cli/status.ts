@@ -178,14 +178,22 @@ export const statusCommand = Command.make(
     )
 ).pipe(
   Command.withDescription(
+    // A one-line summary (what command listings show), more detail, then the examples as one paragraph.
     HelpDoc.blocks([
+      HelpDoc.p("Show an instance's health and activity: Ready, versions, URLs, storage, backups, upgrade, restarts."),
       HelpDoc.p(
-        "Show whether an instance is OK and what it is doing: Ready and the conditions that are not, versions, URLs, storage, backups, an upgrade's steps, the next restart and recent Warning events."
+        "Lists every condition that is not fine with its reason, the last successful and the next scheduled backup, " +
+          "an upgrade's steps with its current Job, and the newest Warning events. Without an instance (or with -A), " +
+          "one line per instance."
       ),
-      HelpDoc.p("Examples:"),
-      HelpDoc.p("  convex-operator status my-app -n prod"),
-      HelpDoc.p("  convex-operator status -A"),
-      HelpDoc.p("  kubectl convex status my-app -o json")
+      HelpDoc.p(
+        [
+          "Examples:",
+          "  convex-operator status my-app -n prod",
+          "  convex-operator status -A",
+          "  kubectl convex status my-app -o json"
+        ].join("\n")
+      )
     ])
   )
 )

@@ -7,6 +7,7 @@ import { backupCommand } from "./backup.js"
 import { crdCommand } from "./crd.js"
 import { asksForHelp, described, helpText, resolveCommand } from "./help.js"
 import { manifestsCommand } from "./manifests.js"
+import { migrateCommand } from "./migrate.js"
 import { renderCommand } from "./render.js"
 import { runCommand } from "./run.js"
 import { snapshotCommand } from "./snapshot.js"
@@ -26,6 +27,7 @@ export const rootCommand = Command.make("convex-operator").pipe(
     renderCommand,
     adminKeyCommand,
     statusCommand,
+    migrateCommand,
     snapshotCommand,
     backupCommand
   ])

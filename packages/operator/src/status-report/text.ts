@@ -47,7 +47,7 @@ export const renderText = (report: StatusReport, options: TextOptions): string =
     `${byStatus(report.ready.status)(report.ready.status)}  ${explain(report.ready)}${since(report.ready.since)}`
   ])
   section("Phase", [
-    `${report.phase === undefined ? dim("<none>") : report.phase === "Ready" ? green(report.phase) : yellow(report.phase)}${
+    `${report.phase === undefined ? dim("<none>") : report.phase === "Ready" ? green(report.phase) : report.phase === "Error" ? red(report.phase) : yellow(report.phase)}${
       report.statusCurrent ? "" : dim("  (the status is older than the spec: the operator has not caught up yet)")
     }`
   ])
@@ -164,7 +164,8 @@ export const renderText = (report: StatusReport, options: TextOptions): string =
       ? [green("all others fine")]
       : report.conditions.map(
           (condition) =>
-            `${condition.type}=${byStatus(condition.status)(condition.status)}  ${explain(condition)}${since(condition.since)}`
+            // Every condition listed needs a look: True here is activity (an upgrade, a pause), not health.
+            `${condition.type}=${(condition.status === "False" ? red : yellow)(condition.status)}  ${explain(condition)}${since(condition.since)}`
         )
   )
   section(

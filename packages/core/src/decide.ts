@@ -12,6 +12,7 @@
 import { Duration, Option } from "effect"
 import type { ConvexInstance, ConvexInstanceStatus } from "./api/index.js"
 import { reconciliationPaused } from "./api/pause.js"
+import { type BackupTurn, upgradeMayStart } from "./backup/interlock.js"
 import { planRestore } from "./backup/restore.js"
 import { backendImage, dashboardImage } from "./convex/index.js"
 import { decisionEvents } from "./internal/decide-events.js"
@@ -69,6 +70,11 @@ export interface Observed {
    * backend is then held. Only the shell, which sees every instance, can know it.
    */
   readonly databaseInUse?: DatabaseHolder | undefined
+  /**
+   * The backups of this instance (as their Jobs tell), for the interlock of `backup/interlock.ts`: an upgrade does
+   * not start while one of them runs. They are not children of the instance, so only the shell can pass them.
+   */
+  readonly backups?: ReadonlyArray<BackupTurn> | undefined
 }
 
 /** Settings of the operator that decisions depend on. */
@@ -82,6 +88,13 @@ export interface DecideOptions {
 
 /** The operator image snapshot Jobs run when the shell does not say (the shell should always say). */
 export const defaultDecideOptions: DecideOptions = { operator: { image: "ghcr.io/icod-de/convex-operator:latest" } }
+
+/** The names of the running backups among `backups`. */
+const runningBackups = (backups: ReadonlyArray<BackupTurn> | undefined) =>
+  (backups ?? [])
+    .filter((backup) => backup.phase === "Running")
+    .map((backup) => backup.name)
+    .join(", ")
 
 /** An object to delete. */
 export interface ObjectReference {
@@ -299,16 +312,19 @@ export const decide = (
     running: observedDataVolume(observedStatefulSet),
     upgradeTo
   }
-  const upgrade = planDataGuard({ ...guardInput, restartDue: false }).holdUpgrade
-    ? planUpgrade({
-        ...upgradeInput,
-        target: {
-          version: previous?.currentVersion ?? target.version,
-          backend: containerImage(observedStatefulSet, backendContainerName) ?? target.backend,
-          dashboard: containerImage(observedDeployment, dashboardContainerName) ?? target.dashboard
-        }
-      })
-    : wanted
+  // So may a running backup of the instance (backup/interlock.ts): the upgrade starts once its Job has finished.
+  const backupRunning = upgradeTo !== undefined && !upgradeMayStart(observed.backups ?? [])
+  const upgrade =
+    backupRunning || planDataGuard({ ...guardInput, restartDue: false }).holdUpgrade
+      ? planUpgrade({
+          ...upgradeInput,
+          target: {
+            version: previous?.currentVersion ?? target.version,
+            backend: containerImage(observedStatefulSet, backendContainerName) ?? target.backend,
+            dashboard: containerImage(observedDeployment, dashboardContainerName) ?? target.dashboard
+          }
+        })
+      : wanted
   const statefulSetReadyCondition = findCondition(previous?.conditions, "StatefulSetReady")
   const scheduled = planRestart({
     interval: spec.maintenance.restartInterval,
@@ -475,13 +491,19 @@ export const decide = (
     }),
     trafficStopped: upgrade.trafficStopped,
     upgradeFailed: upgrade.failed,
-    upgradeConditions: guard.holdUpgrade
-      ? upgrade.conditions.map((state) =>
-          state.type === "UpgradeInProgress"
-            ? { ...state, message: `${state.message}; the upgrade to ${target.version} is held (see DataPersistent)` }
-            : state
-        )
-      : upgrade.conditions
+    upgradeConditions:
+      guard.holdUpgrade || backupRunning
+        ? upgrade.conditions.map((state) =>
+            state.type === "UpgradeInProgress"
+              ? {
+                  ...state,
+                  message: backupRunning
+                    ? `${state.message}; the upgrade to ${target.version} waits for the running backup ${runningBackups(observed.backups)} to finish`
+                    : `${state.message}; the upgrade to ${target.version} is held (see DataPersistent)`
+                }
+              : state
+          )
+        : upgrade.conditions
   }
   const generation = instance.metadata.generation
   const resumed = resumedConditions(previous?.conditions)

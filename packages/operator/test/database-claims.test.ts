@@ -16,6 +16,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
 import { makeCache } from "../src/controllers/instance/cache.js"
 import { databaseClaimOf } from "../src/controllers/instance/database-claims.js"
+import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
 
@@ -93,8 +94,8 @@ describe("two instances on one database", () => {
       const claim = databaseClaimOf(cache.instances.unsafeGet(b) as KubeObject, secretOf)
       expect(claim).toMatchObject({ server: "pg.shared.svc:5432", database: "app" })
 
-      yield* reconcile(cache, a, settings)
-      yield* reconcile(cache, b, settings)
+      yield* reconcile(a, settings).pipe(Effect.provideService(InstanceCache, cache))
+      yield* reconcile(b, settings).pipe(Effect.provideService(InstanceCache, cache))
       const backendOf = (namespace: string) =>
         cache.store("StatefulSet").unsafeGet(Resource.key(namespace, "app-backend"))
       yield* until("the older backend", () => backendOf("team-a") !== undefined)
@@ -121,7 +122,7 @@ describe("two instances on one database", () => {
       for (let before = yield* storedVersion; rounds < 5; rounds++) {
         yield* until("the cached status", () => cache.instances.unsafeGet(b)?.metadata.resourceVersion === before)
         for (let i = 0; i < 200; i++) yield* Effect.yieldNow()
-        yield* reconcile(cache, b, settings)
+        yield* reconcile(b, settings).pipe(Effect.provideService(InstanceCache, cache))
         const after = yield* storedVersion
         if (after === before) break
         before = after
@@ -133,7 +134,7 @@ describe("two instances on one database", () => {
       expect((yield* yield* RecordedEvents).filter((event) => event.type === "Warning")).toHaveLength(1)
 
       // The older instance goes: the held one is woken and starts.
-      yield* reconcile(cache, a, settings)
+      yield* reconcile(a, settings).pipe(Effect.provideService(InstanceCache, cache))
       const last = yield* kube.get(ConvexInstances, "app", { namespace: "team-a" })
       yield* until(
         "the older instance's status",
@@ -144,7 +145,7 @@ describe("two instances on one database", () => {
       yield* kube.delete(ConvexInstances, "app", { namespace: "team-a" })
       yield* until("the deletion seen", () => cache.instances.unsafeGet(a)?.metadata.deletionTimestamp !== undefined)
       yield* until("the held instance woken", () => triggered.includes(b))
-      yield* reconcile(cache, b, settings)
+      yield* reconcile(b, settings).pipe(Effect.provideService(InstanceCache, cache))
       yield* until("the released backend", () => backendOf("team-b") !== undefined)
     }).pipe(Effect.provide(layers))
   )
@@ -161,8 +162,8 @@ describe("two instances on one database", () => {
       const cache = yield* makeCache({ namespace: undefined, trigger: () => Effect.void, forget: () => Effect.void })
       yield* cache.ready
       yield* until("the URL Secrets", () => cache.store("Secret").unsafeList().length >= 2)
-      yield* reconcile(cache, Resource.key("team-a", "app"), settings)
-      yield* reconcile(cache, Resource.key("team-b", "app"), settings)
+      yield* reconcile(Resource.key("team-a", "app"), settings).pipe(Effect.provideService(InstanceCache, cache))
+      yield* reconcile(Resource.key("team-b", "app"), settings).pipe(Effect.provideService(InstanceCache, cache))
       yield* until(
         "both backends",
         () =>

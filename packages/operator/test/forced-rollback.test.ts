@@ -9,6 +9,7 @@ import { EventRecorder, KubeClient, type KubeObject, RecordedEvents, Resource } 
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
 import { type Cache, makeCache } from "../src/controllers/instance/cache.js"
+import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
 
@@ -31,7 +32,7 @@ const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
 
 const reconcileOnce = (cache: Cache) =>
   Effect.gen(function* () {
-    yield* reconcile(cache, key, settings)
+    yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
     const kube = yield* KubeClient
     const stored = yield* kube.get(ConvexInstances, "demo", { namespace })
     yield* until(

@@ -10,8 +10,10 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { rateLimitOf, tuningDefaults, tuningOptions } from "../src/cli/tuning.js"
+import { applyWaves, defaultApplyConcurrency } from "../src/controllers/instance/act.js"
 import { makeCache } from "../src/controllers/instance/cache.js"
-import { applyWaves, defaultApplyConcurrency, reconcile } from "../src/controllers/instance/reconcile.js"
+import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
+import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
@@ -83,7 +85,9 @@ const firstReconcile = (applyConcurrency: number | undefined) =>
       operatorImage: "registry.example/convex-operator:test",
       ...(applyConcurrency === undefined ? {} : { applyConcurrency })
     }
-    yield* reconcile(cache, key, settings).pipe(Effect.provideService(KubeClient, recording.client))
+    yield* reconcile(key, settings)
+      .pipe(Effect.provideService(InstanceCache, cache))
+      .pipe(Effect.provideService(KubeClient, recording.client))
     return { steps, most: recording.most(), cache, recording, settings }
   })
 
@@ -120,7 +124,9 @@ describe("one reconcile's applies", () => {
           cache.store("Deployment").unsafeGet(Resource.key(namespace, "demo-dashboard")) !== undefined
       )
       const before = steps.length
-      yield* reconcile(cache, key, settings).pipe(Effect.provideService(KubeClient, recording.client))
+      yield* reconcile(key, settings)
+        .pipe(Effect.provideService(InstanceCache, cache))
+        .pipe(Effect.provideService(KubeClient, recording.client))
       expect(steps.length).toBe(before)
     }).pipe(Effect.provide(layers))
   )

@@ -18,6 +18,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
 import { startOperator } from "../src/app/operator.js"
 import { makeCache } from "../src/controllers/instance/cache.js"
+import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { describeForbidden, parseDenied } from "../src/shell/forbidden.js"
 import { ConvexInstances } from "../src/shell/resources.js"
@@ -79,7 +80,7 @@ describe("a permission denied at run time", () => {
       const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
-      yield* reconcile(cache, key, settings)
+      yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
       const statefulSets = cache.store("StatefulSet")
       yield* until(
         "the StatefulSet",
@@ -92,7 +93,7 @@ describe("a permission denied at run time", () => {
         "the change",
         () => cache.instances.unsafeGet(key)?.metadata.generation === changed.metadata.generation
       )
-      const error = yield* reconcile(cache, key, settings).pipe(Effect.flip)
+      const error = yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache)).pipe(Effect.flip)
       expect(error._tag).toBe("RetryableError")
       expect(error.message).toBe(`StatefulSet demo-backend: ${deniedMessage}`)
 
@@ -116,7 +117,7 @@ describe("a permission denied at run time", () => {
         "the status",
         () => cache.instances.unsafeGet(key)?.metadata.resourceVersion === stored.metadata.resourceVersion
       )
-      yield* reconcile(cache, key, settings)
+      yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
       const after = yield* kube.get(ConvexInstances, "demo", { namespace })
       expect(condition(after, "StatefulSetReady")?.reason).not.toBe("Forbidden")
       expect(condition(after, "Ready")?.reason).not.toBe("Forbidden")
@@ -133,7 +134,7 @@ describe("a permission denied at run time", () => {
       const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
-      yield* reconcile(cache, key, settings)
+      yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
       yield* until(
         "the StatefulSet",
         () => cache.store("StatefulSet").unsafeGet(Resource.key(namespace, "demo-backend")) !== undefined
@@ -147,7 +148,7 @@ describe("a permission denied at run time", () => {
       )
       const needs =
         'its ClusterRole, or with --namespaces its Role in apps, needs "create" on "services" in API group "" (convex-operator manifests prints the rules it needs)'
-      const error = yield* reconcile(cache, key, settings).pipe(Effect.flip)
+      const error = yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache)).pipe(Effect.flip)
       expect(error.message).toBe(
         `Service demo-dashboard: Forbidden: the operator may not create services in namespace apps (as system:serviceaccount:memory:test): ${needs}`
       )
@@ -169,7 +170,9 @@ describe("a permission denied at run time", () => {
           )
       }
       const message = `Forbidden: the operator may not create services in namespace apps: ${needs}`
-      const again = yield* reconcile(cache, key, settings).pipe(Effect.provideService(KubeClient, terse), Effect.flip)
+      const again = yield* reconcile(key, settings)
+        .pipe(Effect.provideService(InstanceCache, cache))
+        .pipe(Effect.provideService(KubeClient, terse), Effect.flip)
       expect(again.message).toBe(`Service demo-dashboard: ${message}`)
       const stored = yield* kube.get(ConvexInstances, "demo", { namespace })
       expect(condition(stored, "DashboardServiceReady")).toMatchObject({
@@ -192,7 +195,7 @@ describe("a permission denied at run time", () => {
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
       yield* server.forbid([{ verb: "patch", resource: "convexinstances/status", namespace }])
-      const error = yield* reconcile(cache, key, settings).pipe(Effect.flip)
+      const error = yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache)).pipe(Effect.flip)
       expect(error.message).toBe(
         'updating status: Forbidden: the operator may not patch convexinstances/status.convex.icod.de in namespace apps (as system:serviceaccount:memory:test): its ClusterRole, or with --namespaces its Role in apps, needs "patch" on "convexinstances/status" in API group "convex.icod.de" (convex-operator manifests prints the rules it needs)'
       )

@@ -15,6 +15,7 @@ import {
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
 import { makeCache } from "../src/controllers/instance/cache.js"
+import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
 
@@ -69,7 +70,7 @@ describe("the pause annotation", () => {
       const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
-      yield* reconcile(cache, key, settings)
+      yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
       const statefulSets = cache.store("StatefulSet")
       const backendKey = Resource.key(namespace, "demo-backend")
       yield* until("the StatefulSet", () => statefulSets.unsafeGet(backendKey) !== undefined)
@@ -81,7 +82,7 @@ describe("the pause annotation", () => {
         () => cache.instances.unsafeGet(key)?.metadata.resourceVersion === pausedObject.metadata.resourceVersion
       )
       const beforePause = (yield* server.requests).length
-      yield* reconcile(cache, key, settings)
+      yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
       expect(writesOf((yield* server.requests).slice(beforePause))).toEqual([`APPLY convexinstances ${namespace}/demo`])
       const stored = yield* kube.get(ConvexInstances, "demo", { namespace })
       const status = (stored as unknown as Json).status
@@ -103,7 +104,7 @@ describe("the pause annotation", () => {
       const whilePaused = (yield* server.requests).length
       for (let i = 0; i < 3; i++) {
         yield* TestClock.adjust("1 minute")
-        yield* reconcile(cache, key, settings)
+        yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
       }
       expect(writesOf((yield* server.requests).slice(whilePaused))).toEqual([])
       expect(phaseEnv(yield* kube.get(Resource.StatefulSet, "demo-backend", { namespace }))).toBe("one")
@@ -120,7 +121,7 @@ describe("the pause annotation", () => {
         "the removed annotation",
         () => cache.instances.unsafeGet(key)?.metadata.resourceVersion === resumedObject.metadata.resourceVersion
       )
-      yield* reconcile(cache, key, settings)
+      yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
       expect(phaseEnv(yield* kube.get(Resource.StatefulSet, "demo-backend", { namespace }))).toBe("two")
       yield* kube.get(Resource.Service, "demo-backend", { namespace })
       const resumed = (yield* kube.get(ConvexInstances, "demo", { namespace })) as unknown as Json
@@ -142,7 +143,7 @@ describe("the pause annotation", () => {
         () => cache.instances.unsafeGet(key)?.metadata.resourceVersion === created.metadata.resourceVersion
       )
       const before = (yield* server.requests).length
-      yield* reconcile(cache, key, settings)
+      yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
       expect(writesOf((yield* server.requests).slice(before))).toEqual([`APPLY convexinstances ${namespace}/demo`])
       const stored = yield* kube.get(ConvexInstances, "demo", { namespace })
       expect(stored.metadata.finalizers ?? []).toEqual([])

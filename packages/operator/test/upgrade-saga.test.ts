@@ -10,6 +10,7 @@ import { Action, EventRecorder, KubeClient, type KubeObject, Resource } from "@c
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, TestClock } from "effect"
 import { type Cache, makeCache } from "../src/controllers/instance/cache.js"
+import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexBackups } from "../src/shell/backup-resources.js"
 import { ConvexInstances } from "../src/shell/resources.js"
@@ -87,7 +88,7 @@ const workloadsReady = (cache: Cache) =>
 /** Reconciles, then waits until the cache has the instance's new status. */
 const reconcileOnce = (cache: Cache) =>
   Effect.gen(function* () {
-    const action = yield* reconcile(cache, key, settings)
+    const action = yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
     const kube = yield* KubeClient
     const stored = yield* kube.get(ConvexInstances, "demo", { namespace })
     yield* until(

@@ -6,17 +6,11 @@
  * @module
  */
 import type { SecretGenerator } from "@convex-operator/core"
-import {
-  type EventRecorder,
-  type KubeClient,
-  type ObjectKey,
-  Resource,
-  type TerminalError,
-  WorkQueue
-} from "@convex-operator/k8s"
+import { type EventRecorder, type KubeClient, type ObjectKey, Resource, WorkQueue } from "@convex-operator/k8s"
 import { Deferred, Duration, Effect, type Scope } from "effect"
 import { startBackupController } from "../controllers/backup/backup-controller.js"
 import { type Cache, makeCache } from "../controllers/instance/cache.js"
+import { InstanceCache } from "../controllers/instance/instance-cache.js"
 import { type ReconcilerSettings, reconcile } from "../controllers/instance/reconcile.js"
 import { startScheduleController } from "../controllers/schedule/schedule-controller.js"
 import type { RetryableError } from "../shell/errors.js"
@@ -54,7 +48,7 @@ export const startOperator = (
       const { namespace } = Resource.parseKey(key)
       return caches.get(options.namespaces.length === 0 ? undefined : namespace)
     }
-    const queue = yield* WorkQueue.make<RetryableError | TerminalError, KubeClient | EventRecorder | SecretGenerator>({
+    const queue = yield* WorkQueue.make<RetryableError, KubeClient | EventRecorder | SecretGenerator>({
       name: "convexinstance",
       concurrency: options.concurrency,
       gracefulShutdown: options.gracefulShutdown ?? "30 seconds",
@@ -68,7 +62,7 @@ export const startOperator = (
           }
           yield* cache.ready
           yield* Effect.logDebug("reconcile: start")
-          const action = yield* reconcile(cache, key, options.settings)
+          const action = yield* reconcile(key, options.settings).pipe(Effect.provideService(InstanceCache, cache))
           yield* Effect.logDebug(
             `reconcile: done, ${action._tag === "RequeueAfter" ? `again in ${Duration.format(action.duration)}` : "until a change"}`
           )

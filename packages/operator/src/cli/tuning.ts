@@ -7,7 +7,7 @@
 import type { RateLimit } from "@convex-operator/k8s"
 import { Options } from "@effect/cli"
 import { Config } from "effect"
-import { defaultApplyConcurrency } from "../controllers/instance/reconcile.js"
+import { defaultApplyConcurrency } from "../controllers/instance/act.js"
 
 export const tuningDefaults = {
   maxConcurrentReconciles: 4,

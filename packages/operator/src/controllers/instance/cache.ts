@@ -5,7 +5,7 @@
  * - ConvexInstances, indexed by the Secrets and ConfigMaps they reference;
  * - every child kind, Secrets and ConfigMaps included, only objects labelled
  *   `app.kubernetes.io/managed-by=convex-operator` (the label selector keeps other objects off the wire and out of
- *   memory), indexed by `namespace/instance`;
+ *   memory), indexed by `namespace/instance` (and backup Jobs by the instance they back up);
  * - the Secrets and ConfigMaps instances reference, each watched by name (references.ts), so a Secret no instance
  *   names is never read.
  *
@@ -19,7 +19,7 @@
  * @module
  */
 import { decodeConvexInstance, managedBy, type ProxyPolicyKind } from "@convex-operator/core"
-import { instanceReferences } from "@convex-operator/core/internal"
+import { backupLabels, instanceReferences } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, type ObjectKey, Resource, Store, Watcher } from "@convex-operator/k8s"
 import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
 import {
@@ -55,6 +55,21 @@ const instanceIndex = (object: KubeObject): ReadonlyArray<string> => {
   const labels = object.metadata.labels
   const instance = labels?.[instanceLabel]
   return labels?.["app.kubernetes.io/managed-by"] === managedBy && instance !== undefined
+    ? [Resource.key(object.metadata.namespace, instance)]
+    : []
+}
+
+/**
+ * Index value of a backup's Job: `<namespace>/<instance>` of the instance it backs up (such Jobs belong to their
+ * ConvexBackup, not to the instance, so they are not in the `instance` index; the upgrade/backup interlock reads them).
+ */
+const backupsIndex = (object: KubeObject): ReadonlyArray<string> => {
+  const labels = object.metadata.labels
+  const instance = labels?.[backupLabels.instance]
+  return object.kind === "Job" &&
+    labels?.["app.kubernetes.io/managed-by"] === managedBy &&
+    labels["app.kubernetes.io/component"] === "backup" &&
+    instance !== undefined
     ? [Resource.key(object.metadata.namespace, instance)]
     : []
 }
@@ -120,7 +135,7 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
     const instances = yield* Store.make<KubeObject>({ references: referenceIndex })
     const writers = new Map<string, Store.StoreWriter<KubeObject>>()
     for (const resource of childResources) {
-      writers.set(resource.kind, yield* Store.make<KubeObject>({ instance: instanceIndex }))
+      writers.set(resource.kind, yield* Store.make<KubeObject>({ instance: instanceIndex, backups: backupsIndex }))
     }
     const writerOf = (kind: string) => {
       const writer = writers.get(kind)
@@ -210,8 +225,10 @@ export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, Ku
       Effect.forkScoped
     )
 
+    // A backup's Job wakes its instance too: an upgrade waiting for the backup starts when the Job has finished.
     const affected = (object: KubeObject): ReadonlyArray<ObjectKey> => [
       ...instanceIndex(object),
+      ...backupsIndex(object),
       ...referencedBy(object)
     ]
 

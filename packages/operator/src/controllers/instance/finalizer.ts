@@ -10,10 +10,33 @@ import { childNames, decodeConvexInstance, managedBy } from "@convex-operator/co
 import { Action, KubeClient, type KubeError, type KubeObject, Resource } from "@convex-operator/k8s"
 import { Effect, Either } from "effect"
 import { describeError, RetryableError } from "../../shell/errors.js"
+import { fieldManager } from "../../shell/field-manager.js"
 import { ConvexInstances } from "../../shell/resources.js"
 
 /** The finalizer the operator puts on every instance. */
 export const finalizerName = "convex.icod.de/finalizer"
+
+/** Adds the finalizer to `object` unless it holds it already; the object as it is afterwards. */
+export const ensureFinalizer = (object: KubeObject) =>
+  Effect.gen(function* () {
+    if ((object.metadata.finalizers ?? []).includes(finalizerName)) return object
+    const kube = yield* KubeClient
+    return yield* kube
+      .patch(
+        ConvexInstances,
+        object.metadata.name ?? "",
+        {
+          metadata: {
+            finalizers: [...(object.metadata.finalizers ?? []), finalizerName],
+            resourceVersion: object.metadata.resourceVersion
+          }
+        },
+        { namespace: object.metadata.namespace ?? "default", type: "merge", fieldManager }
+      )
+      .pipe(
+        Effect.mapError((error) => new RetryableError({ message: `adding the finalizer: ${describeError(error)}` }))
+      )
+  })
 
 /** Cleans up after a deleted instance, then removes the finalizer. */
 export const finalize = (object: KubeObject) =>
@@ -64,7 +87,7 @@ export const finalize = (object: KubeObject) =>
             resourceVersion: object.metadata.resourceVersion
           }
         },
-        { namespace, type: "merge", fieldManager: "convex-operator" }
+        { namespace, type: "merge", fieldManager }
       )
       .pipe(
         Effect.catchTag("NotFound", () => Effect.void),

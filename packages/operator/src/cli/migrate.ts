@@ -242,10 +242,12 @@ const name = Options.text("name").pipe(
   Options.withDescription("Name of the new ConvexInstance; default: the old INSTANCE_NAME."),
   Options.optional
 )
+// Convex's backend image records its commit as the label org.opencontainers.image.revision
+// (get-convex/convex-backend self-hosted/docker-build/Dockerfile.backend), which is also its release tag.
 const version = Options.text("version").pipe(
   Options.withDescription(
-    "Convex version (the 40-character image tag) of the new instance: the tag the old deployment runs, e.g. from " +
-      "its compose file's image: line."
+    "Convex version (the 40-character image tag) of the new instance: the one the old deployment runs. For an " +
+      "image pulled as :latest, docker inspect --format '{{ index .Config.Labels \"org.opencontainers.image.revision\" }}' <image> prints it."
   )
 )
 const environment = Options.choice("environment", ["dev", "prod"]).pipe(

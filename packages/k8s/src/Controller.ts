@@ -5,6 +5,7 @@
  * - triggers: the primary object changed; an owned object (by its controller ownerReference) changed;
  *   a watched object changed and `map` names primaries (e.g. a Secret → the instances that use it);
  *   a periodic resync (default 10 h) as a safety net;
+ *   a kind both owned and mapped is watched once and triggers both ways;
  * - a relist of an owned or mapped kind (after 410 Gone, the only news of what changed while its watch was
  *   down) triggers the primaries of every object it added, changed (by resourceVersion) or removed; a relist of
  *   the primary kind triggers every primary and drops the ones that vanished;
@@ -181,20 +182,34 @@ export const make = <A extends KubeObject, E, R>(
       indexers: options.indexers
     })
     const primaries = primary.store
-    const kinds = new Map<string, Kind>()
-    const addKind = (spec: WatchedKind, indexers: Store.Indexers<KubeObject>, map: Kind["map"]) =>
-      Effect.gen(function* () {
-        if (kinds.has(rid(spec.resource))) return
-        const cache = yield* KindCache.make(spec.resource, { namespaces, watcher: spec.watcher, indexers })
-        kinds.set(rid(spec.resource), { spec, cache, map, served: spec.optional === undefined })
-      })
+    // A kind both owned and mapped is watched once (with its first declaration's options) and triggers both ways.
+    const declared = new Map<
+      string,
+      { spec: WatchedKind; indexers: Store.Indexers<KubeObject>; maps: Array<Kind["map"]> }
+    >()
+    const declare = (spec: WatchedKind, indexers: Store.Indexers<KubeObject>, map: Kind["map"]) => {
+      const seen = declared.get(rid(spec.resource))
+      if (seen === undefined) declared.set(rid(spec.resource), { spec, indexers, maps: [map] })
+      else
+        declared.set(rid(spec.resource), {
+          ...seen,
+          indexers: { ...seen.indexers, ...indexers },
+          maps: [...seen.maps, map]
+        })
+    }
     for (const kind of options.owns ?? []) {
-      yield* addKind(kind, { owner: Store.indexers.ownerUid, ...kind.indexers }, (object) => {
+      declare(kind, { owner: Store.indexers.ownerUid, ...kind.indexers }, (object) => {
         const key = ownerKey(options.resource, object)
         return key === undefined ? [] : [key]
       })
     }
-    for (const kind of options.watches ?? []) yield* addKind(kind, kind.indexers ?? {}, (o) => kind.map(o, primaries))
+    for (const kind of options.watches ?? []) declare(kind, kind.indexers ?? {}, (o) => kind.map(o, primaries))
+    const kinds = new Map<string, Kind>()
+    for (const [id, { spec, indexers, maps }] of declared) {
+      const cache = yield* KindCache.make(spec.resource, { namespaces, watcher: spec.watcher, indexers })
+      const map = maps.length === 1 ? maps[0]! : (object: KubeObject) => maps.flatMap((m) => m(object))
+      kinds.set(id, { spec, cache, map, served: spec.optional === undefined })
+    }
 
     const kindOf = (resource: ResourceType): Kind => {
       const kind = kinds.get(rid(resource))

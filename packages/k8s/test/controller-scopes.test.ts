@@ -212,4 +212,36 @@ describe("Controller scopes", () => {
         expect(stored?.metadata.annotations).toEqual({ note: "x" })
       }).pipe(Effect.provide(layer))
   )
+
+  it.scoped("a kind both owned and mapped is watched once and triggers its owner and what the map names", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      const memory = yield* MemoryApiServer
+      const owner = yield* kube.create(Gizmo, gizmo("default", "g1"))
+      yield* kube.create(Gizmo, gizmo("default", "g2"))
+      yield* kube.create(Gizmo, gizmo("default", "g3"))
+      const child = configMap(owner, "shared", "1")
+      yield* kube.create(Resource.ConfigMap, { ...child, metadata: { ...child.metadata, labels: { for: "g2" } } })
+      const { controller, take } = yield* recording({
+        owns: [{ resource: Resource.ConfigMap }],
+        watches: [
+          {
+            resource: Resource.ConfigMap,
+            indexers: { for: (o) => (o.metadata.labels?.for === undefined ? [] : [o.metadata.labels.for]) },
+            map: (o) => (o.metadata.labels?.for === undefined ? [] : [Resource.key("default", o.metadata.labels.for)])
+          }
+        ]
+      })
+      yield* take
+      yield* kube.patch(Resource.ConfigMap, "shared", { data: { value: "2" } }, { namespace: "default", type: "merge" })
+      yield* settle
+      expect(yield* take).toEqual(["default/g1", "default/g2"])
+      expect((yield* memory.requests).filter((r) => r.startsWith("WATCH configmaps"))).toHaveLength(1)
+      // Both declarations' indexes are there.
+      expect(controller.store(Resource.ConfigMap).unsafeByIndex("for", "g2").map(Resource.keyOf)).toEqual([
+        "default/shared"
+      ])
+      expect(controller.store(Resource.ConfigMap).unsafeByIndex("owner", owner.metadata.uid!)).toHaveLength(1)
+    }).pipe(Effect.provide(layer))
+  )
 })

@@ -1,7 +1,8 @@
 /**
  * The Helm chart (dist/chart): `helm lint`, `helm template` with the default values (the same Deployment and
- * rules as dist/install.yaml), with namespaced RBAC and with a ServiceMonitor, and `helm install` / `helm uninstall`
- * on the full local cluster (the pod becomes Ready under kwok). helm is built from its Go module (test/image/helm.ts).
+ * rules as dist/install.yaml), with namespaced RBAC and with a ServiceMonitor, every flag of `run` as a value, and
+ * `helm install` / `helm uninstall` and `helm upgrade` with the README's CRD step on the full local cluster (the pod
+ * becomes Ready under kwok). helm is built from its Go module (test/image/helm.ts).
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -15,10 +16,13 @@ import {
   leaderElectionRules,
   managerDeployment,
   operatorRules,
-  prometheusRuleSpec
+  prometheusRuleSpec,
+  rootCommand,
+  tuningDefaults
 } from "convex-operator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { parseAllDocuments } from "yaml"
+import { parseAllDocuments, parseDocument } from "yaml"
+import { parameters, resolveCommand } from "../../packages/operator/src/cli/help.js"
 import { ensureHelm } from "../image/helm.js"
 import { useLocalCluster } from "../integration/support.js"
 import { repoRoot } from "../support/manifests.js"
@@ -178,6 +182,61 @@ describe("the Helm chart", () => {
     )
   })
 
+  it("every flag of convex-operator run is a value (named in values.yaml) that reaches the Deployment", () => {
+    // What each value sets: an argument of the manager container, or the env variable the flag falls back to.
+    const chartValues: Record<string, { readonly set: string; readonly arg?: string; readonly env?: string }> = {
+      "--namespaces": { set: "watchNamespaces={apps,staging}", env: "WATCH_NAMESPACES=apps,staging" },
+      "--metrics-bind-address": { set: "metrics.port=9090", arg: "--metrics-bind-address=:9090" },
+      "--health-probe-bind-address": { set: "healthProbePort=9091", arg: "--health-probe-bind-address=:9091" },
+      "--leader-elect": { set: "leaderElection.enabled=true", arg: "--leader-elect" },
+      "--leader-election-namespace": {
+        set: "leaderElection.namespace=locks",
+        arg: "--leader-election-namespace=locks"
+      },
+      "--log-level": { set: "logLevel=debug", arg: "--log-level=debug" },
+      "--log-format": { set: "logFormat=text", arg: "--log-format=text" },
+      "--max-concurrent-reconciles": { set: "concurrency=7", arg: "--concurrency=7" },
+      "--apply-concurrency": { set: "applyConcurrency=9", arg: "--apply-concurrency=9" },
+      "--kube-api-qps": { set: "kubeApi.qps=0", arg: "--kube-api-qps=0" },
+      "--kube-api-burst": { set: "kubeApi.burst=250", arg: "--kube-api-burst=250" },
+      "--operator-image": {
+        set: "operatorImage=registry.example/jobs:v2",
+        env: "OPERATOR_IMAGE=registry.example/jobs:v2"
+      },
+      "--watch-idle-timeout": { set: "watchIdleTimeout=120", arg: "--watch-idle-timeout=120" }
+    }
+    const noValue = ["--kubeconfig"] // in a pod the operator uses its ServiceAccount
+    // The flags as the command defines them: a new flag without a value here fails.
+    const flags = parameters(resolveCommand(rootCommand.descriptor, ["run"]).node).map(({ names }) => names[0] ?? "")
+    expect([...flags].sort()).toEqual([...Object.keys(chartValues), ...noValue].sort())
+    const values = fs.readFileSync(path.join(chart, "values.yaml"), "utf8")
+    for (const flag of Object.keys(chartValues)) expect(values, `values.yaml names ${flag}`).toContain(`(${flag}`)
+
+    const container = (objects: ReadonlyArray<KubeObject>) => {
+      const found = podSpec(find(objects, "Deployment")[0]).containers[0]
+      if (found === undefined) throw new Error("no container")
+      return {
+        args: found.args,
+        env: found.env.filter((entry) => typeof entry.value === "string").map((entry) => `${entry.name}=${entry.value}`)
+      }
+    }
+    const set = container(render(...Object.values(chartValues).flatMap((value) => ["--set", value.set])))
+    for (const [flag, value] of Object.entries(chartValues)) {
+      if (value.arg !== undefined) expect(set.args, flag).toContain(value.arg)
+      if (value.env !== undefined) expect(set.env, flag).toContain(value.env)
+    }
+    // The chart's defaults are the command's.
+    expect(container(render()).args).toEqual(
+      expect.arrayContaining([
+        `--concurrency=${tuningDefaults.maxConcurrentReconciles}`,
+        `--apply-concurrency=${tuningDefaults.applyConcurrency}`,
+        `--kube-api-qps=${tuningDefaults.kubeApiQps}`,
+        `--kube-api-burst=${tuningDefaults.kubeApiBurst}`,
+        `--leader-election-namespace=${install.namespace}`
+      ])
+    )
+  })
+
   it("helm install: the operator pod becomes Ready; helm uninstall, then the CRD and namespace, remove everything", async () => {
     let started = Date.now()
     helm([
@@ -224,5 +283,66 @@ describe("the Helm chart", () => {
       { timeoutMillis: 90_000 }
     )
     timings.push(`uninstall: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  })
+
+  it("helm upgrade after the chart README's CRD step: the served CRDs are the new chart's", async () => {
+    // The release before: a chart whose ConvexInstance CRD lacks a field of spec (one no CEL rule or list of
+    // required fields names, so the older CRD is valid).
+    const older = path.join(work, "older-chart")
+    fs.cpSync(chart, older, { recursive: true })
+    const instanceCrd = crds.find((crd) => crd.spec.names.kind === "ConvexInstance")
+    if (instanceCrd === undefined) throw new Error("no ConvexInstance CRD")
+    const crdFile = path.join(older, "crds", `${instanceCrd.metadata.name}.yaml`)
+    const document = parseDocument(fs.readFileSync(crdFile, "utf8"))
+    const specFields = ["spec", "versions", 0, "schema", "openAPIV3Schema", "properties", "spec", "properties"]
+    const spec = (
+      document.getIn(specFields.slice(0, -1)) as { toJSON(): { required?: ReadonlyArray<string> } }
+    ).toJSON()
+    const rules = JSON.stringify(instanceCrd, (key, value) => (key === "description" ? undefined : value)).match(
+      /"(?:rule|messageExpression)":"(?:[^"\\]|\\.)*"/g
+    )
+    const removed = Object.keys((document.getIn(specFields) as { toJSON(): object }).toJSON()).find(
+      (field) => !(spec.required ?? []).includes(field) && !(rules ?? []).some((rule) => rule.includes(field))
+    )
+    if (removed === undefined) throw new Error("no spec field that no CEL rule and no required list names")
+    document.deleteIn([...specFields, removed])
+    fs.writeFileSync(crdFile, document.toString())
+    type Crd = { spec: { versions: ReadonlyArray<{ name: string; schema: unknown }> } }
+    const served = (name: string) => kubectl.json<Crd>(["crd", name])?.spec.versions.map((v) => [v.name, v.schema])
+    const wanted = (crd: (typeof crds)[number]) =>
+      JSON.parse(JSON.stringify(crd.spec.versions.map((v) => [v.name, v.schema]))) as unknown
+
+    helm(["install", "convex-operator", older, "-n", install.namespace, "--create-namespace"])
+    expect(JSON.stringify(served(instanceCrd.metadata.name))).not.toContain(`"${removed}"`)
+    expect(served(instanceCrd.metadata.name)).not.toEqual(wanted(instanceCrd))
+    helm(["upgrade", "convex-operator", chart, "-n", install.namespace])
+    expect(served(instanceCrd.metadata.name), "helm upgrade alone leaves the CRD").not.toEqual(wanted(instanceCrd))
+
+    // The step of dist/chart/README.md: the new chart's CRDs, applied server-side, taking the fields over from helm
+    // (which created them; without --force-conflicts the apply is refused).
+    const newCrds = helm(["show", "crds", chart])
+    expect(() => kubectl(["apply", "--server-side", "-f", "-"], newCrds)).toThrow(/conflict/i)
+    kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], newCrds)
+    helm(["upgrade", "convex-operator", chart, "-n", install.namespace])
+    for (const crd of crds) expect(served(crd.metadata.name), crd.metadata.name).toEqual(wanted(crd))
+
+    helm(["uninstall", "convex-operator", "-n", install.namespace, "--wait", "--timeout", "90s"])
+    // The namespace before the CRDs: a namespace deleted while an API group goes away can wait out the namespace
+    // controller's discovery backoff.
+    kubectl(["delete", "namespace", install.namespace, "--wait=false"])
+    await eventually(
+      "the namespace to be gone",
+      () => (kubectl.json(["namespace", install.namespace]) ? undefined : true),
+      {
+        timeoutMillis: 60_000,
+        detail: () => JSON.stringify(kubectl.json<{ status?: unknown }>(["namespace", install.namespace])?.status)
+      }
+    )
+    kubectl(["delete", "crd", "-l", "app.kubernetes.io/part-of=convex-operator", "--wait=false"])
+    await eventually(
+      "the CRDs to be gone",
+      () => (crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined) ? true : undefined),
+      { timeoutMillis: 60_000 }
+    )
   })
 })

@@ -32,6 +32,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/* The namespace of the leader-election Lease (and its Role): leaderElection.namespace, else the release's. */}}
+{{- define "convex-operator.leaseNamespace" -}}
+{{- .Values.leaderElection.namespace | default .Release.Namespace }}
+{{- end }}
+
 {{- define "convex-operator.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}

@@ -172,5 +172,10 @@ describe("instanceMetrics", () => {
     // Past due: due now (the next reconcile restarts it).
     const later = new Date("2026-03-13T00:00:00Z")
     expect(family(input, "nextRestart", later)["apps/weekly"]).toBe(later.getTime() / 1000)
+    // A changed instance is a new object in the cache: its new interval counts (nothing memoized from the old one).
+    const changed = {
+      instances: [instance("weekly", { conditions: ready }, { maintenance: { restartInterval: "200h" } })]
+    }
+    expect(family(changed, "nextRestart")).toEqual({ "apps/weekly": unix("2026-03-13T08:00:00Z") })
   })
 })

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { decodeConvexInstance, Phase, parseCron, UpgradePhase } from "@convex-operator/core"
+import { type CronSchedule, decodeConvexInstance, Phase, parseCron, UpgradePhase } from "@convex-operator/core"
 import { planRestart } from "@convex-operator/core/internal"
 import type { KubeObject, Metrics } from "@convex-operator/k8s"
 import { Either } from "effect"
@@ -97,30 +97,57 @@ const finishedBackups = (backups: ReadonlyArray<KubeObject>) =>
     )
     .sort((a, b) => b.finished - a.finished)
 
+// Memos, so a scrape does not parse every schedule and decode every instance again: parsed schedules by expression
+// and gaps by expression and baseline (both bounded), and each instance's restart interval by object (a cache
+// replaces an object when it changes, so a changed instance is decoded afresh).
+const bounded = <A>(limit: number) => {
+  const map = new Map<string, A>()
+  return (key: string, compute: () => A): A => {
+    if (map.has(key)) return map.get(key) as A
+    if (map.size >= limit) map.clear()
+    const value = compute()
+    map.set(key, value)
+    return value
+  }
+}
+const parsedSchedules = bounded<CronSchedule | undefined>(1024)
+const scheduleGaps = bounded<number | undefined>(4096)
+const restartIntervals = new WeakMap<KubeObject, { readonly interval: string | undefined }>()
+
+const restartIntervalOf = (instance: KubeObject): string | undefined => {
+  let memo = restartIntervals.get(instance)
+  if (memo === undefined) {
+    const decoded = decodeConvexInstance(instance)
+    memo = { interval: Either.isRight(decoded) ? decoded.right.spec.maintenance.restartInterval : undefined }
+    restartIntervals.set(instance, memo)
+  }
+  return memo.interval
+}
+
 /**
  * The gap the backup-age alert doubles, for one schedule: the longer of (baseline → next run) and (next run → the
  * run after). For a regular schedule both are its period; for an irregular one (weekdays only) twice the longer gap
  * is never shorter than the time until the second run after the baseline, so the alert waits for two missed runs.
  */
-const scheduleGap = (expression: string, baselineSeconds: number): number | undefined => {
-  const parsed = parseCron(expression)
-  if (Either.isLeft(parsed)) return undefined
-  const first = parsed.right.next(new Date(baselineSeconds * 1000))
-  const second = first === undefined ? undefined : parsed.right.next(first)
-  if (first === undefined || second === undefined) return undefined
-  return Math.max(first.getTime() / 1000 - baselineSeconds, (second.getTime() - first.getTime()) / 1000)
-}
+const scheduleGap = (expression: string, baselineSeconds: number): number | undefined =>
+  scheduleGaps(`${baselineSeconds} ${expression}`, () => {
+    const schedule = parsedSchedules(expression, () => Either.getOrUndefined(parseCron(expression)))
+    const first = schedule?.next(new Date(baselineSeconds * 1000))
+    const second = first === undefined ? undefined : schedule?.next(first)
+    if (first === undefined || second === undefined) return undefined
+    return Math.max(first.getTime() / 1000 - baselineSeconds, (second.getTime() - first.getTime()) / 1000)
+  })
 
 const nextRestartSeconds = (instance: KubeObject, now: Date): number | undefined => {
-  const decoded = decodeConvexInstance(instance)
-  if (Either.isLeft(decoded)) return undefined
-  const status = decoded.right.status
+  const interval = restartIntervalOf(instance)
+  if (interval === undefined) return undefined
+  const status = statusOf(instance)
   const ready = conditionOf(instance, "StatefulSetReady")
   const plan = planRestart({
-    interval: decoded.right.spec.maintenance.restartInterval,
-    lastRestartTime: status?.lastRestartTime,
+    interval,
+    lastRestartTime: text(status.lastRestartTime),
     readySince: ready?.status === "True" ? text(ready.lastTransitionTime) : undefined,
-    upgrading: status?.upgrade !== undefined,
+    upgrading: status.upgrade !== undefined,
     now
   })
   // A due restart happens at the next reconcile: it is due now.
@@ -134,7 +161,9 @@ export const instanceMetrics = (input: InstanceMetricsInput, now: Date): Readonl
     const map = new Map<string, Array<A>>()
     for (const object of objects) {
       const key = keyOf(object.metadata.namespace, instanceRefOf(object))
-      map.set(key, [...(map.get(key) ?? []), object])
+      const list = map.get(key)
+      if (list === undefined) map.set(key, [object])
+      else list.push(object)
     }
     return map
   }

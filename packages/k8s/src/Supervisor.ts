@@ -17,7 +17,7 @@
  * - closing the scope starts no more runs, interrupts the idle keys' fibers, lets running work finish within the
  *   grace period, then interrupts what is left.
  */
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, type Scope } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Scope } from "effect"
 import * as Permits from "./internal/permits.js"
 import { controllerMetrics, registry } from "./Metrics.js"
 import { type Action, backoffDelay, isTerminalFailure, type WorkQueue, type WorkQueueOptions } from "./WorkQueue.js"
@@ -178,12 +178,16 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     }
 
     /** The life of a key: wait for a wake-up or the due time, run, repeat. */
-    const live = (key: string, s: KeyState, previous: Fiber.RuntimeFiber<void> | undefined) =>
+    const live = (
+      key: string,
+      s: KeyState,
+      previous: Fiber.RuntimeFiber<void> | undefined,
+      scope: Scope.CloseableScope
+    ) =>
       Effect.gen(function* () {
         // A forgotten fiber of the same key may still be stopping: never run beside it. Uninterruptible, so that
         // this fiber, forgotten in turn, ends only after that one (a third fiber then waits for both).
         if (previous !== undefined) yield* Effect.uninterruptible(Fiber.await(previous))
-        const scope = yield* Effect.scope
         for (;;) {
           const step = next(s, yield* Clock.currentTimeMillis)
           if (step._tag === "Stop") return
@@ -195,7 +199,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
             ? Deferred.await(step.wake)
             : Effect.raceFirst(Deferred.await(step.wake), Effect.sleep(Duration.millis(step.sleep)))
         }
-      }).pipe(Effect.scoped, Effect.annotateLogs({ key }))
+      }).pipe(Effect.onExit((exit) => Scope.close(scope, exit)))
 
     const fibers = yield* FiberMap.make<string, void>()
     const fork = yield* FiberMap.runtime(fibers)<R>()
@@ -229,7 +233,9 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
           removed: false
         }
         states.set(key, s)
-        if (!closing) s.fiber = fork(key, live(key, s, stopping.get(key)))
+        // The key's Scope is made here, not provided as a service: that would copy the fiber's FiberRefs, a few KiB
+        // per idle key (bench/scheduler.ts). Log annotations are left to `run` for the same reason.
+        if (!closing) s.fiber = fork(key, live(key, s, stopping.get(key), Effect.runSync(Scope.make())))
       }
       return s
     }

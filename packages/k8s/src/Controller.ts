@@ -1,6 +1,6 @@
 /**
  * `Controller`: watches a primary kind, the kinds it owns and any kinds mapped onto it, keeps them in
- * Stores, and runs `reconcile` per primary object through a {@link WorkQueue}:
+ * Stores, and runs `reconcile` per primary object through a {@link Supervisor} (a fiber per primary):
  *
  * - triggers: the primary object changed; an owned object (by its controller ownerReference) changed;
  *   a watched object changed and `map` names primaries (e.g. a Secret → the instances that use it);
@@ -21,7 +21,8 @@
  *   primaries to wake on a watched change of a primary (e.g. objects waiting on another one);
  * - reconciles start once every served cache has synced, and see the primary from the Store (latest state);
  * - a deleted primary's running reconcile is interrupted and its wake-ups dropped;
- * - closing the scope drains the queue gracefully (see WorkQueue).
+ * - triggers of keys whose primary is not in the Store are dropped (its fiber would never end);
+ * - closing the scope drains the queue gracefully (see Supervisor).
  */
 import { Duration, Effect, type Scope } from "effect"
 import * as KindCache from "./internal/kind-cache.js"
@@ -35,6 +36,7 @@ import {
   type ResourceType
 } from "./Resource.js"
 import * as Store from "./Store.js"
+import * as Supervisor from "./Supervisor.js"
 import type * as Watcher from "./Watcher.js"
 import * as WorkQueue from "./WorkQueue.js"
 
@@ -232,7 +234,7 @@ export const make = <A extends KubeObject, E, R>(
       Effect.map(Effect.all(servedStores().map((store) => store.isReady)), (flags) => flags.every(Boolean))
     )
 
-    const queue = yield* WorkQueue.make<E, R>({
+    const queue = yield* Supervisor.make<E, R>({
       name: options.name,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
@@ -257,7 +259,9 @@ export const make = <A extends KubeObject, E, R>(
           })
         }).pipe(Effect.annotateLogs({ controller: options.name, key }))
     })
-    const trigger = (key: ObjectKey) => queue.enqueue(key)
+    // Only keys of primaries in the Store: a key's fiber lives until its object's deletion forgets it, so a trigger
+    // for a deleted primary (its owned objects going away after it) would otherwise start a fiber nothing ends.
+    const trigger = (key: ObjectKey) => (primaries.unsafeGet(key) === undefined ? Effect.void : queue.enqueue(key))
     const triggerAll = (keys: Iterable<ObjectKey>) => Effect.forEach(keys, trigger, { discard: true })
     const triggerEveryPrimary = Effect.suspend(() => triggerAll(primaries.unsafeList().map(keyOf)))
 

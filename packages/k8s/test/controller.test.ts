@@ -152,6 +152,46 @@ describe("Controller", () => {
     }).pipe(Effect.provide(layer))
   )
 
+  it.scoped("an owned object going away after its primary schedules nothing (no fiber for a gone key)", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      yield* kube.create(Gizmo, gizmo("g1", "s1"))
+      const runs = yield* Ref.make(0)
+      yield* Controller.make({
+        name: "orphans",
+        resource: Gizmo,
+        owns: [{ resource: Resource.ConfigMap }],
+        reconcile: (object) =>
+          Effect.gen(function* () {
+            yield* Ref.update(runs, (n) => n + 1)
+            yield* kube.apply(
+              Resource.ConfigMap,
+              {
+                apiVersion: "v1",
+                kind: "ConfigMap",
+                metadata: { name: "g1-config", namespace: ns, ownerReferences: [Resource.ownerReference(object)] }
+              },
+              { fieldManager: "gizmo-controller", force: true }
+            )
+            return Action.awaitChange
+          })
+      })
+      yield* settle
+      const adds = Metrics.controllerMetrics(yield* Metrics.Metrics).adds
+      const before = adds.get({ name: "orphans" })
+      const ranBefore = yield* Ref.get(runs)
+      expect(ranBefore).toBeGreaterThan(0)
+      // The owned ConfigMap is collected after its owner: its deletion names a primary that is gone.
+      yield* kube.delete(Gizmo, "g1", { namespace: ns })
+      yield* settle
+      expect(yield* Effect.either(kube.get(Resource.ConfigMap, "g1-config", { namespace: ns }))).toMatchObject({
+        _tag: "Left"
+      })
+      expect(adds.get({ name: "orphans" })).toBe(before)
+      expect(yield* Ref.get(runs)).toBe(ranBefore)
+    }).pipe(Effect.provide(layer))
+  )
+
   it.scoped("RequeueAfter wakes the object up again; errors back off", () =>
     Effect.gen(function* () {
       const kube = yield* KubeClient

@@ -253,4 +253,52 @@ describe("moving a deployment in", () => {
     for (const value of [oldSecret, oldKey, operatorKey]) expect(visible).not.toContain(value)
     expect((events?.items ?? []).map((event: Json) => event.reason)).toContain("InstanceSecretAdopted")
   }, 240_000)
+
+  it("a missing instance secret Secret holds the backend naming the field; creating it (watched by name) goes on", async () => {
+    kubectl(
+      ["apply", "--server-side", "--field-manager=e2e", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "convex.icod.de/v1alpha1",
+        kind: "ConvexInstance",
+        metadata: { name: "later", namespace: ns },
+        spec: { environment: "dev", version, backend: { instanceSecretRef: { name: "later-old-secret" } } }
+      })
+    )
+    const held = await eventually(
+      "SecretsReady False naming spec.backend.instanceSecretRef",
+      () => {
+        const condition = conditionOf(get("convexinstance", "later"), "SecretsReady")
+        return condition?.status === "False" && condition.message.includes("spec.backend.instanceSecretRef")
+          ? condition
+          : undefined
+      },
+      { timeoutMillis: 60_000, detail: () => JSON.stringify(get("convexinstance", "later")?.status) }
+    )
+    expect(held.message).toContain('Secret "later-old-secret" does not exist')
+    expect(get("statefulset", "later-backend")).toBeUndefined()
+    expect(conditionOf(get("convexinstance", "later"), "Ready")).toMatchObject({ status: "False" })
+    const warnings = kubectl.json<Json>([
+      "events.events.k8s.io",
+      "-n",
+      ns,
+      "--field-selector",
+      "regarding.name=later,type=Warning"
+    ])
+    expect(JSON.stringify(warnings?.items ?? [])).toContain("spec.backend.instanceSecretRef")
+    // As Convex's read_credentials.sh writes credentials/instance_secret: with `echo`, so with a newline.
+    const credentials = path.join(work, "credentials-instance_secret")
+    fs.writeFileSync(credentials, `${oldSecret}\n`)
+    const started = Date.now()
+    kubectl(["create", "secret", "generic", "later-old-secret", "-n", ns, `--from-file=INSTANCE_SECRET=${credentials}`])
+    await eventually(
+      `${ns}/later Ready`,
+      () => (conditionOf(get("convexinstance", "later"), "Ready")?.status === "True" ? true : undefined),
+      { timeoutMillis: 90_000, detail: () => JSON.stringify(get("convexinstance", "later")?.status) }
+    )
+    timings.push(`Secret created to Ready ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    expect(get("statefulset", "later-backend")?.status?.readyReplicas).toBe(1)
+    const generated = get("secret", "later-convex-secrets")
+    expect(decoded(generated, secretKeys.instanceSecret)).toBe(oldSecret)
+    expect(verifyAdminKey(decoded(generated, secretKeys.adminKey), "later", oldSecret)).toBe(true)
+  }, 180_000)
 })

@@ -33,10 +33,13 @@ export const referencedInstanceSecret = (
       message: `Secret "${ref.name}" does not exist: create it with the old deployment's INSTANCE_SECRET under key "${ref.key}" (kubectl create secret generic ${ref.name} --from-literal=${ref.key}=<64 hex characters>)`
     }
   }
-  const value = data[ref.key]
-  if (value === undefined) {
+  const raw = data[ref.key]
+  if (raw === undefined) {
     return { _tag: "Problem", field: `${field}.key`, message: `Secret "${ref.name}" has no key "${ref.key}"` }
   }
+  // Surrounding whitespace is dropped: Convex's read_credentials.sh writes credentials/instance_secret with `echo`
+  // (get-convex/convex-backend self-hosted/docker-build), so a Secret made from that file ends in a newline.
+  const value = raw.trim()
   const problem = instanceSecretProblem(value)
   if (problem !== undefined) {
     return {

@@ -109,7 +109,7 @@ const referencedStandIns = (instance: ConvexInstance, namespace: string): Observ
       metadata: { name, namespace },
       data: Object.fromEntries([...keys].map((key) => [key, standIn("ConfigMap", name, key)]))
     }))
-  ] as unknown as Observed["objects"]
+  ]
 }
 
 /** Zero bytes: generated values are deterministic and replaced by the placeholder before printing. */

@@ -144,7 +144,7 @@ export const migrationManifests = (input: MigrationInput): Either.Either<Migrati
   if (Either.isLeft(decoded)) {
     return fail(`the ConvexInstance would be invalid (check --name and --version): ${decoded.left.message}`)
   }
-  return Either.right({ secrets, instance: instance as unknown as KubeObject, notes })
+  return Either.right({ secrets, instance, notes })
 }
 
 const readValue = (flag: string, path: string) =>
@@ -164,7 +164,7 @@ const decodedData = (object: KubeObject): Record<string, string> => {
 }
 
 /** Creates what does not exist; an existing Secret must hold the same values (it is never changed). */
-const applyMigration = (migration: Migration, namespace: string) =>
+export const applyMigration = (migration: Migration, namespace: string) =>
   Effect.gen(function* () {
     const kube = yield* KubeClient
     for (const secret of migration.secrets) {

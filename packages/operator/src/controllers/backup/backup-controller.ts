@@ -13,7 +13,6 @@ import {
   backupDataFinalizer,
   backupJobName,
   type ConvexInstance,
-  type Observed as CoreObserved,
   decideBackup,
   decideBackupDeletion,
   decodeConvexBackup,
@@ -52,8 +51,6 @@ export interface BackupControllerOptions {
   readonly namespace: string | undefined
   readonly operatorImage: string
 }
-
-type Observed = CoreObserved["objects"][number]
 
 const instanceKeyOf = (object: KubeObject): string | undefined => {
   const name = (object as { spec?: { instanceRef?: { name?: string } } }).spec?.instanceRef?.name
@@ -126,7 +123,7 @@ const caDataOf = (namespace: string, bundle: { readonly kind: "Secret" | "Config
     kube.get(bundle.kind === "Secret" ? Resource.Secret : Resource.ConfigMap, bundle.name, { namespace })
   ).pipe(
     Effect.map((object) => {
-      const index = indexObserved([object as Observed])
+      const index = indexObserved([object])
       return bundle.kind === "Secret" ? index.secretData(bundle.name) : index.configMapData(bundle.name)
     }),
     Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
@@ -193,12 +190,12 @@ export const startBackupController = (options: BackupControllerOptions) =>
           const removalJob = context.store(Resource.Job).unsafeGet(Resource.key(namespace, removalJobName(name)))
           const deletion = decideBackupDeletion({
             backup,
-            removalJob: removalJob as Observed | undefined,
+            removalJob,
             operator: { image: options.operatorImage }
           })
           for (const job of deletion.apply) {
             yield* kube
-              .apply(Resource.Job, job as unknown as KubeObject, { fieldManager, force: true })
+              .apply(Resource.Job, job, { fieldManager, force: true })
               .pipe(Effect.mapError(retryOn(`applying Job ${job.metadata.name}`)))
           }
           yield* record(deletion.events, object, instanceObject)
@@ -213,14 +210,12 @@ export const startBackupController = (options: BackupControllerOptions) =>
         }
         const siblings = context.primaries.unsafeByIndex("instance", instanceKey).map(turnOf)
         const jobName = backupJobName(name)
-        const job = context.store(Resource.Job).unsafeGet(Resource.key(namespace, jobName)) as Observed | undefined
+        const job = context.store(Resource.Job).unsafeGet(Resource.key(namespace, jobName))
         const final = backup.status?.phase === "Completed" || backup.status?.phase === "Failed"
         let report: StoreReport | undefined
         if (!final && jobOutcome(job) === "Succeeded") report = yield* storeReport(namespace, jobName)
         const failureDetail =
-          !final && jobOutcome(job) === "Failed"
-            ? jobFailureDetail((yield* podsOf(namespace, jobName)) as ReadonlyArray<Observed>)
-            : undefined
+          !final && jobOutcome(job) === "Failed" ? jobFailureDetail(yield* podsOf(namespace, jobName)) : undefined
         const s3 = backup.spec.target.s3
         const credentialKeys =
           !final && job === undefined && s3 !== undefined ? yield* secretKeysOf(namespace, s3.secretRef.name) : []
@@ -256,14 +251,10 @@ export const startBackupController = (options: BackupControllerOptions) =>
         })
         for (const child of decision.apply) {
           yield* kube
-            .apply(
-              child.kind === "Job" ? Resource.Job : Resource.PersistentVolumeClaim,
-              child as unknown as KubeObject,
-              {
-                fieldManager,
-                force: true
-              }
-            )
+            .apply(child.kind === "Job" ? Resource.Job : Resource.PersistentVolumeClaim, child, {
+              fieldManager,
+              force: true
+            })
             .pipe(Effect.mapError(retryOn(`applying ${child.kind} ${child.metadata.name}`)))
           yield* Effect.logInfo(`applied ${child.kind} ${namespace}/${child.metadata.name}`)
         }

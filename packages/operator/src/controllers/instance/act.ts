@@ -129,7 +129,7 @@ export const act = (
         })
       }
       const resource = resourceOf(child.kind)
-      return kube.apply(resource, child as unknown as KubeObject, { fieldManager, force: true }).pipe(
+      return kube.apply(resource, child, { fieldManager, force: true }).pipe(
         Effect.tap(() => Effect.logDebug(`applied ${child.kind} ${namespace}/${childName}`)),
         Effect.as(done),
         Effect.catchAll(

@@ -125,7 +125,7 @@ const observeBackups = (cache: InstanceCache["Type"], key: ObjectKey): NonNullab
     .unsafeByIndex("backups", key)
     .map((job) => ({
       name: job.metadata.labels?.[backupLabels.backup] ?? job.metadata.name ?? "",
-      phase: jobOutcome(job as unknown as Observed["objects"][number]) === "Running" ? ("Running" as const) : undefined,
+      phase: jobOutcome(job) === "Running" ? ("Running" as const) : undefined,
       createdAt: job.metadata.creationTimestamp ?? ""
     }))
 
@@ -152,7 +152,7 @@ export const observeSurroundings = (
     const restoreSource = yield* observeRestoreSource(instance, namespace)
     return {
       observed: {
-        objects: [...children, ...references, ...restoreSource] as ReadonlyArray<Observed["objects"][number]>,
+        objects: [...children, ...references, ...restoreSource],
         // Another, older instance may keep the database this one claims (see database-claims.ts).
         databaseInUse: databaseHolderOf(object, cache.instances.unsafeList(), (ns, secretName) =>
           cache.store("Secret").unsafeGet(Resource.key(ns, secretName))

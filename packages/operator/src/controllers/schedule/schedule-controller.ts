@@ -87,7 +87,7 @@ export const startScheduleController = (options: { readonly namespace: string | 
           ))
         const decision = instancePaused ? decideSchedule({ schedule, backups, now, instancePaused }) : due
         if (decision.create !== undefined) {
-          yield* kube.create(ConvexBackups, decision.create as unknown as KubeObject, { fieldManager }).pipe(
+          yield* kube.create(ConvexBackups, decision.create, { fieldManager }).pipe(
             Effect.tap(() => Effect.logInfo(`created ConvexBackup ${namespace}/${decision.create?.metadata.name}`)),
             Effect.catchIf(
               (error) => error._tag === "Conflict",

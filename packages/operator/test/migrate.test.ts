@@ -7,12 +7,14 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { decodeConvexInstance, issueAdminKey } from "@convex-operator/core"
+import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { cli } from "convex-operator"
 import { Effect, Either, Exit, Option, Redacted } from "effect"
 import { parseAllDocuments } from "yaml"
-import { type MigrationInput, migrationManifests } from "../src/cli/migrate.js"
+import { applyMigration, type MigrationInput, migrationManifests } from "../src/cli/migrate.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 
 const oldSecret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
 const otherSecret = "ab".repeat(32)
@@ -191,5 +193,73 @@ describe("migrate: the command", () => {
       expect(stdout).toBe("")
       expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain("do not belong together")
     })
+  )
+})
+
+describe("migrate --apply", () => {
+  const capture = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.gen(function* () {
+      const out: Array<string> = []
+      const exit = yield* Effect.consoleWith((console) =>
+        effect.pipe(
+          Effect.withConsole({
+            ...console,
+            log: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" "))),
+            error: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" ")))
+          }),
+          Effect.exit
+        )
+      )
+      return { exit, output: out.join("\n") }
+    })
+
+  it.effect("creates the Secrets and the instance once; a second run changes nothing", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      const migration = Either.getOrThrow(migrationManifests(input({ namespace: Option.some("apps") })))
+      const first = yield* capture(applyMigration(migration, "apps"))
+      expect(Exit.isSuccess(first.exit)).toBe(true)
+      expect(first.output).toContain("secret/convex-self-hosted-instance-secret created")
+      expect(first.output).toContain("convexinstance/convex-self-hosted created")
+      const secret = (yield* kube.get(Resource.Secret, "convex-self-hosted-instance-secret", {
+        namespace: "apps"
+      })) as Json
+      expect(Buffer.from(secret.data.INSTANCE_SECRET, "base64").toString()).toBe(oldSecret)
+      expect(secret.stringData).toBeUndefined()
+      const instance = (yield* kube.get(ConvexInstances, "convex-self-hosted", { namespace: "apps" })) as Json
+      expect(instance.spec.restore.from.deployment.adminKeySecretRef.name).toBe("convex-self-hosted-old-admin-key")
+      const second = yield* capture(applyMigration(migration, "apps"))
+      expect(Exit.isSuccess(second.exit)).toBe(true)
+      expect(second.output).toContain("secret/convex-self-hosted-instance-secret unchanged")
+      expect(second.output).toContain("convexinstance/convex-self-hosted exists (not changed)")
+      const after = yield* kube.get(Resource.Secret, "convex-self-hosted-instance-secret", { namespace: "apps" })
+      expect(after.metadata.resourceVersion).toBe(secret.metadata.resourceVersion)
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
+  )
+
+  it.effect("an existing Secret with other values is not changed, and stops the run before the instance", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      const existing = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "convex-self-hosted-instance-secret", namespace: "apps" },
+        data: { INSTANCE_SECRET: Buffer.from(otherSecret).toString("base64") }
+      } as unknown as KubeObject
+      yield* kube.create(Resource.Secret, existing)
+      const before = yield* kube.get(Resource.Secret, "convex-self-hosted-instance-secret", { namespace: "apps" })
+      const migration = Either.getOrThrow(migrationManifests(input()))
+      const { exit, output } = yield* capture(applyMigration(migration, "apps"))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain(
+        "Secret apps/convex-self-hosted-instance-secret exists with other values and was not changed"
+      )
+      expect(String(exit) + output).not.toContain(oldSecret)
+      expect(String(exit) + output).not.toContain(otherSecret)
+      const after = yield* kube.get(Resource.Secret, "convex-self-hosted-instance-secret", { namespace: "apps" })
+      expect(after).toEqual(before)
+      const instance = yield* kube.get(ConvexInstances, "convex-self-hosted", { namespace: "apps" }).pipe(Effect.option)
+      expect(Option.isNone(instance)).toBe(true)
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
   )
 })

@@ -1,19 +1,24 @@
 /**
- * The operator as one scoped Effect: a work queue of ConvexInstance keys and the caches that feed it (one for all
- * namespaces, or one per watched namespace). Each key has at most one reconcile running; closing the scope drains
- * running reconciles gracefully.
+ * The operator as one scoped Effect: every controller, on `@convex-operator/k8s`'s `Controller`, each watching the
+ * same namespaces (one set of watches per namespace, or one for all):
+ *
+ * - ConvexInstances (controllers/instance): the reconcile of `reconcile.ts`, at most one per instance at a time and
+ *   `concurrency` across instances;
+ * - ConvexBackups (controllers/backup) and ConvexScheduledBackups (controllers/schedule).
+ *
+ * Closing the scope drains running reconciles gracefully.
  *
  * @module
  */
 import type { SecretGenerator } from "@convex-operator/core"
-import { type EventRecorder, type KubeClient, type ObjectKey, Resource, WorkQueue } from "@convex-operator/k8s"
-import { Deferred, Duration, Effect, type Scope } from "effect"
+import type { EventRecorder, KubeClient, KubeObject, WorkQueue } from "@convex-operator/k8s"
+import { type Duration, Effect, type Scope } from "effect"
 import { startBackupController } from "../controllers/backup/backup-controller.js"
-import { type Cache, makeCache } from "../controllers/instance/cache.js"
+import { makeInstanceController } from "../controllers/instance/cache.js"
 import { InstanceCache } from "../controllers/instance/instance-cache.js"
 import { type ReconcilerSettings, reconcile } from "../controllers/instance/reconcile.js"
 import { startScheduleController } from "../controllers/schedule/schedule-controller.js"
-import type { RetryableError } from "../shell/errors.js"
+import { ConvexBackups, ConvexScheduledBackups } from "../shell/backup-resources.js"
 
 export interface OperatorOptions {
   /** Namespaces to watch; empty: all namespaces. */
@@ -31,7 +36,12 @@ export interface Operator {
   /** True once every cache has listed. */
   readonly isReady: Effect.Effect<boolean>
   readonly ready: Effect.Effect<void>
+  /** The ConvexInstance controller's queue. */
   readonly queue: WorkQueue.WorkQueue
+  /** The cached ConvexInstances, ConvexBackups and ConvexScheduledBackups (read at each metrics scrape). */
+  readonly instances: () => ReadonlyArray<KubeObject>
+  readonly backups: () => ReadonlyArray<KubeObject>
+  readonly scheduledBackups: () => ReadonlyArray<KubeObject>
 }
 
 /** Starts the operator in the current scope. */
@@ -39,66 +49,36 @@ export const startOperator = (
   options: OperatorOptions
 ): Effect.Effect<Operator, never, KubeClient | EventRecorder | SecretGenerator | Scope.Scope> =>
   Effect.gen(function* () {
-    const caches = new Map<string | undefined, Cache>()
-    // A cache triggers its instances as soon as their list is in, which can be before `makeCache` has returned (it
-    // still checks for Gateway API) and the cache is in `caches`: runs wait for every cache to exist, or such a key
-    // would find no cache and be dropped until the instance next changes.
-    const cachesBuilt = yield* Deferred.make<void>()
-    const cacheOf = (key: ObjectKey): Cache | undefined => {
-      const { namespace } = Resource.parseKey(key)
-      return caches.get(options.namespaces.length === 0 ? undefined : namespace)
-    }
-    const queue = yield* WorkQueue.make<RetryableError, KubeClient | EventRecorder | SecretGenerator>({
-      name: "convexinstance",
+    const instances = yield* makeInstanceController({
+      namespaces: options.namespaces,
       concurrency: options.concurrency,
       gracefulShutdown: options.gracefulShutdown ?? "30 seconds",
-      run: (key) =>
+      ...(options.watchIdleTimeout === undefined ? {} : { watchIdleTimeout: options.watchIdleTimeout }),
+      reconcile: (key, cache) =>
         Effect.gen(function* () {
-          yield* Deferred.await(cachesBuilt)
-          const cache = cacheOf(key)
-          if (cache === undefined) {
-            yield* Effect.logDebug("not in a watched namespace: not reconciled")
-            return WorkQueue.Action.awaitChange
-          }
-          yield* cache.ready
           yield* Effect.logDebug("reconcile: start")
           const action = yield* reconcile(key, options.settings).pipe(Effect.provideService(InstanceCache, cache))
           yield* Effect.logDebug(
-            `reconcile: done, ${action._tag === "RequeueAfter" ? `again in ${Duration.format(action.duration)}` : "until a change"}`
+            `reconcile: done, ${action._tag === "RequeueAfter" ? `again in ${action.duration}` : "until a change"}`
           )
           return action
         }).pipe(Effect.annotateLogs({ instance: key }))
     })
-    // A shutdown before every cache exists: runs still waiting end at once (not after the grace period).
-    yield* Effect.addFinalizer(() => Deferred.interrupt(cachesBuilt))
-    const trigger = (key: ObjectKey) => queue.enqueue(key)
-    for (const namespace of options.namespaces.length === 0 ? [undefined] : options.namespaces) {
-      caches.set(
-        namespace,
-        yield* makeCache({
-          namespace,
-          trigger,
-          forget: queue.forget,
-          ...(options.watchIdleTimeout === undefined ? {} : { watchIdleTimeout: options.watchIdleTimeout })
-        })
-      )
-    }
-    yield* Deferred.succeed(cachesBuilt, undefined)
-    // ConvexBackups and ConvexScheduledBackups: one controller of each per watched namespace (or for all).
-    const backupControllers = []
-    for (const namespace of options.namespaces.length === 0 ? [undefined] : options.namespaces) {
-      backupControllers.push(
-        yield* startBackupController({ namespace, operatorImage: options.settings.operatorImage }),
-        yield* startScheduleController({ namespace })
-      )
-    }
-    const all = [...caches.values(), ...backupControllers]
+    const backups = yield* startBackupController({
+      namespaces: options.namespaces,
+      operatorImage: options.settings.operatorImage
+    })
+    const schedules = yield* startScheduleController({ namespaces: options.namespaces })
+    const all = [instances.controller, backups, schedules]
     return {
-      queue,
+      queue: instances.controller.queue,
       ready: Effect.all(
-        all.map((cache) => cache.ready),
+        all.map((controller) => controller.ready),
         { discard: true }
       ),
-      isReady: Effect.map(Effect.all(all.map((cache) => cache.isReady)), (flags) => flags.every(Boolean))
+      isReady: Effect.map(Effect.all(all.map((controller) => controller.isReady)), (flags) => flags.every(Boolean)),
+      instances: () => instances.controller.primaries.unsafeList(),
+      backups: () => backups.store(ConvexBackups).unsafeList(),
+      scheduledBackups: () => schedules.store(ConvexScheduledBackups).unsafeList()
     }
   })

@@ -18,8 +18,5 @@ export const ConvexScheduledBackups = Resource.make({
   namespaced: true
 })
 
-/** Watches of one namespace (or all), every object trimmed as it arrives (no managedFields, no last-applied copy). */
-export const watchOptions = (namespace: string | undefined) => ({
-  transform: Store.trim,
-  ...(namespace === undefined ? {} : { namespace })
-})
+/** How the backup controllers watch: every object trimmed as it arrives (no managedFields, no last-applied copy). */
+export const trimmed = { transform: Store.trim }

@@ -40,7 +40,7 @@ import {
   TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
-import { ConvexBackups, watchOptions } from "../../shell/backup-resources.js"
+import { ConvexBackups, trimmed } from "../../shell/backup-resources.js"
 import type { RetryableError } from "../../shell/errors.js"
 import { recordEvents } from "../../shell/events.js"
 import { fieldManager } from "../../shell/field-manager.js"
@@ -48,7 +48,8 @@ import { ConvexInstances } from "../../shell/resources.js"
 import { applyStatusIfChanged, retryOn } from "../../shell/writes.js"
 
 export interface BackupControllerOptions {
-  readonly namespace: string | undefined
+  /** Namespaces to watch; empty: all namespaces. */
+  readonly namespaces: ReadonlyArray<string>
   readonly operatorImage: string
 }
 
@@ -151,13 +152,14 @@ export const startBackupController = (options: BackupControllerOptions) =>
   Controller.make<KubeObject, RetryableError | TerminalError, KubeClient | EventRecorder>({
     name: "convexbackup",
     resource: ConvexBackups,
-    watcher: watchOptions(options.namespace),
+    namespaces: options.namespaces,
+    watcher: trimmed,
     indexers: { instance: (object) => [instanceKeyOf(object)].filter((key): key is string => key !== undefined) },
     owns: [
       {
         resource: Resource.Job,
         watcher: {
-          ...watchOptions(options.namespace),
+          ...trimmed,
           labelSelector: `app.kubernetes.io/component=backup,app.kubernetes.io/managed-by=${managedBy}`
         }
       }
@@ -165,7 +167,7 @@ export const startBackupController = (options: BackupControllerOptions) =>
     watches: [
       {
         resource: ConvexInstances,
-        watcher: watchOptions(options.namespace),
+        watcher: trimmed,
         map: (instance, backups) => backups.unsafeByIndex("instance", Resource.keyOf(instance)).map(Resource.keyOf)
       }
     ],

@@ -1,39 +1,48 @@
 /**
- * What the operator observes, kept in Stores fed by list-then-watch streams (one set per watched namespace, or one
- * for all namespaces):
+ * The ConvexInstance controller's watches, on `@convex-operator/k8s`'s `Controller` (one set per watched namespace,
+ * or one for all namespaces, feeding one Store per kind and one queue):
  *
  * - ConvexInstances, indexed by the Secrets and ConfigMaps they reference;
  * - every child kind, Secrets and ConfigMaps included, only objects labelled
  *   `app.kubernetes.io/managed-by=convex-operator` (the label selector keeps other objects off the wire and out of
- *   memory), indexed by `namespace/instance` (and backup Jobs by the instance they back up);
- * - the Secrets and ConfigMaps instances reference, each watched by name (references.ts), so a Secret no instance
- *   names is never read.
+ *   memory), indexed by `namespace/instance` (and backup Jobs by the instance they back up), each change mapped to its
+ *   instance; Gateway API kinds, the Prometheus Operator's PodMonitors and NGINX Gateway Fabric's policies are
+ *   optional kinds, watched once their CRDs answer (re-checked periodically), so a cluster without them works;
+ * - the Secrets and ConfigMaps instances reference, each watched by name (references.ts, a trigger source of the
+ *   controller), so a Secret no instance names is never read.
  *
- * Every object is trimmed as it arrives (`Store.trim`: no managedFields, no last-applied annotation).
+ * Every object is trimmed as it arrives (`Store.trim`: no managedFields, no last-applied annotation). A relist of a
+ * child kind wakes the instances of what it changed (the Controller does that). Instances held because another keeps
+ * their database (database-claims.ts) are woken by every change of an instance or a referenced object.
  *
- * Each change is mapped to the instances it concerns and handed to `trigger`; so is each difference a relist of a
- * child kind brings (after 410 Gone the list is the only news of what changed while its watch was down, and the
- * instance's own watch may have resumed without a relist). Gateway API kinds and the Prometheus Operator's
- * PodMonitors are watched only once their CRDs answer (re-checked periodically), so a cluster without them works.
+ * What a reconcile reads of all this is the `Cache` (the InstanceCache service, instance-cache.ts).
  *
  * @module
  */
 import { decodeConvexInstance, managedBy, type ProxyPolicyKind } from "@convex-operator/core"
 import { backupLabels, instanceReferences } from "@convex-operator/core/internal"
-import { KubeClient, type KubeObject, type ObjectKey, Resource, Store, Watcher } from "@convex-operator/k8s"
-import { type Duration, Effect, Either, Option, type Scope, Stream } from "effect"
+import {
+  type Action,
+  Controller,
+  type KubeClient,
+  type KubeObject,
+  type ObjectKey,
+  Resource,
+  Store,
+  type WorkQueue
+} from "@convex-operator/k8s"
+import { Deferred, type Duration, Effect, Either, Option, type Scope } from "effect"
 import {
   ConvexInstances,
   childResources,
   Gateways,
-  isGatewayApiKind,
   isNginxPolicyKind,
   isOptionalKind,
-  isPrometheusOperatorKind,
-  PodMonitors
+  PodMonitors,
+  resourceOf
 } from "../../shell/resources.js"
 import { isHeldByDatabase } from "./database-claims.js"
-import { makeReferenceWatches } from "./references.js"
+import { makeReferenceWatches, type ReferenceWatches } from "./references.js"
 
 const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`
 const instanceLabel = "app.kubernetes.io/instance"
@@ -74,9 +83,8 @@ const backupsIndex = (object: KubeObject): ReadonlyArray<string> => {
     : []
 }
 
+/** What a reconcile reads: the Stores of the instance controller, with the referenced objects. */
 export interface Cache {
-  /** The namespace watched, or undefined for all. */
-  readonly namespace: string | undefined
   readonly instances: Store.Store<KubeObject>
   /** The Store of a child kind (for Secrets and ConfigMaps, reads by key and lists include referenced ones). */
   readonly store: (kind: string) => Store.Store<KubeObject>
@@ -93,307 +101,170 @@ export interface Cache {
   readonly isReady: Effect.Effect<boolean>
 }
 
-export interface CacheOptions {
-  readonly namespace: string | undefined
-  /** Schedule a reconcile of an instance key. */
-  readonly trigger: (key: ObjectKey) => Effect.Effect<void>
-  /** Drop an instance key (it was deleted). */
-  readonly forget: (key: ObjectKey) => Effect.Effect<void>
-  /** How often to look for Gateway API (and the Prometheus Operator) while it is missing (default 30 s). */
-  readonly gatewayApiRecheck?: Duration.DurationInput
+export interface InstanceControllerOptions<E, R> {
+  /** Namespaces to watch; empty: all namespaces. */
+  readonly namespaces: ReadonlyArray<string>
+  /** One reconcile of an instance, reading `cache`. */
+  readonly reconcile: (key: ObjectKey, cache: Cache) => Effect.Effect<Action, E, R>
+  /** Reconciles running at once (different instances; default 1). */
+  readonly concurrency?: number
+  readonly gracefulShutdown?: Duration.DurationInput
+  /** How often to look again for an optional kind (Gateway API, PodMonitors, NGINX policies) while it is missing. */
+  readonly optionalRecheck?: Duration.DurationInput
   /** A watch silent (not even a bookmark) for this long is dropped and resumed (default: the Watcher's 300 s). */
   readonly watchIdleTimeout?: Duration.DurationInput
 }
 
-/** Whether the cluster serves `resource` (a list answers; NotFound means its CRD is not installed). */
-const served = (resource: Resource.Resource<KubeObject>, what: string, namespace: string | undefined) =>
-  Effect.gen(function* () {
-    const kube = yield* KubeClient
-    return yield* kube.list(resource, { limit: 1, ...(namespace === undefined ? {} : { namespace }) }).pipe(
-      Effect.as(true),
-      Effect.catchTag("NotFound", () => Effect.succeed(false)),
-      Effect.catchAll((error) =>
-        Effect.logWarning(`checking for ${what}: ${error._tag}: ${error.message}`).pipe(Effect.as(false))
-      )
-    )
-  })
+export interface InstanceController {
+  readonly controller: Controller.Controller<KubeObject>
+  /** The cache as reconciles see it. */
+  readonly cache: Cache
+}
 
-/** Whether the cluster serves Gateway API v1 (a list of Gateways answers). */
-export const gatewayApiInstalled = (namespace: string | undefined) => served(Gateways, "Gateway API", namespace)
+/** What the cache view is made from: a Controller, or the context of one of its reconciles. */
+interface Stores {
+  readonly primaries: Store.Store<KubeObject>
+  readonly store: (resource: Resource.ResourceType) => Store.Store<KubeObject>
+  readonly isServed: (resource: Resource.ResourceType) => boolean
+}
 
-/** Whether the cluster serves the Prometheus Operator's PodMonitors (a list answers). */
-export const podMonitorsInstalled = (namespace: string | undefined) =>
-  served(PodMonitors, "the Prometheus Operator", namespace)
-
-export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, KubeClient | Scope.Scope> =>
-  Effect.gen(function* () {
-    const scope = {
-      transform: Store.trim,
-      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-      ...(options.watchIdleTimeout === undefined ? {} : { idleTimeout: options.watchIdleTimeout })
+const cacheOf = (
+  stores: Stores,
+  references: ReferenceWatches,
+  ready: Effect.Effect<void>,
+  isReady: Effect.Effect<boolean>
+): Cache => {
+  /** The managed Store of `kind`, with the referenced objects of that kind added to reads by key and lists. */
+  const withReferences = (kind: string): Store.Store<KubeObject> => {
+    const managed = stores.store(resourceOf(kind))
+    const unsafeGet = (key: ObjectKey) => managed.unsafeGet(key) ?? references.get(kind, key)
+    const unsafeList = () => {
+      const own = managed.unsafeList()
+      const ownKeys = new Set(own.map(Resource.keyOf))
+      return [...own, ...references.list(kind).filter((object) => !ownKeys.has(Resource.keyOf(object)))]
     }
-    const instances = yield* Store.make<KubeObject>({ references: referenceIndex })
-    const writers = new Map<string, Store.StoreWriter<KubeObject>>()
-    for (const resource of childResources) {
-      writers.set(resource.kind, yield* Store.make<KubeObject>({ instance: instanceIndex, backups: backupsIndex }))
-    }
-    const writerOf = (kind: string) => {
-      const writer = writers.get(kind)
-      if (writer === undefined) throw new Error(`convex-operator: no store for ${kind}`)
-      return writer
-    }
-    let gatewayApi = false
-    let podMonitors = false
-    const proxyPolicies = new Set<ProxyPolicyKind>()
-    const started = new Set<string>()
-
-    // Instances held because another keeps their database: any change of an instance or a referenced object may
-    // release them (the holder deleted, renamed its database, or its URL moved), so each such change wakes them.
-    const wakeHeld = Effect.suspend(() =>
-      Effect.forEach(
-        instances.store.unsafeList().filter(isHeldByDatabase),
-        (object) => options.trigger(Resource.keyOf(object)),
-        { discard: true }
-      )
-    )
-    const referencedBy = (object: KubeObject): ReadonlyArray<ObjectKey> =>
-      instances.store
-        .unsafeByIndex("references", `${object.kind}:${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`)
-        .map(Resource.keyOf)
-    const references = yield* makeReferenceWatches({
-      resources: new Map(
-        childResources.filter((r) => r.kind === "Secret" || r.kind === "ConfigMap").map((r) => [r.kind, r])
-      ),
-      watcher: {
-        transform: Store.trim,
-        ...(scope.idleTimeout === undefined ? {} : { idleTimeout: scope.idleTimeout })
-      },
-      changed: (reference) =>
-        Effect.forEach(instances.store.unsafeByIndex("references", reference), (instance) =>
-          options.trigger(Resource.keyOf(instance))
-        ).pipe(Effect.zipRight(wakeHeld))
-    })
-
-    // Instances: changes trigger their key; deletions drop it; a relist re-triggers every key.
-    let beforeRelist: ReadonlyArray<ObjectKey> = []
-    yield* Watcher.watch(ConvexInstances, scope).pipe(
-      Stream.tap((event) =>
-        event._tag === "InitStart"
-          ? Effect.sync(() => {
-              beforeRelist = instances.store.unsafeList().map(Resource.keyOf)
-            })
-          : Effect.void
-      ),
-      Stream.tap(instances.apply),
-      // Watch by name what the instances reference, before their reconciles run.
-      Stream.tap((event) => {
-        switch (event._tag) {
-          case "Apply":
-            return references.track(Resource.keyOf(event.object), referenceIndex(event.object))
-          case "Delete":
-            return references.track(Resource.keyOf(event.object), [])
-          case "InitDone":
-            return Effect.gen(function* () {
-              for (const key of beforeRelist) {
-                if (instances.store.unsafeGet(key) === undefined) yield* references.track(key, [])
-              }
-              for (const object of instances.store.unsafeList()) {
-                yield* references.track(Resource.keyOf(object), referenceIndex(object))
-              }
-            })
-          default:
-            return Effect.void
-        }
-      }),
-      Stream.runForEach((event) => {
-        switch (event._tag) {
-          case "Apply":
-            return Effect.zipRight(options.trigger(Resource.keyOf(event.object)), wakeHeld)
-          case "Delete":
-            return Effect.zipRight(options.forget(Resource.keyOf(event.object)), wakeHeld)
-          case "InitDone":
-            return Effect.gen(function* () {
-              for (const key of beforeRelist) {
-                if (instances.store.unsafeGet(key) === undefined) yield* options.forget(key)
-              }
-              for (const object of instances.store.unsafeList()) yield* options.trigger(Resource.keyOf(object))
-            })
-          default:
-            return Effect.void
-        }
-      }),
-      Effect.forkScoped
-    )
-
-    // A backup's Job wakes its instance too: an upgrade waiting for the backup starts when the Job has finished.
-    const affected = (object: KubeObject): ReadonlyArray<ObjectKey> => [
-      ...instanceIndex(object),
-      ...backupsIndex(object),
-      ...referencedBy(object)
-    ]
-
-    /** The instances concerned by the difference between two snapshots of a store (by resourceVersion). */
-    const relistChanges = (before: ReadonlyMap<ObjectKey, KubeObject>, after: ReadonlyArray<KubeObject>) => {
-      const keys = new Set<ObjectKey>()
-      const seen = new Set<ObjectKey>()
-      for (const object of after) {
-        const key = Resource.keyOf(object)
-        seen.add(key)
-        if (before.get(key)?.metadata.resourceVersion !== object.metadata.resourceVersion) {
-          for (const instance of affected(object)) keys.add(instance)
-        }
-      }
-      for (const [key, object] of before) {
-        if (!seen.has(key)) for (const instance of affected(object)) keys.add(instance)
-      }
-      return [...keys]
-    }
-
-    const watchChildren = (resource: Resource.Resource<KubeObject>) => {
-      const writer = writerOf(resource.kind)
-      started.add(resource.kind)
-      // What the store held when a relist began, to tell which objects the relist changed.
-      let beforeRelist: ReadonlyMap<ObjectKey, KubeObject> | undefined
-      return Watcher.watch(resource, { ...scope, labelSelector: managedSelector }).pipe(
-        Stream.tap((event) =>
-          event._tag === "InitStart"
-            ? Effect.map(writer.store.isReady, (listed) => {
-                beforeRelist = listed
-                  ? new Map(writer.store.unsafeList().map((object) => [Resource.keyOf(object), object]))
-                  : undefined
-              })
-            : Effect.void
-        ),
-        Store.reflect(writer),
-        Stream.runForEach((event) => {
-          switch (event._tag) {
-            case "Apply":
-            case "Delete":
-              return Effect.forEach(affected(event.object), options.trigger, { discard: true })
-            case "InitDone": {
-              // A relist (after 410 Gone) is the only news of what changed while the watch was down: wake the
-              // instances of every child it added, changed or removed. The first list needs none of this (no
-              // reconcile runs before every store has listed).
-              const before = beforeRelist
-              beforeRelist = undefined
-              if (before === undefined) return Effect.void
-              const changed = relistChanges(before, writer.store.unsafeList())
-              if (changed.length === 0) return Effect.void
-              return Effect.logDebug(`relisted ${resource.plural}: waking ${changed.join(", ")}`).pipe(
-                Effect.zipRight(Effect.forEach(changed, options.trigger, { discard: true }))
-              )
-            }
-            default:
-              return Effect.void
-          }
-        }),
-        Effect.forkScoped
-      )
-    }
-
-    for (const resource of childResources) {
-      if (!isOptionalKind(resource.kind)) yield* watchChildren(resource)
-    }
-
-    // Gateway API: watch once it is there; look again while it is not.
-    const startGatewayApi = Effect.gen(function* () {
-      gatewayApi = true
-      for (const resource of childResources) if (isGatewayApiKind(resource.kind)) yield* watchChildren(resource)
-      yield* Effect.logInfo("Gateway API is installed: watching Gateways and HTTPRoutes")
-      for (const object of instances.store.unsafeList()) yield* options.trigger(Resource.keyOf(object))
-    })
-    if (yield* gatewayApiInstalled(options.namespace)) {
-      yield* startGatewayApi
-    } else {
-      yield* Effect.logInfo("Gateway API is not installed: instances in gateway mode report GatewayReady=False")
-      yield* Effect.gen(function* () {
-        for (;;) {
-          yield* Effect.sleep(options.gatewayApiRecheck ?? "30 seconds")
-          if (yield* gatewayApiInstalled(options.namespace)) return yield* startGatewayApi
-        }
-      }).pipe(Effect.forkScoped)
-    }
-
-    // The Prometheus Operator: the same, for PodMonitors (an instance with metrics enabled renders one only then).
-    const startPodMonitors = Effect.gen(function* () {
-      podMonitors = true
-      for (const resource of childResources) if (isPrometheusOperatorKind(resource.kind)) yield* watchChildren(resource)
-      yield* Effect.logInfo("the Prometheus Operator is installed: watching PodMonitors")
-      for (const object of instances.store.unsafeList()) yield* options.trigger(Resource.keyOf(object))
-    })
-    if (yield* podMonitorsInstalled(options.namespace)) {
-      yield* startPodMonitors
-    } else {
-      yield* Effect.gen(function* () {
-        for (;;) {
-          yield* Effect.sleep(options.gatewayApiRecheck ?? "30 seconds")
-          if (yield* podMonitorsInstalled(options.namespace)) return yield* startPodMonitors
-        }
-      }).pipe(Effect.forkScoped)
-    }
-
-    // NGINX Gateway Fabric's policies: the same, each kind on its own (ProxySettingsPolicy came later than
-    // ClientSettingsPolicy), so that instances render the limits as those policies once they are served.
-    for (const resource of childResources) {
-      const kind = resource.kind
-      if (!isNginxPolicyKind(kind)) continue
-      const start = Effect.gen(function* () {
-        proxyPolicies.add(kind)
-        yield* watchChildren(resource)
-        yield* Effect.logInfo(`NGINX Gateway Fabric's ${kind} is installed: watching ${resource.plural}`)
-        for (const object of instances.store.unsafeList()) yield* options.trigger(Resource.keyOf(object))
-      })
-      const installed = served(resource, `NGINX Gateway Fabric's ${kind}`, options.namespace)
-      if (yield* installed) {
-        yield* start
-      } else {
-        yield* Effect.gen(function* () {
-          for (;;) {
-            yield* Effect.sleep(options.gatewayApiRecheck ?? "30 seconds")
-            if (yield* installed) return yield* start
-          }
-        }).pipe(Effect.forkScoped)
-      }
-    }
-
-    /** The managed Store of `kind`, with the referenced objects of that kind added to reads by key and lists. */
-    const withReferences = (kind: string): Store.Store<KubeObject> => {
-      const managed = writerOf(kind).store
-      const unsafeGet = (key: ObjectKey) => managed.unsafeGet(key) ?? references.get(kind, key)
-      const unsafeList = () => {
-        const own = managed.unsafeList()
-        const ownKeys = new Set(own.map(Resource.keyOf))
-        return [...own, ...references.list(kind).filter((object) => !ownKeys.has(Resource.keyOf(object)))]
-      }
-      return {
-        ...managed,
-        get: (key) => Effect.sync(() => Option.fromNullable(unsafeGet(key))),
-        list: Effect.sync(unsafeList),
-        unsafeGet,
-        unsafeList
-      }
-    }
-
-    const startedStores = () => [instances.store, ...[...started].map((kind) => writerOf(kind).store)]
     return {
-      namespace: options.namespace,
-      instances: instances.store,
-      store: (kind) => (kind === "Secret" || kind === "ConfigMap" ? withReferences(kind) : writerOf(kind).store),
-      remember: (object) =>
-        object.kind === "Secret" || object.kind === "ConfigMap"
-          ? Effect.sync(() => references.remember(object))
-          : writerOf(object.kind).apply({ _tag: "Apply", object }),
-      gatewayApi: () => gatewayApi,
-      podMonitors: () => podMonitors,
-      proxyPolicies: () => [...proxyPolicies].sort(),
-      ready: Effect.suspend(() =>
-        Effect.all(
-          startedStores().map((store) => store.ready),
-          { discard: true }
-        )
-      ),
-      isReady: Effect.suspend(() =>
-        Effect.map(Effect.all(startedStores().map((store) => store.isReady)), (flags) => flags.every(Boolean))
-      )
+      ...managed,
+      get: (key) => Effect.sync(() => Option.fromNullable(unsafeGet(key))),
+      list: Effect.sync(unsafeList),
+      unsafeGet,
+      unsafeList
     }
+  }
+  return {
+    instances: stores.primaries,
+    store: (kind) =>
+      kind === "Secret" || kind === "ConfigMap" ? withReferences(kind) : stores.store(resourceOf(kind)),
+    remember: (object) => Effect.sync(() => references.remember(object)),
+    gatewayApi: () => stores.isServed(Gateways),
+    podMonitors: () => stores.isServed(PodMonitors),
+    proxyPolicies: () =>
+      childResources
+        .filter((resource) => isNginxPolicyKind(resource.kind) && stores.isServed(resource))
+        .map((resource) => resource.kind as ProxyPolicyKind)
+        .sort(),
+    ready,
+    isReady
+  }
+}
+
+/** Starts the ConvexInstance controller in the current scope. */
+export const makeInstanceController = <E, R>(
+  options: InstanceControllerOptions<E, R>
+): Effect.Effect<InstanceController, never, KubeClient | Scope.Scope | R> =>
+  Effect.gen(function* () {
+    const idle = options.watchIdleTimeout === undefined ? {} : { idleTimeout: options.watchIdleTimeout }
+    // The by-name watches of referenced objects start as a trigger source of the controller (before its watches);
+    // the instance stream tells them what to watch.
+    const referencesReady = yield* Deferred.make<ReferenceWatches>()
+    const heldKeys = (primaries: Store.Store<KubeObject>) =>
+      primaries.unsafeList().filter(isHeldByDatabase).map(Resource.keyOf)
+    const referenceSource: Controller.Source<KubeObject> = ({ trigger, primaries }) =>
+      Effect.gen(function* () {
+        const references = yield* makeReferenceWatches({
+          resources: new Map(
+            childResources.filter((r) => r.kind === "Secret" || r.kind === "ConfigMap").map((r) => [r.kind, r])
+          ),
+          watcher: { transform: Store.trim, ...idle },
+          changed: (reference) =>
+            Effect.forEach(
+              [...primaries.unsafeByIndex("references", reference).map(Resource.keyOf), ...heldKeys(primaries)],
+              trigger,
+              { discard: true }
+            )
+        })
+        yield* Deferred.succeed(referencesReady, references)
+      })
+    const controller = yield* Controller.make<KubeObject, E, R>({
+      name: "convexinstance",
+      resource: ConvexInstances,
+      namespaces: options.namespaces,
+      watcher: { transform: Store.trim, ...idle },
+      indexers: { references: referenceIndex },
+      watches: childResources.map((resource) => ({
+        resource,
+        watcher: { transform: Store.trim, labelSelector: managedSelector, ...idle },
+        indexers: { instance: instanceIndex, backups: backupsIndex },
+        // A backup's Job wakes its instance too: an upgrade waiting for the backup starts when the Job has finished;
+        // so does a managed object another instance references.
+        map: (object, primaries) => [
+          ...instanceIndex(object),
+          ...backupsIndex(object),
+          ...primaries
+            .unsafeByIndex(
+              "references",
+              `${object.kind}:${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`
+            )
+            .map(Resource.keyOf)
+        ],
+        ...(isOptionalKind(resource.kind)
+          ? { optional: options.optionalRecheck === undefined ? {} : { recheck: options.optionalRecheck } }
+          : {})
+      })),
+      sources: [referenceSource],
+      // Watch by name what the instances reference, before their reconciles run.
+      onPrimary: (change) =>
+        Effect.flatMap(Deferred.await(referencesReady), (references) =>
+          references.track(Resource.keyOf(change.object), change._tag === "Apply" ? referenceIndex(change.object) : [])
+        ),
+      // Any change of an instance may release the instances held for its database (database-claims.ts).
+      alsoTrigger: (_, primaries) => heldKeys(primaries),
+      reconcile: (_object, context) =>
+        Effect.flatMap(Deferred.await(referencesReady), (references) =>
+          options.reconcile(context.key, cacheOf(context, references, Effect.void, Effect.succeed(true)))
+        ),
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.gracefulShutdown === undefined ? {} : { gracefulShutdown: options.gracefulShutdown }),
+      // Reconciles of unchanged instances cost nothing but CPU; the watches say what changed.
+      resyncPeriod: false
+    })
+    const references = yield* Deferred.await(referencesReady)
+    return { controller, cache: cacheOf(controller, references, controller.ready, controller.isReady) }
   })
+
+export interface CacheOptions {
+  /** The namespace watched, or undefined for all. */
+  readonly namespace: string | undefined
+  /** Called for each instance the controller would reconcile (after its triggers are de-duplicated). */
+  readonly trigger: (key: ObjectKey) => Effect.Effect<void>
+  /** Unused (the controller drops deleted instances itself); kept so tests read as before. */
+  readonly forget?: (key: ObjectKey) => Effect.Effect<void>
+  readonly gatewayApiRecheck?: Duration.DurationInput
+  readonly watchIdleTimeout?: Duration.DurationInput
+}
+
+/**
+ * The instance cache without reconciles, for tests that run `reconcile` themselves: the same controller, whose
+ * reconcile only reports the key to `trigger`.
+ */
+export const makeCache = (options: CacheOptions): Effect.Effect<Cache, never, KubeClient | Scope.Scope> =>
+  Effect.map(
+    makeInstanceController<never, never>({
+      namespaces: options.namespace === undefined ? [] : [options.namespace],
+      concurrency: 4,
+      reconcile: (key) => Effect.as(options.trigger(key), { _tag: "AwaitChange" } satisfies WorkQueue.Action),
+      ...(options.gatewayApiRecheck === undefined ? {} : { optionalRecheck: options.gatewayApiRecheck }),
+      ...(options.watchIdleTimeout === undefined ? {} : { watchIdleTimeout: options.watchIdleTimeout })
+    }),
+    (instance) => instance.cache
+  )

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { childNames, decodeConvexInstance, managedBy } from "@convex-operator/core"
-import { Action, KubeClient, type KubeError, type KubeObject, Resource } from "@convex-operator/k8s"
+import { childNames, decodeConvexInstance, managedBy, reconciliationPaused } from "@convex-operator/core"
+import { Action, Finalizer, KubeClient, type KubeError, type KubeObject, Resource } from "@convex-operator/k8s"
 import { Effect, Either } from "effect"
 import { describeError, RetryableError } from "../../shell/errors.js"
 import { fieldManager } from "../../shell/field-manager.js"
@@ -16,32 +16,12 @@ import { ConvexInstances } from "../../shell/resources.js"
 /** The finalizer the operator puts on every instance. */
 export const finalizerName = "convex.icod.de/finalizer"
 
-/** Adds the finalizer to `object` unless it holds it already; the object as it is afterwards. */
-export const ensureFinalizer = (object: KubeObject) =>
+/**
+ * What the operator removes itself after an instance was deleted (the garbage collector removes the rest); the
+ * library's `Finalizer.run` calls it while the instance holds the finalizer, then removes the finalizer.
+ */
+export const cleanUp = (object: KubeObject) =>
   Effect.gen(function* () {
-    if ((object.metadata.finalizers ?? []).includes(finalizerName)) return object
-    const kube = yield* KubeClient
-    return yield* kube
-      .patch(
-        ConvexInstances,
-        object.metadata.name ?? "",
-        {
-          metadata: {
-            finalizers: [...(object.metadata.finalizers ?? []), finalizerName],
-            resourceVersion: object.metadata.resourceVersion
-          }
-        },
-        { namespace: object.metadata.namespace ?? "default", type: "merge", fieldManager }
-      )
-      .pipe(
-        Effect.mapError((error) => new RetryableError({ message: `adding the finalizer: ${describeError(error)}` }))
-      )
-  })
-
-/** Cleans up after a deleted instance, then removes the finalizer. */
-export const finalize = (object: KubeObject) =>
-  Effect.gen(function* () {
-    if (!(object.metadata.finalizers ?? []).includes(finalizerName)) return Action.awaitChange
     const kube = yield* KubeClient
     const name = object.metadata.name ?? ""
     const namespace = object.metadata.namespace ?? "default"
@@ -77,22 +57,24 @@ export const finalize = (object: KubeObject) =>
         )
       }
     }
-    yield* kube
-      .patch(
-        ConvexInstances,
-        name,
-        {
-          metadata: {
-            finalizers: (object.metadata.finalizers ?? []).filter((f) => f !== finalizerName),
-            resourceVersion: object.metadata.resourceVersion
-          }
-        },
-        { namespace, type: "merge", fieldManager }
-      )
-      .pipe(
-        Effect.catchTag("NotFound", () => Effect.void),
-        Effect.mapError(fail("removing the finalizer"))
-      )
     yield* Effect.logInfo(`finalized ${namespace}/${name}`)
-    return Action.awaitChange
   })
+
+/** How the instance controller holds its finalizer: added before the first apply, except to a paused instance. */
+export const finalizerOptions: Finalizer.FinalizerOptions<KubeObject> = {
+  resource: ConvexInstances,
+  fieldManager,
+  addWhen: (object) => !reconciliationPaused(object.metadata)
+}
+
+/** A retryable error for a failed finalizer patch (a Conflict: the cache was stale). */
+export const finalizerRetry = (error: Finalizer.FinalizerError) => new RetryableError({ message: error.message })
+
+/** Cleans up after a deleted instance that holds the finalizer, then removes the finalizer. */
+export const finalize = (object: KubeObject) =>
+  Finalizer.run(
+    finalizerName,
+    object,
+    { apply: () => Effect.succeed(Action.awaitChange), cleanup: cleanUp },
+    finalizerOptions
+  ).pipe(Effect.catchTag("FinalizerError", (error) => Effect.fail(finalizerRetry(error))))

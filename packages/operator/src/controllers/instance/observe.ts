@@ -1,8 +1,8 @@
 /**
  * Observe, the first step of a reconcile: what the instance cache knows of one instance, read once and decoded once.
  *
- * - the instance itself: gone, being deleted, paused, not decodable (its spec passed admission but not the Schema),
- *   or active;
+ * - the instance itself (not being deleted: the finalizer's cleanup takes those): paused, not decodable (its spec
+ *   passed admission but not the Schema), or active;
  * - for an active instance: its managed children (those another controller owns are set apart as refused), the
  *   Secrets and ConfigMaps it references (read directly once when the cache has not seen them yet), the ConvexBackup
  *   a restore reads, its backups' Jobs (for the upgrade/backup interlock), and the older instance that keeps the
@@ -27,27 +27,20 @@ import { ConvexInstances, resourceOf } from "../../shell/resources.js"
 import { databaseHolderOf } from "./database-claims.js"
 import { InstanceCache } from "./instance-cache.js"
 
-/** What observe found of one instance key. */
+/** What an instance that is not being deleted is, decoded once. */
 export type Observation =
-  | { readonly _tag: "Gone" }
-  | { readonly _tag: "Deleting"; readonly object: KubeObject }
   | { readonly _tag: "Paused"; readonly object: KubeObject; readonly instance: ConvexInstance }
   | { readonly _tag: "Invalid"; readonly object: KubeObject; readonly error: InvalidConvexInstance }
   | { readonly _tag: "Active"; readonly object: KubeObject; readonly instance: ConvexInstance }
 
-/** The instance `key` as the cache holds it, decoded. */
-export const observeInstance = (key: ObjectKey): Effect.Effect<Observation, never, InstanceCache> =>
-  Effect.map(InstanceCache, (cache): Observation => {
-    const object = cache.instances.unsafeGet(key)
-    if (object === undefined) return { _tag: "Gone" }
-    // A deletion is the user's request: the finalizer runs even while the instance is paused or does not decode.
-    if (object.metadata.deletionTimestamp !== undefined) return { _tag: "Deleting", object }
-    const decoded = decodeConvexInstance(object)
-    if (Either.isLeft(decoded)) return { _tag: "Invalid", object, error: decoded.left }
-    return reconciliationPaused(object.metadata)
-      ? { _tag: "Paused", object, instance: decoded.right }
-      : { _tag: "Active", object, instance: decoded.right }
-  })
+/** Decodes `object` (an instance that is not being deleted) and tells whether it is paused. */
+export const observeInstance = (object: KubeObject): Observation => {
+  const decoded = decodeConvexInstance(object)
+  if (Either.isLeft(decoded)) return { _tag: "Invalid", object, error: decoded.left }
+  return reconciliationPaused(object.metadata)
+    ? { _tag: "Paused", object, instance: decoded.right }
+    : { _tag: "Active", object, instance: decoded.right }
+}
 
 /** Everything decide needs of an active instance, and what act needs besides. */
 export interface Surroundings {

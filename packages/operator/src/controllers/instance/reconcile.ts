@@ -8,19 +8,26 @@
  * 3. act (`act.ts`, KubeClient): the applies and deletions;
  * 4. report (`report.ts`, KubeClient and EventRecorder): the status, the events, the next step of the work queue.
  *
- * An instance being deleted is finalized (`finalizer.ts`), a paused one only reports its pause (`paused.ts`), and
- * one whose spec does not decode only reports that (`invalid-spec.ts`). Every other instance gets the finalizer
- * first.
+ * The library's `Finalizer.run` wraps the steps: it adds the finalizer before the first of them (not to a paused
+ * instance), and runs the cleanup of `finalizer.ts` instead of them once the instance is being deleted. A paused
+ * instance only reports its pause (`paused.ts`), one whose spec does not decode only reports that (`invalid-spec.ts`).
  *
  * @module
  */
 import { type DecideOptions, decide, drawEntropy, type SecretGenerator } from "@convex-operator/core"
-import { Action, type EventRecorder, type KubeClient, type ObjectKey } from "@convex-operator/k8s"
+import {
+  Action,
+  type EventRecorder,
+  Finalizer,
+  type KubeClient,
+  type KubeObject,
+  type ObjectKey
+} from "@convex-operator/k8s"
 import { Clock, Effect } from "effect"
 import type { RetryableError } from "../../shell/errors.js"
 import { fieldManager } from "../../shell/field-manager.js"
 import { act } from "./act.js"
-import { ensureFinalizer, finalize } from "./finalizer.js"
+import { cleanUp, finalizerName, finalizerOptions, finalizerRetry } from "./finalizer.js"
 import { InstanceCache } from "./instance-cache.js"
 import { reportInvalidSpec } from "./invalid-spec.js"
 import { observeInstance, observeSurroundings } from "./observe.js"
@@ -41,24 +48,16 @@ const decideOptions = (cache: InstanceCache["Type"], settings: ReconcilerSetting
   proxyPolicies: cache.proxyPolicies()
 })
 
-/** One reconcile of the instance `key`. */
-export const reconcile = (
-  key: ObjectKey,
-  settings: ReconcilerSettings
-): Effect.Effect<Action, RetryableError, InstanceCache | KubeClient | EventRecorder | SecretGenerator> =>
+/** The reconcile of an instance that is not being deleted (the finalizer, when due, is on it already). */
+const reconcileInstance = (key: ObjectKey, object: KubeObject, settings: ReconcilerSettings) =>
   Effect.gen(function* () {
-    const found = yield* observeInstance(key)
+    const found = observeInstance(object)
     switch (found._tag) {
-      case "Gone":
-        return Action.awaitChange
-      case "Deleting":
-        return yield* finalize(found.object)
       case "Paused":
         return yield* holdPaused(found.object, found.instance, fieldManager)
       case "Invalid":
-        return yield* reportInvalidSpec(yield* ensureFinalizer(found.object), found.error)
+        return yield* reportInvalidSpec(found.object, found.error)
     }
-    const object = yield* ensureFinalizer(found.object)
     const { instance } = found
     const surroundings = yield* observeSurroundings(key, object, instance)
 
@@ -69,4 +68,20 @@ export const reconcile = (
 
     const acted = yield* act(object, surroundings, decision, settings.applyConcurrency)
     return yield* report(object, instance, decision, acted, now)
+  })
+
+/** One reconcile of the instance `key`: its cleanup when it is being deleted, else the four steps. */
+export const reconcile = (
+  key: ObjectKey,
+  settings: ReconcilerSettings
+): Effect.Effect<Action, RetryableError, InstanceCache | KubeClient | EventRecorder | SecretGenerator> =>
+  Effect.gen(function* () {
+    const object = (yield* InstanceCache).instances.unsafeGet(key)
+    if (object === undefined) return Action.awaitChange
+    return yield* Finalizer.run(
+      finalizerName,
+      object,
+      { apply: (current) => reconcileInstance(key, current, settings), cleanup: cleanUp },
+      finalizerOptions
+    ).pipe(Effect.catchTag("FinalizerError", (error) => Effect.fail(finalizerRetry(error))))
   }).pipe(Effect.withSpan("reconcile", { attributes: { key } }))

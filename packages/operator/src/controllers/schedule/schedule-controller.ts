@@ -23,7 +23,7 @@ import {
   TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
-import { ConvexBackups, ConvexScheduledBackups, watchOptions } from "../../shell/backup-resources.js"
+import { ConvexBackups, ConvexScheduledBackups, trimmed } from "../../shell/backup-resources.js"
 import type { RetryableError } from "../../shell/errors.js"
 import { recordEvents } from "../../shell/events.js"
 import { fieldManager } from "../../shell/field-manager.js"
@@ -45,15 +45,19 @@ const retained = (backup: KubeObject): RetainedBackup => {
 }
 
 /** Starts the ConvexScheduledBackup controller in the current scope. */
-export const startScheduleController = (options: { readonly namespace: string | undefined }) =>
+export const startScheduleController = (options: {
+  /** Namespaces to watch; empty: all namespaces. */
+  readonly namespaces: ReadonlyArray<string>
+}) =>
   Controller.make<KubeObject, RetryableError | TerminalError, KubeClient | EventRecorder>({
     name: "convexscheduledbackup",
     resource: ConvexScheduledBackups,
-    watcher: watchOptions(options.namespace),
+    namespaces: options.namespaces,
+    watcher: trimmed,
     watches: [
       {
         resource: ConvexBackups,
-        watcher: { ...watchOptions(options.namespace), labelSelector: backupLabels.schedule },
+        watcher: { ...trimmed, labelSelector: backupLabels.schedule },
         indexers: { schedule: scheduleKeyOf },
         map: (backup) => scheduleKeyOf(backup)
       }

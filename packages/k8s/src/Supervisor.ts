@@ -256,14 +256,11 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
           const fiber = s.fiber
           if (fiber === undefined) return Effect.void
           stopping.set(key, fiber)
-          return Fiber.interrupt(fiber).pipe(
-            Effect.ensuring(
-              Effect.sync(() => {
-                if (stopping.get(key) === fiber) stopping.delete(key)
-              })
-            ),
-            Effect.asVoid
-          )
+          // Dropped when the fiber has ended, even if this forget is interrupted while it waits.
+          fiber.addObserver(() => {
+            if (stopping.get(key) === fiber) stopping.delete(key)
+          })
+          return Effect.asVoid(Fiber.interrupt(fiber))
         }),
       depth: Effect.sync(() => depth),
       running: Effect.sync(() => [...states].filter(([, s]) => s.running).map(([k]) => k)),

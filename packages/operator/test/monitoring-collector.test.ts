@@ -2,7 +2,7 @@
 import { Health, type KubeObject, Metrics } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope, TestClock } from "effect"
-import { collectInstanceMetrics, instanceMetricsSource } from "../src/monitoring/collector.js"
+import { collectInstanceMetrics } from "../src/monitoring/collector.js"
 
 const instances: Array<KubeObject> = [
   {
@@ -72,12 +72,4 @@ describe("collectInstanceMetrics", () => {
       expect(yield* scrape(server.url)).not.toContain("convex_operator_instance_")
     })
   )
-})
-
-describe("instanceMetricsSource", () => {
-  it("reads an operator handle that offers the three readers; none without them", () => {
-    expect(instanceMetricsSource({ isReady: Effect.succeed(true) })).toBeUndefined()
-    const handle = { ...source, isReady: Effect.succeed(true) }
-    expect(instanceMetricsSource(handle)?.backups()).toBe(backups)
-  })
 })

@@ -10,7 +10,7 @@ import { EventRecorder, Health, KubeClient, LeaderElection, Metrics } from "@con
 import { Command, Options } from "@effect/cli"
 import { Config, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { startOperator } from "../app/operator.js"
-import { collectInstanceMetrics, instanceMetricsSource } from "../monitoring/collector.js"
+import { collectInstanceMetrics } from "../monitoring/collector.js"
 import { countingKubeClient } from "../shell/counting.js"
 import { described } from "./help.js"
 import { kubeConfigSource, kubeconfigOption, userAgent } from "./kube-options.js"
@@ -151,8 +151,7 @@ export const runCommand = Command.make(
           })
           isReady = Effect.zipWith(operator.isReady, leading, (a, b) => a && b)
           // Per-instance metrics on /metrics, read from the caches at each scrape (monitoring/collector.ts).
-          const metricsSource = instanceMetricsSource(operator)
-          if (metricsSource !== undefined) yield* collectInstanceMetrics(metricsSource)
+          yield* collectInstanceMetrics(operator)
           yield* operator.ready
           yield* Effect.logInfo("caches synced: reconciling")
           return yield* Effect.never

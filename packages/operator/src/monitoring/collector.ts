@@ -30,21 +30,3 @@ export const collectInstanceMetrics = (source: InstanceMetricsSource): Effect.Ef
     )
     yield* Effect.addFinalizer(() => Effect.sync(remove))
   })
-
-const isReader = (value: unknown): value is () => ReadonlyArray<KubeObject> => typeof value === "function"
-
-/**
- * The source, when `operator` offers the three readers. The operator's handle does not expose its caches yet; once
- * it has `instances`, `backups` and `scheduledBackups`, `run` serves the metrics with no further change.
- */
-export const instanceMetricsSource = (operator: object): InstanceMetricsSource | undefined => {
-  const candidate = operator as Partial<Record<keyof InstanceMetricsSource, unknown>>
-  const { instances, backups, scheduledBackups } = candidate
-  return isReader(instances) && isReader(backups) && isReader(scheduledBackups)
-    ? {
-        instances: () => instances.call(operator),
-        backups: () => backups.call(operator),
-        scheduledBackups: () => scheduledBackups.call(operator)
-      }
-    : undefined
-}

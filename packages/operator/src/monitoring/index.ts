@@ -5,6 +5,6 @@
  * @module
  */
 export { type AlertRule, alertRules, backupTooOldExpr, prometheusRuleSpec } from "./alerts.js"
-export { collectInstanceMetrics, type InstanceMetricsSource, instanceMetricsSource } from "./collector.js"
+export { collectInstanceMetrics, type InstanceMetricsSource } from "./collector.js"
 export { type DashboardPanel, dashboardPanels, grafanaDashboard } from "./dashboard.js"
 export { type InstanceMetricsInput, instanceMetricFamilies, instanceMetrics } from "./instance-metrics.js"

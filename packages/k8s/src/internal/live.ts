@@ -8,6 +8,7 @@ import * as https from "node:https"
 import { KubeConfig } from "@kubernetes/client-node"
 import { Duration, Effect, FiberRef, RateLimiter, type Scope, Stream } from "effect"
 import { fromStatus, KubeConfigError, type KubeError, type Status, Timeout, Transport } from "../errors.js"
+import { type KubeObject, type Resource, path as resourcePath } from "../Resource.js"
 import type {
   KubeClientService,
   KubeConfigSource,
@@ -16,8 +17,7 @@ import type {
   LiveOptions,
   WatchEvent,
   WatchOptions
-} from "../KubeClient.js"
-import { type KubeObject, type Resource, path as resourcePath } from "../Resource.js"
+} from "./client-types.js"
 import { decodeObject } from "./decode.js"
 import { writeGuard } from "./write-guard.js"
 

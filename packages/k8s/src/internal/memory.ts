@@ -11,6 +11,7 @@
  */
 import { Clock, Deferred, Duration, Effect, Queue, Stream } from "effect"
 import { Conflict, Forbidden, Gone, Invalid, type KubeError, NotFound, Transport } from "../errors.js"
+import { type KubeObject, key as objectKey, type Resource, type ResourceType } from "../Resource.js"
 import type {
   ApplyOptions,
   DeleteOptions,
@@ -23,8 +24,7 @@ import type {
   WatchEvent,
   WatchOptions,
   WriteOptions
-} from "../KubeClient.js"
-import { type KubeObject, key as objectKey, type Resource, type ResourceType } from "../Resource.js"
+} from "./client-types.js"
 import { decodeObject } from "./decode.js"
 import {
   clone,

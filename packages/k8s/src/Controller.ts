@@ -96,6 +96,11 @@ export interface ReconcileContext<A extends KubeObject> {
   readonly owned: (resource: ResourceType) => Effect.Effect<ReadonlyArray<KubeObject>>
   /** Whether the watch of a kind runs: false for an optional kind the cluster does not serve (yet). */
   readonly isServed: (resource: ResourceType) => boolean
+  /**
+   * The scope of this primary's fiber (see {@link Supervisor}): work forked into it (a saga spanning reconciles)
+   * lives until the primary is deleted or the controller stops.
+   */
+  readonly scope: Scope.Scope
 }
 
 export interface ControllerOptions<A extends KubeObject, E, R> {
@@ -128,7 +133,7 @@ export interface Controller<A extends KubeObject> {
   readonly primaries: Store.Store<A>
   readonly store: (resource: ResourceType) => Store.Store<KubeObject>
   readonly isServed: (resource: ResourceType) => boolean
-  readonly queue: WorkQueue.WorkQueue
+  readonly queue: Supervisor.Supervisor
   /** Completes once every served cache has synced. */
   readonly ready: Effect.Effect<void>
   readonly isReady: Effect.Effect<boolean>
@@ -240,7 +245,7 @@ export const make = <A extends KubeObject, E, R>(
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.isTerminal === undefined ? {} : { isTerminal: options.isTerminal }),
       ...(options.gracefulShutdown === undefined ? {} : { gracefulShutdown: options.gracefulShutdown }),
-      run: (key, attempt) =>
+      run: (key, attempt, scope) =>
         Effect.gen(function* () {
           yield* allReady
           const object = primaries.unsafeGet(key)
@@ -255,7 +260,8 @@ export const make = <A extends KubeObject, E, R>(
               object.metadata.uid === undefined
                 ? Effect.succeed([])
                 : storeOf(resource).byIndex("owner", object.metadata.uid),
-            isServed
+            isServed,
+            scope
           })
         }).pipe(Effect.annotateLogs({ controller: options.name, key }))
     })

@@ -212,7 +212,18 @@ export const startBackupController = (options: BackupControllerOptions) =>
         }
         const siblings = context.primaries.unsafeByIndex("instance", instanceKey).map(turnOf)
         const jobName = backupJobName(name)
-        const job = context.store(Resource.Job).unsafeGet(Resource.key(namespace, jobName))
+        const cachedJob = context.store(Resource.Job).unsafeGet(Resource.key(namespace, jobName))
+        // The Job and ConvexBackup watches are separate streams: the status write that follows this controller's
+        // own creation of the Job can come back before the Job does. A Running backup whose Job the store lacks is
+        // only "disappeared" when the apiserver says so too.
+        const job =
+          cachedJob === undefined && backup.status?.phase === "Running"
+            ? yield* kube.get(Resource.Job, jobName, { namespace }).pipe(
+                Effect.map((found): KubeObject | undefined => found),
+                Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+                Effect.mapError(retryOn(`reading Job ${jobName}`))
+              )
+            : cachedJob
         const final = backup.status?.phase === "Completed" || backup.status?.phase === "Failed"
         let report: StoreReport | undefined
         if (!final && jobOutcome(job) === "Succeeded") report = yield* storeReport(namespace, jobName)

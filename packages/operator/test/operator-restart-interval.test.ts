@@ -1,0 +1,64 @@
+/**
+ * `maintenance.restartInterval` through the whole operator on the in-memory apiserver: once the instance is Ready,
+ * nothing happens until the interval has passed on the TestClock, and then the operator's own queue timer (no
+ * reconcile called by the test, no change made) restarts the backend: its pod template gets the restart annotation
+ * and `status.lastRestartTime` says when.
+ */
+import { restartedAtAnnotation } from "@convex-operator/core/internal"
+import { KubeClient, Resource } from "@convex-operator/k8s"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import {
+  getInstance,
+  layers,
+  namespace,
+  readyInstance,
+  requestCount,
+  requestsSince,
+  runOperator,
+  settle,
+  statusOf,
+  until
+} from "./support/operator-harness.js"
+
+const restartedAt = Effect.gen(function* () {
+  const kube = yield* KubeClient
+  const backend = yield* kube.get(Resource.StatefulSet, "demo-backend", { namespace })
+  const template = (backend.spec as { template: { metadata?: { annotations?: Record<string, string> } } }).template
+  return template.metadata?.annotations?.[restartedAtAnnotation]
+})
+
+describe("the operator and maintenance.restartInterval", () => {
+  it.scoped("restarts the backend when the interval has passed on the clock, by its own timer", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
+      const reconciles: Array<string> = []
+      yield* runOperator(reconciles)
+      yield* readyInstance("demo", { maintenance: { restartInterval: "1h" } })
+      yield* settle
+      expect(yield* restartedAt).toBeUndefined()
+      const readyAt = Date.parse("2026-03-01T00:00:00Z")
+
+      // Just short of the interval: no reconcile, not a request.
+      const before = yield* requestCount
+      reconciles.length = 0
+      yield* TestClock.adjust("59 minutes")
+      yield* settle
+      yield* TestClock.adjust("59 seconds")
+      yield* settle
+      expect(yield* requestsSince(before)).toEqual([])
+      expect(reconciles).toEqual([])
+      expect(yield* restartedAt).toBeUndefined()
+
+      // Past it: the queue's timer reconciles the instance, which restarts the backend.
+      yield* TestClock.adjust("1 second")
+      yield* until(
+        "the restart annotation",
+        Effect.map(restartedAt, (at) => at !== undefined)
+      )
+      const at = yield* restartedAt
+      expect(Date.parse(at ?? "")).toBe(readyAt + 3_600_000)
+      expect(statusOf(yield* getInstance("demo")).lastRestartTime).toBe(at)
+    }).pipe(Effect.provide(layers))
+  )
+})

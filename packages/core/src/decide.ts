@@ -547,12 +547,11 @@ export const decide = (
   const wakeAts = [restart._tag === "Waiting" ? restart.dueAt : undefined, upgrade.wakeAt].filter(
     (at): at is Date => at !== undefined
   )
+  // A pending restore needs no wake-up: the shell watches the ConvexBackup it waits for and the backend.
   const requeueAfter =
-    restore.status?.phase === "Pending"
-      ? Option.some(Duration.seconds(10)) // the backup it waits for is not watched here
-      : wakeAts.length === 0
-        ? Option.none()
-        : Option.some(Duration.millis(Math.max(1000, Math.min(...wakeAts.map((at) => at.getTime())) - now.getTime())))
+    wakeAts.length === 0
+      ? Option.none()
+      : Option.some(Duration.millis(Math.max(1000, Math.min(...wakeAts.map((at) => at.getTime())) - now.getTime())))
 
   return {
     desired,

@@ -171,6 +171,17 @@ export const startBackupController = (options: BackupControllerOptions) =>
         map: (instance, backups) => backups.unsafeByIndex("instance", Resource.keyOf(instance)).map(Resource.keyOf)
       }
     ],
+    // A backup that changed (a sibling finishing, say) wakes the other backups of its instance: one of them may be next.
+    alsoTrigger: (change, backups) => {
+      const instance = instanceKeyOf(change.object)
+      const self = Resource.keyOf(change.object)
+      return instance === undefined
+        ? []
+        : backups
+            .unsafeByIndex("instance", instance)
+            .map(Resource.keyOf)
+            .filter((key) => key !== self)
+    },
     isTerminal: (error) => error._tag === "TerminalError",
     reconcile: (object, context) =>
       Effect.gen(function* () {
@@ -273,7 +284,7 @@ export const startBackupController = (options: BackupControllerOptions) =>
         }
         yield* applyStatusIfChanged(ConvexBackups, object, decision.status)
         yield* record(decision.events, object, instanceObject)
-        // Waiting for its turn: look again soon (a sibling finishing does not wake this key).
-        return decision.status.phase === "Pending" ? Action.requeueAfter("10 seconds") : Action.awaitChange
+        // Waiting for its turn: a change of a sibling backup or of the instance wakes it (alsoTrigger, watches).
+        return Action.awaitChange
       }).pipe(Effect.annotateLogs({ backup: context.key }))
   })

@@ -9,7 +9,8 @@
  *   instance; Gateway API kinds, the Prometheus Operator's PodMonitors and NGINX Gateway Fabric's policies are
  *   optional kinds, watched once their CRDs answer (re-checked periodically), so a cluster without them works;
  * - the Secrets and ConfigMaps instances reference, each watched by name (references.ts, a trigger source of the
- *   controller), so a Secret no instance names is never read.
+ *   controller), so a Secret no instance names is never read;
+ * - every ConvexBackup (they hold no secret): a restore waits for the one it names and is woken when it completes.
  *
  * Every object is trimmed as it arrives (`Store.trim`: no managedFields, no last-applied annotation). A relist of a
  * child kind wakes the instances of what it changed (the Controller does that). Instances held because another keeps
@@ -81,6 +82,12 @@ const backupsIndex = (object: KubeObject): ReadonlyArray<string> => {
     instance !== undefined
     ? [Resource.key(object.metadata.namespace, instance)]
     : []
+}
+
+/** Index value of an instance restoring from a ConvexBackup: `<namespace>/<backup>` (read raw, without decoding). */
+const restoreIndex = (object: KubeObject): ReadonlyArray<string> => {
+  const from = (object.spec as { restore?: { from?: { backup?: unknown } } } | undefined)?.restore?.from
+  return typeof from?.backup === "string" ? [Resource.key(object.metadata.namespace, from.backup)] : []
 }
 
 /** What a reconcile reads: the Stores of the instance controller, with the referenced objects. */
@@ -200,10 +207,15 @@ export const makeInstanceController = <E, R>(
       resource: ConvexInstances,
       namespaces: options.namespaces,
       watcher: { transform: Store.trim, ...idle },
-      indexers: { references: referenceIndex },
+      indexers: { references: referenceIndex, restoreFrom: restoreIndex },
       watches: childResources.map((resource) => ({
         resource,
-        watcher: { transform: Store.trim, labelSelector: managedSelector, ...idle },
+        // Every ConvexBackup, not only the operator's own: a restore waits for the one it names.
+        watcher: {
+          transform: Store.trim,
+          ...(resource.kind === "ConvexBackup" ? {} : { labelSelector: managedSelector }),
+          ...idle
+        },
         indexers: { instance: instanceIndex, backups: backupsIndex },
         // A backup's Job wakes its instance too: an upgrade waiting for the backup starts when the Job has finished;
         // so does a managed object another instance references.
@@ -215,7 +227,10 @@ export const makeInstanceController = <E, R>(
               "references",
               `${object.kind}:${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`
             )
-            .map(Resource.keyOf)
+            .map(Resource.keyOf),
+          ...(object.kind === "ConvexBackup"
+            ? primaries.unsafeByIndex("restoreFrom", Resource.keyOf(object)).map(Resource.keyOf)
+            : [])
         ],
         ...(isOptionalKind(resource.kind)
           ? { optional: options.optionalRecheck === undefined ? {} : { recheck: options.optionalRecheck } }

@@ -21,7 +21,6 @@ import {
 import { backupLabels, instanceReferences, jobOutcome } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, type ObjectKey, Resource } from "@convex-operator/k8s"
 import { Effect, Either, Option } from "effect"
-import { ConvexBackups } from "../../shell/backup-resources.js"
 import { describeError, RetryableError } from "../../shell/errors.js"
 import { ConvexInstances, resourceOf } from "../../shell/resources.js"
 import { databaseHolderOf } from "./database-claims.js"
@@ -95,21 +94,13 @@ const observeReferences = (instance: ConvexInstance, namespace: string) =>
     return found
   })
 
-/** The ConvexBackup a restore reads (none once it succeeded, or for another source; a failed one may be retried). */
-const observeRestoreSource = (instance: ConvexInstance, namespace: string) =>
-  Effect.gen(function* () {
-    const backup = instance.spec.restore?.from.backup
-    const phase = instance.status?.restore?.phase
-    if (backup === undefined || phase === "Succeeded") return []
-    const kube = yield* KubeClient
-    return yield* kube.get(ConvexBackups, backup, { namespace }).pipe(
-      Effect.map((object) => [object]),
-      Effect.catchTag("NotFound", () => Effect.succeed([])),
-      Effect.mapError(
-        (error) => new RetryableError({ message: `reading ConvexBackup ${backup}: ${describeError(error)}` })
-      )
-    )
-  })
+/** The ConvexBackup a restore reads, from the cache (none once it succeeded, or for another source). */
+const observeRestoreSource = (cache: InstanceCache["Type"], instance: ConvexInstance, namespace: string) => {
+  const backup = instance.spec.restore?.from.backup
+  if (backup === undefined || instance.status?.restore?.phase === "Succeeded") return []
+  const object = cache.store("ConvexBackup").unsafeGet(Resource.key(namespace, backup))
+  return object === undefined ? [] : [object]
+}
 
 /** The backups of the instance, as their Jobs tell (the cache indexes backup Jobs by instance: `backupsOf`). */
 const observeBackups = (cache: InstanceCache["Type"], key: ObjectKey): NonNullable<Observed["backups"]> =>
@@ -142,7 +133,7 @@ export const observeSurroundings = (
       }
     }
     const references = yield* observeReferences(instance, namespace)
-    const restoreSource = yield* observeRestoreSource(instance, namespace)
+    const restoreSource = observeRestoreSource(cache, instance, namespace)
     return {
       observed: {
         objects: [...children, ...references, ...restoreSource],

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--n 100] [--rest 300] [--changes 20] [--concurrency 4] [--apply-concurrency 4] [--kube-api-qps 50]
+ * `npm run bench -- [--n 100] [--rest 300] [--changes 20] [--concurrency 4] [--apply-concurrency 4] [--kube-api-qps 0]
  * [--kube-api-burst 100] [--cpu-prof dir]`: the operator's numbers on the full
  * local cluster (kwok nodes, the e2e Gateway controller), the operator as a separate process under its generated
  * RBAC. Never part of `npm test`. Prints a table and writes `bench/results/n<N>.json`:

@@ -197,7 +197,7 @@ describe("the Helm chart", () => {
       "--log-format": { set: "logFormat=text", arg: "--log-format=text" },
       "--max-concurrent-reconciles": { set: "concurrency=7", arg: "--concurrency=7" },
       "--apply-concurrency": { set: "applyConcurrency=9", arg: "--apply-concurrency=9" },
-      "--kube-api-qps": { set: "kubeApi.qps=0", arg: "--kube-api-qps=0" },
+      "--kube-api-qps": { set: "kubeApi.qps=30", arg: "--kube-api-qps=30" },
       "--kube-api-burst": { set: "kubeApi.burst=250", arg: "--kube-api-burst=250" },
       "--operator-image": {
         set: "operatorImage=registry.example/jobs:v2",

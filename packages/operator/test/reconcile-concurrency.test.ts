@@ -151,12 +151,13 @@ const parseTuning = (args: ReadonlyArray<string>, env: Record<string, string> = 
   )
 
 describe("the throughput flags", () => {
-  it.effect("default to 4 reconciles, 4 requests each, 50 requests/s with bursts of 100", () =>
+  it.effect("default to 4 reconciles, 4 requests each, and no client-side rate limit (as controller-runtime)", () =>
     Effect.gen(function* () {
       const tuning = yield* parseTuning([])
-      expect(tuning).toEqual({ concurrency: 4, applyConcurrency: 4, kubeApiQps: 50, kubeApiBurst: 100 })
+      expect(tuning).toEqual({ concurrency: 4, applyConcurrency: 4, kubeApiQps: 0, kubeApiBurst: 100 })
       expect(tuning.concurrency).toBe(tuningDefaults.maxConcurrentReconciles)
-      expect(rateLimitOf(tuning)).toEqual({ qps: 50, burst: 100 })
+      expect(rateLimitOf(tuning)).toBe(false)
+      expect(rateLimitOf(yield* parseTuning(["--kube-api-qps", "50"]))).toEqual({ qps: 50, burst: 100 })
     })
   )
 

@@ -1,6 +1,7 @@
 /**
  * `convex-operator run`'s throughput settings, each a flag with an environment fallback: reconciles at once,
- * requests one reconcile sends at once, and the client-side rate limit towards the apiserver.
+ * requests one reconcile sends at once, and the client-side rate limit towards the apiserver (off by default, as in
+ * controller-runtime: the apiserver's API Priority and Fairness paces clients, and the client waits out its 429s).
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { defaultApplyConcurrency } from "../controllers/instance/act.js"
 export const tuningDefaults = {
   maxConcurrentReconciles: 4,
   applyConcurrency: defaultApplyConcurrency,
-  kubeApiQps: 50,
+  kubeApiQps: 0,
   kubeApiBurst: 100
 } as const
 
@@ -41,13 +42,13 @@ export const tuningOptions = {
     "kube-api-qps",
     "KUBE_API_QPS",
     tuningDefaults.kubeApiQps,
-    "Requests per second to the apiserver, sustained (client-side token bucket); 0 turns the client-side limit off (the apiserver's priority and fairness still applies)."
+    "Requests per second to the apiserver, sustained (a client-side token bucket); 0, the default, sends without a client-side limit: the apiserver's priority and fairness paces the operator, and a request it rejects (429) is retried after its Retry-After."
   ),
   kubeApiBurst: integer(
     "kube-api-burst",
     "KUBE_API_BURST",
     tuningDefaults.kubeApiBurst,
-    "Requests to the apiserver allowed in a burst above --kube-api-qps."
+    "Requests to the apiserver allowed in a burst above --kube-api-qps (used only when --kube-api-qps is above 0)."
   )
 }
 

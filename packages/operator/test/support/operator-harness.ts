@@ -47,6 +47,17 @@ const reconcileLogger = (into: Array<string>) =>
   })
 
 /**
+ * Runs `self` with the reconcile logger of `into` as its only logger; the fibers it forks (the operator's) keep it.
+ */
+export const logReconciles =
+  (into: Array<string>) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    self.pipe(
+      Effect.locally(FiberRef.currentMinimumLogLevel, LogLevel.Debug),
+      Effect.locally(FiberRef.currentLoggers, HashSet.make(reconcileLogger(into)))
+    )
+
+/**
  * Starts the whole operator in a Scope of its own and waits until its caches have listed; the key of every
  * reconcile it starts goes into `reconciles`.
  */
@@ -57,12 +68,7 @@ export const runOperator = (reconciles: Array<string> = []) =>
       namespaces: [namespace],
       concurrency: 2,
       settings: { operatorImage: "registry.example/convex-operator:test" }
-    }).pipe(
-      Scope.extend(scope),
-      // The operator's fibers are forked here and keep these settings.
-      Effect.locally(FiberRef.currentMinimumLogLevel, LogLevel.Debug),
-      Effect.locally(FiberRef.currentLoggers, HashSet.make(reconcileLogger(reconciles)))
-    )
+    }).pipe(Scope.extend(scope), logReconciles(reconciles))
     yield* operator.ready
     return { stop: Scope.close(scope, Exit.void) } satisfies RunningOperator
   })

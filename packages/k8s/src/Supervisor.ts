@@ -20,7 +20,7 @@
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Scope } from "effect"
 import * as Permits from "./internal/permits.js"
 import { controllerMetrics, registry } from "./Metrics.js"
-import { type Action, backoffDelay, isTerminalFailure, type WorkQueue, type WorkQueueOptions } from "./WorkQueue.js"
+import { type Action, isTerminalFailure, retryDelay, type WorkQueue, type WorkQueueOptions } from "./WorkQueue.js"
 
 export interface SupervisorOptions<E, R> extends Omit<WorkQueueOptions<E, R>, "run"> {
   /**
@@ -123,7 +123,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       }
       s.failures++
       metrics.retries.inc(labels)
-      const delay = backoffDelay(s.failures, base, max)
+      const delay = retryDelay(exit.cause, s.failures, base, max)
       schedule(s, now + delay, now)
       return Effect.logWarning(
         `${options.name}: ${key}: reconcile failed (attempt ${s.failures}), retrying in ${Duration.format(Duration.millis(delay))}`,

@@ -6,14 +6,15 @@
  *
  * - 410 Gone (compacted history, expired continue token): list again at once.
  * - Any other failure, and a watch silent for longer than `idleTimeout` (a stalled connection):
- *   jittered exponential backoff 0.8 s → 30 s, reset after 120 s without failures, then resume.
+ *   jittered exponential backoff 0.8 s → 30 s, reset after 120 s without failures, then resume; no sooner than
+ *   a 429's `Retry-After` asks.
  *
  * The stream never fails; failures are logged (and counted by the optional `onError`). A `transform` (e.g.
  * `Store.trim`) is applied to every object as it arrives, so what it drops is never held beyond one event.
  */
 import { Clock, Duration, Effect, Queue, Stream } from "effect"
 import * as Backoff from "./Backoff.js"
-import { type KubeError, Timeout } from "./errors.js"
+import { type KubeError, retryAfterOf, Timeout } from "./errors.js"
 import { KubeClient } from "./KubeClient.js"
 import type { KubeObject, Resource } from "./Resource.js"
 
@@ -120,7 +121,7 @@ export const watch = <A extends KubeObject>(
       const failed = (error: KubeError) =>
         Effect.gen(function* () {
           if (options.onError !== undefined) yield* options.onError(error)
-          const delay = yield* backoff.next
+          const delay = Duration.max(yield* backoff.next, Duration.millis(retryAfterOf(error) ?? 0))
           yield* Effect.logWarning(
             `watch ${resource.plural}: ${error._tag}: ${error.message}; retrying in ${Duration.format(delay)}`
           )

@@ -5,13 +5,15 @@
  * - one pending wake-up per key: triggers de-duplicate, and the earliest due time wins;
  * - never two runs of one key at once: a trigger during a run makes exactly one run afterwards;
  * - at most `concurrency` runs at a time;
- * - per-key exponential backoff on errors (5 ms → 1000 s), forgotten after a success;
+ * - per-key exponential backoff on errors (5 ms → 1000 s), forgotten after a success; an error that asks to wait
+ *   (`retryAfterMillis`, e.g. a 429 with `Retry-After`) is retried no sooner than it asks;
  *   `TerminalError`s are not retried; `RequeueAfter` schedules the next run;
  * - `forget(key)` drops the key and interrupts its running work (the object is gone); a wake-up arriving before
  *   that work has stopped runs after it, not beside it;
  * - closing the scope stops dispatching and lets running work finish within the grace period.
  */
 import { Cause, Clock, Data, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Queue, type Scope } from "effect"
+import { retryAfterOf } from "./errors.js"
 import { controllerMetrics, registry } from "./Metrics.js"
 
 /** What a reconcile asks for next. */
@@ -75,6 +77,16 @@ interface KeyState {
 /** controller-runtime's per-item backoff: base × 2^(failures−1), capped. */
 export const backoffDelay = (failures: number, base: number, max: number) =>
   Math.min(max, base * 2 ** Math.max(0, failures - 1))
+
+/**
+ * The delay before retrying a failed run: the key's backoff, or longer when the failure asks to wait longer (its
+ * error, or an error it wraps as `cause`, carries `retryAfterMillis`: the apiserver's `Retry-After`).
+ */
+export const retryDelay = <E>(cause: Cause.Cause<E>, failures: number, base: number, max: number): number => {
+  const failure = Cause.failureOption(cause)
+  const asked = failure._tag === "Some" ? retryAfterOf(failure.value) : undefined
+  return Math.max(backoffDelay(failures, base, max), asked ?? 0)
+}
 
 /** Whether a failed run is not to be retried: a `TerminalError`, or an error `isTerminal` accepts. */
 export const isTerminalFailure = <E>(cause: Cause.Cause<E>, isTerminal?: (error: E) => boolean): boolean => {
@@ -160,7 +172,7 @@ export const make = <E, R>(options: WorkQueueOptions<E, R>): Effect.Effect<WorkQ
         } else {
           s.failures++
           metrics.retries.inc(labels)
-          const delay = backoffDelay(s.failures, base, max)
+          const delay = retryDelay(exit.cause, s.failures, base, max)
           schedule(key, now + delay, now)
           log = Effect.logWarning(
             `${options.name}: ${key}: reconcile failed (attempt ${s.failures}), retrying in ${Duration.format(Duration.millis(delay))}`,

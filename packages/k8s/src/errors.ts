@@ -46,9 +46,13 @@ export class Transport extends Data.TaggedError("Transport")<Common> {}
 /** No answer within the request timeout, or a watch was silent longer than its idle timeout. */
 export class Timeout extends Data.TaggedError("Timeout")<Common> {}
 
-/** Any other status (429, 5xx, ...), kept with its code and reason. */
+/**
+ * Any other status (429, 5xx, ...), kept with its code and reason. A 429 (too many requests: API Priority and
+ * Fairness rejected it, or the apiserver's in-flight limit was reached) or 503 that came with a `Retry-After` header
+ * keeps it in `retryAfterMillis`; the per-key schedulers wait at least that long before the key's next run.
+ */
 export class ApiError extends Data.TaggedError("ApiError")<
-  Common & { readonly code: number; readonly reason: string }
+  Common & { readonly code: number; readonly reason: string; readonly retryAfterMillis?: number }
 > {}
 
 /** An object the apiserver returned does not match the Schema of its Resource. */
@@ -68,14 +72,50 @@ export interface Status {
   readonly code?: number
   readonly reason?: string
   readonly message?: string
-  readonly details?: { readonly causes?: ReadonlyArray<StatusCause> }
+  readonly details?: { readonly causes?: ReadonlyArray<StatusCause>; readonly retryAfterSeconds?: number }
 }
 
-/** Maps an HTTP status and its `Status` body to the matching error. */
-export const fromStatus = (request: string, code: number, status: Status | undefined): KubeError => {
+/**
+ * A `Retry-After` header in milliseconds: delay-seconds (what the apiserver sends) or an HTTP date; `undefined` when
+ * absent or unreadable.
+ */
+export const parseRetryAfter = (header: string | undefined, now: number): number | undefined => {
+  const value = header?.trim()
+  if (value === undefined || value === "") return undefined
+  if (/^\d+$/.test(value)) return Number(value) * 1000
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
+
+/**
+ * How long a failure asks to wait before the next attempt: the `retryAfterMillis` of the error, or of an error it
+ * wraps as `cause` (a few levels deep); `undefined` when none carries one.
+ */
+export const retryAfterOf = (error: unknown): number | undefined => {
+  let current = error
+  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
+    const millis = (current as { retryAfterMillis?: unknown }).retryAfterMillis
+    if (typeof millis === "number" && Number.isFinite(millis) && millis >= 0) return millis
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/**
+ * Maps an HTTP status, its `Status` body and its `Retry-After` (in milliseconds; else the body's
+ * `details.retryAfterSeconds`) to the matching error.
+ */
+export const fromStatus = (
+  request: string,
+  code: number,
+  status: Status | undefined,
+  retryAfterMillis?: number
+): KubeError => {
   const message = status?.message ?? `HTTP ${code}`
   const reason = status?.reason ?? ""
   const causes = status?.details?.causes ?? []
+  const seconds = status?.details?.retryAfterSeconds
+  const retryAfter = retryAfterMillis ?? (typeof seconds === "number" && seconds >= 0 ? seconds * 1000 : undefined)
   switch (code) {
     case 404:
       return new NotFound({ request, message })
@@ -103,7 +143,13 @@ export const fromStatus = (request: string, code: number, status: Status | undef
     case 504:
       return new Timeout({ request, message })
     default:
-      return new ApiError({ request, message, code, reason })
+      return new ApiError({
+        request,
+        message,
+        code,
+        reason,
+        ...(retryAfter === undefined ? {} : { retryAfterMillis: retryAfter })
+      })
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { expect, it } from "@effect/vitest"
 import { Clock, Deferred, type Duration, Effect, Exit, Fiber, Layer, Ref, Scope, TestClock } from "effect"
-import { Metrics, WorkQueue } from "../src/index.js"
+import { ApiError, Metrics, WorkQueue } from "../src/index.js"
 
 export const settle = Effect.repeatN(Effect.yieldNow(), 50)
 
@@ -17,6 +17,8 @@ export type Behaviour =
   | "ok"
   | "fail"
   | "terminal"
+  /** Fails as a 429 whose Retry-After asked for this many milliseconds. */
+  | { readonly tooManyRequests: number }
   | { readonly requeueAfter: Duration.DurationInput }
   | { readonly block: Deferred.Deferred<void> }
   /** Runs until interrupted; the interruption itself takes until `release` completes. */
@@ -55,11 +57,21 @@ export const harness = (
                 ? Effect.fail("boom")
                 : b === "terminal"
                   ? Effect.fail(new WorkQueue.TerminalError({ message: "bad spec" }))
-                  : "requeueAfter" in b
-                    ? Effect.succeed(WorkQueue.Action.requeueAfter(b.requeueAfter))
-                    : "slowInterrupt" in b
-                      ? Effect.never.pipe(Effect.onInterrupt(() => Deferred.await(b.slowInterrupt)))
-                      : Effect.as(Deferred.await(b.block), WorkQueue.Action.awaitChange)
+                  : "tooManyRequests" in b
+                    ? Effect.fail(
+                        new ApiError({
+                          request: "PATCH /api/v1/namespaces/default/configmaps/a",
+                          message: "Too many requests, please try again later.",
+                          code: 429,
+                          reason: "TooManyRequests",
+                          retryAfterMillis: b.tooManyRequests
+                        })
+                      )
+                    : "requeueAfter" in b
+                      ? Effect.succeed(WorkQueue.Action.requeueAfter(b.requeueAfter))
+                      : "slowInterrupt" in b
+                        ? Effect.never.pipe(Effect.onInterrupt(() => Deferred.await(b.slowInterrupt)))
+                        : Effect.as(Deferred.await(b.block), WorkQueue.Action.awaitChange)
           return yield* body.pipe(
             Effect.onInterrupt(() => Ref.update(interrupted, (ks) => [...ks, key])),
             Effect.ensuring(
@@ -172,6 +184,30 @@ export const schedulerContract = (make: MakeScheduler) => {
       yield* settle
       const failedAt = (yield* h.times("a")).at(-1)!
       expect(yield* h.queue.dueAt("a")).toBe(failedAt + 5)
+    })
+  )
+
+  it.scoped("a failure that carries Retry-After is retried no sooner than it asks, nor sooner than the backoff", () =>
+    Effect.gen(function* () {
+      // "slow": two 429s asking for 2 s, then success. "fast": 429s asking for 1 ms, shorter than the backoff.
+      const h = yield* harness(make, (key, n) => (n >= 2 ? "ok" : { tooManyRequests: key === "slow" ? 2000 : 1 }))
+      yield* h.queue.enqueue("slow")
+      yield* h.queue.enqueue("fast")
+      yield* settle
+      expect(yield* h.queue.dueAt("slow")).toBe(2000)
+      yield* TestClock.adjust(1999)
+      yield* settle
+      expect(yield* h.times("slow")).toEqual([0])
+      expect(yield* h.times("fast")).toEqual([0, 5, 15])
+      yield* TestClock.adjust(1)
+      yield* settle
+      expect(yield* h.times("slow")).toEqual([0, 2000])
+      // The second 429 again asks for 2 s (more than the 10 ms backoff of a second failure).
+      expect(yield* h.queue.dueAt("slow")).toBe(4000)
+      yield* TestClock.adjust(10_000)
+      yield* settle
+      expect(yield* h.times("slow")).toEqual([0, 2000, 4000])
+      expect(yield* h.queue.failures("slow")).toBe(0)
     })
   )
 

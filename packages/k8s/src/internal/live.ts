@@ -6,8 +6,16 @@
 import * as http from "node:http"
 import * as https from "node:https"
 import { KubeConfig } from "@kubernetes/client-node"
-import { Duration, Effect, FiberRef, RateLimiter, type Scope, Stream } from "effect"
-import { fromStatus, KubeConfigError, type KubeError, type Status, Timeout, Transport } from "../errors.js"
+import { Clock, Duration, Effect, FiberRef, RateLimiter, type Scope, Stream } from "effect"
+import {
+  fromStatus,
+  KubeConfigError,
+  type KubeError,
+  parseRetryAfter,
+  type Status,
+  Timeout,
+  Transport
+} from "../errors.js"
 import { type KubeObject, type Resource, path as resourcePath } from "../Resource.js"
 import type {
   KubeClientService,
@@ -186,6 +194,21 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
         })
       )
 
+    /**
+     * The error of a non-2xx answer. Its `Retry-After` (a 429 from priority and fairness, say) is kept on the error
+     * and not waited for here: the caller's scheduler (the key's backoff, the watcher's) waits, so that no request
+     * sleeps inside the client.
+     */
+    const failure = (response: http.IncomingMessage, name: string, text: string) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        fromStatus(
+          name,
+          response.statusCode ?? 0,
+          (parseJson(text) as Status | undefined) ?? { message: text.slice(0, 500) },
+          parseRetryAfter(response.headers["retry-after"], now)
+        )
+      )
+
     const readBody = (response: http.IncomingMessage, name: string) =>
       Effect.async<string, KubeError>((resume) => {
         const chunks: Array<Buffer> = []
@@ -204,12 +227,9 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
           if (req.method !== "GET") yield* Effect.flatten(FiberRef.get(writeGuard))
           const response = yield* open(req, name)
           const text = yield* readBody(response, name)
-          const body = parseJson(text)
           const code = response.statusCode ?? 0
-          if (code >= 200 && code < 300) return body
-          return yield* Effect.fail(
-            fromStatus(name, code, (body as Status | undefined) ?? { message: text.slice(0, 500) })
-          )
+          if (code >= 200 && code < 300) return parseJson(text)
+          return yield* Effect.fail(yield* failure(response, name, text))
         }).pipe(
           Effect.timeoutFail({
             duration: requestTimeout,
@@ -294,9 +314,7 @@ export const makeLive = (options: LiveOptions = {}): Effect.Effect<KubeClientSer
           const code = response.statusCode ?? 0
           if (code < 200 || code >= 300) {
             const text = yield* readBody(response, name)
-            return yield* Effect.fail(
-              fromStatus(name, code, (parseJson(text) as Status | undefined) ?? { message: text })
-            )
+            return yield* Effect.fail(yield* failure(response, name, text))
           }
           return Stream.async<Raw, KubeError>((emit) => {
             let buffer = ""

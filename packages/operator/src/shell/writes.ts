@@ -14,23 +14,29 @@ import { fieldManager } from "./field-manager.js"
 export const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>
   new RetryableError({ message: `${what}: ${describeError(error as never)}` })
 
+/** Applies `status` to `object` through its status subresource (server-side, field manager `convex-operator`). */
+export const applyStatus = <A extends KubeObject>(
+  resource: Resource.Resource<A>,
+  object: KubeObject,
+  status: unknown,
+  what = "updating the status"
+) =>
+  Effect.flatMap(KubeClient, (kube) =>
+    kube.apply(
+      resource,
+      {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
+        status
+      },
+      { fieldManager, force: true, subresource: "status" }
+    )
+  ).pipe(Effect.asVoid, Effect.mapError(retryOn(what)))
+
 /** Applies `status` to `object` through its status subresource, unless it is already what the object holds. */
 export const applyStatusIfChanged = <A extends KubeObject>(
   resource: Resource.Resource<A>,
   object: KubeObject & { readonly status?: unknown },
   status: unknown
-) =>
-  equalJson(object.status, status)
-    ? Effect.void
-    : Effect.flatMap(KubeClient, (kube) =>
-        kube.apply(
-          resource,
-          {
-            apiVersion: object.apiVersion,
-            kind: object.kind,
-            metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
-            status
-          },
-          { fieldManager, force: true, subresource: "status" }
-        )
-      ).pipe(Effect.asVoid, Effect.mapError(retryOn("updating the status")))
+) => (equalJson(object.status, status) ? Effect.void : applyStatus(resource, object, status))

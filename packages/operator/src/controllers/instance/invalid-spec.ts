@@ -7,12 +7,12 @@
  */
 import type { InvalidConvexInstance } from "@convex-operator/core"
 import { invalidSpecStatus } from "@convex-operator/core/internal"
-import { Action, type EventRecorder, KubeClient, type KubeObject } from "@convex-operator/k8s"
+import { Action, type EventRecorder, type KubeClient, type KubeObject } from "@convex-operator/k8s"
 import { Clock, Effect } from "effect"
-import { describeError, RetryableError } from "../../shell/errors.js"
+import type { RetryableError } from "../../shell/errors.js"
 import { recordEvents } from "../../shell/events.js"
-import { fieldManager } from "../../shell/field-manager.js"
 import { ConvexInstances } from "../../shell/resources.js"
+import { applyStatus } from "../../shell/writes.js"
 
 /** Reports the invalid spec of `object` and waits for the next change. */
 export const reportInvalidSpec = (
@@ -25,25 +25,7 @@ export const reportInvalidSpec = (
     yield* Effect.logWarning(`${invalid.events[0]?.message ?? "the spec does not pass validation"}`).pipe(
       Effect.when(() => invalid.events.length > 0)
     )
-    if (invalid.changed) {
-      const kube = yield* KubeClient
-      yield* kube
-        .apply(
-          ConvexInstances,
-          {
-            apiVersion: object.apiVersion,
-            kind: object.kind,
-            metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
-            status: invalid.status
-          },
-          { fieldManager, force: true, subresource: "status" }
-        )
-        .pipe(
-          Effect.mapError(
-            (error) => new RetryableError({ message: `reporting the invalid spec: ${describeError(error)}` })
-          )
-        )
-    }
+    if (invalid.changed) yield* applyStatus(ConvexInstances, object, invalid.status, "reporting the invalid spec")
     yield* recordEvents(object, invalid.events)
     return Action.awaitChange
   })

@@ -7,36 +7,20 @@
  * @module
  */
 import { type ConvexInstance, decide, drawEntropy } from "@convex-operator/core"
-import { Action, KubeClient, type KubeObject } from "@convex-operator/k8s"
+import { Action, type KubeObject } from "@convex-operator/k8s"
 import { Clock, Effect } from "effect"
-import { describeError, RetryableError } from "../../shell/errors.js"
 import { recordEvents } from "../../shell/events.js"
 import { ConvexInstances } from "../../shell/resources.js"
+import { applyStatus } from "../../shell/writes.js"
 
 /** Reports `instance` as paused (the status write only when it changed) and waits for the next change. */
-export const holdPaused = (object: KubeObject, instance: ConvexInstance, fieldManager: string) =>
+export const holdPaused = (object: KubeObject, instance: ConvexInstance) =>
   Effect.gen(function* () {
     const now = new Date(yield* Clock.currentTimeMillis)
     // Nothing is observed: the paused decision reads only the instance (the entropy goes unused).
     const decision = decide(instance, { objects: [], entropy: yield* drawEntropy }, now)
     if (decision.statusChanged) {
-      const kube = yield* KubeClient
-      yield* kube
-        .apply(
-          ConvexInstances,
-          {
-            apiVersion: object.apiVersion,
-            kind: object.kind,
-            metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
-            status: decision.status
-          },
-          { fieldManager, force: true, subresource: "status" }
-        )
-        .pipe(
-          Effect.mapError(
-            (error) => new RetryableError({ message: `updating the paused status: ${describeError(error)}` })
-          )
-        )
+      yield* applyStatus(ConvexInstances, object, decision.status, "updating the paused status")
     }
     yield* recordEvents(object, decision.events)
     return Action.awaitChange

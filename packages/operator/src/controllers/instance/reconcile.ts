@@ -25,7 +25,6 @@ import {
 } from "@convex-operator/k8s"
 import { Clock, Effect } from "effect"
 import type { RetryableError } from "../../shell/errors.js"
-import { fieldManager } from "../../shell/field-manager.js"
 import { act } from "./act.js"
 import { cleanUp, finalizerName, finalizerOptions, finalizerRetry } from "./finalizer.js"
 import { InstanceCache } from "./instance-cache.js"
@@ -54,7 +53,7 @@ const reconcileInstance = (key: ObjectKey, object: KubeObject, settings: Reconci
     const found = observeInstance(object)
     switch (found._tag) {
       case "Paused":
-        return yield* holdPaused(found.object, found.instance, fieldManager)
+        return yield* holdPaused(found.object, found.instance)
       case "Invalid":
         return yield* reportInvalidSpec(found.object, found.error)
     }

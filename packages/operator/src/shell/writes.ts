@@ -4,15 +4,15 @@
  *
  * @module
  */
-import { KubeClient, type KubeObject, type Resource } from "@convex-operator/k8s"
+import { KubeClient, type KubeObject, type Resource, retryAfterOf } from "@convex-operator/k8s"
 import { Effect } from "effect"
 import { equalJson } from "./equal-json.js"
-import { describeError, RetryableError } from "./errors.js"
+import { describeError, longestWait, RetryableError } from "./errors.js"
 import { fieldManager } from "./field-manager.js"
 
 /** Maps a request's failure to a retryable error that says what was being done. */
 export const retryOn = (what: string) => (error: { readonly _tag: string; readonly message: string }) =>
-  new RetryableError({ message: `${what}: ${describeError(error as never)}` })
+  new RetryableError({ message: `${what}: ${describeError(error as never)}`, ...longestWait([retryAfterOf(error)]) })
 
 /** Applies `status` to `object` through its status subresource (server-side, field manager `convex-operator`). */
 export const applyStatus = <A extends KubeObject>(

@@ -14,9 +14,9 @@
  */
 import { childNames, type DecidedEvent, type Decision } from "@convex-operator/core"
 import type { ApplyFailure } from "@convex-operator/core/internal"
-import { isTransient, KubeClient, type KubeError, type KubeObject } from "@convex-operator/k8s"
+import { isTransient, KubeClient, type KubeError, type KubeObject, retryAfterOf } from "@convex-operator/k8s"
 import { Effect } from "effect"
-import { describeError } from "../../shell/errors.js"
+import { describeError, longestWait } from "../../shell/errors.js"
 import { fieldManager } from "../../shell/field-manager.js"
 import { type Attempt, describeForbidden } from "../../shell/forbidden.js"
 import { isGatewayApiKind, resourceOf } from "../../shell/resources.js"
@@ -33,6 +33,8 @@ export interface Acted {
   readonly failures: ReadonlyArray<ApplyFailure>
   /** Why the reconcile should be retried with backoff (empty: no retry). */
   readonly retry: ReadonlyArray<string>
+  /** The longest `Retry-After` of the refused requests (429s), if any: the retry waits at least that long. */
+  readonly retryAfterMillis?: number
   /** Events of what act did on its own (the forced rollback). */
   readonly events: ReadonlyArray<DecidedEvent>
 }
@@ -44,6 +46,7 @@ export interface Acted {
 interface Outcome {
   readonly failure?: ApplyFailure
   readonly retry?: string
+  readonly retryAfterMillis?: number
 }
 const done: Outcome = {}
 
@@ -86,7 +89,7 @@ const failed =
     }
     return Effect.succeed(
       retryable(error)
-        ? { retry: `${doing} ${kind} ${name}: ${describeError(error)}` }
+        ? { retry: `${doing} ${kind} ${name}: ${describeError(error)}`, ...longestWait([retryAfterOf(error)]) }
         : { failure: { kind, name, message: describeError(error) } }
     )
   }
@@ -180,6 +183,7 @@ export const act = (
     return {
       failures,
       retry: [...retry, ...(rollback?.retry ?? [])],
+      ...longestWait(outcomes.map((outcome) => outcome.retryAfterMillis)),
       events: rollback?.events ?? []
     }
   })

@@ -7,9 +7,17 @@
  * @module
  */
 import { childNames, decodeConvexInstance, managedBy, reconciliationPaused } from "@convex-operator/core"
-import { Action, Finalizer, KubeClient, type KubeError, type KubeObject, Resource } from "@convex-operator/k8s"
+import {
+  Action,
+  Finalizer,
+  KubeClient,
+  type KubeError,
+  type KubeObject,
+  Resource,
+  retryAfterOf
+} from "@convex-operator/k8s"
 import { Effect, Either } from "effect"
-import { describeError, RetryableError } from "../../shell/errors.js"
+import { describeError, longestWait, RetryableError } from "../../shell/errors.js"
 import { fieldManager } from "../../shell/field-manager.js"
 import { ConvexInstances } from "../../shell/resources.js"
 
@@ -26,7 +34,10 @@ export const cleanUp = (object: KubeObject) =>
     const name = object.metadata.name ?? ""
     const namespace = object.metadata.namespace ?? "default"
     const fail = (what: string) => (error: KubeError) =>
-      new RetryableError({ message: `finalizing ${namespace}/${name}: ${what}: ${describeError(error)}` })
+      new RetryableError({
+        message: `finalizing ${namespace}/${name}: ${what}: ${describeError(error)}`,
+        ...longestWait([retryAfterOf(error)])
+      })
 
     const jobs = yield* kube
       .listAll(Resource.Job, {
@@ -68,7 +79,8 @@ export const finalizerOptions: Finalizer.FinalizerOptions<KubeObject> = {
 }
 
 /** A retryable error for a failed finalizer patch (a Conflict: the cache was stale). */
-export const finalizerRetry = (error: Finalizer.FinalizerError) => new RetryableError({ message: error.message })
+export const finalizerRetry = (error: Finalizer.FinalizerError) =>
+  new RetryableError({ message: error.message, ...longestWait([retryAfterOf(error.cause)]) })
 
 /** Cleans up after a deleted instance that holds the finalizer, then removes the finalizer. */
 export const finalize = (object: KubeObject) =>

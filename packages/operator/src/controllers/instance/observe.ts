@@ -19,9 +19,9 @@ import {
   reconciliationPaused
 } from "@convex-operator/core"
 import { backupLabels, instanceReferences, jobOutcome } from "@convex-operator/core/internal"
-import { KubeClient, type KubeObject, type ObjectKey, Resource } from "@convex-operator/k8s"
+import { KubeClient, type KubeObject, type ObjectKey, Resource, retryAfterOf } from "@convex-operator/k8s"
 import { Effect, Either, Option } from "effect"
-import { describeError, RetryableError } from "../../shell/errors.js"
+import { describeError, longestWait, RetryableError } from "../../shell/errors.js"
 import { ConvexInstances, resourceOf } from "../../shell/resources.js"
 import { databaseHolderOf } from "./database-claims.js"
 import { InstanceCache } from "./instance-cache.js"
@@ -84,7 +84,13 @@ const observeReferences = (instance: ConvexInstance, namespace: string) =>
       const read = yield* kube.get(resourceOf(kind), name, { namespace }).pipe(
         Effect.map(Option.some),
         Effect.catchTag("NotFound", () => Effect.succeed(Option.none<KubeObject>())),
-        Effect.mapError((error) => new RetryableError({ message: `reading ${kind} ${name}: ${describeError(error)}` }))
+        Effect.mapError(
+          (error) =>
+            new RetryableError({
+              message: `reading ${kind} ${name}: ${describeError(error)}`,
+              ...longestWait([retryAfterOf(error)])
+            })
+        )
       )
       if (Option.isSome(read)) {
         yield* cache.remember(read.value)

@@ -8,10 +8,10 @@
 import type { ConvexInstance, Decision } from "@convex-operator/core"
 import { childNames } from "@convex-operator/core"
 import { transitionEvents, withApplyFailures } from "@convex-operator/core/internal"
-import { Action, type EventRecorder, KubeClient, type KubeObject } from "@convex-operator/k8s"
+import { Action, type EventRecorder, KubeClient, type KubeObject, retryAfterOf } from "@convex-operator/k8s"
 import { Effect, Option } from "effect"
 import { equalJson } from "../../shell/equal-json.js"
-import { describeError, RetryableError } from "../../shell/errors.js"
+import { describeError, longestWait, RetryableError } from "../../shell/errors.js"
 import { recordEvents } from "../../shell/events.js"
 import { fieldManager } from "../../shell/field-manager.js"
 import { describeForbidden } from "../../shell/forbidden.js"
@@ -31,6 +31,7 @@ export const report = (
     const name = object.metadata.name ?? ""
     const namespace = object.metadata.namespace ?? "default"
     const retry = [...acted.retry]
+    const waits = [acted.retryAfterMillis]
     const status = withApplyFailures(decision.status, acted.failures, childNames(name).dashboard, now)
     if (!equalJson(object.status, status)) {
       yield* kube
@@ -54,7 +55,10 @@ export const report = (
                     )
                 )
               : retryable(error)
-                ? Effect.sync(() => void retry.push(`updating status: ${describeError(error)}`))
+                ? Effect.sync(() => {
+                    retry.push(`updating status: ${describeError(error)}`)
+                    waits.push(retryAfterOf(error))
+                  })
                 : Effect.logError(`updating the status of ${namespace}/${name}: ${describeError(error)}`)
           )
         )
@@ -65,7 +69,7 @@ export const report = (
         : transitionEvents(instance.status?.conditions, status.conditions ?? [])
     yield* recordEvents(object, [...events, ...acted.events])
 
-    if (retry.length > 0) return yield* new RetryableError({ message: retry.join("; ") })
+    if (retry.length > 0) return yield* new RetryableError({ message: retry.join("; "), ...longestWait(waits) })
     if (acted.failures.length > 0) {
       yield* Effect.logWarning(
         `${namespace}/${name}: ${acted.failures.map((failure) => `${failure.kind} ${failure.name}: ${failure.message}`).join("; ")}`

@@ -23,7 +23,8 @@ import {
   settle,
   until,
   untilStatus,
-  v2
+  v2,
+  wholeOperatorTimeout
 } from "./support/operator-harness.js"
 
 const instanceJobs = Effect.flatMap(KubeClient, (kube) =>
@@ -91,11 +92,15 @@ const deleteMidUpgrade = (deletionPolicy: "Delete" | "Retain") =>
   })
 
 describe("deleting an instance mid-upgrade, through the operator", () => {
-  it.scoped("stops the upgrade and cleans up: Jobs deleted, the data claim deleted (deletionPolicy Delete)", () =>
-    deleteMidUpgrade("Delete").pipe(Effect.provide(layers))
+  it.scoped(
+    "stops the upgrade and cleans up: Jobs deleted, the data claim deleted (deletionPolicy Delete)",
+    () => deleteMidUpgrade("Delete").pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
   )
 
-  it.scoped("stops the upgrade and cleans up: Jobs deleted, the data claim kept (deletionPolicy Retain)", () =>
-    deleteMidUpgrade("Retain").pipe(Effect.provide(layers))
+  it.scoped(
+    "stops the upgrade and cleans up: Jobs deleted, the data claim kept (deletionPolicy Retain)",
+    () => deleteMidUpgrade("Retain").pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
   )
 })

@@ -26,115 +26,120 @@ import {
   requestCount,
   requestsSince,
   settle,
-  until
+  until,
+  wholeOperatorTimeout
 } from "./support/operator-harness.js"
 
 describe("the operator under leader election", () => {
-  it.scoped("stops every reconcile when the lease is lost: the running one interrupted, no request after", () =>
-    Effect.gen(function* () {
-      yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
-      const kube = yield* KubeClient
-      const server = yield* MemoryApiServer
+  it.scoped(
+    "stops every reconcile when the lease is lost: the running one interrupted, no request after",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
+        const kube = yield* KubeClient
+        const server = yield* MemoryApiServer
 
-      // The apply of the instance "stuck"'s StatefulSet does not answer (until the test ends, should it fail early).
-      let stuck: "no" | "running" | "interrupted" = "no"
-      const release = yield* Deferred.make<void>()
-      const client: typeof kube = {
-        ...kube,
-        apply: (resource, object, options) =>
-          resource.kind === "StatefulSet" && object.metadata.name === "stuck-backend"
-            ? Effect.suspend(() => {
-                stuck = "running"
-                return Deferred.await(release)
-              }).pipe(
-                Effect.onInterrupt(() =>
-                  Effect.sync(() => {
-                    stuck = "interrupted"
-                  })
-                ),
-                Effect.zipRight(kube.apply(resource, object, options))
-              )
-            : kube.apply(resource, object, options)
-      }
+        // The apply of the instance "stuck"'s StatefulSet does not answer (until the test ends, should it fail early).
+        let stuck: "no" | "running" | "interrupted" = "no"
+        const release = yield* Deferred.make<void>()
+        const client: typeof kube = {
+          ...kube,
+          apply: (resource, object, options) =>
+            resource.kind === "StatefulSet" && object.metadata.name === "stuck-backend"
+              ? Effect.suspend(() => {
+                  stuck = "running"
+                  return Deferred.await(release)
+                }).pipe(
+                  Effect.onInterrupt(() =>
+                    Effect.sync(() => {
+                      stuck = "interrupted"
+                    })
+                  ),
+                  Effect.zipRight(kube.apply(resource, object, options))
+                )
+              : kube.apply(resource, object, options)
+        }
 
-      const leadership = yield* LeaderElection.make({ namespace, name: "convex-operator-leader", identity: "me" })
-      const operate = Effect.scoped(
-        Effect.gen(function* () {
-          const operator = yield* startOperator({
-            namespaces: [namespace],
-            concurrency: 2,
-            settings: { operatorImage: "x" }
+        const leadership = yield* LeaderElection.make({ namespace, name: "convex-operator-leader", identity: "me" })
+        const operate = Effect.scoped(
+          Effect.gen(function* () {
+            const operator = yield* startOperator({
+              namespaces: [namespace],
+              concurrency: 2,
+              settings: { operatorImage: "x" }
+            })
+            yield* operator.ready
+            return yield* Effect.never
           })
-          yield* operator.ready
-          return yield* Effect.never
+        )
+        const reconciles: Array<string> = []
+        yield* LeaderElection.whileLeader(
+          leadership,
+          operate.pipe(Effect.provide(LeaderElection.fenceWrites(leadership)))
+        ).pipe(Effect.provideService(KubeClient, client), logReconciles(reconciles), Effect.forkScoped)
+        yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
+        yield* until("leadership", leadership.isLeader)
+
+        yield* readyInstance("demo", { maintenance: { restartInterval: "1h" } })
+        yield* createInstance("stuck", {})
+        yield* until(
+          "the stuck reconcile",
+          Effect.sync(() => stuck === "running")
+        )
+        const watches = yield* server.openWatches
+        expect(watches).toBeGreaterThan(0)
+
+        // Another candidate takes the Lease (and holds it for a day).
+        const lease = yield* kube.get(Resource.Lease, "convex-operator-leader", { namespace })
+        const now = new Date(Date.parse("2026-03-01T00:00:00Z")).toISOString().replace("Z", "000Z")
+        yield* kube.replace(Resource.Lease, {
+          ...lease,
+          spec: { holderIdentity: "other", leaseDurationSeconds: 86_400, acquireTime: now, renewTime: now }
         })
-      )
-      const reconciles: Array<string> = []
-      yield* LeaderElection.whileLeader(
-        leadership,
-        operate.pipe(Effect.provide(LeaderElection.fenceWrites(leadership)))
-      ).pipe(Effect.provideService(KubeClient, client), logReconciles(reconciles), Effect.forkScoped)
-      yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
-      yield* until("leadership", leadership.isLeader)
+        // At the next renewal it sees the other holder: its term ends (writes are fenced from now on); the candidate
+        // steps down a retry period later, which stops the operator.
+        yield* TestClock.adjust("2 seconds")
+        yield* until(
+          "the term ended",
+          Effect.map(leadership.isLeader, (leads) => !leads)
+        )
+        yield* TestClock.adjust("2 seconds")
+        yield* settle
+        expect(stuck).toBe("running")
 
-      yield* readyInstance("demo", { maintenance: { restartInterval: "1h" } })
-      yield* createInstance("stuck", {})
-      yield* until(
-        "the stuck reconcile",
-        Effect.sync(() => stuck === "running")
-      )
-      const watches = yield* server.openWatches
-      expect(watches).toBeGreaterThan(0)
+        // The grace period for running reconciles ends: the stuck one is interrupted and the watches close.
+        yield* TestClock.adjust("30 seconds")
 
-      // Another candidate takes the Lease (and holds it for a day).
-      const lease = yield* kube.get(Resource.Lease, "convex-operator-leader", { namespace })
-      const now = new Date(Date.parse("2026-03-01T00:00:00Z")).toISOString().replace("Z", "000Z")
-      yield* kube.replace(Resource.Lease, {
-        ...lease,
-        spec: { holderIdentity: "other", leaseDurationSeconds: 86_400, acquireTime: now, renewTime: now }
-      })
-      // At the next renewal it sees the other holder: its term ends (writes are fenced from now on); the candidate
-      // steps down a retry period later, which stops the operator.
-      yield* TestClock.adjust("2 seconds")
-      yield* until(
-        "the term ended",
-        Effect.map(leadership.isLeader, (leads) => !leads)
-      )
-      yield* TestClock.adjust("2 seconds")
-      yield* settle
-      expect(stuck).toBe("running")
+        yield* until(
+          "the stuck reconcile interrupted",
+          Effect.sync(() => stuck === "interrupted")
+        )
+        yield* until(
+          "every watch closed",
+          Effect.map(server.openWatches, (open) => open === 0)
+        )
 
-      // The grace period for running reconciles ends: the stuck one is interrupted and the watches close.
-      yield* TestClock.adjust("30 seconds")
-
-      yield* until(
-        "the stuck reconcile interrupted",
-        Effect.sync(() => stuck === "interrupted")
-      )
-      yield* until(
-        "every watch closed",
-        Effect.map(server.openWatches, (open) => open === 0)
-      )
-
-      // Changes, a new instance, and the restart due: nothing happens.
-      yield* kube.patch(
-        ConvexInstances,
-        "demo",
-        { metadata: { labels: { team: "a" } } },
-        { namespace, type: "merge", fieldManager: "test" }
-      )
-      yield* createInstance("late", {})
-      const from = yield* requestCount
-      reconciles.length = 0
-      yield* TestClock.adjust("1 hour")
-      yield* settle
-      expect(reconciles).toEqual([])
-      expect((yield* requestsSince(from)).filter((request) => !request.startsWith("GET leases"))).toEqual([])
-      const backend = yield* kube.get(Resource.StatefulSet, "demo-backend", { namespace })
-      const template = (backend.spec as { template: { metadata?: { annotations?: Record<string, string> } } }).template
-      expect(template.metadata?.annotations?.[restartedAtAnnotation]).toBeUndefined()
-      expect((yield* getInstance("late")).metadata.finalizers).toBeUndefined()
-      expect(yield* leadership.isLeader).toBe(false)
-    }).pipe(Effect.provide(layers))
+        // Changes, a new instance, and the restart due: nothing happens.
+        yield* kube.patch(
+          ConvexInstances,
+          "demo",
+          { metadata: { labels: { team: "a" } } },
+          { namespace, type: "merge", fieldManager: "test" }
+        )
+        yield* createInstance("late", {})
+        const from = yield* requestCount
+        reconciles.length = 0
+        yield* TestClock.adjust("1 hour")
+        yield* settle
+        expect(reconciles).toEqual([])
+        expect((yield* requestsSince(from)).filter((request) => !request.startsWith("GET leases"))).toEqual([])
+        const backend = yield* kube.get(Resource.StatefulSet, "demo-backend", { namespace })
+        const template = (backend.spec as { template: { metadata?: { annotations?: Record<string, string> } } })
+          .template
+        expect(template.metadata?.annotations?.[restartedAtAnnotation]).toBeUndefined()
+        expect((yield* getInstance("late")).metadata.finalizers).toBeUndefined()
+        expect(yield* leadership.isLeader).toBe(false)
+      }).pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
   )
 })

@@ -18,7 +18,8 @@ import {
   runOperator,
   settle,
   statusOf,
-  until
+  until,
+  wholeOperatorTimeout
 } from "./support/operator-harness.js"
 
 const restartedAt = Effect.gen(function* () {
@@ -29,36 +30,39 @@ const restartedAt = Effect.gen(function* () {
 })
 
 describe("the operator and maintenance.restartInterval", () => {
-  it.scoped("restarts the backend when the interval has passed on the clock, by its own timer", () =>
-    Effect.gen(function* () {
-      yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
-      const reconciles: Array<string> = []
-      yield* runOperator(reconciles)
-      yield* readyInstance("demo", { maintenance: { restartInterval: "1h" } })
-      yield* settle
-      expect(yield* restartedAt).toBeUndefined()
-      const readyAt = Date.parse("2026-03-01T00:00:00Z")
+  it.scoped(
+    "restarts the backend when the interval has passed on the clock, by its own timer",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
+        const reconciles: Array<string> = []
+        yield* runOperator(reconciles)
+        yield* readyInstance("demo", { maintenance: { restartInterval: "1h" } })
+        yield* settle
+        expect(yield* restartedAt).toBeUndefined()
+        const readyAt = Date.parse("2026-03-01T00:00:00Z")
 
-      // Just short of the interval: no reconcile, not a request.
-      const before = yield* requestCount
-      reconciles.length = 0
-      yield* TestClock.adjust("59 minutes")
-      yield* settle
-      yield* TestClock.adjust("59 seconds")
-      yield* settle
-      expect(yield* requestsSince(before)).toEqual([])
-      expect(reconciles).toEqual([])
-      expect(yield* restartedAt).toBeUndefined()
+        // Just short of the interval: no reconcile, not a request.
+        const before = yield* requestCount
+        reconciles.length = 0
+        yield* TestClock.adjust("59 minutes")
+        yield* settle
+        yield* TestClock.adjust("59 seconds")
+        yield* settle
+        expect(yield* requestsSince(before)).toEqual([])
+        expect(reconciles).toEqual([])
+        expect(yield* restartedAt).toBeUndefined()
 
-      // Past it: the queue's timer reconciles the instance, which restarts the backend.
-      yield* TestClock.adjust("1 second")
-      yield* until(
-        "the restart annotation",
-        Effect.map(restartedAt, (at) => at !== undefined)
-      )
-      const at = yield* restartedAt
-      expect(Date.parse(at ?? "")).toBe(readyAt + 3_600_000)
-      expect(statusOf(yield* getInstance("demo")).lastRestartTime).toBe(at)
-    }).pipe(Effect.provide(layers))
+        // Past it: the queue's timer reconciles the instance, which restarts the backend.
+        yield* TestClock.adjust("1 second")
+        yield* until(
+          "the restart annotation",
+          Effect.map(restartedAt, (at) => at !== undefined)
+        )
+        const at = yield* restartedAt
+        expect(Date.parse(at ?? "")).toBe(readyAt + 3_600_000)
+        expect(statusOf(yield* getInstance("demo")).lastRestartTime).toBe(at)
+      }).pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
   )
 })

@@ -28,7 +28,8 @@ import {
   statusOf,
   untilReady,
   untilStatus,
-  v2
+  v2,
+  wholeOperatorTimeout
 } from "./support/operator-harness.js"
 
 /** How one step of the saga ends: a Job or ConvexBackup of its own that the test completes, or the roll. */
@@ -98,20 +99,26 @@ const walk = (spec: Record<string, unknown>, steps: ReadonlyArray<Step>) =>
   })
 
 describe("an upgrade through the operator", () => {
-  it.scoped("inPlace: waits on its backup and roll without polling, and resumes after a restart at every step", () =>
-    walk({}, [
-      { phase: "Exporting", creates: "ConvexBackup" },
-      { phase: "Rolling", creates: undefined }
-    ]).pipe(Effect.provide(layers))
+  it.scoped(
+    "inPlace: waits on its backup and roll without polling, and resumes after a restart at every step",
+    () =>
+      walk({}, [
+        { phase: "Exporting", creates: "ConvexBackup" },
+        { phase: "Rolling", creates: undefined }
+      ]).pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
   )
 
-  it.scoped("exportImport: waits on each Job without polling, and resumes after a restart at every step", () =>
-    walk({ maintenance: { upgradeStrategy: "exportImport" } }, [
-      { phase: "Exporting", creates: "ConvexBackup" },
-      { phase: "SavingEnv", creates: "Job" },
-      { phase: "Rolling", creates: undefined },
-      { phase: "Importing", creates: "Job" },
-      { phase: "RestoringEnv", creates: "Job" }
-    ]).pipe(Effect.provide(layers))
+  it.scoped(
+    "exportImport: waits on each Job without polling, and resumes after a restart at every step",
+    () =>
+      walk({ maintenance: { upgradeStrategy: "exportImport" } }, [
+        { phase: "Exporting", creates: "ConvexBackup" },
+        { phase: "SavingEnv", creates: "Job" },
+        { phase: "Rolling", creates: undefined },
+        { phase: "Importing", creates: "Job" },
+        { phase: "RestoringEnv", creates: "Job" }
+      ]).pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
   )
 })

@@ -17,6 +17,12 @@ export const v2 = "2222222222222222222222222222222222222222"
 
 export const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))
 
+/**
+ * The vitest timeout of a whole-operator test: a few seconds of work on an idle machine (no simulated time costs
+ * real time), more on a loaded one. A limit on hangs, not a performance goal.
+ */
+export const wholeOperatorTimeout = 60_000
+
 /** Lets the operator's fibers run: a bounded number of scheduler turns, no time passes. */
 export const settle = Effect.repeatN(Effect.yieldNow(), 300)
 

@@ -9,8 +9,8 @@
  * @module
  */
 import { Option, Schema } from "effect"
-import { type ConvexInstanceStatus, ConvexInstanceStatus as StatusSchema } from "../../api/index.js"
 import type { InvalidConvexInstance } from "../../api/convex-instance.js"
+import { type ConvexInstanceStatus, ConvexInstanceStatus as StatusSchema } from "../../api/index.js"
 import { isSubset } from "../diff.js"
 import { applyConditions, findCondition } from "./conditions.js"
 import type { DecidedEvent } from "./events.js"
@@ -54,7 +54,8 @@ export const invalidSpecStatus = (
   )
   const status: ConvexInstanceStatus = { ...previous, phase: "Error", conditions }
   const before = findCondition(previous.conditions, "Ready")
-  const announced = before?.reason === invalidSpecReason && before.message === findCondition(conditions, "Ready")?.message
+  const announced =
+    before?.reason === invalidSpecReason && before.message === findCondition(conditions, "Ready")?.message
   return {
     status,
     changed: !(isSubset(previous, status) && isSubset(status, previous)),

@@ -13,8 +13,10 @@
 import {
   type ConvexInstance,
   childKinds,
+  childNames,
   decodeConvexInstance,
   type InvalidConvexInstance,
+  managedBy,
   type Observed,
   reconciliationPaused
 } from "@convex-operator/core"
@@ -100,6 +102,27 @@ const observeReferences = (instance: ConvexInstance, namespace: string) =>
     return found
   })
 
+/**
+ * The generated Secret, read directly when the cache does not hold it: a reconcile can run before the watch event of
+ * a Secret the previous reconcile wrote has arrived, and `decide` would then generate new values and overwrite the
+ * ones already written (a new instance secret and admin key, and a second roll of the backend). This costs one GET
+ * on a new instance's first reconcile. A Secret that is really gone is generated again, as before.
+ */
+const observeGeneratedSecret = (object: KubeObject, children: ReadonlyArray<KubeObject>) =>
+  Effect.gen(function* () {
+    const name = childNames(object.metadata.name ?? "").secrets
+    if (children.some((child) => child.kind === "Secret" && child.metadata.name === name)) return undefined
+    const kube = yield* KubeClient
+    const namespace = object.metadata.namespace ?? "default"
+    const read = yield* kube.get(Resource.Secret, name, { namespace }).pipe(
+      Effect.map((secret): KubeObject | undefined => secret),
+      Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+      Effect.mapError((error) => new RetryableError({ message: `reading Secret ${name}: ${describeError(error)}` }))
+    )
+    // Only the operator's own (labelled) Secret stands in for the cached one; anything else is left to decide.
+    return read?.metadata.labels?.["app.kubernetes.io/managed-by"] === managedBy ? read : undefined
+  })
+
 /** The ConvexBackup a restore reads, from the cache (none once it succeeded, or for another source). */
 const observeRestoreSource = (cache: InstanceCache["Type"], instance: ConvexInstance, namespace: string) => {
   const backup = instance.spec.restore?.from.backup
@@ -138,6 +161,8 @@ export const observeSurroundings = (
         else refused.set(`${child.kind}/${child.metadata.name ?? ""}`, `${owner.kind} ${owner.name}`)
       }
     }
+    const generated = yield* observeGeneratedSecret(object, children)
+    if (generated !== undefined) children.push(generated)
     const references = yield* observeReferences(instance, namespace)
     const restoreSource = observeRestoreSource(cache, instance, namespace)
     return {

@@ -1,0 +1,43 @@
+/**
+ * A new instance through the whole operator on the in-memory apiserver: the reconcile after the first one can run
+ * before the watch events of what the first one wrote have arrived. The generated Secret must still be kept (never a
+ * second instance secret or admin key) and the backend applied once (no second roll of a pod that just started).
+ */
+import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import {
+  createInstance,
+  layers,
+  namespace,
+  runOperator,
+  settle,
+  untilBackend,
+  untilReady,
+  wholeOperatorTimeout
+} from "./support/operator-harness.js"
+
+const stored = (resource: Resource.Resource<KubeObject>, name: string) =>
+  Effect.flatMap(KubeClient, (kube) => kube.get(resource, name, { namespace }))
+
+describe("a new instance", () => {
+  it.scoped(
+    "keeps the Secret its first reconcile generated and applies the backend once",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
+        yield* runOperator([])
+        yield* createInstance("demo", {})
+        yield* untilBackend("demo")
+        const secret = yield* stored(Resource.Secret, "demo-convex-secrets")
+        yield* settle
+        yield* untilReady("demo")
+        yield* settle
+        const after = yield* stored(Resource.Secret, "demo-convex-secrets")
+        expect(after.metadata.resourceVersion).toBe(secret.metadata.resourceVersion)
+        expect(after.data).toEqual(secret.data)
+        expect((yield* stored(Resource.StatefulSet, "demo-backend")).metadata.generation).toBe(1)
+      }).pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
+  )
+})

@@ -22,6 +22,7 @@ import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { describeForbidden, parseDenied } from "../src/shell/forbidden.js"
 import { ConvexInstances } from "../src/shell/resources.js"
+import { untilCached } from "./support/operator-harness.js"
 
 const namespace = "apps"
 const key = Resource.key(namespace, "demo")
@@ -170,6 +171,7 @@ describe("a permission denied at run time", () => {
           )
       }
       const message = `Forbidden: the operator may not create services in namespace apps: ${needs}`
+      yield* untilCached(cache, "demo")
       const again = yield* reconcile(key, settings)
         .pipe(Effect.provideService(InstanceCache, cache))
         .pipe(Effect.provideService(KubeClient, terse), Effect.flip)

@@ -11,6 +11,7 @@ import { makeCache } from "../src/controllers/instance/cache.js"
 import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
+import { untilCached } from "./support/operator-harness.js"
 
 const namespace = "apps"
 const key = Resource.key(namespace, "demo")
@@ -72,9 +73,11 @@ describe("a reconcile whose requests are rejected with 429 and Retry-After", () 
       expect(children).toMatchObject({ _tag: "RetryableError", retryAfterMillis: 2000 })
       expect(children.message).toContain("StatefulSet demo-backend: ApiError")
       // The status write is rejected too and asks for longer: the longest wait wins.
+      yield* untilCached(cache, "demo")
       const status = yield* run({ StatefulSet: 2, "ConvexInstance/status": 5 })
       expect(status).toMatchObject({ _tag: "RetryableError", retryAfterMillis: 5000 })
       // A failure without Retry-After carries no wait: the queue's backoff alone decides.
+      yield* untilCached(cache, "demo")
       const other = yield* reconcile(key, settings).pipe(
         Effect.provideService(InstanceCache, cache),
         Effect.provideService(KubeClient, {

@@ -8,6 +8,7 @@ import { SecretGenerator } from "@convex-operator/core"
 import { EventRecorder, KubeClient, type KubeObject, MemoryApiServer, Resource } from "@convex-operator/k8s"
 import { Effect, Exit, FiberRef, HashMap, HashSet, Layer, Logger, LogLevel, Option, Scope } from "effect"
 import { startOperator } from "../../src/app/operator.js"
+import type { Cache } from "../../src/controllers/instance/cache.js"
 import { ConvexBackups } from "../../src/shell/backup-resources.js"
 import { ConvexInstances } from "../../src/shell/resources.js"
 
@@ -91,6 +92,22 @@ export const createInstance = (name: string, spec: Record<string, unknown>) =>
 
 export const getInstance = (name: string) =>
   Effect.flatMap(KubeClient, (kube) => kube.get(ConvexInstances, name, { namespace }))
+
+/**
+ * Waits until `cache` holds the stored version of the instance `name`: a reconcile run by hand right after one that
+ * wrote the status would find the old version and wait for the change (own-writes.ts), as the operator's does.
+ */
+export const untilCached = (cache: Cache, name: string) =>
+  Effect.flatMap(getInstance(name), (stored) =>
+    until(
+      `the cache to hold ${name} as stored`,
+      Effect.sync(
+        () =>
+          cache.instances.unsafeGet(Resource.key(namespace, name))?.metadata.resourceVersion ===
+          stored.metadata.resourceVersion
+      )
+    )
+  )
 
 export type InstanceStatus = {
   phase?: string

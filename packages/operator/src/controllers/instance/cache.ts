@@ -43,6 +43,7 @@ import {
   resourceOf
 } from "../../shell/resources.js"
 import { isHeldByDatabase } from "./database-claims.js"
+import { makeOwnWrites, type OwnWrites } from "./own-writes.js"
 import { makeReferenceWatches, type ReferenceWatches } from "./references.js"
 
 const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`
@@ -103,6 +104,8 @@ export interface Cache {
   readonly podMonitors: () => boolean
   /** The NGINX Gateway Fabric policy kinds the cluster serves (their watches run). */
   readonly proxyPolicies: () => ReadonlyArray<ProxyPolicyKind>
+  /** The instance versions the operator's own status writes superseded (own-writes.ts). */
+  readonly ownWrites: OwnWrites
   /** Completes once every started watch has listed. */
   readonly ready: Effect.Effect<void>
   readonly isReady: Effect.Effect<boolean>
@@ -138,6 +141,7 @@ interface Stores {
 const cacheOf = (
   stores: Stores,
   references: ReferenceWatches,
+  ownWrites: OwnWrites,
   ready: Effect.Effect<void>,
   isReady: Effect.Effect<boolean>
 ): Cache => {
@@ -170,6 +174,7 @@ const cacheOf = (
         .filter((resource) => isNginxPolicyKind(resource.kind) && stores.isServed(resource))
         .map((resource) => resource.kind as ProxyPolicyKind)
         .sort(),
+    ownWrites,
     ready,
     isReady
   }
@@ -184,6 +189,7 @@ export const makeInstanceController = <E, R>(
     // The by-name watches of referenced objects start as a trigger source of the controller (before its watches);
     // the instance stream tells them what to watch.
     const referencesReady = yield* Deferred.make<ReferenceWatches>()
+    const ownWrites = makeOwnWrites()
     const heldKeys = (primaries: Store.Store<KubeObject>) =>
       primaries.unsafeList().filter(isHeldByDatabase).map(Resource.keyOf)
     const referenceSource: Controller.Source<KubeObject> = ({ trigger, primaries }) =>
@@ -239,14 +245,18 @@ export const makeInstanceController = <E, R>(
       sources: [referenceSource],
       // Watch by name what the instances reference, before their reconciles run.
       onPrimary: (change) =>
-        Effect.flatMap(Deferred.await(referencesReady), (references) =>
-          references.track(Resource.keyOf(change.object), change._tag === "Apply" ? referenceIndex(change.object) : [])
-        ),
+        Effect.flatMap(Deferred.await(referencesReady), (references) => {
+          if (change._tag !== "Apply") ownWrites.forget(Resource.keyOf(change.object))
+          return references.track(
+            Resource.keyOf(change.object),
+            change._tag === "Apply" ? referenceIndex(change.object) : []
+          )
+        }),
       // Any change of an instance may release the instances held for its database (database-claims.ts).
       alsoTrigger: (_, primaries) => heldKeys(primaries),
       reconcile: (_object, context) =>
         Effect.flatMap(Deferred.await(referencesReady), (references) =>
-          options.reconcile(context.key, cacheOf(context, references, Effect.void, Effect.succeed(true)))
+          options.reconcile(context.key, cacheOf(context, references, ownWrites, Effect.void, Effect.succeed(true)))
         ),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.gracefulShutdown === undefined ? {} : { gracefulShutdown: options.gracefulShutdown }),
@@ -254,7 +264,7 @@ export const makeInstanceController = <E, R>(
       resyncPeriod: false
     })
     const references = yield* Deferred.await(referencesReady)
-    return { controller, cache: cacheOf(controller, references, controller.ready, controller.isReady) }
+    return { controller, cache: cacheOf(controller, references, ownWrites, controller.ready, controller.isReady) }
   })
 
 export interface CacheOptions {

@@ -47,8 +47,11 @@ const decideOptions = (cache: InstanceCache["Type"], settings: ReconcilerSetting
   proxyPolicies: cache.proxyPolicies()
 })
 
-/** The reconcile of an instance that is not being deleted (the finalizer, when due, is on it already). */
-const reconcileInstance = (key: ObjectKey, object: KubeObject, settings: ReconcilerSettings) =>
+/**
+ * The reconcile of an instance that is not being deleted (the finalizer, when due, is on it already); `cached` is
+ * the instance as the cache held it (before the finalizer was added, if it was).
+ */
+const reconcileInstance = (key: ObjectKey, cached: KubeObject, object: KubeObject, settings: ReconcilerSettings) =>
   Effect.gen(function* () {
     const found = observeInstance(object)
     switch (found._tag) {
@@ -66,7 +69,7 @@ const reconcileInstance = (key: ObjectKey, object: KubeObject, settings: Reconci
     const decision = decide(instance, { ...surroundings.observed, entropy }, now, decideOptions(cache, settings))
 
     const acted = yield* act(object, surroundings, decision, settings.applyConcurrency)
-    return yield* report(object, instance, decision, acted, now)
+    return yield* report(object, instance, decision, acted, now, [cached.metadata.resourceVersion])
   })
 
 /** One reconcile of the instance `key`: its cleanup when it is being deleted, else the four steps. */
@@ -75,12 +78,15 @@ export const reconcile = (
   settings: ReconcilerSettings
 ): Effect.Effect<Action, RetryableError, InstanceCache | KubeClient | EventRecorder | SecretGenerator> =>
   Effect.gen(function* () {
-    const object = (yield* InstanceCache).instances.unsafeGet(key)
+    const cache = yield* InstanceCache
+    const object = cache.instances.unsafeGet(key)
     if (object === undefined) return Action.awaitChange
+    // The cache has not seen this reconcile's last status write yet: its watch event wakes the instance again.
+    if (cache.ownWrites.superseded(key, object.metadata.resourceVersion)) return Action.awaitChange
     return yield* Finalizer.run(
       finalizerName,
       object,
-      { apply: (current) => reconcileInstance(key, current, settings), cleanup: cleanUp },
+      { apply: (current) => reconcileInstance(key, object, current, settings), cleanup: cleanUp },
       finalizerOptions
     ).pipe(Effect.catchTag("FinalizerError", (error) => Effect.fail(finalizerRetry(error))))
   }).pipe(Effect.withSpan("reconcile", { attributes: { key } }))

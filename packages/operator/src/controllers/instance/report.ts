@@ -8,7 +8,7 @@
 import type { ConvexInstance, Decision } from "@convex-operator/core"
 import { childNames } from "@convex-operator/core"
 import { transitionEvents, withApplyFailures } from "@convex-operator/core/internal"
-import { Action, type EventRecorder, KubeClient, type KubeObject, retryAfterOf } from "@convex-operator/k8s"
+import { Action, type EventRecorder, KubeClient, type KubeObject, Resource, retryAfterOf } from "@convex-operator/k8s"
 import { Effect, Option } from "effect"
 import { equalJson } from "../../shell/equal-json.js"
 import { describeError, longestWait, RetryableError } from "../../shell/errors.js"
@@ -17,15 +17,20 @@ import { fieldManager } from "../../shell/field-manager.js"
 import { describeForbidden } from "../../shell/forbidden.js"
 import { ConvexInstances } from "../../shell/resources.js"
 import { type Acted, retryable } from "./act.js"
+import { InstanceCache } from "./instance-cache.js"
 
-/** Writes the status and events of one reconcile of `object` and says what comes next. */
+/**
+ * Writes the status and events of one reconcile of `object` and says what comes next. A status written supersedes
+ * `object` and the `cachedVersions` of it in the cache (own-writes.ts).
+ */
 export const report = (
   object: KubeObject,
   instance: ConvexInstance,
   decision: Decision,
   acted: Acted,
-  now: Date
-): Effect.Effect<Action, RetryableError, KubeClient | EventRecorder> =>
+  now: Date,
+  cachedVersions: ReadonlyArray<string | undefined> = []
+): Effect.Effect<Action, RetryableError, KubeClient | EventRecorder | InstanceCache> =>
   Effect.gen(function* () {
     const kube = yield* KubeClient
     const name = object.metadata.name ?? ""
@@ -41,6 +46,11 @@ export const report = (
           { fieldManager, force: true, subresource: "status" }
         )
         .pipe(
+          Effect.tap(() =>
+            Effect.map(InstanceCache, (cache) =>
+              cache.ownWrites.wrote(Resource.keyOf(object), [object.metadata.resourceVersion, ...cachedVersions])
+            )
+          ),
           Effect.catchAll((error) =>
             error._tag === "Forbidden"
               ? Effect.sync(

@@ -111,6 +111,11 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string]> = [
     { ...valid, backend: { instanceSecretRef: { name: "old", key: "INSTANCE SECRET" } } },
     "spec.backend.instanceSecretRef.key"
   ],
+  [
+    "the instance name and the instance secret under one key",
+    { ...valid, backend: { instanceSecretRef: { name: "old", key: "OLD", nameKey: "OLD" } } },
+    "spec.backend.instanceSecretRef.nameKey"
+  ],
   ["S3 without a Secret", s3({ enabled: true }), "spec.backend.s3.secretRef"],
   [
     "an S3 CA in a Secret and a ConfigMap",

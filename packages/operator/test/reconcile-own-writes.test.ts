@@ -1,7 +1,8 @@
 /**
- * A reconcile woken before the cache has seen the status the last one wrote (an event of a child it created or
- * deleted can arrive first) must not decide again from the old status: status is the journal of the sagas, and
- * deciding from an old one redid a finished step (the fault suite saw an ended upgrade's snapshot Role created again).
+ * A reconcile woken before the cache has seen what the last one wrote (an event of another object it wrote can
+ * arrive first) must not decide from the older picture: not from the old status, the journal of the sagas (the fault
+ * suite saw an ended upgrade's snapshot Role created again), and not without a child it just created (a generated
+ * Secret not yet seen would be generated again).
  */
 import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
@@ -9,6 +10,7 @@ import { Effect } from "effect"
 import type { Cache } from "../src/controllers/instance/cache.js"
 import { makeCache } from "../src/controllers/instance/cache.js"
 import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
+import { makeOwnWrites } from "../src/controllers/instance/own-writes.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
 import {
@@ -18,6 +20,7 @@ import {
   requestCount,
   requestsSince,
   until,
+  untilCached,
   workloadsReady
 } from "./support/operator-harness.js"
 
@@ -49,7 +52,7 @@ const untilCaught = (cache: Cache) =>
     )
   })
 
-describe("a reconcile and the operator's own status writes", () => {
+describe("a reconcile and the operator's own writes", () => {
   it.scoped("waits for the cache to see the status it wrote, then goes on from there", () =>
     Effect.gen(function* () {
       yield* createInstance("demo", { dashboard: { enabled: false } })
@@ -87,5 +90,45 @@ describe("a reconcile and the operator's own status writes", () => {
       // A version the cache moved past is forgotten: the old one is no longer held back.
       expect(cache.ownWrites.superseded(key, before.metadata.resourceVersion)).toBe(false)
     }).pipe(Effect.provide(layers))
+  )
+
+  it.scoped(
+    "takes a child it wrote for the one the cache has not seen yet: the generated Secret is not generated again",
+    () =>
+      Effect.gen(function* () {
+        yield* createInstance("demo", { dashboard: { enabled: false } })
+        const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
+        yield* cache.ready
+        yield* until(
+          "the instance",
+          Effect.sync(() => cache.instances.unsafeGet(key) !== undefined)
+        )
+        // The Secret's watch event is late: the cache shows no generated Secret, and the notes of the operator's own
+        // writes are not told of its arrival.
+        const secrets = cache.store("Secret")
+        const late: Cache = {
+          ...cache,
+          ownWrites: makeOwnWrites(),
+          store: (kind) =>
+            kind === "Secret"
+              ? {
+                  ...secrets,
+                  unsafeByIndex: (index, value) =>
+                    secrets
+                      .unsafeByIndex(index, value)
+                      .filter((secret) => secret.metadata.name !== "demo-convex-secrets")
+                }
+              : cache.store(kind)
+        }
+        yield* reconcileWith(late)
+        const kube = yield* KubeClient
+        const generated = yield* kube.get(Resource.Secret, "demo-convex-secrets", { namespace })
+        yield* untilCached(cache, "demo")
+
+        yield* reconcileWith(late)
+        const after = yield* kube.get(Resource.Secret, "demo-convex-secrets", { namespace })
+        expect(after.metadata.resourceVersion).toBe(generated.metadata.resourceVersion)
+        expect(after.data).toEqual(generated.data)
+      }).pipe(Effect.provide(layers))
   )
 })

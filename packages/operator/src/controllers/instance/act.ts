@@ -14,7 +14,7 @@
  */
 import { childNames, type DecidedEvent, type Decision } from "@convex-operator/core"
 import type { ApplyFailure } from "@convex-operator/core/internal"
-import { isTransient, KubeClient, type KubeError, type KubeObject, retryAfterOf } from "@convex-operator/k8s"
+import { isTransient, KubeClient, type KubeError, type KubeObject, Resource, retryAfterOf } from "@convex-operator/k8s"
 import { Effect } from "effect"
 import { describeError, longestWait } from "../../shell/errors.js"
 import { fieldManager } from "../../shell/field-manager.js"
@@ -107,6 +107,9 @@ export const act = (
     const name = object.metadata.name ?? ""
     const namespace = object.metadata.namespace ?? "default"
     const { refused, existing } = surroundings
+    const key = Resource.keyOf(object)
+    const observed = (kind: string, childName: string) =>
+      surroundings.children.find((child) => child.kind === kind && child.metadata.name === childName)
     const concurrency = Math.max(1, applyConcurrency ?? defaultApplyConcurrency)
 
     const applyChild = (child: Decision["apply"][number]): Effect.Effect<Outcome> => {
@@ -133,6 +136,9 @@ export const act = (
       }
       const resource = resourceOf(child.kind)
       return kube.apply(resource, child, { fieldManager, force: true }).pipe(
+        Effect.tap((written) =>
+          Effect.sync(() => cache.ownWrites.wroteChild(key, observed(child.kind, childName), child.kind, written))
+        ),
         Effect.tap(() => Effect.logDebug(`applied ${child.kind} ${namespace}/${childName}`)),
         Effect.as(done),
         Effect.catchAll(
@@ -149,6 +155,11 @@ export const act = (
       refused.has(`${obsolete.kind}/${obsolete.name}`)
         ? Effect.succeed(done)
         : kube.delete(resourceOf(obsolete.kind), obsolete.name, { namespace, propagationPolicy: "Background" }).pipe(
+            Effect.tap(() =>
+              Effect.sync(() =>
+                cache.ownWrites.wroteChild(key, observed(obsolete.kind, obsolete.name), obsolete.kind, undefined)
+              )
+            ),
             Effect.tap(() => Effect.logInfo(`deleted ${obsolete.kind} ${namespace}/${obsolete.name}`)),
             Effect.as(done),
             Effect.catchTag("NotFound", () => Effect.succeed(done)),

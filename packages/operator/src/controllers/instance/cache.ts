@@ -225,19 +225,24 @@ export const makeInstanceController = <E, R>(
         indexers: { instance: instanceIndex, backups: backupsIndex },
         // A backup's Job wakes its instance too: an upgrade waiting for the backup starts when the Job has finished;
         // so does a managed object another instance references.
-        map: (object, primaries) => [
-          ...instanceIndex(object),
-          ...backupsIndex(object),
-          ...primaries
-            .unsafeByIndex(
-              "references",
-              `${object.kind}:${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`
-            )
-            .map(Resource.keyOf),
-          ...(object.kind === "ConvexBackup"
-            ? primaries.unsafeByIndex("restoreFrom", Resource.keyOf(object)).map(Resource.keyOf)
-            : [])
-        ],
+        map: (object, primaries) => {
+          // Called for every watch event of the kind once its Store took it in: what the operator noted of its own
+          // write of this child is out of date now (own-writes.ts).
+          for (const key of instanceIndex(object)) ownWrites.seen(key, object)
+          return [
+            ...instanceIndex(object),
+            ...backupsIndex(object),
+            ...primaries
+              .unsafeByIndex(
+                "references",
+                `${object.kind}:${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`
+              )
+              .map(Resource.keyOf),
+            ...(object.kind === "ConvexBackup"
+              ? primaries.unsafeByIndex("restoreFrom", Resource.keyOf(object)).map(Resource.keyOf)
+              : [])
+          ]
+        },
         ...(isOptionalKind(resource.kind)
           ? { optional: options.optionalRecheck === undefined ? {} : { recheck: options.optionalRecheck } }
           : {})

@@ -3,7 +3,8 @@
  *
  * - the instance itself (not being deleted: the finalizer's cleanup takes those): paused, not decodable (its spec
  *   passed admission but not the Schema), or active;
- * - for an active instance: its managed children (those another controller owns are set apart as refused), the
+ * - for an active instance: its managed children, with what the last reconciles wrote in place of what the cache
+ *   has not seen yet (own-writes.ts; those another controller owns are set apart as refused), the
  *   Secrets and ConfigMaps it references (read directly once when the cache has not seen them yet), the ConvexBackup
  *   a restore reads, its backups' Jobs (for the upgrade/backup interlock), and the older instance that keeps the
  *   database it claims.
@@ -13,10 +14,8 @@
 import {
   type ConvexInstance,
   childKinds,
-  childNames,
   decodeConvexInstance,
   type InvalidConvexInstance,
-  managedBy,
   type Observed,
   reconciliationPaused
 } from "@convex-operator/core"
@@ -102,27 +101,6 @@ const observeReferences = (instance: ConvexInstance, namespace: string) =>
     return found
   })
 
-/**
- * The generated Secret, read directly when the cache does not hold it: a reconcile can run before the watch event of
- * a Secret the previous reconcile wrote has arrived, and `decide` would then generate new values and overwrite the
- * ones already written (a new instance secret and admin key, and a second roll of the backend). This costs one GET
- * on a new instance's first reconcile. A Secret that is really gone is generated again, as before.
- */
-const observeGeneratedSecret = (object: KubeObject, children: ReadonlyArray<KubeObject>) =>
-  Effect.gen(function* () {
-    const name = childNames(object.metadata.name ?? "").secrets
-    if (children.some((child) => child.kind === "Secret" && child.metadata.name === name)) return undefined
-    const kube = yield* KubeClient
-    const namespace = object.metadata.namespace ?? "default"
-    const read = yield* kube.get(Resource.Secret, name, { namespace }).pipe(
-      Effect.map((secret): KubeObject | undefined => secret),
-      Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
-      Effect.mapError((error) => new RetryableError({ message: `reading Secret ${name}: ${describeError(error)}` }))
-    )
-    // Only the operator's own (labelled) Secret stands in for the cached one; anything else is left to decide.
-    return read?.metadata.labels?.["app.kubernetes.io/managed-by"] === managedBy ? read : undefined
-  })
-
 /** The ConvexBackup a restore reads, from the cache (none once it succeeded, or for another source). */
 const observeRestoreSource = (cache: InstanceCache["Type"], instance: ConvexInstance, namespace: string) => {
   const backup = instance.spec.restore?.from.backup
@@ -154,15 +132,16 @@ export const observeSurroundings = (
     const namespace = object.metadata.namespace ?? "default"
     const refused = new Map<string, string>()
     const children: Array<KubeObject> = []
-    for (const { kind } of childKinds) {
-      for (const child of cache.store(kind).unsafeByIndex("instance", key)) {
-        const owner = foreignOwner(child, name)
-        if (owner === undefined) children.push(child)
-        else refused.set(`${child.kind}/${child.metadata.name ?? ""}`, `${owner.kind} ${owner.name}`)
-      }
+    // What the last reconciles wrote stands in for what the cache has not seen yet (own-writes.ts).
+    const cached = cache.ownWrites.children(
+      key,
+      childKinds.flatMap(({ kind }) => cache.store(kind).unsafeByIndex("instance", key))
+    )
+    for (const child of cached) {
+      const owner = foreignOwner(child, name)
+      if (owner === undefined) children.push(child)
+      else refused.set(`${child.kind}/${child.metadata.name ?? ""}`, `${owner.kind} ${owner.name}`)
     }
-    const generated = yield* observeGeneratedSecret(object, children)
-    if (generated !== undefined) children.push(generated)
     const references = yield* observeReferences(instance, namespace)
     const restoreSource = observeRestoreSource(cache, instance, namespace)
     return {

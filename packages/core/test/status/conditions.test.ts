@@ -87,5 +87,11 @@ describe("transition events", () => {
     expect(transitionEvents([ready("True", "BackendReady")], [ready("False", "UpgradeFailed")])[0]?.type).toBe(
       "Warning"
     )
+    // SecretsReady: fine on the way to Ready is silent; fine after a failure is a recovery worth an event.
+    const secrets = (status: "True" | "False", reason: string) => ({ ...ready(status, reason), type: "SecretsReady" })
+    expect(transitionEvents([secrets("False", "Provisioning")], [secrets("True", "Available")])).toEqual([])
+    expect(transitionEvents([secrets("False", "ValidationFailed")], [secrets("True", "Available")])).toEqual([
+      expect.objectContaining({ type: "Normal", reason: "Available", action: "Validate" })
+    ])
   })
 })

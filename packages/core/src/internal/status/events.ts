@@ -30,7 +30,8 @@ const warningReason = (reason: string): boolean =>
 
 /**
  * The events of condition transitions: a change of status or reason of Ready, SecretsReady and the upgrade
- * conditions. Warnings for failure reasons, Normal otherwise; a new condition that is not a failure is silent.
+ * conditions. Warnings for failure reasons, Normal otherwise; a new condition that is not a failure is silent, and
+ * so is SecretsReady turning fine other than after a failure.
  */
 export const transitionEvents = (
   previous: ReadonlyArray<Condition> | undefined,
@@ -45,6 +46,9 @@ export const transitionEvents = (
     if (type === "Ready" && after.reason === "ValidationFailed") return []
     const warning = warningReason(after.reason)
     if (before === undefined && !warning && !(type === "Ready" && after.status === "True")) return []
+    // SecretsReady becoming fine is news only after a failure (a recovery); on the way to Ready it is noise (one
+    // request per new instance for an event nobody acts on).
+    if (type === "SecretsReady" && !warning && !warningReason(before?.reason ?? "")) return []
     return [
       {
         type: warning ? "Warning" : "Normal",

@@ -52,16 +52,22 @@ const untilCaught = (cache: Cache) =>
     )
   })
 
+/** A new instance without a dashboard, and the cache once it holds it. */
+const newInstance = Effect.gen(function* () {
+  yield* createInstance("demo", { dashboard: { enabled: false } })
+  const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
+  yield* cache.ready
+  yield* until(
+    "the instance",
+    Effect.sync(() => cache.instances.unsafeGet(key) !== undefined)
+  )
+  return cache
+})
+
 describe("a reconcile and the operator's own writes", () => {
   it.scoped("waits for the cache to see the status it wrote, then goes on from there", () =>
     Effect.gen(function* () {
-      yield* createInstance("demo", { dashboard: { enabled: false } })
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
-      yield* cache.ready
-      yield* until(
-        "the instance",
-        Effect.sync(() => cache.instances.unsafeGet(key) !== undefined)
-      )
+      const cache = yield* newInstance
       yield* reconcileWith(cache)
       yield* untilCaught(cache)
 
@@ -96,13 +102,7 @@ describe("a reconcile and the operator's own writes", () => {
     "takes a child it wrote for the one the cache has not seen yet: the generated Secret is not generated again",
     () =>
       Effect.gen(function* () {
-        yield* createInstance("demo", { dashboard: { enabled: false } })
-        const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
-        yield* cache.ready
-        yield* until(
-          "the instance",
-          Effect.sync(() => cache.instances.unsafeGet(key) !== undefined)
-        )
+        const cache = yield* newInstance
         // The Secret's watch event is late: the cache shows no generated Secret, and the notes of the operator's own
         // writes are not told of its arrival.
         const secrets = cache.store("Secret")

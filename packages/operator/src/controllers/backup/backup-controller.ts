@@ -24,6 +24,7 @@ import {
 } from "@convex-operator/core"
 import {
   indexObserved,
+  invalidBackupStatus,
   jobCaBundle,
   jobOutcome,
   removalJobName,
@@ -37,13 +38,14 @@ import {
   KubeClient,
   type KubeObject,
   Resource,
-  TerminalError
+  type TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
 import { ConvexBackups, trimmed } from "../../shell/backup-resources.js"
 import type { RetryableError } from "../../shell/errors.js"
 import { recordEvents } from "../../shell/events.js"
 import { fieldManager } from "../../shell/field-manager.js"
+import { reportInvalidSpec } from "../../shell/invalid-spec.js"
 import { ConvexInstances } from "../../shell/resources.js"
 import { applyStatusIfChanged, retryOn } from "../../shell/writes.js"
 
@@ -188,9 +190,8 @@ export const startBackupController = (options: BackupControllerOptions) =>
         const kube = yield* KubeClient
         const decoded = decodeConvexBackup(object)
         if (Either.isLeft(decoded)) {
-          return yield* new TerminalError({
-            message: `ConvexBackup ${context.key} does not decode: ${decoded.left.message}`
-          })
+          const now = new Date(yield* Clock.currentTimeMillis)
+          return yield* reportInvalidSpec(ConvexBackups, object, invalidBackupStatus(object, decoded.left, now))
         }
         const backup = decoded.right
         const name = backup.metadata.name ?? ""

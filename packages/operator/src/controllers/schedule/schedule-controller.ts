@@ -12,7 +12,7 @@ import {
   type RetainedBackup,
   reconciliationPaused
 } from "@convex-operator/core"
-import { backupLabels } from "@convex-operator/core/internal"
+import { backupLabels, invalidScheduleStatus } from "@convex-operator/core/internal"
 import {
   Action,
   Controller,
@@ -20,13 +20,14 @@ import {
   KubeClient,
   type KubeObject,
   Resource,
-  TerminalError
+  type TerminalError
 } from "@convex-operator/k8s"
 import { Clock, Effect, Either } from "effect"
 import { ConvexBackups, ConvexScheduledBackups, trimmed } from "../../shell/backup-resources.js"
 import type { RetryableError } from "../../shell/errors.js"
 import { recordEvents } from "../../shell/events.js"
 import { fieldManager } from "../../shell/field-manager.js"
+import { reportInvalidSpec } from "../../shell/invalid-spec.js"
 import { ConvexInstances } from "../../shell/resources.js"
 import { applyStatusIfChanged, retryOn } from "../../shell/writes.js"
 
@@ -68,9 +69,12 @@ export const startScheduleController = (options: {
         const kube = yield* KubeClient
         const decoded = decodeConvexScheduledBackup(object)
         if (Either.isLeft(decoded)) {
-          return yield* new TerminalError({
-            message: `ConvexScheduledBackup ${context.key} does not decode: ${decoded.left.message}`
-          })
+          const now = new Date(yield* Clock.currentTimeMillis)
+          return yield* reportInvalidSpec(
+            ConvexScheduledBackups,
+            object,
+            invalidScheduleStatus(object, decoded.left, now)
+          )
         }
         const schedule = decoded.right
         const namespace = schedule.metadata.namespace ?? "default"

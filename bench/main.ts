@@ -6,8 +6,8 @@
  *
  * 1. fleet convergence: N instances created at once; wall time until every child exists and every instance is
  *    Ready; per-instance latency p50/p95/p99;
- * 2. API cost: the operator's requests until all Ready, per instance and verb, from the apiserver's audit log
- *    (a policy that logs the operator's ServiceAccount only);
+ * 2. API cost: the operator's requests until all Ready, per instance by verb and by verb and resource, from the
+ *    apiserver's audit log (a policy that logs the operator's ServiceAccount only);
  * 3. cost at rest: requests per minute and writes over `--rest` seconds with all Ready; operator CPU seconds and
  *    RSS from /proc; reconciles in the window (the operator's metrics);
  * 4. change latency: `--changes` version changes one after another, until the StatefulSet has the new image;
@@ -24,7 +24,7 @@ import { crdFiles } from "@convex-operator/core"
 import { install, tuningDefaults } from "convex-operator"
 import { Effect, Exit, Scope } from "effect"
 import { LocalCluster } from "../test/cluster/local-cluster.js"
-import { auditLog, byOperator, writeVerbs } from "../test/e2e/support/audit.js"
+import { type AuditEvent, auditLog, byOperator, writeVerbs } from "../test/e2e/support/audit.js"
 import { startGatewayController } from "../test/e2e/support/gateway-controller.js"
 import { makeKubectl } from "../test/e2e/support/kube.js"
 import { bundleOperator, startOperator } from "../test/e2e/support/operator-process.js"
@@ -174,9 +174,20 @@ const main = async () => {
       return counts
     }
     const convergeByVerb = byVerb(convergeEvents)
-    const perInstance = Object.fromEntries(
-      Object.entries(convergeByVerb).map(([verb, count]) => [verb, Math.round((count / n) * 100) / 100])
-    )
+    const perN = (counts: Record<string, number>) =>
+      Object.fromEntries(Object.entries(counts).map(([key, count]) => [key, Math.round((count / n) * 100) / 100]))
+    const perInstance = perN(convergeByVerb)
+    // By verb and resource ("patch convexinstances/status", "create events"), most first.
+    const byVerbAndResource = (events: ReadonlyArray<AuditEvent>) => {
+      const counts: Record<string, number> = {}
+      for (const event of events) {
+        const ref = event.objectRef
+        const resource = `${ref?.resource ?? "?"}${ref?.subresource === undefined ? "" : `/${ref.subresource}`}`
+        counts[`${event.verb} ${resource}`] = (counts[`${event.verb} ${resource}`] ?? 0) + 1
+      }
+      return Object.fromEntries(Object.entries(counts).sort(([, a], [, b]) => b - a))
+    }
+    const perInstanceByResource = perN(byVerbAndResource(convergeEvents))
     log(`all ${n} Ready in ${seconds(fleet.readyWall)}; ${convergeEvents.length} operator requests`)
 
     // 3: at rest. First let it go quiet (no write for 15 s), then count over the window.
@@ -232,7 +243,13 @@ const main = async () => {
         // This process meanwhile: the polls and the stand-in Gateway implementation (they share the machine).
         benchCpuSeconds: Math.round((harnessCpu.user + harnessCpu.system) / 10_000) / 100
       },
-      apiCost: { total: convergeEvents.length, byVerb: convergeByVerb, perInstanceByVerb: perInstance },
+      apiCost: {
+        total: convergeEvents.length,
+        perInstance: Math.round((convergeEvents.length / n) * 100) / 100,
+        byVerb: convergeByVerb,
+        perInstanceByVerb: perInstance,
+        perInstanceByVerbAndResource: perInstanceByResource
+      },
       rest: {
         settleMillis,
         windowSeconds: Math.round(restMillis / 1000),
@@ -275,9 +292,9 @@ const main = async () => {
         ],
         [
           "2 API cost per instance",
-          Object.entries(perInstance)
-            .map(([verb, count]) => `${verb} ${count}`)
-            .join(", ")
+          `${result.apiCost.perInstance}: ${Object.entries(perInstanceByResource)
+            .map(([request, count]) => `${request} ${count}`)
+            .join(", ")}`
         ],
         [
           "3 at rest",

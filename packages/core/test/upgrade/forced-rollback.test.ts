@@ -115,6 +115,15 @@ describe("forced rollback of the backend StatefulSet", () => {
     ).toBe(false)
     expect(mayHoldStalePod(statefulSet({}))).toBe(false)
     expect(mayHoldStalePod(undefined)).toBe(false)
+    // A new backend coming up: one template so far, no pod of another revision can exist.
+    const coming = {
+      observedGeneration: 1,
+      readyReplicas: 0,
+      currentRevision: "demo-backend-r1",
+      updateRevision: "demo-backend-r1"
+    }
+    expect(mayHoldStalePod(statefulSet(coming, 1))).toBe(false)
+    expect(mayHoldStalePod(statefulSet({ ...coming, observedGeneration: 2 }, 2))).toBe(true)
   })
 
   it("says what it deleted and why", () => {

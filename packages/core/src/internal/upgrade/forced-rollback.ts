@@ -60,11 +60,13 @@ const wantedRevisions = (statefulSet: KubeObject): ReadonlySet<string> | undefin
 
 /**
  * Whether the observed StatefulSet may be held by a pod of a template it no longer has, so that its pods are worth
- * listing: its status describes its latest generation and fewer pods are ready than it asks for. A Ready backend
- * gives false, so a steady state lists no pods.
+ * listing: its spec changed since it was created (a StatefulSet of generation 1 has had one template, so every pod
+ * it made is of a revision it wants), its status describes its latest generation, and fewer pods are ready than it
+ * asks for. A Ready backend gives false, so a steady state lists no pods, and neither does a new backend coming up.
  */
 export const mayHoldStalePod = (statefulSet: KubeObject | undefined): boolean => {
-  if (statefulSet === undefined || wantedRevisions(statefulSet) === undefined) return false
+  if (statefulSet === undefined || (statefulSet.metadata.generation ?? 1) <= 1) return false
+  if (wantedRevisions(statefulSet) === undefined) return false
   const state = Option.getOrUndefined(decodeStatefulSet(statefulSet))
   return (state?.status?.readyReplicas ?? 0) < (state?.spec?.replicas ?? 1)
 }

@@ -189,6 +189,12 @@ const main = async () => {
     }
     const perInstanceByResource = perN(byVerbAndResource(convergeEvents))
     log(`all ${n} Ready in ${seconds(fleet.readyWall)}; ${convergeEvents.length} operator requests`)
+    // The events those requests created, per instance by reason (events.k8s.io: a series counts once).
+    const eventReasons: Record<string, number> = {}
+    for (const event of await api.list(`/apis/events.k8s.io/v1/namespaces/${namespace}/events`)) {
+      eventReasons[event.reason] = (eventReasons[event.reason] ?? 0) + 1
+    }
+    const eventsPerInstance = perN(eventReasons)
 
     // 3: at rest. First let it go quiet (no write for 15 s), then count over the window.
     const quietSince = Date.now()
@@ -248,7 +254,8 @@ const main = async () => {
         perInstance: Math.round((convergeEvents.length / n) * 100) / 100,
         byVerb: convergeByVerb,
         perInstanceByVerb: perInstance,
-        perInstanceByVerbAndResource: perInstanceByResource
+        perInstanceByVerbAndResource: perInstanceByResource,
+        eventsPerInstanceByReason: eventsPerInstance
       },
       rest: {
         settleMillis,
@@ -294,6 +301,8 @@ const main = async () => {
           "2 API cost per instance",
           `${result.apiCost.perInstance}: ${Object.entries(perInstanceByResource)
             .map(([request, count]) => `${request} ${count}`)
+            .join(", ")}; events by reason: ${Object.entries(eventsPerInstance)
+            .map(([reason, count]) => `${reason} ${count}`)
             .join(", ")}`
         ],
         [

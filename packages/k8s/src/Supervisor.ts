@@ -17,10 +17,10 @@
  * - closing the scope starts no more runs, interrupts the idle keys' fibers, lets running work finish within the
  *   grace period, then interrupts what is left.
  */
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Scope } from "effect"
 import * as Permits from "./internal/permits.js"
-import { controllerMetrics, registry } from "./Metrics.js"
-import { type Action, isTerminalFailure, retryDelay, type WorkQueue, type WorkQueueOptions } from "./WorkQueue.js"
+import { makeScheduler } from "./internal/run-outcome.js"
+import type { Action, WorkQueue, WorkQueueOptions } from "./WorkQueue.js"
 
 export interface SupervisorOptions<E, R> extends Omit<WorkQueueOptions<E, R>, "run"> {
   /**
@@ -56,15 +56,7 @@ type Step =
 
 export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supervisor, never, R | Scope.Scope> =>
   Effect.gen(function* () {
-    const metrics = controllerMetrics(yield* registry)
-    const labels = { name: options.name }
-    const controllerLabels = { controller: options.name }
-    const concurrency = Math.max(1, options.concurrency ?? 1)
-    const base = Duration.toMillis(options.backoff?.base ?? "5 millis")
-    const max = Duration.toMillis(options.backoff?.max ?? "1000 seconds")
-    metrics.maxConcurrent.set(controllerLabels, concurrency)
-    metrics.activeWorkers.set(controllerLabels, 0)
-    metrics.depth.set(labels, 0)
+    const { metrics, labels, controllerLabels, concurrency, outcome } = yield* makeScheduler(options)
 
     const permits = Permits.make(concurrency)
     const states = new Map<string, KeyState>()
@@ -101,34 +93,12 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
     }
 
     /** Records the outcome of a run; logs what needs logging. */
+    // (A run that interrupted itself schedules nothing; an interruption from outside ends the key's fiber.)
     const complete = (key: string, s: KeyState, exit: Exit.Exit<Action, E>, now: number): Effect.Effect<void> => {
-      if (Exit.isSuccess(exit)) {
-        s.failures = 0
-        const action = exit.value
-        metrics.reconcileTotal.inc({
-          ...controllerLabels,
-          result: action._tag === "RequeueAfter" ? "requeue_after" : "success"
-        })
-        if (action._tag === "RequeueAfter") schedule(s, now + Duration.toMillis(action.duration), now)
-        return Effect.void
-      }
-      // The run interrupted itself: nothing to schedule (an interruption from outside ends the key's fiber).
-      if (Cause.isInterruptedOnly(exit.cause)) return Effect.void
-      metrics.reconcileErrors.inc(controllerLabels)
-      metrics.reconcileTotal.inc({ ...controllerLabels, result: "error" })
-      if (isTerminalFailure(exit.cause, options.isTerminal)) {
-        s.failures = 0
-        metrics.terminalErrors.inc(controllerLabels)
-        return Effect.logError(`${options.name}: ${key}: terminal error, not retried`, exit.cause)
-      }
-      s.failures++
-      metrics.retries.inc(labels)
-      const delay = retryDelay(exit.cause, s.failures, base, max)
-      schedule(s, now + delay, now)
-      return Effect.logWarning(
-        `${options.name}: ${key}: reconcile failed (attempt ${s.failures}), retrying in ${Duration.format(Duration.millis(delay))}`,
-        exit.cause
-      )
+      const next = outcome(key, exit, s.failures, now)
+      s.failures = next.failures
+      if (next.due !== undefined) schedule(s, next.due, now)
+      return next.log
     }
 
     /** One run of a key, holding a permit; nothing once shutdown has begun. */

@@ -12,9 +12,8 @@
  *   that work has stopped runs after it, not beside it;
  * - closing the scope stops dispatching and lets running work finish within the grace period.
  */
-import { Cause, Clock, Data, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Queue, type Scope } from "effect"
-import { retryAfterOf } from "./errors.js"
-import { controllerMetrics, registry } from "./Metrics.js"
+import { Clock, Data, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Queue, type Scope } from "effect"
+import { makeScheduler } from "./internal/run-outcome.js"
 
 /** What a reconcile asks for next. */
 export type Action =
@@ -74,42 +73,11 @@ interface KeyState {
   forgotten: boolean
 }
 
-/** controller-runtime's per-item backoff: base × 2^(failures−1), capped. */
-export const backoffDelay = (failures: number, base: number, max: number) =>
-  Math.min(max, base * 2 ** Math.max(0, failures - 1))
-
-/**
- * The delay before retrying a failed run: the key's backoff, or longer when the failure asks to wait longer (its
- * error, or an error it wraps as `cause`, carries `retryAfterMillis`: the apiserver's `Retry-After`).
- */
-export const retryDelay = <E>(cause: Cause.Cause<E>, failures: number, base: number, max: number): number => {
-  const failure = Cause.failureOption(cause)
-  const asked = failure._tag === "Some" ? retryAfterOf(failure.value) : undefined
-  return Math.max(backoffDelay(failures, base, max), asked ?? 0)
-}
-
-/** Whether a failed run is not to be retried: a `TerminalError`, or an error `isTerminal` accepts. */
-export const isTerminalFailure = <E>(cause: Cause.Cause<E>, isTerminal?: (error: E) => boolean): boolean => {
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "None") return false
-  const error = failure.value
-  return (
-    (typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "TerminalError") ||
-    isTerminal?.(error) === true
-  )
-}
+export { backoffDelay, isTerminalFailure, retryDelay } from "./internal/run-outcome.js"
 
 export const make = <E, R>(options: WorkQueueOptions<E, R>): Effect.Effect<WorkQueue, never, R | Scope.Scope> =>
   Effect.gen(function* () {
-    const metrics = controllerMetrics(yield* registry)
-    const labels = { name: options.name }
-    const controllerLabels = { controller: options.name }
-    const concurrency = Math.max(1, options.concurrency ?? 1)
-    const base = Duration.toMillis(options.backoff?.base ?? "5 millis")
-    const max = Duration.toMillis(options.backoff?.max ?? "1000 seconds")
-    metrics.maxConcurrent.set(controllerLabels, concurrency)
-    metrics.activeWorkers.set(controllerLabels, 0)
-    metrics.depth.set(labels, 0)
+    const { metrics, labels, controllerLabels, concurrency, outcome } = yield* makeScheduler(options)
 
     const states = new Map<string, KeyState>()
     const wake = yield* Queue.sliding<void>(1)
@@ -151,34 +119,11 @@ export const make = <E, R>(options: WorkQueueOptions<E, R>): Effect.Effect<WorkQ
         // The key was forgotten during this run (a wake-up since then is kept): its outcome schedules nothing.
         s.forgotten = false
         s.failures = 0
-      } else if (Exit.isSuccess(exit)) {
-        s.failures = 0
-        const action = exit.value
-        metrics.reconcileTotal.inc({
-          ...controllerLabels,
-          result: action._tag === "RequeueAfter" ? "requeue_after" : "success"
-        })
-        if (action._tag === "RequeueAfter") schedule(key, now + Duration.toMillis(action.duration), now)
-      } else if (Cause.isInterruptedOnly(exit.cause)) {
-        // forgotten (deleted) or shutting down: nothing to schedule
       } else {
-        const terminal = isTerminalFailure(exit.cause, options.isTerminal)
-        metrics.reconcileErrors.inc(controllerLabels)
-        metrics.reconcileTotal.inc({ ...controllerLabels, result: "error" })
-        if (terminal) {
-          s.failures = 0
-          metrics.terminalErrors.inc(controllerLabels)
-          log = Effect.logError(`${options.name}: ${key}: terminal error, not retried`, exit.cause)
-        } else {
-          s.failures++
-          metrics.retries.inc(labels)
-          const delay = retryDelay(exit.cause, s.failures, base, max)
-          schedule(key, now + delay, now)
-          log = Effect.logWarning(
-            `${options.name}: ${key}: reconcile failed (attempt ${s.failures}), retrying in ${Duration.format(Duration.millis(delay))}`,
-            exit.cause
-          )
-        }
+        const next = outcome(key, exit, s.failures, now)
+        s.failures = next.failures
+        if (next.due !== undefined) schedule(key, next.due, now)
+        log = next.log
       }
       if (s.due === undefined && !s.running && s.failures === 0) states.delete(key)
       recount()

@@ -108,8 +108,7 @@ describe("the cache's Secrets and ConfigMaps", () => {
       const triggered: Array<string> = []
       const cache = yield* makeCache({
         namespace,
-        trigger: (k) => Effect.sync(() => void triggered.push(k)),
-        forget: () => Effect.void
+        trigger: (k) => Effect.sync(() => void triggered.push(k))
       }).pipe(Effect.provideService(KubeClient, recorded.client))
       yield* cache.ready
       const secrets = cache.store("Secret")
@@ -195,7 +194,7 @@ describe("the cache's Secrets and ConfigMaps", () => {
       const kube = yield* KubeClient
       yield* kube.create(Resource.Secret, secret("pg", { url: "djE=" }))
       yield* kube.create(ConvexInstances, instance("pg"))
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       const secrets = cache.store("Secret")
       const pg = Resource.key(namespace, "pg")

@@ -75,8 +75,7 @@ describe("the cache after a relist", () => {
       const triggered: Array<string> = []
       const cache = yield* makeCache({
         namespace,
-        trigger: (k) => Effect.sync(() => void triggered.push(k)),
-        forget: () => Effect.void
+        trigger: (k) => Effect.sync(() => void triggered.push(k))
       }).pipe(Effect.provideService(KubeClient, gone.client))
       yield* cache.ready
       const stored = () => cache.store("StatefulSet").unsafeGet(Resource.key(namespace, "demo-backend"))

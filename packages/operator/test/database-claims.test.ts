@@ -79,8 +79,7 @@ describe("two instances on one database", () => {
       const triggered: Array<ObjectKey> = []
       const cache = yield* makeCache({
         namespace: undefined,
-        trigger: (key) => Effect.sync(() => void triggered.push(key)),
-        forget: () => Effect.void
+        trigger: (key) => Effect.sync(() => void triggered.push(key))
       })
       yield* cache.ready
       const a = Resource.key("team-a", "app")
@@ -159,7 +158,7 @@ describe("two instances on one database", () => {
       yield* kube.create(ConvexInstances, app("team-a"))
       yield* TestClock.adjust("1 second")
       yield* kube.create(ConvexInstances, app("team-b", "app_b"))
-      const cache = yield* makeCache({ namespace: undefined, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace: undefined, trigger: () => Effect.void })
       yield* cache.ready
       yield* until("the URL Secrets", () => cache.store("Secret").unsafeList().length >= 2)
       yield* reconcile(Resource.key("team-a", "app"), settings).pipe(Effect.provideService(InstanceCache, cache))

@@ -164,7 +164,7 @@ describe("forced rollback through the reconciler", () => {
         metadata: { name: "demo", namespace },
         spec: { environment: "dev", version: v1, maintenance: { preUpgradeBackup: { enabled: false } } }
       } as KubeObject)
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       yield* until(
         "the instance",

@@ -76,7 +76,7 @@ const firstReconcile = (applyConcurrency: number | undefined) =>
         dashboard: { enabled: true }
       }
     } as KubeObject)
-    const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+    const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
     yield* cache.ready
     yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
     const steps: Array<Step> = []

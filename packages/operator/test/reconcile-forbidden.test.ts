@@ -78,7 +78,7 @@ describe("a permission denied at run time", () => {
       const kube = yield* KubeClient
       const server = yield* MemoryApiServer
       yield* applyInstance("one")
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
       yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
@@ -132,7 +132,7 @@ describe("a permission denied at run time", () => {
       const kube = yield* KubeClient
       const server = yield* MemoryApiServer
       yield* applyInstance("one", false)
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
       yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
@@ -193,7 +193,7 @@ describe("a permission denied at run time", () => {
     Effect.gen(function* () {
       const server = yield* MemoryApiServer
       yield* applyInstance("one")
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
       yield* server.forbid([{ verb: "patch", resource: "convexinstances/status", namespace }])

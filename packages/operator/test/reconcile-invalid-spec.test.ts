@@ -59,7 +59,7 @@ describe("a spec that does not decode", () => {
       const kube = yield* KubeClient
       const server = yield* MemoryApiServer
       const written = yield* applyInstance("staging-secret-value")
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       yield* until(
         "the instance",

@@ -67,7 +67,7 @@ describe("the pause annotation", () => {
       const kube = yield* KubeClient
       const server = yield* MemoryApiServer
       yield* applyInstance("one", false)
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
       yield* reconcile(key, settings).pipe(Effect.provideService(InstanceCache, cache))
@@ -136,7 +136,7 @@ describe("the pause annotation", () => {
       const kube = yield* KubeClient
       const server = yield* MemoryApiServer
       const created = yield* applyInstance("one", true)
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       yield* until(
         "the instance",

@@ -59,7 +59,7 @@ describe("a reconcile whose requests are rejected with 429 and Retry-After", () 
     Effect.gen(function* () {
       const kube = yield* KubeClient
       yield* kube.apply(ConvexInstances, instance, { fieldManager: "test", force: true })
-      const cache = yield* makeCache({ namespace, trigger: () => Effect.void, forget: () => Effect.void })
+      const cache = yield* makeCache({ namespace, trigger: () => Effect.void })
       yield* cache.ready
       yield* until("the instance", () => cache.instances.unsafeGet(key) !== undefined)
       const run = (waits: Readonly<Record<string, number>>) =>

@@ -118,8 +118,7 @@ describe("the upgrade saga through the reconciler", () => {
       const triggered: Array<string> = []
       const cache = yield* makeCache({
         namespace,
-        trigger: (key) => Effect.sync(() => void triggered.push(key)),
-        forget: () => Effect.void
+        trigger: (key) => Effect.sync(() => void triggered.push(key))
       })
       yield* cache.ready
       yield* until(

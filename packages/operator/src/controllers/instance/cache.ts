@@ -277,8 +277,6 @@ export interface CacheOptions {
   readonly namespace: string | undefined
   /** Called for each instance the controller would reconcile (after its triggers are de-duplicated). */
   readonly trigger: (key: ObjectKey) => Effect.Effect<void>
-  /** Unused (the controller drops deleted instances itself); kept so tests read as before. */
-  readonly forget?: (key: ObjectKey) => Effect.Effect<void>
   readonly gatewayApiRecheck?: Duration.DurationInput
   readonly watchIdleTimeout?: Duration.DurationInput
 }

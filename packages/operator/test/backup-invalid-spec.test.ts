@@ -8,6 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { ConvexBackups, ConvexScheduledBackups } from "../src/shell/backup-resources.js"
 import {
+  type Json,
   layers,
   namespace,
   readyInstance,
@@ -15,13 +16,9 @@ import {
   runOperator,
   settle,
   until,
-  wholeOperatorTimeout
+  wholeOperatorTimeout,
+  writesOf
 } from "./support/operator-harness.js"
-
-// biome-ignore lint/suspicious/noExplicitAny: the tests read the stored objects
-type Json = { readonly [key: string]: any }
-
-const writesOf = (requests: ReadonlyArray<string>) => requests.filter((request) => !/^(GET|LIST|WATCH) /.test(request))
 
 describe("a backup kind whose spec does not decode", () => {
   it.scoped(

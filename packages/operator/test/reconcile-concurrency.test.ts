@@ -3,32 +3,20 @@
  * read (Secrets, ConfigMaps, Services) is applied before the workloads that run pods, and an unchanged instance
  * still costs no write. Also the flags that set the bounds.
  */
-import { SecretGenerator } from "@convex-operator/core"
-import { EventRecorder, KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
+import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { CliConfig, Options } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { ConfigProvider, Effect } from "effect"
 import { rateLimitOf, tuningDefaults, tuningOptions } from "../src/cli/tuning.js"
 import { applyWaves, defaultApplyConcurrency } from "../src/controllers/instance/act.js"
 import { makeCache } from "../src/controllers/instance/cache.js"
 import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
+import { layers, namespace, until } from "./support/operator-harness.js"
 
-const namespace = "apps"
 const key = Resource.key(namespace, "demo")
-const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))
-
-/** Lets the watch fibers deliver what was written, until `check` holds. */
-const until = (what: string, check: () => boolean) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 500; i++) {
-      if (check()) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.die(new Error(`the cache never saw ${what}`))
-  })
 
 type Step = { readonly at: "start" | "end"; readonly kind: string }
 

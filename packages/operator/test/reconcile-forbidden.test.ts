@@ -4,30 +4,18 @@
  * event), the work queue retries with its growing backoff, and granting the permission again recovers at the next
  * retry without any change to the instance.
  */
-import { SecretGenerator } from "@convex-operator/core"
-import {
-  EventRecorder,
-  Forbidden,
-  KubeClient,
-  type KubeObject,
-  MemoryApiServer,
-  RecordedEvents,
-  Resource
-} from "@convex-operator/k8s"
+import { Forbidden, KubeClient, type KubeObject, MemoryApiServer, RecordedEvents, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
+import { Effect, TestClock } from "effect"
 import { startOperator } from "../src/app/operator.js"
 import { makeCache } from "../src/controllers/instance/cache.js"
 import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { describeForbidden, parseDenied } from "../src/shell/forbidden.js"
 import { ConvexInstances } from "../src/shell/resources.js"
-import { untilCached } from "./support/operator-harness.js"
+import { type Json, layers, namespace, settings, until, untilCached } from "./support/operator-harness.js"
 
-const namespace = "apps"
 const key = Resource.key(namespace, "demo")
-const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))
-const settings = { operatorImage: "registry.example/convex-operator:test" }
 const settle = Effect.repeatN(Effect.yieldNow(), 200)
 
 const instance = (env: string, dashboard: boolean): KubeObject =>
@@ -47,19 +35,6 @@ const applyInstance = (env: string, dashboard = true) =>
   Effect.flatMap(KubeClient, (kube) =>
     kube.apply(ConvexInstances, instance(env, dashboard), { fieldManager: "test", force: true })
   )
-
-/** Lets the watch fibers deliver what was written, until `check` holds. */
-const until = (what: string, check: () => boolean) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 500; i++) {
-      if (check()) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.die(new Error(`never saw ${what}`))
-  })
-
-// biome-ignore lint/suspicious/noExplicitAny: the tests read the stored objects
-type Json = { readonly [key: string]: any }
 
 const condition = (object: KubeObject, type: string): Json | undefined =>
   ((object as unknown as Json).status?.conditions as ReadonlyArray<Json> | undefined)?.find((c) => c.type === type)

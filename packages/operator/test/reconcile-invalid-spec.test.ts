@@ -4,27 +4,16 @@
  * without repeating the value found; later reconciles of the same spec write nothing and are not retried; a corrected
  * spec is reconciled as usual.
  */
-import { SecretGenerator } from "@convex-operator/core"
-import {
-  Action,
-  EventRecorder,
-  KubeClient,
-  type KubeObject,
-  MemoryApiServer,
-  RecordedEvents,
-  Resource
-} from "@convex-operator/k8s"
+import { Action, KubeClient, type KubeObject, MemoryApiServer, RecordedEvents, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { makeCache } from "../src/controllers/instance/cache.js"
 import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
+import { type Json, layers, namespace, settings, until, writesOf } from "./support/operator-harness.js"
 
-const namespace = "apps"
 const key = Resource.key(namespace, "demo")
-const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))
-const settings = { operatorImage: "registry.example/convex-operator:test" }
 
 const instance = (environment: string): KubeObject =>
   ({
@@ -38,20 +27,6 @@ const applyInstance = (environment: string) =>
   Effect.flatMap(KubeClient, (kube) =>
     kube.apply(ConvexInstances, instance(environment), { fieldManager: "test", force: true })
   )
-
-const until = (what: string, check: () => boolean) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 500; i++) {
-      if (check()) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.die(new Error(`never saw ${what}`))
-  })
-
-// biome-ignore lint/suspicious/noExplicitAny: the tests read the stored objects
-type Json = { readonly [key: string]: any }
-
-const writesOf = (requests: ReadonlyArray<string>) => requests.filter((request) => !/^(GET|LIST|WATCH) /.test(request))
 
 describe("a spec that does not decode", () => {
   it.scoped("is reported once, naming the field, then costs nothing until the spec changes", () =>

@@ -3,26 +3,17 @@
  * one event; while paused, reconciles write nothing, not even after a spec change or a deleted child; removing the
  * annotation resumes (the spec change and the child are applied).
  */
-import { pauseAnnotation, SecretGenerator } from "@convex-operator/core"
-import {
-  EventRecorder,
-  KubeClient,
-  type KubeObject,
-  MemoryApiServer,
-  RecordedEvents,
-  Resource
-} from "@convex-operator/k8s"
+import { pauseAnnotation } from "@convex-operator/core"
+import { KubeClient, type KubeObject, MemoryApiServer, RecordedEvents, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
+import { Effect, TestClock } from "effect"
 import { makeCache } from "../src/controllers/instance/cache.js"
 import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
+import { type Json, layers, namespace, settings, until, writesOf } from "./support/operator-harness.js"
 
-const namespace = "apps"
 const key = Resource.key(namespace, "demo")
-const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))
-const settings = { operatorImage: "registry.example/convex-operator:test" }
 
 const instance = (env: string, paused: boolean): KubeObject =>
   ({
@@ -41,25 +32,10 @@ const applyInstance = (env: string, paused: boolean) =>
     kube.apply(ConvexInstances, instance(env, paused), { fieldManager: "test", force: true })
   )
 
-const until = (what: string, check: () => boolean) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 500; i++) {
-      if (check()) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.die(new Error(`never saw ${what}`))
-  })
-
-// biome-ignore lint/suspicious/noExplicitAny: the tests read the stored objects
-type Json = { readonly [key: string]: any }
-
 const phaseEnv = (statefulSet: KubeObject | undefined): unknown =>
   (statefulSet as unknown as Json | undefined)?.spec.template.spec.containers[0].env.find(
     (env: Json) => env.name === "PHASE"
   )?.value
-
-/** The requests that change something (the in-memory apiserver counts every request). */
-const writesOf = (requests: ReadonlyArray<string>) => requests.filter((request) => !/^(GET|LIST|WATCH) /.test(request))
 
 describe("the pause annotation", () => {
   it.scoped("costs one status write and one event, then nothing until it is removed", () =>

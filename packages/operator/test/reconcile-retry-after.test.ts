@@ -3,20 +3,16 @@
  * reconcile fails for a retry that carries the longest wait asked for, which the work queue honours (its contract
  * in packages/k8s/test/scheduler-contract.ts).
  */
-import { SecretGenerator } from "@convex-operator/core"
-import { EventRecorder, fromStatus, KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
+import { fromStatus, KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { makeCache } from "../src/controllers/instance/cache.js"
 import { InstanceCache } from "../src/controllers/instance/instance-cache.js"
 import { reconcile } from "../src/controllers/instance/reconcile.js"
 import { ConvexInstances } from "../src/shell/resources.js"
-import { untilCached } from "./support/operator-harness.js"
+import { layers, namespace, settings, until, untilCached } from "./support/operator-harness.js"
 
-const namespace = "apps"
 const key = Resource.key(namespace, "demo")
-const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))
-const settings = { operatorImage: "registry.example/convex-operator:test" }
 
 const instance = {
   apiVersion: "convex.icod.de/v1alpha1",
@@ -24,16 +20,6 @@ const instance = {
   metadata: { name: "demo", namespace },
   spec: { environment: "dev", version: "1111111111111111111111111111111111111111" }
 } as unknown as KubeObject
-
-/** Lets the watch fibers deliver what was written, until `check` holds. */
-const until = (what: string, check: () => boolean) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 500; i++) {
-      if (check()) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.die(new Error(`never saw ${what}`))
-  })
 
 /** A client whose applies of the kinds in `waits` are rejected with 429 and that many seconds of Retry-After. */
 const throttled = (kube: KubeClient["Type"], waits: Readonly<Record<string, number>>): KubeClient["Type"] => ({

@@ -18,6 +18,16 @@ export const v2 = "2222222222222222222222222222222222222222"
 
 export const layers = Layer.mergeAll(KubeClient.layerMemory(), EventRecorder.layerTest, SecretGenerator.layerTest(7))
 
+/** The settings of a reconcile a test runs by hand. */
+export const settings = { operatorImage: "registry.example/convex-operator:test" }
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests read the stored objects
+export type Json = { readonly [key: string]: any }
+
+/** The requests that change something (the in-memory apiserver logs every request). */
+export const writesOf = (requests: ReadonlyArray<string>) =>
+  requests.filter((request) => !/^(GET|LIST|WATCH) /.test(request))
+
 /**
  * The vitest timeout of a whole-operator test: a few seconds of work on an idle machine (no simulated time costs
  * real time), more on a loaded one. A limit on hangs, not a performance goal.
@@ -28,10 +38,10 @@ export const wholeOperatorTimeout = 60_000
 export const settle = Effect.repeatN(Effect.yieldNow(), 300)
 
 /** Lets the operator's fibers run until `check` holds (bounded; no time passes). */
-export const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
+export const until = <E = never, R = never>(what: string, check: Effect.Effect<boolean, E, R> | (() => boolean)) =>
   Effect.gen(function* () {
     for (let i = 0; i < 2000; i++) {
-      if (yield* check) return
+      if (typeof check === "function" ? check() : yield* check) return
       yield* Effect.yieldNow()
     }
     return yield* Effect.die(new Error(`never saw ${what}`))

@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- [--n 100] [--rest 300] [--changes 20] [--concurrency 4] [--apply-concurrency 4] [--kube-api-qps 0]
- * [--kube-api-burst 100] [--cpu-prof dir]`: the operator's numbers on the full
- * local cluster (kwok nodes, the e2e Gateway controller), the operator as a separate process under its generated
- * RBAC. Never part of `npm test`. Prints a table and writes `bench/results/n<N>.json`:
+ * [--kube-api-burst 100] [--cpu-prof dir] [--node-flag=--max-semi-space-size=4 …] [--out name]`: the operator's
+ * numbers on the full local cluster (kwok nodes, the e2e Gateway controller), the operator as a separate process
+ * under its generated RBAC, with Node's `--node-flag`s. Never part of `npm test`. Prints a table and writes
+ * `bench/results/<name>.json` (default `n<N>`):
  *
  * 1. fleet convergence: N instances created at once; wall time until every child exists and every instance is
  *    Ready; per-instance latency p50/p95/p99;
@@ -46,6 +47,8 @@ const { values: flags } = parseArgs({
     "kube-api-qps": { type: "string" },
     "kube-api-burst": { type: "string" },
     "cpu-prof": { type: "string" },
+    "node-flag": { type: "string", multiple: true },
+    out: { type: "string" },
     "floor-concurrency": { type: "string", default: "16" },
     note: { type: "string", default: "machine shared with three other engineers' test runs" }
   }
@@ -139,9 +142,10 @@ const main = async () => {
       bundle,
       logLevel: "info",
       args: operatorArgs,
-      ...(flags["cpu-prof"] === undefined
-        ? {}
-        : { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${path.resolve(flags["cpu-prof"])}`] })
+      nodeArgs: [
+        ...(flags["node-flag"] ?? []),
+        ...(flags["cpu-prof"] === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(flags["cpu-prof"])}`])
+      ]
     })
     const operatorStarted = Date.now()
     /** Reconciles the operator has run so far (its controller_runtime_reconcile_total, every result). */
@@ -237,7 +241,12 @@ const main = async () => {
       machine: { before: machineBefore, after: machine() },
       kubernetes: version,
       n,
-      operator: { flags: operatorFlags, logLevel: "info", runs: "esbuild bundle of the sources, Node" },
+      operator: {
+        flags: operatorFlags,
+        nodeFlags: flags["node-flag"] ?? [],
+        logLevel: "info",
+        runs: `esbuild bundle of the sources, Node ${process.version}`
+      },
       instanceSpec:
         "dev sample without claim: SQLite on emptyDir, dashboard on, API+dashboard hosts on a shared Gateway (parentRefs)",
       convergence: {
@@ -278,7 +287,7 @@ const main = async () => {
         readyRatio: Math.round((fleet.readyWall / floor.wallMillis) * 100) / 100
       }
     }
-    const out = path.join(repoRoot, "bench", "results", `n${n}.json`)
+    const out = path.join(repoRoot, "bench", "results", `${flags.out ?? `n${n}`}.json`)
     fs.mkdirSync(path.dirname(out), { recursive: true })
     fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
     const { convergence: c, rest, changeLatency: ch } = result

@@ -178,7 +178,11 @@ export const make = (options: LeaderElectionOptions): Effect.Effect<Leadership, 
             onSuccess: (x) => x
           })
         )
-        if (attempt._tag === "Taken") term.ended = true
+        // Another holder: the term is over now (not after one more retry period).
+        if (attempt._tag === "Taken") {
+          term.ended = true
+          return
+        }
         if (attempt._tag === "Held" && !term.ended) term.validUntil = attempt.at + renewDeadline
       }
     })

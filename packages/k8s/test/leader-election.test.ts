@@ -64,6 +64,37 @@ describe("LeaderElection", () => {
     }).pipe(Effect.provide(KubeClient.layerMemory()))
   )
 
+  it.effect("a leader that finds another holder in the Lease steps down at that renewal, not one period later", () =>
+    Effect.gen(function* () {
+      const a = yield* candidate("a", { releaseOnCancel: false })
+      const stopped = yield* Ref.make(false)
+      const work = yield* Effect.fork(
+        LeaderElection.whileLeader(
+          a.leadership,
+          Effect.onInterrupt(Effect.never, () => Ref.set(stopped, true))
+        )
+      )
+      yield* settle
+      expect(yield* a.leadership.isLeader).toBe(true)
+      // Someone else writes the Lease (another candidate that judged it expired, or an administrator).
+      const kube = yield* KubeClient
+      const current = yield* kube.get(Resource.Lease, lease.name, { namespace: lease.namespace })
+      yield* kube.replace(Resource.Lease, {
+        ...current,
+        spec: { ...(current.spec as Record<string, unknown>), holderIdentity: "b" }
+      })
+      // a's next renewal (2 s after the last) finds b: a is a follower, and its work stopped, as soon as that
+      // answer is in.
+      yield* TestClock.adjust("2000 millis")
+      yield* settle
+      expect(yield* a.leadership.isLeader).toBe(false)
+      expect(yield* Ref.get(stopped)).toBe(true)
+      expect((yield* holder).holderIdentity).toBe("b")
+      yield* Fiber.interrupt(work)
+      yield* Scope.close(a.scope, Exit.void)
+    }).pipe(Effect.provide(KubeClient.layerMemory()))
+  )
+
   it.effect("a released lease is taken over within one retry period", () =>
     Effect.gen(function* () {
       const a = yield* candidate("a")

@@ -3,18 +3,21 @@
  * before the watch events of what the first one wrote have arrived. The generated Secret must still be kept (never a
  * second instance secret or admin key) and the backend applied once (no second roll of a pod that just started).
  */
-import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
+import { KubeClient, type KubeObject, RecordedEvents, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import {
   createInstance,
   layers,
   namespace,
+  requestCount,
+  requestsSince,
   runOperator,
   settle,
   untilBackend,
   untilReady,
-  wholeOperatorTimeout
+  wholeOperatorTimeout,
+  writesOf
 } from "./support/operator-harness.js"
 
 const stored = (resource: Resource.Resource<KubeObject>, name: string) =>
@@ -37,6 +40,45 @@ describe("a new instance", () => {
         expect(after.metadata.resourceVersion).toBe(secret.metadata.resourceVersion)
         expect(after.data).toEqual(secret.data)
         expect((yield* stored(Resource.StatefulSet, "demo-backend")).metadata.generation).toBe(1)
+      }).pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
+  )
+
+  it.scoped(
+    "costs one write per child, two status writes and two events until Ready",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
+        yield* runOperator([])
+        yield* settle
+        const from = yield* requestCount
+        yield* createInstance("demo", { dashboard: { enabled: true } })
+        yield* untilBackend("demo")
+        yield* settle
+        yield* untilReady("demo")
+        yield* settle
+        // The operator's writes (the test's own are the create, and the workload status it plays).
+        const writes = writesOf(yield* requestsSince(from)).filter(
+          (request) => !/^(POST convexinstances|PATCH statefulsets|PATCH deployments) /.test(request)
+        )
+        expect(writes.sort()).toEqual(
+          [
+            `PATCH convexinstances ${namespace}/demo`, // the finalizer
+            `APPLY configmaps ${namespace}/demo-backend-config`,
+            `APPLY secrets ${namespace}/demo-convex-secrets`,
+            `APPLY persistentvolumeclaims ${namespace}/demo-backend-pvc`,
+            `APPLY services ${namespace}/demo-backend`,
+            `APPLY services ${namespace}/demo-backend-headless`,
+            `APPLY services ${namespace}/demo-dashboard`,
+            `APPLY statefulsets ${namespace}/demo-backend`,
+            `APPLY deployments ${namespace}/demo-dashboard`,
+            // The status: every child in place and waiting for the backend, then Ready.
+            `APPLY convexinstances ${namespace}/demo`,
+            `APPLY convexinstances ${namespace}/demo`
+          ].sort()
+        )
+        const events = yield* yield* RecordedEvents
+        expect(events.map((event) => event.reason)).toEqual(["SecretsGenerated", "Ready"])
       }).pipe(Effect.provide(layers)),
     wholeOperatorTimeout
   )

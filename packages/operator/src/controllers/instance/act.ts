@@ -37,6 +37,8 @@ export interface Acted {
   readonly retryAfterMillis?: number
   /** Events of what act did on its own (the forced rollback). */
   readonly events: ReadonlyArray<DecidedEvent>
+  /** Whether an apply or a deletion of a child succeeded. */
+  readonly wrote: boolean
 }
 
 /**
@@ -44,11 +46,13 @@ export interface Acted {
  * refused request is both).
  */
 interface Outcome {
+  readonly wrote?: boolean
   readonly failure?: ApplyFailure
   readonly retry?: string
   readonly retryAfterMillis?: number
 }
 const done: Outcome = {}
+const written: Outcome = { wrote: true }
 
 /** Conflicts and transient failures are retried; other failures are reported. */
 export const retryable = (error: KubeError) => isTransient(error) || error._tag === "Conflict"
@@ -140,7 +144,7 @@ export const act = (
           Effect.sync(() => cache.ownWrites.wroteChild(key, observed(child.kind, childName), child.kind, written))
         ),
         Effect.tap(() => Effect.logDebug(`applied ${child.kind} ${namespace}/${childName}`)),
-        Effect.as(done),
+        Effect.as(written),
         Effect.catchAll(
           failed(child.kind, childName, "applying", {
             verbs: applyVerbs(existing.has(`${child.kind}/${childName}`)),
@@ -161,7 +165,7 @@ export const act = (
               )
             ),
             Effect.tap(() => Effect.logInfo(`deleted ${obsolete.kind} ${namespace}/${obsolete.name}`)),
-            Effect.as(done),
+            Effect.as(written),
             Effect.catchTag("NotFound", () => Effect.succeed(done)),
             Effect.catchAll(
               failed(obsolete.kind, obsolete.name, "deleting", {
@@ -195,6 +199,7 @@ export const act = (
       failures,
       retry: [...retry, ...(rollback?.retry ?? [])],
       ...longestWait(outcomes.map((outcome) => outcome.retryAfterMillis)),
-      events: rollback?.events ?? []
+      events: rollback?.events ?? [],
+      wrote: outcomes.some((outcome) => outcome.wrote === true)
     }
   })

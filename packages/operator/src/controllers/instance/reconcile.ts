@@ -14,7 +14,16 @@
  *
  * @module
  */
-import { type DecideOptions, decide, drawEntropy, type SecretGenerator } from "@convex-operator/core"
+import {
+  type ConvexInstance,
+  type DecideOptions,
+  type Decision,
+  decide,
+  drawEntropy,
+  type Entropy,
+  type SecretGenerator
+} from "@convex-operator/core"
+import { transitionEvents } from "@convex-operator/core/internal"
 import {
   Action,
   type EventRecorder,
@@ -69,7 +78,40 @@ const reconcileInstance = (key: ObjectKey, cached: KubeObject, object: KubeObjec
     const decision = decide(instance, { ...surroundings.observed, entropy }, now, decideOptions(cache, settings))
 
     const acted = yield* act(object, surroundings, decision, settings.applyConcurrency)
-    return yield* report(object, instance, decision, acted, now, [cached.metadata.resourceVersion])
+    const settled = acted.wrote
+      ? yield* decideAfterAct(key, object, instance, decision, entropy, now, settings)
+      : decision
+    return yield* report(object, instance, settled, acted, now, [cached.metadata.resourceVersion])
+  })
+
+/**
+ * The decision as it stands once act's writes are in: decide again, from the status just decided and what the
+ * children are now (act's writes stand in for the cache, own-writes.ts), and report that status. Without it, the
+ * first status of a new instance says every child is being applied, and the next reconcile (woken by their watch
+ * events) writes the status again only to say they are in place. Only the status, the wake-up and the transitions
+ * between the two statuses are taken: nothing the second decision would do is done by this reconcile (the next one,
+ * woken by the watch events of these writes, does it), and the events of actions are the first decision's.
+ */
+const decideAfterAct = (
+  key: ObjectKey,
+  object: KubeObject,
+  instance: ConvexInstance,
+  decision: Decision,
+  entropy: Entropy,
+  now: Date,
+  settings: ReconcilerSettings
+) =>
+  Effect.gen(function* () {
+    const cache = yield* InstanceCache
+    const journaled: ConvexInstance = { ...instance, status: decision.status }
+    const surroundings = yield* observeSurroundings(key, object, journaled)
+    const after = decide(journaled, { ...surroundings.observed, entropy }, now, decideOptions(cache, settings))
+    return {
+      ...decision,
+      status: after.status,
+      requeueAfter: after.requeueAfter,
+      events: [...decision.events, ...transitionEvents(decision.status.conditions, after.status.conditions ?? [])]
+    } satisfies Decision
   })
 
 /** One reconcile of the instance `key`: its cleanup when it is being deleted, else the four steps. */

@@ -34,6 +34,26 @@ describe("workload readiness", () => {
     expect(statefulSetReadiness(object("StatefulSet", "garbage")).ready).toBe(false)
   })
 
+  it("StatefulSet: a new backend coming up keeps one message until its pod is ready (no status write per step)", () => {
+    const steps = [
+      {},
+      { observedGeneration: 1, replicas: 0, currentRevision: "a", updateRevision: "a" },
+      { observedGeneration: 1, replicas: 1, updatedReplicas: 1, currentRevision: "a", updateRevision: "a" }
+    ].map((status) => statefulSetReadiness(object("StatefulSet", status, 1)))
+    expect(new Set(steps.map((step) => step.message)).size).toBe(1)
+    expect(steps.every((step) => !step.ready)).toBe(true)
+    // A changed spec rolling out says so.
+    expect(
+      statefulSetReadiness(
+        object("StatefulSet", { observedGeneration: 1, readyReplicas: 1, currentRevision: "a", updateRevision: "a" }, 2)
+      ).message
+    ).toBe("the backend pod is being replaced by the new revision")
+    // The same for the dashboard's Deployment: not yet seen by its controller reads as none updated.
+    expect(deploymentReadiness(object("Deployment", {}, 1), 1)).toEqual(
+      deploymentReadiness(object("Deployment", { observedGeneration: 1, replicas: 1 }, 1), 1)
+    )
+  })
+
   it("Deployment: every replica updated and available", () => {
     const ok = { observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }
     expect(deploymentReadiness(object("Deployment", ok), 2).ready).toBe(true)

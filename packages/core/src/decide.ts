@@ -312,8 +312,12 @@ export const decide = (
     running: observedDataVolume(observedStatefulSet),
     upgradeTo
   }
-  // So may a running backup of the instance (backup/interlock.ts): the upgrade starts once its Job has finished.
-  const backupRunning = upgradeTo !== undefined && !upgradeMayStart(observed.backups ?? [])
+  // So may a running backup of the instance (backup/interlock.ts): the upgrade starts once its Job has finished. Not
+  // the upgrade's own pre-upgrade backup: an operator stopped after creating it and before journaling the upgrade
+  // finds it running, and the upgrade goes on with it (holding would stop the upgrade's other steps half begun).
+  const ownBackup = wanted.upgrade?.backup
+  const backupRunning =
+    upgradeTo !== undefined && !upgradeMayStart((observed.backups ?? []).filter((backup) => backup.name !== ownBackup))
   const upgrade =
     backupRunning || planDataGuard({ ...guardInput, restartDue: false }).holdUpgrade
       ? planUpgrade({

@@ -41,6 +41,41 @@ describe("an upgrade and a running backup of the same instance", () => {
     })
   )
 
+  it.effect("the upgrade's own pre-upgrade backup, running before the upgrade was journaled, does not hold it", () =>
+    Effect.gen(function* () {
+      const ready = yield* readyOnV1("exportImport")
+      const upgraded = retarget(ready, v2, "exportImport")
+      const instance = { ...upgraded.instance, status: ready.decision.status }
+      // What the first decision starts: the upgrade and its pre-upgrade backup.
+      const first = decide(instance, { objects: ready.objects, entropy }, now)
+      const own = first.status.upgrade?.backup
+      expect(own).toBeDefined()
+      // An operator stopped after creating that backup and before writing the status: the next one finds its Job
+      // running and the status without the upgrade. The upgrade starts with the same backup (not held, not redone).
+      const again = decide(
+        instance,
+        {
+          objects: ready.objects,
+          entropy,
+          backups: [{ name: own ?? "", createdAt: nightly.createdAt, phase: "Running" }]
+        },
+        now
+      )
+      expect(again.status.upgrade?.backup).toBe(own)
+      expect(again.desired.filter((object) => object.kind === "Role").map((object) => object.metadata.name)).toEqual(
+        first.desired.filter((object) => object.kind === "Role").map((object) => object.metadata.name)
+      )
+      expect(again.desired.some((object) => object.kind === "Role")).toBe(true)
+      // Another backup running still holds it.
+      const held = decide(
+        instance,
+        { objects: ready.objects, entropy, backups: [{ ...nightly, phase: "Running" }] },
+        now
+      )
+      expect(held.status.upgrade).toBeUndefined()
+    })
+  )
+
   it.effect("a backup that runs while an upgrade is already under way does not stop it", () =>
     Effect.gen(function* () {
       const ready = yield* readyOnV1("inPlace")

@@ -350,10 +350,12 @@ describe("routes judged by Envoy Gateway", () => {
     const refused = await instanceWhere(
       ns,
       "elsewhere",
-      "HTTPRouteReady False (NotAllowedByListeners)",
+      "HTTPRouteReady False (NotAllowedByListeners) and StatefulSetReady True",
+      // Ready names the backend first while it comes up, so the route's reason shows once the backend is ready.
       (object) =>
         conditionOf(object, "HTTPRouteReady")?.status === "False" &&
-        (conditionOf(object, "HTTPRouteReady")?.message ?? "").includes("NotAllowedByListeners")
+        (conditionOf(object, "HTTPRouteReady")?.message ?? "").includes("NotAllowedByListeners") &&
+        conditionOf(object, "StatefulSetReady")?.status === "True"
     )
     expect(conditionOf(refused, "HTTPRouteReady")?.reason).toBe("NotAccepted")
     expect(conditionOf(refused, "Ready")).toMatchObject({ status: "False", reason: "WaitingForGateway" })
@@ -382,8 +384,11 @@ describe("routes judged by Envoy Gateway", () => {
     const waiting = await instanceWhere(
       ns,
       "nocert",
-      "GatewayReady False (WaitingForCertificate)",
-      (object) => conditionOf(object, "GatewayReady")?.reason === "WaitingForCertificate"
+      "GatewayReady False (WaitingForCertificate) and StatefulSetReady True",
+      // Ready names the backend first while it comes up, so the gateway's reason shows once the backend is ready.
+      (object) =>
+        conditionOf(object, "GatewayReady")?.reason === "WaitingForCertificate" &&
+        conditionOf(object, "StatefulSetReady")?.status === "True"
     )
     expect(conditionOf(waiting, "GatewayReady")).toMatchObject({ status: "False" })
     expect(conditionOf(waiting, "GatewayReady")?.message).toContain('Secret "nocert-tls"')

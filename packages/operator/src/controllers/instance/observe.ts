@@ -50,8 +50,10 @@ export interface Surroundings {
   readonly refused: ReadonlyMap<string, string>
   /** `Kind/name` of the children that exist. */
   readonly existing: ReadonlySet<string>
-  /** The backend StatefulSet as observed (forced rollback reads it). */
+  /** The managed children as observed (forced rollback reads the backend StatefulSet). */
   readonly children: ReadonlyArray<KubeObject>
+  /** What the instance references and the ConvexBackup a restore reads (the objects beside the children). */
+  readonly around: ReadonlyArray<KubeObject>
 }
 
 /** The controller owner of a child, when it is not a ConvexInstance of this name (then the child is refused). */
@@ -120,6 +122,39 @@ const observeBackups = (cache: InstanceCache["Type"], key: ObjectKey): NonNullab
       createdAt: job.metadata.creationTimestamp ?? ""
     }))
 
+/** The managed children of `key` as the cache and the last reconciles' writes tell, those another controller owns
+ *  set apart. */
+const observeChildren = (cache: InstanceCache["Type"], key: ObjectKey, name: string) => {
+  const refused = new Map<string, string>()
+  const children: Array<KubeObject> = []
+  // What the last reconciles wrote stands in for what the cache has not seen yet (own-writes.ts).
+  const cached = cache.ownWrites.children(
+    key,
+    childKinds.flatMap(({ kind }) => cache.store(kind).unsafeByIndex("instance", key))
+  )
+  for (const child of cached) {
+    const owner = foreignOwner(child, name)
+    if (owner === undefined) children.push(child)
+    else refused.set(`${child.kind}/${child.metadata.name ?? ""}`, `${owner.kind} ${owner.name}`)
+  }
+  return { children, refused }
+}
+
+/** `surroundings` with `children` and `refused` in place of the children observed. */
+const withChildren = (
+  surroundings: Omit<Surroundings, "children" | "refused" | "existing" | "observed"> & {
+    readonly observed: Omit<Surroundings["observed"], "objects">
+  },
+  children: ReadonlyArray<KubeObject>,
+  refused: ReadonlyMap<string, string>
+): Surroundings => ({
+  ...surroundings,
+  observed: { ...surroundings.observed, objects: [...children, ...surroundings.around] },
+  refused,
+  existing: new Set(children.map((child) => `${child.kind}/${child.metadata.name ?? ""}`)),
+  children
+})
+
 /** Everything around an active instance. */
 export const observeSurroundings = (
   key: ObjectKey,
@@ -128,33 +163,36 @@ export const observeSurroundings = (
 ): Effect.Effect<Surroundings, RetryableError, InstanceCache | KubeClient> =>
   Effect.gen(function* () {
     const cache = yield* InstanceCache
-    const name = object.metadata.name ?? ""
     const namespace = object.metadata.namespace ?? "default"
-    const refused = new Map<string, string>()
-    const children: Array<KubeObject> = []
-    // What the last reconciles wrote stands in for what the cache has not seen yet (own-writes.ts).
-    const cached = cache.ownWrites.children(
-      key,
-      childKinds.flatMap(({ kind }) => cache.store(kind).unsafeByIndex("instance", key))
-    )
-    for (const child of cached) {
-      const owner = foreignOwner(child, name)
-      if (owner === undefined) children.push(child)
-      else refused.set(`${child.kind}/${child.metadata.name ?? ""}`, `${owner.kind} ${owner.name}`)
-    }
+    const { children, refused } = observeChildren(cache, key, object.metadata.name ?? "")
     const references = yield* observeReferences(instance, namespace)
     const restoreSource = observeRestoreSource(cache, instance, namespace)
-    return {
-      observed: {
-        objects: [...children, ...references, ...restoreSource],
-        // Another, older instance may keep the database this one claims (see database-claims.ts).
-        databaseInUse: databaseHolderOf(object, cache.instances.unsafeList(), (ns, secretName) =>
-          cache.store("Secret").unsafeGet(Resource.key(ns, secretName))
-        ),
-        backups: observeBackups(cache, key)
+    return withChildren(
+      {
+        observed: {
+          // Another, older instance may keep the database this one claims (see database-claims.ts).
+          databaseInUse: databaseHolderOf(object, cache.instances.unsafeList(), (ns, secretName) =>
+            cache.store("Secret").unsafeGet(Resource.key(ns, secretName))
+          ),
+          backups: observeBackups(cache, key)
+        },
+        around: [...references, ...restoreSource]
       },
-      refused,
-      existing: new Set(children.map((child) => `${child.kind}/${child.metadata.name ?? ""}`)),
-      children
-    }
+      children,
+      refused
+    )
+  })
+
+/**
+ * `surroundings` once the children are as a reconcile's act left them: the cache overlaid with the writes just made
+ * (own-writes.ts). The references, backups and database holder are those observed before act: act writes none.
+ */
+export const reobserveChildren = (
+  key: ObjectKey,
+  object: KubeObject,
+  surroundings: Surroundings
+): Effect.Effect<Surroundings, never, InstanceCache> =>
+  Effect.map(InstanceCache, (cache) => {
+    const { children, refused } = observeChildren(cache, key, object.metadata.name ?? "")
+    return withChildren(surroundings, children, refused)
   })

@@ -38,7 +38,7 @@ import { act } from "./act.js"
 import { cleanUp, finalizerName, finalizerOptions, finalizerRetry } from "./finalizer.js"
 import { InstanceCache } from "./instance-cache.js"
 import { reportInvalidSpec } from "./invalid-spec.js"
-import { observeInstance, observeSurroundings } from "./observe.js"
+import { observeInstance, observeSurroundings, reobserveChildren, type Surroundings } from "./observe.js"
 import { holdPaused } from "./paused.js"
 import { report } from "./report.js"
 
@@ -79,7 +79,7 @@ const reconcileInstance = (key: ObjectKey, cached: KubeObject, object: KubeObjec
 
     const acted = yield* act(object, surroundings, decision, settings.applyConcurrency)
     const settled = acted.wrote
-      ? yield* decideAfterAct(key, object, instance, decision, entropy, now, settings)
+      ? yield* decideAfterAct(key, object, instance, surroundings, decision, entropy, now, settings)
       : decision
     return yield* report(object, instance, settled, acted, now, [cached.metadata.resourceVersion])
   })
@@ -96,6 +96,7 @@ const decideAfterAct = (
   key: ObjectKey,
   object: KubeObject,
   instance: ConvexInstance,
+  before: Surroundings,
   decision: Decision,
   entropy: Entropy,
   now: Date,
@@ -104,7 +105,7 @@ const decideAfterAct = (
   Effect.gen(function* () {
     const cache = yield* InstanceCache
     const journaled: ConvexInstance = { ...instance, status: decision.status }
-    const surroundings = yield* observeSurroundings(key, object, journaled)
+    const surroundings = yield* reobserveChildren(key, object, before)
     const after = decide(journaled, { ...surroundings.observed, entropy }, now, decideOptions(cache, settings))
     return {
       ...decision,

@@ -1,6 +1,6 @@
 /** The pause annotation: a paused instance gets no writes but its status, announced once; unpausing resumes. */
 import { type ConvexInstance, decide, pauseAnnotation, reconciliationPaused } from "@convex-operator/core"
-import { findCondition } from "@convex-operator/core/internal"
+import { findCondition, restartedAtAnnotation } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, TestClock } from "effect"
 import {
@@ -26,6 +26,25 @@ const unpaused = (world: World): World => {
   const { [pauseAnnotation]: _removed, ...annotations } = world.instance.metadata.annotations ?? {}
   return { ...world, instance: { ...world.instance, metadata: { ...world.instance.metadata, annotations } } }
 }
+
+/**
+ * One decision of a paused instance at the TestClock's time. The cluster keeps every object as it is (a paused
+ * decision desires nothing, which `tick`'s simulated cluster would take as everything gone).
+ */
+const pausedTick = (world: World) =>
+  Effect.gen(function* () {
+    const at = new Date(yield* Clock.currentTimeMillis)
+    const decision = decide(
+      { ...world.instance, status: world.decision.status },
+      { objects: world.objects, entropy },
+      at
+    )
+    return {
+      instance: { ...world.instance, status: decision.status },
+      objects: world.objects,
+      decision
+    } satisfies World
+  })
 
 describe("pause annotation", () => {
   it('only the value "true" pauses', () => {
@@ -99,6 +118,64 @@ describe("pause annotation", () => {
     const next = decide({ ...settled.instance, status: resumed.status }, { objects: settled.objects, entropy }, now)
     expect(next.events.map((event) => event.reason)).not.toContain("ReconciliationResumed")
   })
+
+  it.effect("a version change while paused starts no upgrade: no pre-upgrade backup, no Job, no status.upgrade", () =>
+    Effect.gen(function* () {
+      const ready = yield* readyOnV1("exportImport")
+      let world = annotate(retarget(ready, v2, "exportImport"), pauseAnnotation, "true")
+      for (let i = 0; i < 3; i++) {
+        world = yield* pausedTick(world)
+        expect(world.decision.apply).toEqual([])
+        expect(world.decision.delete).toEqual([])
+        expect(world.decision.desired.filter((object) => ["ConvexBackup", "Job"].includes(object.kind))).toEqual([])
+        expect(world.decision.status.upgrade).toBeUndefined()
+        expect(world.decision.status.phase).toBe("Paused")
+        expect(world.decision.status.currentVersion).toBe(ready.decision.status.currentVersion)
+        expect(world.decision.events.map((event) => event.reason)).not.toContain("UpgradeStarted")
+        yield* TestClock.adjust("1 hour")
+      }
+
+      // Unpaused, the same change starts the upgrade with its pre-upgrade ConvexBackup.
+      const resumed = yield* tick(unpaused(world))
+      expect(resumed.decision.status.upgrade).toMatchObject({ phase: "Exporting", toVersion: v2 })
+      expect(resumed.decision.apply.map((object) => object.kind)).toContain("ConvexBackup")
+    })
+  )
+
+  it.effect("a periodic restart due while paused applies nothing; once unpaused the backend restarts", () =>
+    Effect.gen(function* () {
+      const ready = yield* readyOnV1("inPlace", { maintenance: { upgradeStrategy: "inPlace", restartInterval: "24h" } })
+      const restartedAt = (decision: World["decision"]) =>
+        decision.desired
+          .filter((object) => object.kind === "StatefulSet")
+          .map(
+            (object) =>
+              (object as { spec: { template: { metadata?: { annotations?: Record<string, string> } } } }).spec.template
+                .metadata?.annotations?.[restartedAtAnnotation]
+          )[0]
+      // Not due yet before the interval.
+      expect(restartedAt(ready.decision)).toBeUndefined()
+      let world = annotate(ready, pauseAnnotation, "true")
+      // The interval elapses while paused, and keeps elapsing.
+      yield* TestClock.adjust("25 hours")
+      for (let i = 0; i < 3; i++) {
+        world = yield* pausedTick(world)
+        expect(world.decision.apply).toEqual([])
+        expect(world.decision.delete).toEqual([])
+        expect(world.decision.status.lastRestartTime).toBeUndefined()
+        expect(world.decision.events.map((event) => event.reason)).not.toContain("RestartTriggered")
+        expect(world.decision.status.phase).toBe("Paused")
+        yield* TestClock.adjust("1 hour")
+      }
+
+      const resumed = yield* tick(unpaused(world))
+      const at = new Date(yield* Clock.currentTimeMillis).toISOString().replace(/\.\d{3}Z$/, "Z")
+      expect(resumed.decision.apply.map((object) => object.kind)).toContain("StatefulSet")
+      expect(restartedAt(resumed.decision)).toBe(at)
+      expect(resumed.decision.status.lastRestartTime).toBe(at)
+      expect(resumed.decision.events).toContainEqual(expect.objectContaining({ reason: "RestartTriggered" }))
+    })
+  )
 
   it.effect("an upgrade paused at a step neither advances nor renders its Jobs, and resumes at that step", () =>
     Effect.gen(function* () {

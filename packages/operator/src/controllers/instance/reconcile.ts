@@ -5,7 +5,8 @@
  *    it references and its backups;
  * 2. decide (`decide` of `@convex-operator/core`, pure): what to apply and delete, the status, the events, when to
  *    come back; the upgrade/backup interlock is part of it;
- * 3. act (`act.ts`, KubeClient): the applies and deletions;
+ * 3. act (`act.ts`, KubeClient): the applies and deletions; when they begin a saga's step, the status that journals
+ *    the step is written first (`journal.ts`);
  * 4. report (`report.ts`, KubeClient and EventRecorder): the status, the events, the next step of the work queue.
  *
  * The library's `Finalizer.run` wraps the steps: it adds the finalizer before the first of them (not to a paused
@@ -38,6 +39,7 @@ import { act } from "./act.js"
 import { cleanUp, finalizerName, finalizerOptions, finalizerRetry } from "./finalizer.js"
 import { InstanceCache } from "./instance-cache.js"
 import { reportInvalidSpec } from "./invalid-spec.js"
+import { journalBeforeAct } from "./journal.js"
 import { observeInstance, observeSurroundings, reobserveChildren, type Surroundings } from "./observe.js"
 import { holdPaused } from "./paused.js"
 import { report } from "./report.js"
@@ -77,11 +79,12 @@ const reconcileInstance = (key: ObjectKey, cached: KubeObject, object: KubeObjec
     const now = new Date(yield* Clock.currentTimeMillis)
     const decision = decide(instance, { ...surroundings.observed, entropy }, now, decideOptions(cache, settings))
 
-    const acted = yield* act(object, surroundings, decision, settings.applyConcurrency)
+    const journaled = yield* journalBeforeAct(object, decision, [cached.metadata.resourceVersion])
+    const acted = yield* act(journaled.object, surroundings, decision, settings.applyConcurrency)
     const settled = acted.wrote
-      ? yield* decideAfterAct(key, object, instance, surroundings, decision, entropy, now, settings)
+      ? yield* decideAfterAct(key, journaled.object, instance, surroundings, decision, entropy, now, settings)
       : decision
-    return yield* report(object, instance, settled, acted, now, [cached.metadata.resourceVersion])
+    return yield* report(journaled.object, instance, settled, acted, now, journaled.superseded)
   })
 
 /**

@@ -18,8 +18,8 @@ import { invalidSpecs, valid } from "../integration/admission-corpus.js"
 import { useLocalCluster } from "../integration/support.js"
 import { crdPaths } from "../support/manifests.js"
 import { type AuditEvent, auditLog, byOperator, writeVerbs } from "./support/audit.js"
-import { cleanUpAfterFile } from "./support/clean-up.js"
-import { converge, type Json, kubeHelpers } from "./support/fault.js"
+import { cleanUpAfterFile, endOf } from "./support/clean-up.js"
+import { converge, generatedSecrets, type Json, kubeHelpers, secretProblems } from "./support/fault.js"
 import { startGatewayController } from "./support/gateway-controller.js"
 import { admittedHostile } from "./support/hostile-specs.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
@@ -94,10 +94,12 @@ beforeAll(async () => {
 cleanUpAfterFile({
   label: "[fault hostile]",
   work,
+  // Each replica judged on its own: exit code 0 on SIGTERM, or (replica-a, after the failover test) the SIGKILL the
+  // test sent; a crash of either, or a hang at shutdown, fails the file naming the replica.
   stop: async () => {
-    const codes = [await replicas.a.operator?.stop(), await replicas.b.operator?.stop()]
+    const ends = [await endOf("replica-a", replicas.a.operator), await endOf("replica-b", replicas.b.operator)]
     await stopGateways?.()
-    return codes.find((code) => code !== null && code !== undefined) ?? null
+    return ends
   },
   summary: () => timings.join(", ")
 })
@@ -206,6 +208,17 @@ describe("fault injection: leader election and hostile input", () => {
 
   it("the standby takes over within the lease duration and two jittered retry periods after the leader is killed, and finishes the work", async () => {
     const started = Date.now()
+    // The generated Secrets of every instance that has one (the hostile specs that do not decode have none).
+    const secretsBefore = new Map(
+      [
+        ...generatedSecrets(
+          kubectl,
+          ns,
+          read().map((object) => object.metadata.name as string)
+        )
+      ].filter(([, data]) => data !== undefined)
+    )
+    expect(secretsBefore.size).toBeGreaterThan(1)
     await replicas.a.operator?.kill()
     const killed = Date.now()
     helpers.apply(instanceObject("after-failover", valid))
@@ -231,6 +244,11 @@ describe("fault injection: leader election and hostile input", () => {
       .filter((event) => (event.objectRef?.name ?? "").startsWith("after-failover"))
     expect(writes.length).toBeGreaterThan(0)
     expect(new Set(writes.map(credential))).toEqual(new Set([replicas.b.credential]))
+    // The new leader kept every generated Secret byte for byte, and each admin key (after-failover's too, which it
+    // generated) verifies against its instance secret.
+    expect(
+      secretProblems(secretsBefore, generatedSecrets(kubectl, ns, [...secretsBefore.keys(), "after-failover"]))
+    ).toEqual([])
     timings.push(`failover ${((Date.now() - started) / 1000).toFixed(1)}s`)
   }, 120_000)
 })

@@ -23,6 +23,18 @@ export interface OperatorProcess {
   readonly kill: () => Promise<void>
   /** Whether the process is still running. */
   readonly running: () => boolean
+  /**
+   * How the process ended, undefined while it runs: its exit code, or the signal that ended it (`code` null), and
+   * whether that signal was this handle's `kill()` (a crash the test caused, not one of the operator's own; `stop`
+   * sends SIGKILL only to a process that outlived its grace period, so a SIGKILL without `killed` is a hang).
+   */
+  readonly exit: () => OperatorExit | undefined
+}
+
+export interface OperatorExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly killed: boolean
 }
 
 const freePort = async (): Promise<number> => {
@@ -161,6 +173,7 @@ export const startOperator = async (options: {
   }
   const { metricsPort, probesPort, logFile, out, child, logTail, exited } = launched
   const probesUrl = `http://127.0.0.1:${probesPort}`
+  let killed = false
   const closeLog = () => {
     try {
       fs.closeSync(out)
@@ -189,11 +202,16 @@ export const startOperator = async (options: {
     signal: (signal) => void child.kill(signal),
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) {
+        killed = true
         child.kill("SIGKILL")
         await exited
       }
       closeLog()
     },
-    running: () => child.exitCode === null && child.signalCode === null
+    running: () => child.exitCode === null && child.signalCode === null,
+    exit: () =>
+      child.exitCode === null && child.signalCode === null
+        ? undefined
+        : { code: child.exitCode, signal: child.signalCode, killed }
   }
 }

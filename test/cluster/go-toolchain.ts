@@ -8,7 +8,10 @@
  */
 import { execFileSync } from "node:child_process"
 
-/** The lowest Go that builds every pinned module. */
+/**
+ * The lowest Go that builds every pinned module: the highest `go` line of their go.mod files
+ * (test/integration/go-toolchain.test.ts reads them and fails when this is not their maximum).
+ */
 export const minimumGo = "1.26.7"
 
 /** `go1.26.8` or `go1.26rc1 X:…` → `[1, 26, 8]` (a release candidate counts as its minor's `.0`). */
@@ -46,7 +49,7 @@ export const goProblem = (env: NodeJS.ProcessEnv = process.env): string | undefi
   }
   if (goSatisfies(goversion)) return undefined
   return (
-    `${goversion} is too old: the pinned modules need Go ${minimumGo} (Envoy Gateway's go line), and builds use ` +
+    `${goversion} is too old: the pinned modules need Go ${minimumGo} (the highest go line among them), and builds use ` +
     `GOTOOLCHAIN=local, so Go will not fetch a newer toolchain itself. ${howToGet}`
   )
 }

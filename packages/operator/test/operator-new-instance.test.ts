@@ -78,7 +78,7 @@ describe("a new instance", () => {
           ].sort()
         )
         const events = yield* yield* RecordedEvents
-        expect(events.map((event) => event.reason)).toEqual(["SecretsGenerated", "Ready"])
+        expect(events.map((event) => event.reason)).toEqual(["Ready"])
       }).pipe(Effect.provide(layers)),
     wholeOperatorTimeout
   )

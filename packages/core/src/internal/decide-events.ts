@@ -1,6 +1,6 @@
 /**
- * The events of a decision: condition transitions (see `status/events.ts` beside this file), what happened to the generated
- * Secret, and a periodic restart (whether data is persistent: `upgrade/data-guard.ts` beside this file). None carries a secret value.
+ * The events of a decision: condition transitions (see `status/events.ts` beside this file), what happened to a
+ * generated Secret that existed (regenerated, adopted, a new admin key), and a periodic restart (whether data is persistent: `upgrade/data-guard.ts` beside this file). None carries a secret value.
  *
  * @module
  */
@@ -45,14 +45,9 @@ export const decisionEvents = (input: DecisionEventsInput): ReadonlyArray<Decide
       action: "Generate",
       message: `Secret "${names.secrets}" key "${secretKeys.adminKey}" was missing or not valid for this instance: a new admin key was issued`
     })
-  } else if (input.secretChange === "Generated") {
-    events.push({
-      type: "Normal",
-      reason: "SecretsGenerated",
-      action: "Generate",
-      message: `generated the instance secret and an admin key in Secret "${names.secrets}"`
-    })
   }
+  // A first generation ("Generated") is not announced: it is part of creating the instance, which Ready announces
+  // (an event per created child is a request per instance nobody acts on). A change to secrets that existed is news.
   if (input.restartTriggered) {
     events.push({
       type: "Normal",

@@ -86,6 +86,12 @@ describe("an explicit emptyDir", () => {
     expect(second.events.filter((event) => event.reason === "DataNotPersistent")).toEqual([])
   })
 
+  it("accepted in the first spec: reported, but no event (the user chose it in the same spec)", () => {
+    const first = decide(minimal(accepting), { objects: [], entropy }, now)
+    expect(dataPersistent(first)).toMatchObject({ status: "False", reason: "DataLossAccepted" })
+    expect(first.events.map((event) => event.reason)).not.toContain("DataLossAccepted")
+  })
+
   it.effect("holds the scheduled restart, says why once, then writes nothing; acceptDataLoss releases it", () =>
     Effect.gen(function* () {
       let world = yield* readyOnV1("inPlace", daily(emptyDir))

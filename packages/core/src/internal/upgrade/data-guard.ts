@@ -164,7 +164,8 @@ export const planDataGuard = (input: DataGuardInput): DataGuard => {
 /**
  * The event of a change of the `DataPersistent` condition (status, reason or message; its messages carry no time,
  * so an unchanged instance emits none): a Warning while data is at risk or a replacement is held, Normal
- * otherwise. A new instance whose data is on a claim, or needs none, is silent.
+ * otherwise. A new instance whose data is on a claim, or needs none, or that accepts the loss in its first spec, is
+ * silent.
  */
 export const dataGuardEvents = (
   previous: ReadonlyArray<Condition> | undefined,
@@ -175,6 +176,8 @@ export const dataGuardEvents = (
   const before = findCondition(previous, "DataPersistent")
   if (before?.status === after.status && before.reason === after.reason && before.message === after.message) return []
   if (after.status === "True" && before?.status !== "False") return []
+  // A new instance created with acceptDataLoss: true: the user chose it in the same spec, the condition says it.
+  if (before === undefined && after.reason === DataReason.DataLossAccepted) return []
   const atRisk = after.reason === DataReason.EmptyDir || after.reason === DataReason.ReplacementHeld
   return [
     {

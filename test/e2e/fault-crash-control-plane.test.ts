@@ -83,11 +83,15 @@ describe("the apiserver killed while the backends roll, down for seconds", () =>
             : undefined,
         { intervalMillis: 20 }
       )
-      faults.signal("kube-apiserver", "SIGKILL")
       // Down for a while, as on a busy node: the operator's watches back off and come back one by one after the
-      // restart (each lists again: 410), while the controller-manager and kwok finish the rolls.
-      await sleep(apiserverDownSeconds * 1000)
-      await restartControlPlane()
+      // restart (each lists again: 410), while the controller-manager and kwok finish the rolls. The restart is in a
+      // finally: whatever fails in between, the next scene gets a working control plane.
+      try {
+        faults.signal("kube-apiserver", "SIGKILL")
+        await sleep(apiserverDownSeconds * 1000)
+      } finally {
+        await restartControlPlane()
+      }
       await convergedOn(scene, "restart")
     })
     scene.expectSecretsKept(before)

@@ -5,7 +5,10 @@
  * - `ready`: Ready on a bound claim, backed up once with `backup now`, with a nightly ConvexScheduledBackup;
  * - `held`: created with the pause annotation, so the operator only reports it Paused;
  * - `broken`: postgres with a database Secret that does not exist, so Ready is False (ValidationFailed) and a
- *   Warning event names the field.
+ *   Warning event names the field;
+ * - `upgrading`: an exportImport upgrade held at its Import step: a ValidatingAdmissionPolicy of this test denies the
+ *   pods of its import Job, so the Job exists and waits (the Job controller retries the pod without counting a
+ *   failure) while Export, SaveEnv and Roll are done.
  *
  * `status <name>` for each, `status` (the namespace's table), `status -A` and `-o json` are checked; the text output
  * is compared with golden files in golden/ beside this file, with times, ages and generated names masked.
@@ -32,6 +35,7 @@ let kubectl: Kubectl
 let operator: OperatorProcess
 const ns = "e2e-status"
 const version = "0123456789abcdef0123456789abcdef01234567"
+const nextVersion = "89abcdef0123456789abcdef0123456789abcdef"
 let backupName = ""
 
 // biome-ignore lint/suspicious/noExplicitAny: kubectl and CLI output, checked by the assertions
@@ -90,6 +94,72 @@ const maskTable = (text: string) =>
     )
     .join("\n")
 
+/**
+ * Holds the upgrade of `upgrading` at its Import step: a ValidatingAdmissionPolicy (GA, no feature gate) that denies
+ * creating the pods of its import Job in this namespace. Returns once the apiserver applies it (a server-side dry-run
+ * of such a pod is denied).
+ */
+const holdImportJobPods = async () => {
+  const name = `${ns}-hold-upgrading-import`
+  const jobName = "batch.kubernetes.io/job-name"
+  apply({
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicy",
+    metadata: { name },
+    spec: {
+      failurePolicy: "Fail",
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }]
+      },
+      matchConditions: [
+        {
+          name: "import-job-pod-of-upgrading",
+          expression: `has(object.metadata.labels) && '${jobName}' in object.metadata.labels && object.metadata.labels['${jobName}'].startsWith('upgrading-import-')`
+        }
+      ],
+      validations: [{ expression: "false", message: "the e2e status test holds the import of upgrading" }]
+    }
+  })
+  apply({
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicyBinding",
+    metadata: { name },
+    spec: {
+      policyName: name,
+      validationActions: ["Deny"],
+      matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } }
+    }
+  })
+  const probe = path.join(work, "hold-probe.json")
+  fs.writeFileSync(
+    probe,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "hold-probe", namespace: ns, labels: { [jobName]: "upgrading-import-probe" } },
+      spec: { containers: [{ name: "probe", image: "registry.example/probe:1" }] }
+    })
+  )
+  await eventually(
+    "the policy holding the import Job's pods to apply",
+    () => {
+      try {
+        kubectl(["create", "--dry-run=server", "-f", probe])
+        return undefined
+      } catch (error) {
+        return String(error).includes("the e2e status test holds the import") ? true : undefined
+      }
+    },
+    { timeoutMillis: 30_000 }
+  )
+}
+
+/** The import Job of `upgrading`'s upgrade, once it exists. */
+const importJob = () =>
+  ((kubectl.json<Json>(["jobs", "-n", ns, "-l", "app.kubernetes.io/instance=upgrading"])?.items ?? []) as Array<Json>)
+    .filter((job) => String(job.metadata.name).startsWith("upgrading-import-"))
+    .at(0)
+
 beforeAll(async () => {
   const info = cluster.info()
   kubectl = makeKubectl(info.kubectl, info.kubeconfigPath)
@@ -100,7 +170,9 @@ beforeAll(async () => {
     args: [`--namespaces=${ns}`, "--operator-image=registry.example/convex-operator:e2e"]
   })
 
+  await holdImportJobPods()
   convexInstance("ready", {})
+  convexInstance("upgrading", { maintenance: { upgradeStrategy: "exportImport" } })
   convexInstance("held", {}, { "convex.icod.de/pause-reconciliation": "true" })
   convexInstance("broken", {
     backend: { db: { engine: "postgres", secretRef: "pg", urlKey: "url" }, storage: { mode: "external" } }
@@ -121,6 +193,17 @@ beforeAll(async () => {
         : undefined,
     { timeoutMillis: 90_000, detail: detail("ready") }
   )
+  await eventually(
+    "upgrading Ready on its first version",
+    () =>
+      conditionOf(instance("upgrading"), "Ready")?.status === "True" &&
+      instance("upgrading")?.status?.currentVersion === version
+        ? true
+        : undefined,
+    { timeoutMillis: 90_000, detail: detail("upgrading") }
+  )
+  // The upgrade runs meanwhile: Export (a pre-upgrade ConvexBackup), SaveEnv, Roll, then Import, which waits.
+  convexInstance("upgrading", { version: nextVersion, maintenance: { upgradeStrategy: "exportImport" } })
   backupName = /convexbackup\/(\S+) created/.exec(await cli(["backup", "now", "ready", "-n", ns]))?.[1] ?? ""
   expect(backupName).toMatch(/^ready-\d{14}$/)
   await eventually(
@@ -128,6 +211,12 @@ beforeAll(async () => {
     () =>
       kubectl.json<Json>(["convexbackup", backupName, "-n", ns])?.status?.phase === "Completed" ? true : undefined,
     { timeoutMillis: 120_000, detail: detail("ready") }
+  )
+  await eventually(
+    "upgrading at its Import step, the import Job created and waiting",
+    () =>
+      instance("upgrading")?.status?.upgrade?.phase === "Importing" && importJob() !== undefined ? true : undefined,
+    { timeoutMillis: 180_000, detail: detail("upgrading") }
   )
   await eventually("held Paused", () => (instance("held")?.status?.phase === "Paused" ? true : undefined), {
     timeoutMillis: 30_000,
@@ -153,12 +242,12 @@ beforeAll(async () => {
     },
     { timeoutMillis: 60_000, detail: detail("broken") }
   )
-}, 300_000)
+}, 480_000)
 
 cleanUpAfterFile({ label: "[e2e status]", work, stop: async () => operator?.stop() })
 
 describe("convex-operator status", () => {
-  it.each(["ready", "held", "broken"])("status %s (golden text, plain when piped)", async (name) => {
+  it.each(["ready", "held", "broken", "upgrading"])("status %s (golden text, plain when piped)", async (name) => {
     const output = await cli(["status", name, "-n", ns])
     expect(output).not.toContain("\u001b[")
     await expect(mask(output)).toMatchFileSnapshot(`./golden/status-${name}.txt`)
@@ -194,6 +283,106 @@ describe("convex-operator status", () => {
     expect(held.paused).toBe(true)
     expect(held.phase).toBe("Paused")
     expect(held.conditions.map((condition: Json) => condition.type)).toEqual(["ReconciliationPaused"])
+  })
+
+  it("an upgrade in progress: its steps done, running and to do, with the current Job", async () => {
+    const upgrading = JSON.parse(await cli(["status", "upgrading", "-n", ns, "-o", "json"])) as Json
+    const job = importJob()
+    expect(job).toBeDefined()
+    expect(upgrading.phase).toBe("Upgrading")
+    expect(upgrading.version).toMatchObject({ wanted: nextVersion, running: version })
+    expect(upgrading.upgrade).toMatchObject({
+      strategy: "exportImport",
+      from: version,
+      to: nextVersion,
+      phase: "Importing",
+      attempt: 1
+    })
+    expect(upgrading.upgrade.steps).toEqual([
+      { step: "Export", state: "done" },
+      { step: "SaveEnv", state: "done" },
+      { step: "Roll", state: "done" },
+      { step: "Import", state: "running" },
+      { step: "RestoreEnv", state: "to do" }
+    ])
+    // No pod of it could be created: the Job waits, not failed.
+    expect(upgrading.upgrade.job).toEqual({ kind: "Job", name: job?.metadata.name, state: "Pending" })
+    expect(upgrading.restart.state).toBe("waiting")
+  })
+
+  it("the operator's /metrics serves the per-instance families of these instances", async () => {
+    // Families and label order as packages/operator/src/monitoring/instance-metrics.ts serves them (labels sorted).
+    const series = (family: string, labels: Record<string, string>) =>
+      `${family}{${Object.keys(labels)
+        .sort()
+        .map((key) => `${key}="${labels[key]}"`)
+        .join(",")}}`
+    const valueIn = (text: string, family: string, labels: Record<string, string>) => {
+      const start = `${series(family, labels)} `
+      const line = text.split("\n").find((each) => each.startsWith(start))
+      return line === undefined ? undefined : Number(line.slice(start.length))
+    }
+    const of = (name: string, extra: Record<string, string> = {}) => ({ namespace: ns, name, ...extra })
+    const finishedAt = kubectl.json<Json>(["convexbackup", backupName, "-n", ns])?.status?.finishedAt
+    expect(finishedAt).toEqual(expect.any(String))
+    // The operator computes them from its caches at each scrape; its caches follow the statuses by watch.
+    let last = ""
+    const text = await eventually(
+      "the instances' series on /metrics",
+      async () => {
+        const response = await fetch(operator.metricsUrl)
+        const body = await response.text()
+        last = `${response.status}\n${body}`
+        return response.ok &&
+          valueIn(body, "convex_operator_instance_ready", of("ready")) === 1 &&
+          valueIn(body, "convex_operator_instance_phase", of("held", { phase: "Paused" })) === 1 &&
+          valueIn(body, "convex_operator_instance_backup_last_success_timestamp_seconds", of("ready")) !== undefined
+          ? body
+          : undefined
+      },
+      {
+        timeoutMillis: 30_000,
+        detail: () =>
+          `/metrics (the instance families):\n${last
+            .split("\n")
+            .filter((line) => line.includes("convex_operator_instance_"))
+            .join("\n")}`
+      }
+    )
+    const value = (family: string, labels: Record<string, string>) => valueIn(text, family, labels)
+
+    expect(value("convex_operator_instance_ready", of("ready"))).toBe(1)
+    expect(value("convex_operator_instance_ready", of("held"))).toBe(0)
+    expect(value("convex_operator_instance_ready", of("broken"))).toBe(0)
+    for (const [name, current] of [
+      ["ready", "Ready"],
+      ["held", "Paused"],
+      ["broken", "Error"]
+    ] as const) {
+      for (const phase of ["Pending", "Ready", "Error", "Upgrading", "Paused"])
+        expect(value("convex_operator_instance_phase", of(name, { phase })), `${name} phase ${phase}`).toBe(
+          phase === current ? 1 : 0
+        )
+    }
+    expect(value("convex_operator_instance_phase", of("upgrading", { phase: "Upgrading" }))).toBe(1)
+    for (const step of ["Exporting", "SavingEnv", "Rolling", "Importing", "RestoringEnv", "Failed"]) {
+      expect(value("convex_operator_instance_upgrade_step", of("ready", { step })), `ready step ${step}`).toBe(0)
+      expect(value("convex_operator_instance_upgrade_step", of("upgrading", { step })), `upgrading step ${step}`).toBe(
+        step === "Importing" ? 1 : 0
+      )
+    }
+    expect(value("convex_operator_instance_backup_last_success_timestamp_seconds", of("ready"))).toBe(
+      Date.parse(finishedAt) / 1000
+    )
+    expect(value("convex_operator_instance_backup_last_failed", of("ready"))).toBe(0)
+    for (const name of ["held", "broken"])
+      expect(value("convex_operator_instance_backup_last_success_timestamp_seconds", of(name))).toBeUndefined()
+    // The nightly schedule names `ready`: a day between runs; the next restart is after now.
+    expect(value("convex_operator_instance_backup_schedule_interval_seconds", of("ready"))).toBe(86_400)
+    expect(value("convex_operator_instance_next_restart_timestamp_seconds", of("ready"))).toBeGreaterThan(
+      Date.now() / 1000 - 60
+    )
+    expect(value("convex_operator_instance_next_restart_timestamp_seconds", of("held"))).toBeUndefined()
   })
 
   it("a missing instance is named", async () => {

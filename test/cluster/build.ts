@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import { Data, Effect } from "effect"
 import { type CommandError, defaultLog, exec, type Log } from "./exec.js"
 import { kubernetesVersionLdflags, renderEtcdGoMod, renderKubernetesGoMod } from "./go-mod.js"
-import { goSatisfies, minimumGo } from "./go-toolchain.js"
+import { checkBuiltGoLine, goSatisfies, minimumGo } from "./go-toolchain.js"
 import { allBinaries, type BinaryName, binaries, cachePaths, kwokStageFiles, versions } from "./versions.js"
 
 export class BuildError extends Data.TaggedError("BuildError")<{ readonly reason: string }> {
@@ -104,6 +104,12 @@ const buildBinaries = (options: Required<EnsureOptions>) =>
         Effect.mapError(fromCommand(label))
       )
     const ldflags = "-s -w"
+    // Right after each module is built: its go.mod (now in the module cache) must have the go line the table says.
+    const goLineChecked = (module: string, version: string) =>
+      Effect.try({
+        try: () => checkBuiltGoLine(module, version, env),
+        catch: (cause) => new BuildError({ reason: cause instanceof Error ? cause.message : String(cause) })
+      })
 
     // etcd: a wrapper module (its own go.mod has local replaces, so `go install …@v` is refused).
     const etcdTemplate = yield* tryIO("reading go/etcd/go.mod.tmpl", () =>
@@ -118,6 +124,7 @@ const buildBinaries = (options: Required<EnsureOptions>) =>
       ["build", "-trimpath", "-ldflags", ldflags, "-o", path.join(staging, binaries.etcd), "go.etcd.io/etcd/server/v3"],
       etcdDir
     )
+    yield* goLineChecked("go.etcd.io/etcd/server/v3", versions.etcd)
 
     // kwok installs directly.
     yield* step(
@@ -126,6 +133,7 @@ const buildBinaries = (options: Required<EnsureOptions>) =>
       paths.workDir,
       { GOBIN: staging }
     )
+    yield* goLineChecked("sigs.k8s.io/kwok", versions.kwok)
 
     // Kubernetes: a wrapper module whose replaces come from upstream's go.mod.
     const upstream = yield* downloadModule("k8s.io/kubernetes", versions.kubernetes, env, paths.workDir)
@@ -154,6 +162,7 @@ const buildBinaries = (options: Required<EnsureOptions>) =>
       ],
       k8sDir
     )
+    yield* goLineChecked("k8s.io/kubernetes", versions.kubernetes)
 
     yield* tryIO("moving binaries into the cache", () => {
       fs.mkdirSync(paths.binDir, { recursive: true })

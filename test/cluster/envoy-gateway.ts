@@ -12,7 +12,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { requireGo } from "./go-toolchain.js"
+import { checkBuiltGoLine, requireGo } from "./go-toolchain.js"
 import { cacheRoot } from "./versions.js"
 
 export const envoyGatewayVersion = "v1.9.1"
@@ -73,6 +73,8 @@ export const ensureEnvoyGateway = async (
       ldflags,
       `${envoyGatewayModule}/cmd/envoy-gateway@${envoyGatewayVersion}`
     ])
+    // Before the binary enters the cache: its go.mod must have the go line go-toolchain.ts's table says.
+    checkBuiltGoLine(envoyGatewayModule, envoyGatewayVersion, env)
     const { stdout } = await go(["mod", "download", "-json", `${envoyGatewayModule}@${envoyGatewayVersion}`])
     const moduleDir = (JSON.parse(stdout) as { Dir: string }).Dir
     for (const name of fs.readdirSync(path.join(moduleDir, crdFolder))) {

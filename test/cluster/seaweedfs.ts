@@ -14,7 +14,7 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
 import { Effect } from "effect"
-import { minimumGo, requireGo } from "./go-toolchain.js"
+import { checkBuiltGoLine, minimumGo, requireGo } from "./go-toolchain.js"
 import { freePorts } from "./ports.js"
 import { cacheRoot } from "./versions.js"
 
@@ -51,6 +51,8 @@ export const ensureSeaweedfs = async (log: (line: string) => void = (line) => co
     const go = (args: ReadonlyArray<string>) => promisify(execFile)("go", args, { cwd: work, env, timeout: 3_600_000 })
     await go(["mod", "tidy"])
     await go(["build", "-trimpath", "-ldflags", "-s -w", "-o", path.join(work, "weed"), `${seaweedfsModule}/weed`])
+    // Before the binary enters the cache: its go.mod must have the go line go-toolchain.ts's table says.
+    checkBuiltGoLine(seaweedfsModule, seaweedfsVersion, env)
     fs.mkdirSync(dir, { recursive: true })
     fs.renameSync(path.join(work, "weed"), binary)
   } catch (error) {

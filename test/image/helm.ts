@@ -7,7 +7,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { requireGo } from "../cluster/go-toolchain.js"
+import { checkBuiltGoLine, requireGo } from "../cluster/go-toolchain.js"
 import { cacheRoot } from "../cluster/versions.js"
 
 export const helmVersion = "v3.19.0"
@@ -37,15 +37,15 @@ export const ensureHelm = async (
   const started = Date.now()
   log(`building helm ${helmVersion} into ${dir}`)
   try {
+    const env = { ...process.env, GOBIN: staging, CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOWORK: "off" }
     // Asynchronous: a cold build takes minutes, and a blocked test worker loses its RPC with vitest.
     await promisify(execFile)(
       "go",
       ["install", "-trimpath", "-ldflags", ldflags, `helm.sh/helm/v3/cmd/helm@${helmVersion}`],
-      {
-        env: { ...process.env, GOBIN: staging, CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOWORK: "off" },
-        timeout: 600_000
-      }
+      { env, timeout: 600_000 }
     )
+    // Before the binary enters the cache: its go.mod must have the go line go-toolchain.ts's table says.
+    checkBuiltGoLine("helm.sh/helm/v3", helmVersion, env)
     fs.renameSync(staging, dir)
   } catch (error) {
     fs.rmSync(staging, { recursive: true, force: true })

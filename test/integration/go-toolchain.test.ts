@@ -2,14 +2,27 @@
  * The Go minimum the README states is the one the builds need (the highest `go` line of the modules the tiers
  * build), the check enforces it with a clear message, and CI installs exactly that minimum. (The CI cache key over
  * every pinned build input is test/release/ci-cache-key.test.ts.)
+ *
+ * The go lines come from the checked-in table builtModuleGoLines (go-toolchain.ts), never from the network. Each
+ * build checks its module's entry against the real go.mod right after building it (checkBuiltGoLine); here each
+ * entry whose go.mod is in the Go module cache is checked again, and the output names the entries that rest on the
+ * table (a warm run whose binaries came from a cache: they were checked when built, and the CI cache key covers the
+ * pins and the table, so a changed pin or entry means a cold build that checks).
  */
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { envoyGatewayVersion } from "../cluster/envoy-gateway.js"
-import { goProblem, goSatisfies, minimumGo, parseGoVersion } from "../cluster/go-toolchain.js"
+import {
+  builtModuleGoLines,
+  cachedGoModPath,
+  goLineMismatch,
+  goLineTable,
+  goProblem,
+  goSatisfies,
+  minimumGo,
+  parseGoVersion
+} from "../cluster/go-toolchain.js"
 import { seaweedfsVersion } from "../cluster/seaweedfs.js"
 import { versions } from "../cluster/versions.js"
 import { helmVersion } from "../image/helm.js"
@@ -17,60 +30,43 @@ import { repoRoot } from "../support/manifests.js"
 
 const read = (file: string) => fs.readFileSync(path.join(repoRoot, file), "utf8")
 
-/** The Go modules the tiers build, each with the file that builds it (which must name the module). */
-const builtModules = [
-  { module: "go.etcd.io/etcd/server/v3", version: versions.etcd, file: "test/cluster/go/etcd/go.mod.tmpl" },
-  { module: "sigs.k8s.io/kwok", version: versions.kwok, file: "test/cluster/build.ts" },
-  { module: "k8s.io/kubernetes", version: versions.kubernetes, file: "test/cluster/build.ts" },
-  { module: "helm.sh/helm/v3", version: helmVersion, file: "test/image/helm.ts" },
-  { module: "github.com/seaweedfs/seaweedfs", version: seaweedfsVersion, file: "test/cluster/seaweedfs.ts" },
-  { module: "github.com/envoyproxy/gateway", version: envoyGatewayVersion, file: "test/cluster/envoy-gateway.ts" }
-] as const
-
 /**
- * The `go` line of `module@version`'s go.mod. Read from the Go module cache, where the builds of this run's
- * globalSetups (or of an earlier run) left it; when it is not there (the binaries came from a cache, or
- * KUBEBUILDER_ASSETS, SEAWEEDFS, HELM or ENVOY_GATEWAY named them, so nothing was built), `go list -m` fetches that
- * go.mod alone from the module proxy, checked against the checksum database. Fails, naming the module, when neither
- * works: never skipped.
+ * The Go modules the tiers build: `file` names the module, `builtBy` builds it (and calls checkBuiltGoLine right
+ * after).
  */
-const goLine = (module: string, version: string): { readonly go: string; readonly fetched: boolean } => {
-  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "convex-operator-go-line-"))
-  const list = (env: NodeJS.ProcessEnv) =>
-    (
-      JSON.parse(
-        execFileSync("go", ["list", "-m", "-json", `${module}@${version}`], {
-          cwd,
-          encoding: "utf8",
-          env: { ...process.env, GOTOOLCHAIN: "local", GOWORK: "off", ...env },
-          stdio: ["ignore", "pipe", "pipe"],
-          timeout: 120_000
-        })
-      ) as { GoVersion?: string }
-    ).GoVersion
-  const stderr = (error: unknown) => String((error as { stderr?: string }).stderr ?? error).trim()
-  try {
-    let fetched = false
-    let go: string | undefined
-    try {
-      go = list({ GOPROXY: "off" })
-    } catch (offline) {
-      try {
-        go = list({})
-        fetched = true
-      } catch (online) {
-        throw new Error(
-          `the go.mod of ${module}@${version} is not in the Go module cache (${stderr(offline)}) and could not ` +
-            `be fetched (${stderr(online)}); with network, \`go mod download -json ${module}@${version}\` puts it there`
-        )
-      }
-    }
-    if (go === undefined) throw new Error(`the go.mod of ${module}@${version} has no go line`)
-    return { go, fetched }
-  } finally {
-    fs.rmSync(cwd, { recursive: true, force: true })
+const builtModules = [
+  {
+    module: "go.etcd.io/etcd/server/v3",
+    version: versions.etcd,
+    file: "test/cluster/go/etcd/go.mod.tmpl",
+    builtBy: "test/cluster/build.ts"
+  },
+  {
+    module: "sigs.k8s.io/kwok",
+    version: versions.kwok,
+    file: "test/cluster/build.ts",
+    builtBy: "test/cluster/build.ts"
+  },
+  {
+    module: "k8s.io/kubernetes",
+    version: versions.kubernetes,
+    file: "test/cluster/build.ts",
+    builtBy: "test/cluster/build.ts"
+  },
+  { module: "helm.sh/helm/v3", version: helmVersion, file: "test/image/helm.ts", builtBy: "test/image/helm.ts" },
+  {
+    module: "github.com/seaweedfs/seaweedfs",
+    version: seaweedfsVersion,
+    file: "test/cluster/seaweedfs.ts",
+    builtBy: "test/cluster/seaweedfs.ts"
+  },
+  {
+    module: "github.com/envoyproxy/gateway",
+    version: envoyGatewayVersion,
+    file: "test/cluster/envoy-gateway.ts",
+    builtBy: "test/cluster/envoy-gateway.ts"
   }
-}
+] as const
 
 describe("the Go toolchain minimum", () => {
   it("compares Go versions as numbers, patch included", () => {
@@ -103,20 +99,60 @@ describe("the Go toolchain minimum", () => {
     for (const file of building) {
       expect(listed.has(file), `${file} builds with Go: its module belongs in builtModules`).toBe(true)
     }
+    // Each file that builds checks the go line of every module it builds, right after building it: a call of
+    // checkBuiltGoLine (or build.ts's goLineChecked) whose first argument is the module, as a literal or a const.
+    for (const { module, builtBy } of builtModules) {
+      const text = read(builtBy)
+      const checked = [...text.matchAll(/\b(?:checkBuiltGoLine|goLineChecked)\(\s*(?:"([^"]+)"|(\w+))/g)].map(
+        ([, literal, name]) => literal ?? new RegExp(`\\bconst ${name} = "([^"]+)"`).exec(text)?.[1]
+      )
+      expect(
+        checked,
+        `${builtBy} checks the go line of ${module} right after building it (checkBuiltGoLine)`
+      ).toContain(module)
+    }
   })
 
-  it("is the highest go line of the modules the tiers build (GOTOOLCHAIN=local: Go on PATH must satisfy each)", () => {
-    const lines = builtModules.map(({ module, version }) => ({ module, version, ...goLine(module, version) }))
-    const fetched = lines.filter((line) => line.fetched)
-    if (fetched.length > 0) {
-      console.log(`[go-toolchain] not in the module cache, fetched: ${fetched.map((l) => l.module).join(", ")}`)
+  it("has a go line in its table for each module the tiers build, at its pinned version, and no other", () => {
+    const pinned = builtModules.map(({ module, version }) => `${module}@${version}`).sort()
+    expect(Object.keys(builtModuleGoLines).sort(), `${goLineTable} lists the pinned module versions`).toEqual(pinned)
+    for (const [key, go] of Object.entries(builtModuleGoLines)) {
+      expect(parseGoVersion(`go${go}`), `${key}: go ${go} is a Go version`).toBeDefined()
     }
-    const highest = lines.reduce((max, line) => (goSatisfies(`go${max.go}`, line.go) ? max : line))
-    const table = lines.map((line) => `${line.module}@${line.version}: go ${line.go}`).join("; ")
-    expect(parseGoVersion(`go${minimumGo}`), `minimumGo is the highest go line (${table})`).toEqual(
-      parseGoVersion(`go${highest.go}`)
+  })
+
+  it("is the highest go line in its table (GOTOOLCHAIN=local: Go on PATH must satisfy each)", () => {
+    const lines = Object.entries(builtModuleGoLines)
+    const highest = lines.reduce((max, line) => (goSatisfies(`go${max[1]}`, line[1]) ? max : line))
+    const table = lines.map(([key, go]) => `${key}: go ${go}`).join("; ")
+    expect(parseGoVersion(`go${minimumGo}`), `minimumGo is the highest go line of ${goLineTable} (${table})`).toEqual(
+      parseGoVersion(`go${highest[1]}`)
     )
-  }, 600_000)
+  })
+
+  it("has in its table the real go line of each module whose go.mod is in the Go module cache (no network)", () => {
+    const verified: Array<string> = []
+    const onTable: Array<string> = []
+    for (const { module, version } of builtModules) {
+      const file = cachedGoModPath(module, version)
+      const key = `${module}@${version}`
+      if (!fs.existsSync(file)) {
+        onTable.push(`${key}: go ${builtModuleGoLines[key]}`)
+        continue
+      }
+      const problem = goLineMismatch(module, version, fs.readFileSync(file, "utf8"), file)
+      expect(problem, `${key}: its entry in ${goLineTable} is its go.mod's go line`).toBeUndefined()
+      verified.push(`${key}: go ${builtModuleGoLines[key]}`)
+    }
+    console.log(
+      `[go-toolchain] go lines checked against go.mod in the Go module cache: ${verified.join("; ") || "none"}`
+    )
+    console.log(
+      `[go-toolchain] go.mod not in the Go module cache (binaries from a cache or given), so resting on ${goLineTable}, ` +
+        `checked when each binary was built (the CI cache key covers the pins and the table): ${onTable.join("; ") || "none"}`
+    )
+    expect(verified.length + onTable.length).toBe(builtModules.length)
+  })
 
   it("names the minimum and how to get it when go is not on PATH", () => {
     const problem = goProblem({ ...process.env, PATH: "/nonexistent" })

@@ -18,7 +18,6 @@ import { makeInstanceController } from "../controllers/instance/cache.js"
 import { InstanceCache } from "../controllers/instance/instance-cache.js"
 import { type ReconcilerSettings, reconcile } from "../controllers/instance/reconcile.js"
 import { startScheduleController } from "../controllers/schedule/schedule-controller.js"
-import { ConvexBackups, ConvexScheduledBackups } from "../shell/backup-resources.js"
 
 export interface OperatorOptions {
   /** Namespaces to watch; empty: all namespaces. */
@@ -78,7 +77,8 @@ export const startOperator = (
       ),
       isReady: Effect.map(Effect.all(all.map((controller) => controller.isReady)), (flags) => flags.every(Boolean)),
       instances: () => instances.controller.primaries.unsafeList(),
-      backups: () => backups.store(ConvexBackups).unsafeList(),
-      scheduledBackups: () => schedules.store(ConvexScheduledBackups).unsafeList()
+      // Each controller's own kind is its primaries (its store() holds only what it owns or watches besides).
+      backups: () => backups.primaries.unsafeList(),
+      scheduledBackups: () => schedules.primaries.unsafeList()
     }
   })

@@ -56,7 +56,8 @@ export interface Registry {
   readonly histogram: (name: string, help: string, buckets: ReadonlyArray<number>) => Histogram
   /**
    * Adds a collector, called on every render after the stored families; it returns the function that removes it.
-   * A collector that throws contributes nothing to that render.
+   * A collector that throws contributes nothing to that render, and counts in `metrics_collector_errors_total` (so a
+   * broken collector shows on the page instead of vanishing).
    */
   readonly collector: (collect: () => ReadonlyArray<CollectedFamily>) => () => void
   /** Everything, in the Prometheus text exposition format (0.0.4). */
@@ -74,6 +75,7 @@ export const makeRegistry = (): Registry => {
           render: () => family.samples.map((sample) => series(family.name, labelKey(sample.labels), sample.value))
         }))
       } catch {
+        collectorErrors.inc()
         return []
       }
     })
@@ -83,6 +85,17 @@ export const makeRegistry = (): Registry => {
     const family = make()
     families.set(name, family)
     return family.instance
+  }
+  // Registered on first use (a registry whose collectors never fail renders no such family).
+  const collectorErrors = {
+    inc: () =>
+      register("metrics_collector_errors_total", () =>
+        scalar(
+          "metrics_collector_errors_total",
+          "Scrape-time collectors that threw (they rendered nothing).",
+          "counter"
+        )
+      ).inc()
   }
   const series = (name: string, labels: string, value: number) =>
     `${name}${labels === "" ? "" : `{${labels}}`} ${formatNumber(value)}`
@@ -148,11 +161,14 @@ export const makeRegistry = (): Registry => {
       collectors.add(entry)
       return () => void collectors.delete(entry)
     },
-    render: () =>
-      [...families.values(), ...collected()]
+    render: () => {
+      // The collectors first: one that throws counts in a stored family, which this render then shows.
+      const fromCollectors = collected()
+      return [...families.values(), ...fromCollectors]
         .flatMap((f) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.render()])
         .join("\n")
         .concat("\n")
+    }
   }
 }
 

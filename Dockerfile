@@ -13,7 +13,9 @@
 # from `docker buildx imagetools inspect node:22-bookworm-slim` and change tag and digest together.
 ARG NODE_IMAGE=node:22.23.2-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9
 
-# 1. Build: every dependency (the TypeScript compiler), then `tsc -b` into packages/*/dist.
+# 1. Build: every dependency (the TypeScript compiler, esbuild), `tsc -b` into packages/*/dist (the packages as npm
+#    installs them), and the bundle the image runs (scripts/bundle-operator.ts: minified, the S3 steps in a chunk of
+#    their own; about 40 MiB less resident memory than loading dist/ and node_modules file by file).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.base.json ./
@@ -29,6 +31,8 @@ COPY packages/operator/tsconfig.json packages/operator/
 COPY packages/operator/src packages/operator/src
 # The operator project and its references (the root tsconfig.json also references test/ and scripts/).
 RUN npx tsc -b packages/operator
+COPY scripts/bundle-operator.ts scripts/
+RUN npx tsx scripts/bundle-operator.ts packages/operator/bundle
 
 # 2. Production dependencies only: the operator workspace and what it needs, from the same lockfile.
 FROM ${NODE_IMAGE} AS production
@@ -40,8 +44,11 @@ COPY packages/operator/package.json packages/operator/
 COPY --from=build /src/packages/core/dist packages/core/dist
 COPY --from=build /src/packages/k8s/dist packages/k8s/dist
 COPY --from=build /src/packages/operator/dist packages/operator/dist
+COPY --from=build /src/packages/operator/bundle packages/operator/bundle
 # After the dist folders: npm links node_modules/.bin/convex-operator to dist/main.js and makes it executable.
 RUN npm ci --omit=dev --workspace convex-operator --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# The image's `convex-operator` is the bundle (the convex CLI of snapshot Jobs stays in node_modules).
+RUN ln -sf ../../packages/operator/bundle/convex-operator.mjs node_modules/.bin/convex-operator
 
 # 3. Runtime: node, the production tree, a non-root numeric user (runAsNonRoot can verify it).
 FROM ${NODE_IMAGE}
@@ -54,7 +61,9 @@ LABEL org.opencontainers.image.title="convex-operator" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
+# NODE_OPTIONS: `operatorNodeOptions` of scripts/bundle-operator.ts (the image tier checks they agree).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=2 \
     PATH=/app/node_modules/.bin:$PATH
 WORKDIR /app
 COPY --from=production --chown=0:0 /app /app

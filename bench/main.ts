@@ -24,6 +24,7 @@ import { parseArgs } from "node:util"
 import { crdFiles } from "@convex-operator/core"
 import { install, tuningDefaults } from "convex-operator"
 import { Effect, Exit, Scope } from "effect"
+import { operatorNodeOptions } from "../scripts/bundle-operator.js"
 import { LocalCluster } from "../test/cluster/local-cluster.js"
 import { type AuditEvent, auditLog, byOperator, writeVerbs } from "../test/e2e/support/audit.js"
 import { startGatewayController } from "../test/e2e/support/gateway-controller.js"
@@ -243,9 +244,10 @@ const main = async () => {
       n,
       operator: {
         flags: operatorFlags,
-        nodeFlags: flags["node-flag"] ?? [],
+        // The image's options come first (the bundle runs with them), then the bench's own.
+        nodeFlags: [...operatorNodeOptions, ...(flags["node-flag"] ?? [])],
         logLevel: "info",
-        runs: `esbuild bundle of the sources, Node ${process.version}`
+        runs: `the image's bundle of the sources (scripts/bundle-operator.ts), Node ${process.version}`
       },
       instanceSpec:
         "dev sample without claim: SQLite on emptyDir, dashboard on, API+dashboard hosts on a shared Gateway (parentRefs)",

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import { crdFiles } from "@convex-operator/core"
 import { describe, expect, inject, it } from "vitest"
+import { operatorNodeOptions } from "../../scripts/bundle-operator.js"
 import { repoRoot } from "../support/manifests.js"
 import { podmanOk } from "./podman.js"
 
@@ -53,6 +54,18 @@ describe("the operator image", () => {
     expect(config.Entrypoint).toEqual(["convex-operator"])
     expect(config.Cmd).toEqual(["run"])
     expect((await shell("id -u; id -g")).trim().split("\n")).toEqual(["65532", "65532"])
+  })
+
+  it("runs the operator's bundle (scripts/bundle-operator.ts) with its Node options", async () => {
+    const config = JSON.parse(await podmanOk(["image", "inspect", "--format", "{{json .Config}}", image])) as {
+      Env: ReadonlyArray<string>
+    }
+    expect(config.Env).toContain(`NODE_OPTIONS=${operatorNodeOptions.join(" ")}`)
+    expect((await shell("readlink -f $(command -v convex-operator)")).trim()).toBe(
+      "/app/packages/operator/bundle/convex-operator.mjs"
+    )
+    // The S3 steps are a chunk of their own, loaded only by the Job steps that use them.
+    expect(await shell("ls /app/packages/operator/bundle/chunks")).toMatch(/^transfer-.*\.mjs$/m)
   })
 
   it("answers --version with the operator's version, on a read-only root filesystem", async () => {
@@ -114,7 +127,7 @@ describe("the operator image", () => {
     expect(packages.trim().split("\n").sort()).toEqual([
       "/app/packages/core: dist package.json",
       "/app/packages/k8s: dist package.json",
-      "/app/packages/operator: dist package.json"
+      "/app/packages/operator: bundle dist package.json"
     ])
     expect(modules.trim()).toBe("convex-operator")
     expect(tools.trim()).toBe("")

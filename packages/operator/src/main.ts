@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `convex-operator` executable (also `kubectl-convex`, a kubectl plugin). */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect } from "effect"
 import { cliFor, invokedAs } from "./cli/root.js"
 

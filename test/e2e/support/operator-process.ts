@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { bundleOperator as bundleFrom, operatorNodeOptions } from "../../../scripts/bundle-operator.js"
 import { repoRoot } from "../../support/manifests.js"
 
 export interface OperatorProcess {
@@ -66,33 +67,18 @@ const waitForReady = async (url: string, child: ChildProcess, logTail: () => str
 }
 
 /**
- * Bundles the operator's sources into one ES module in `dir` and returns its path. Under load tsx needs several
- * seconds to start the operator from source and a bundle about one, which matters to tests that restart it often.
- * esbuild is what tsx itself transpiles with; the bundle is built from the current sources every time (of the
- * checkout CONVEX_OPERATOR_SOURCE names, if set: its node_modules may be a link to this one's).
+ * Bundles the operator's sources into `dir` as the image does (scripts/bundle-operator.ts) and returns the entry.
+ * Under load tsx needs several seconds to start the operator from source and a bundle about one, which matters to
+ * tests that restart it often; and the benchmark then measures what ships. The bundle is built from the current
+ * sources every time (of the checkout CONVEX_OPERATOR_SOURCE names, if set: its node_modules may be a link to this
+ * one's).
  */
 export const bundleOperator = async (dir: string): Promise<string> => {
-  const esbuild = await import("esbuild")
   // CONVEX_OPERATOR_SOURCE: another checkout to bundle from (to run a fault test against an older operator).
   const root = process.env.CONVEX_OPERATOR_SOURCE ?? repoRoot
   // The operator reads its version from ../package.json beside its module, as from src/ and dist/.
   fs.copyFileSync(path.join(root, "packages/operator/package.json"), path.join(dir, "package.json"))
-  const outfile = path.join(dir, "bundle", "convex-operator.mjs")
-  await esbuild.build({
-    entryPoints: [path.join(root, "packages/operator/src/main.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    conditions: ["@convex-operator/source"],
-    outfile,
-    // CommonJS dependencies call require(); give the ES module one.
-    banner: {
-      js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
-    },
-    logLevel: "warning"
-  })
-  return outfile
+  return bundleFrom(path.join(dir, "bundle"), root)
 }
 
 /** Starts the operator with `args` after `run`; resolves once `/readyz` answers 200 (caches synced). */
@@ -106,7 +92,10 @@ export const startOperator = async (options: {
   readonly logLevel?: "debug" | "info"
   /** Extra environment (POD_NAME names a leader-election candidate). */
   readonly env?: NodeJS.ProcessEnv
-  /** Options for Node itself (a benchmark's `--cpu-prof`, which NODE_OPTIONS may not carry). */
+  /**
+   * Options for Node itself (a benchmark's `--cpu-prof`, which NODE_OPTIONS may not carry); a bundle runs with the
+   * image's options (`operatorNodeOptions`) first, so these can override them.
+   */
   readonly nodeArgs?: ReadonlyArray<string>
   /** Resolve without waiting for `/readyz` (a standby replica under leader election is not ready). */
   readonly waitReady?: boolean
@@ -121,6 +110,7 @@ export const startOperator = async (options: {
     const child = spawn(
       process.execPath,
       [
+        ...(options.bundle === undefined ? [] : operatorNodeOptions),
         ...(options.nodeArgs ?? []),
         ...(options.bundle === undefined
           ? [

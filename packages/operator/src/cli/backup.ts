@@ -12,15 +12,7 @@ import { formatTime } from "@convex-operator/core/internal"
 import { KubeClient, type KubeError, type KubeObject } from "@convex-operator/k8s"
 import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Either, Option } from "effect"
-import {
-  download,
-  fileSize,
-  removeFile,
-  removeObject,
-  type S3Object,
-  upload,
-  writeTerminationMessage
-} from "../controllers/backup/transfer.js"
+import type { S3Object } from "../controllers/backup/transfer.js"
 import { toYaml } from "../manifests.js"
 import { ConvexBackups, ConvexScheduledBackups } from "../shell/backup-resources.js"
 import { describeError } from "../shell/errors.js"
@@ -32,6 +24,12 @@ import { target as backendTarget } from "./snapshot.js"
 import { UserError } from "./user-error.js"
 
 // --- Job steps --------------------------------------------------------------------------------------------------
+
+/**
+ * The file and S3 steps (the AWS SDK), loaded by the Job steps that use them only: the operator itself never needs
+ * them, and loading the SDK at every start costs memory (the image's bundle keeps it in a chunk of its own).
+ */
+const transfer = Effect.promise(() => import("../controllers/backup/transfer.js"))
 
 const file = Options.text("file").pipe(Options.withDescription("The snapshot ZIP."))
 const location = Options.text("location").pipe(Options.withDescription("Where the ZIP is kept (for the report)."))
@@ -100,6 +98,7 @@ const asUserError = <A, R>(effect: Effect.Effect<A, { readonly message: string }
 const storeCommand = Command.make("store", { file, location, terminationLog, expireExport, ...s3Options }, (flags) =>
   asUserError(
     Effect.gen(function* () {
+      const { fileSize, upload, writeTerminationMessage } = yield* transfer
       const sizeBytes = yield* fileSize(flags.file)
       const object = s3Object(flags)
       if (object !== undefined) {
@@ -117,7 +116,11 @@ const storeCommand = Command.make("store", { file, location, terminationLog, exp
       yield* Console.log(report)
     }).pipe(
       // A failure is the termination message too (the operator puts it into the backup's status).
-      Effect.tapError((error) => writeTerminationMessage(flags.terminationLog, error.message))
+      Effect.tapError((error) =>
+        Effect.flatMap(transfer, ({ writeTerminationMessage }) =>
+          writeTerminationMessage(flags.terminationLog, error.message)
+        )
+      )
     )
   )
 ).pipe(
@@ -132,6 +135,7 @@ const storeCommand = Command.make("store", { file, location, terminationLog, exp
 const fetchCommand = Command.make("fetch", { file, ...s3Options }, (flags) =>
   asUserError(
     Effect.gen(function* () {
+      const { download, fileSize } = yield* transfer
       const object = s3Object(flags)
       if (object === undefined) return yield* Effect.fail({ message: "fetch needs --s3-bucket and --s3-key" })
       yield* Effect.logInfo(`downloading s3://${object.bucket}/${object.key} to ${flags.file}`)
@@ -151,6 +155,7 @@ const fetchCommand = Command.make("fetch", { file, ...s3Options }, (flags) =>
 const removeCommand = Command.make("remove", { file: file.pipe(Options.optional), ...s3Options }, (flags) =>
   asUserError(
     Effect.gen(function* () {
+      const { removeFile, removeObject } = yield* transfer
       const object = s3Object(flags)
       if (object !== undefined) {
         yield* removeObject(object)

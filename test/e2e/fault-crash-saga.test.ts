@@ -160,8 +160,9 @@ describe("kill -9 inside each step of upgrades and of a restore", () => {
       ["envsave", "import", "envrest"].map((step) => `${name}-${step}-${hashOf(name)}`)
     )
 
-    // The restore of a new instance from u0's pre-upgrade backup, killed right after its Job was created.
-    const before2 = scene.secrets(["r0"])
+    // The restore of a new instance from u0's pre-upgrade backup, killed right after its Job was created. Every
+    // instance's generated Secret is checked after it: u0–u3 byte for byte as before, r0's new one verifying.
+    const beforeRestore = scene.secrets([...names, "r0"])
     await file.timed("restore", async () => {
       scene.apply({
         ...scene.instance("r0", v2, { restore: { from: { backup: backupOf.get("u0")?.metadata.name } } })
@@ -175,7 +176,7 @@ describe("kill -9 inside each step of upgrades and of a restore", () => {
         ["r0"]
       )
     })
-    scene.expectSecretsKept(before2, ["r0"])
+    scene.expectSecretsKept(beforeRestore, [...names, "r0"])
 
     const jobs = (scene.kubectl().json<Json>(["jobs", "-n", scene.ns])?.items ?? []).map(
       (item: Json) => item.metadata.name as string

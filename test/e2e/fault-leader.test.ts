@@ -22,8 +22,18 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { useLocalCluster } from "../integration/support.js"
 import { crdPaths } from "../support/manifests.js"
 import { type AuditEvent, auditLog, byOperator, notCreatedOnce, writeVerbs } from "./support/audit.js"
-import { cleanUpAfterFile } from "./support/clean-up.js"
-import { converge, type Json, kubeHelpers, readyOn, sleep, v1, v2 } from "./support/fault.js"
+import { cleanUpAfterFile, endOf, type ProcessEnd } from "./support/clean-up.js"
+import {
+  converge,
+  generatedSecrets,
+  type Json,
+  kubeHelpers,
+  readyOn,
+  secretProblems,
+  sleep,
+  v1,
+  v2
+} from "./support/fault.js"
 import { eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import {
   createsByName,
@@ -52,6 +62,7 @@ let bundle: string
 let tokens = 0
 /** Every replica started, so the file's clean-up stops whichever still runs. */
 const replicas: Array<OperatorProcess> = []
+const replicaNames: Array<string> = []
 const timings: Array<string> = []
 
 interface Replica {
@@ -87,6 +98,7 @@ const startReplica = async (name: string, leads: boolean, extraArgs: ReadonlyArr
     ]
   })
   replicas.push(operator)
+  replicaNames.push(name)
   return { operator, credential: credentialOf(kubeconfig), name }
 }
 
@@ -106,11 +118,12 @@ afterEach(async () => {
 cleanUpAfterFile({
   label: "[fault leader]",
   work,
-  // The tests stop their replicas and assert the exit codes; this stops those a failed test left running.
+  // The tests stop their replicas and assert the exit codes; this stops those a failed test left running and judges
+  // every replica's end on its own (exit 0, or the SIGKILL a test sent), naming it.
   stop: async () => {
-    let code: number | null = null
-    for (const operator of replicas) if (operator.running()) code = await operator.stop()
-    return code
+    const ends: Array<ProcessEnd> = []
+    for (const [index, operator] of replicas.entries()) ends.push(await endOf(replicaNames[index] ?? "?", operator))
+    return ends
   },
   summary: () => `${timings.join(", ")} (each test asserts its replicas' exit codes)`
 })
@@ -160,6 +173,7 @@ describe("fault injection: leadership", () => {
     // stops in the middle of its reconciles, with writes queued in its rate limiter and reconciles in its queue. Its
     // last renewal began at most 2 s before (the Lease has a client of its own, without the limit); replica-b takes
     // over once the Lease is 15 s old.
+    const secretsBefore = generatedSecrets(kubectl, ns, names)
     const logged = fs.statSync(a.operator.logFile).size
     const tail = followAudit(audit)
     for (const name of names) helpers.apply(instance(ns, name, v1, phase("after")))
@@ -230,8 +244,11 @@ describe("fault injection: leadership", () => {
     expect(rolled.length).toBeGreaterThan(0)
     expect(new Set(rolled.map(credentialOfEvent))).toEqual(new Set([b.credential]))
 
-    // The final change stands.
+    // The final change stands, and every generated Secret is byte for byte what it was before the freeze, its admin
+    // key verifying against its instance secret: neither the deposed leader's late writes nor the new leader's
+    // first reconciles replaced one.
     await converge("every instance still on the final change", names, read, onPhase("final"))
+    expect(secretProblems(secretsBefore, generatedSecrets(kubectl, ns, names))).toEqual([])
 
     // Both step down cleanly on SIGTERM: the standby, and the leader, which releases the Lease.
     expect(await a.operator.stop()).toBe(0)
@@ -256,6 +273,7 @@ describe("fault injection: leadership", () => {
       log: () => c.operator.logTail(20)
     })
 
+    const secretsBefore = generatedSecrets(kubectl, ns, [name])
     const offset = audit.offset()
     const tail = followAudit(audit, offset)
     helpers.apply(instance(ns, name, v2, upgrade))
@@ -290,6 +308,8 @@ describe("fault injection: leadership", () => {
       log: () => d.operator.logTail(20)
     })
     expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
+    // The upgrade, begun by one leader and finished by another, kept the generated Secret byte for byte.
+    expect(secretProblems(secretsBefore, generatedSecrets(kubectl, ns, [name]))).toEqual([])
 
     // Each step once, from the objects that exist: one pre-upgrade ConvexBackup, Completed, and one export Job (its
     // own, kept with it); the import Job belongs to the upgrade and is gone with it.

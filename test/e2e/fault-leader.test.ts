@@ -12,6 +12,11 @@
  * Failover in the middle of a saga: the leader is killed (SIGKILL) the moment the audit log shows it created the
  * pre-upgrade ConvexBackup of an exportImport upgrade, before the roll; the standby takes over and finishes the upgrade
  * with each step run once: one pre-upgrade ConvexBackup, one export Job, one import Job.
+ *
+ * Failover between the export and the roll: the pre-upgrade ConvexBackup of an exportImport upgrade has Completed and
+ * the leader is killed the moment the audit log shows it created the env-save Job (the next step); the standby
+ * finishes the upgrade: one ConvexBackup and one backup Job exist, each Job of the saga was created once, the backend
+ * StatefulSet rolled once (two ControllerRevisions), the generated Secret is kept, and the standby exits 0.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -362,4 +367,140 @@ describe("fault injection: leadership", () => {
     expect(await d.operator.stop()).toBe(0)
     timed("saga failover", started)
   }, 300_000)
+
+  it("a leader killed the moment it began the env-save step, its pre-upgrade backup Completed: the standby finishes, each step once", async () => {
+    const started = Date.now()
+    const ns = "fault-leader-midsaga"
+    const name = "midsaga"
+    helpers.namespace(ns)
+    helpers.backupVolume(ns, name)
+    const e = await startReplica("replica-e", true)
+    const f = await startReplica("replica-f", false)
+    expect(holder()).toMatch(/^replica-e_/)
+    const read = () => helpers.instances(ns)
+    const upgrade = { maintenance: { upgradeStrategy: "exportImport" } }
+    helpers.apply(instance(ns, name, v1, upgrade))
+    await converge("midsaga Ready on v1", [name], read, (object) => readyOn(object, v1), {
+      log: () => e.operator.logTail(20)
+    })
+
+    // The upgrade runs under replica-e through its export (the pre-upgrade ConvexBackup and its Job, to Completed);
+    // the moment the audit log shows it created the env-save Job, the step after the export, it is killed.
+    const secretsBefore = generatedSecrets(kubectl, ns, [name])
+    const offset = audit.offset()
+    const tail = followAudit(audit, offset)
+    helpers.apply(instance(ns, name, v2, upgrade))
+    const envSave = await tail.waitFor(
+      "replica-e creating the env-save Job",
+      (event: AuditEvent) =>
+        credentialOfEvent(event) === e.credential &&
+        event.objectRef?.resource === "jobs" &&
+        event.objectRef.namespace === ns &&
+        event.objectRef.subresource === undefined &&
+        (event.objectRef.name ?? "").startsWith(`${name}-envsave-`) &&
+        (event.verb === "create" || event.verb === "patch") &&
+        event.responseStatus?.code === 201,
+      150_000
+    )
+    await e.operator.kill()
+    const killedAt = Date.now()
+    console.log(
+      `[fault leader] killed replica-e ${killedAt - receivedAt(envSave)} ms after it created ${envSave.objectRef?.name}`
+    )
+    expect(e.operator.running()).toBe(false)
+    // Between the export and the roll: the pre-upgrade backup is Completed, the backend still runs v1.
+    const allBackups = () => (kubectl.json<Json>(["convexbackups", "-n", ns])?.items ?? []) as ReadonlyArray<Json>
+    expect(
+      allBackups().map((item) => [
+        (item.metadata.name as string).startsWith(`${name}-pre-upgrade-`),
+        item.status?.phase
+      ])
+    ).toEqual([[true, "Completed"]])
+    const image = () =>
+      kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])?.spec.template.spec.containers[0].image
+    expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
+
+    await eventually("replica-f holds the Lease", () => (holder().startsWith("replica-f_") ? true : undefined), {
+      timeoutMillis: 60_000,
+      intervalMillis: 200
+    })
+    timings.push(`mid-saga takeover ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`)
+    await converge("midsaga Ready on v2 under replica-f", [name], read, (object) => readyOn(object, v2), {
+      timeoutMillis: 150_000,
+      log: () => f.operator.logTail(20)
+    })
+    expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
+    // The generated Secret byte for byte as before the upgrade, its admin key verifying.
+    expect(secretProblems(secretsBefore, generatedSecrets(kubectl, ns, [name]))).toEqual([])
+
+    // Each step once, from what exists: one ConvexBackup in the namespace (the pre-upgrade one, Completed) with one
+    // backup Job; the env-save, import and env-restore Jobs belong to the upgrade and are gone with it.
+    const backups = allBackups()
+    expect(backups.map((item) => item.status?.phase)).toEqual(["Completed"])
+    const backupName = backups[0]?.metadata.name as string
+    const jobs = ((kubectl.json<Json>(["jobs", "-n", ns])?.items ?? []) as ReadonlyArray<Json>).map(
+      (job) => job.metadata.name as string
+    )
+    expect(jobs).toEqual([backupJobName(backupName)])
+    // One roll: the backend StatefulSet has two ControllerRevisions, v1's and v2's.
+    const statefulSet = kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])
+    const revisions = ((kubectl.json<Json>(["controllerrevisions", "-n", ns])?.items ?? []) as ReadonlyArray<Json>)
+      .filter((revision) =>
+        (revision.metadata.ownerReferences ?? []).some((owner: Json) => owner.uid === statefulSet?.metadata.uid)
+      )
+      .map((revision) => `${revision.metadata.name}#${revision.revision}`)
+    expect(revisions, "revisions of the backend StatefulSet").toHaveLength(2)
+
+    // ... and from the audit log: each step under one name, its object created exactly once (counted from the
+    // creates, deletes and what exists; see `creations` in support/audit.ts), whichever leader made it.
+    const events = audit.events(offset).filter(byOperator)
+    const creates = {
+      backups: createsByName(events, "convexbackups", ns),
+      jobs: createsByName(events, "jobs", ns)
+    }
+    const named = (counts: ReadonlyMap<string, unknown>, prefix: string) =>
+      [...counts.keys()].filter((key) => key.startsWith(`${name}-${prefix}`))
+    const steps = {
+      backup: named(creates.backups, "pre-upgrade-"),
+      exportJob: named(creates.jobs, "pre-upgrade-"),
+      envSave: named(creates.jobs, "envsave-"),
+      importJob: named(creates.jobs, "import-"),
+      envRestore: named(creates.jobs, "envrest-")
+    }
+    console.log(`[fault leader] mid-saga steps created: ${JSON.stringify(steps)}`)
+    for (const [step, found] of Object.entries(steps)) expect(found, `${step}: one name`).toHaveLength(1)
+    expect(steps.backup).toEqual([backupName])
+    expect(steps.envSave).toEqual([envSave.objectRef?.name])
+    const all = audit.events(offset)
+    expect(
+      notCreatedOnce(all, "convexbackups", ns, steps.backup, new Set([backupName])),
+      "backup created once"
+    ).toEqual([])
+    const stepJobs = [...steps.exportJob, ...steps.envSave, ...steps.importJob, ...steps.envRestore]
+    expect(notCreatedOnce(all, "jobs", ns, stepJobs, new Set(jobs)), "step Jobs created once").toEqual([])
+    // The export and the env-save Job by the killed leader; the steps after the kill by its successor.
+    const creatorOf = (resource: string, object: string) =>
+      events
+        .filter(
+          (event) =>
+            event.objectRef?.resource === resource &&
+            event.objectRef.name === object &&
+            event.objectRef.subresource === undefined &&
+            event.responseStatus?.code === 201
+        )
+        .map(credentialOfEvent)
+    expect(creatorOf("convexbackups", backupName)).toEqual([e.credential])
+    expect(creatorOf("jobs", steps.envSave[0] ?? "")).toEqual([e.credential])
+    expect(creatorOf("jobs", steps.importJob[0] ?? "")).toEqual([f.credential])
+    expect(creatorOf("jobs", steps.envRestore[0] ?? "")).toEqual([f.credential])
+    // Nothing of replica-e's reached the apiserver after the kill: the roll and the rest are replica-f's.
+    expect(
+      events
+        .filter((event) => credentialOfEvent(event) === e.credential && receivedAt(event) > killedAt)
+        .map(describeEvent)
+    ).toEqual([])
+
+    expect(await f.operator.stop()).toBe(0)
+    timed("mid-saga failover", started)
+  }, 360_000)
 })

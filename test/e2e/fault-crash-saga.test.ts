@@ -7,8 +7,11 @@
  * - upgrade and restore: a kill right after each kind of saga step began (the pre-upgrade ConvexBackup and its Job
  *   created, the roll applied, the env-save, import and env-restore Jobs created, a restore Job created), found by
  *   tailing the apiserver's audit log;
- * - delete: seeded random kills; afterwards nothing of any child kind is left but the retained claims and the
- *   pre-upgrade ConvexBackups with their Jobs and pods.
+ * - delete: seeded random kills while three instances are deleted, one of them in the middle of an exportImport
+ *   upgrade (held at SavingEnv) and all with the optional PodDisruptionBudget and NetworkPolicy, so that a child of
+ *   every kind the cluster serves exists (the env Jobs' ServiceAccount, Role and RoleBinding included); afterwards
+ *   nothing of any child kind is left but the retained claims and the pre-upgrade ConvexBackups with their Jobs and
+ *   pods.
  *
  * After every phase each generated Secret is byte for byte what it was and its admin key verifies against its
  * instance secret; each object was created exactly once (audit log: one successful create per name, none again after
@@ -17,9 +20,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { AuditEvent } from "./support/audit.js"
 import { created as createdRequest, lifecycle, notCreatedOnce } from "./support/audit.js"
-import { crashFile, crashScene, createdOnceProblems, objectsIn, type Step } from "./support/crash-scene.js"
+import {
+  childResources,
+  crashFile,
+  crashScene,
+  createdOnceProblems,
+  objectsIn,
+  type Scene,
+  type Step
+} from "./support/crash-scene.js"
 import { type Json, readyOn, v1, v2 } from "./support/fault.js"
 import { startGatewayController } from "./support/gateway-controller.js"
+import { eventually } from "./support/kube.js"
 
 const file = crashFile("fault crash: sagas", { gatewayApi: true })
 let stopGateways: (() => Promise<void>) | undefined
@@ -214,7 +226,10 @@ describe("kill -9 inside each step of upgrades and of a restore", () => {
 
 describe("kill -9 while instances are deleted", () => {
   // d0 has a Gateway and HTTPRoutes, d2 an Ingress; d1 upgrades by exportImport (its traffic stop deletes and later
-  // re-creates routes by design, so it has none: every object here is created exactly once).
+  // re-creates routes by design, so it has none: every object here is created exactly once). Every instance has the
+  // optional PodDisruptionBudget and NetworkPolicy, and d1 is deleted in the middle of its upgrade, held at SavingEnv,
+  // so that its env Jobs' ServiceAccount, Role and RoleBinding exist too: every child kind the cluster serves but
+  // the NGINX policies and PodMonitor (whose CRDs it lacks) is there when the instances are deleted.
   const scene = crashScene(file, "crash-delete", { d0: "inPlace", d1: "exportImport", d2: "inPlace" })
   const networking: Record<string, Json> = {
     d0: {
@@ -227,21 +242,67 @@ describe("kill -9 while instances are deleted", () => {
     d1: {},
     d2: { networking: { mode: "ingress", host: "d2.fault.example.test", ingressClassName: "nginx" } }
   }
+  const spec = (name: string): Json => ({
+    ...networking[name],
+    backend: { podDisruptionBudget: { enabled: true }, networkPolicy: { enabled: true } }
+  })
+  const premiseKinds = [
+    "Gateway",
+    "HTTPRoute",
+    "Ingress",
+    "ConvexBackup",
+    "StatefulSet",
+    "Secret",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "PodDisruptionBudget",
+    "NetworkPolicy"
+  ]
+  const typeOf = (kind: string) => childResources.find((resource) => resource.kind === kind)?.type ?? kind
 
   it("leaves nothing behind but the retained claims and the pre-upgrade backups", async () => {
     await file.timed("delete setup", async () => {
-      for (const name of scene.names) scene.apply(scene.instance(name, v1, networking[name]))
+      for (const name of scene.names) scene.apply(scene.instance(name, v1, spec(name)))
       await scene.converge("every instance Ready on v1", (object) => readyOn(object, v1))
-      for (const name of scene.names) scene.apply(scene.instance(name, v2, networking[name]))
-      await scene.converge("every instance Ready on v2", (object) => readyOn(object, v2))
+      for (const name of ["d0", "d2"]) scene.apply(scene.instance(name, v2, spec(name)))
+      await scene.converge("d0 and d2 Ready on v2", (object) => readyOn(object, v2), ["d0", "d2"])
+      await holdPods(scene, "d1-envsave-")
+      scene.apply(scene.instance("d1", v2, spec("d1")))
+      await scene.converge(
+        "d1 held at SavingEnv, its pre-upgrade backup Completed and its env-save Job created",
+        (object) =>
+          object?.status?.upgrade?.phase === "SavingEnv" &&
+          (scene.kubectl().json<Json>(["jobs", "-n", scene.ns])?.items ?? []).some((job: Json) =>
+            String(job.metadata.name).startsWith("d1-envsave-")
+          ),
+        ["d1"]
+      )
     })
-    // The premise: children of the kinds this test is about exist.
-    const kinds = new Set(
-      objectsIn(scene.kubectl(), scene.ns, "app.kubernetes.io/managed-by=convex-operator").map((item) => item.kind)
-    )
-    for (const kind of ["Gateway", "HTTPRoute", "Ingress", "ConvexBackup", "StatefulSet", "Secret"]) {
-      expect(kinds, `a ${kind} before the deletion`).toContain(kind)
+    // The premise: children of every kind this test is about exist right before the deletion (one request, so that
+    // nothing moves between the look and the delete; d1's upgrade waits for its env-save Job's pod).
+    const present = (
+      scene
+        .kubectl()
+        .json<Json>([
+          premiseKinds.map(typeOf).join(","),
+          "-n",
+          scene.ns,
+          "-l",
+          "app.kubernetes.io/managed-by=convex-operator"
+        ])?.items ?? []
+    ).map((item: Json) => `${item.kind}/${item.metadata.name}`)
+    for (const kind of premiseKinds) {
+      expect(
+        present.filter((item: string) => item.startsWith(`${kind}/`)),
+        `a ${kind} before the deletion`
+      ).not.toEqual([])
     }
+    for (const kind of ["ServiceAccount", "Role", "RoleBinding"]) expect(present).toContain(`${kind}/d1-snapshot-env`)
+    for (const name of scene.names) {
+      for (const kind of ["PodDisruptionBudget", "NetworkPolicy"]) expect(present).toContain(`${kind}/${name}-backend`)
+    }
+    expect(scene.read().find((object) => object.metadata.name === "d1")?.status?.upgrade?.phase).toBe("SavingEnv")
     const deleting = file.audit.offset()
     await file.timed("delete", async () => {
       scene.kubectl()(["delete", "convexinstances", "--all", "-n", scene.ns, "--wait=false"])
@@ -273,6 +334,11 @@ describe("kill -9 while instances are deleted", () => {
       .map((event) => `${event.objectRef?.resource}/${event.objectRef?.name}`)
     expect(createdMeanwhile).toEqual([])
     await scene.finish()
+    scene.kubectl()([
+      "delete",
+      "validatingadmissionpolicybinding,validatingadmissionpolicy",
+      holdName(scene, "d1-envsave-")
+    ])
   }, 420_000)
 })
 
@@ -298,4 +364,64 @@ const allowed = (item: Json): boolean => {
     default:
       return false
   }
+}
+
+const holdName = (scene: Scene, prefix: string) => `${scene.ns}-hold-${prefix.replace(/-$/, "")}`
+
+/**
+ * Holds the Jobs of `scene` whose names start with `prefix` without a pod: a ValidatingAdmissionPolicy (GA, no
+ * feature gate) denies creating their pods, so such a Job exists and waits (the Job controller retries the pod
+ * without counting a failure), and the upgrade step it belongs to stays where it is. Returns once the apiserver
+ * applies it (a server-side dry-run of such a pod is denied).
+ */
+const holdPods = async (scene: Scene, prefix: string) => {
+  const name = holdName(scene, prefix)
+  const jobName = "batch.kubernetes.io/job-name"
+  const message = `the fault test holds the Jobs ${prefix}* of ${scene.ns}`
+  scene.apply({
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicy",
+    metadata: { name },
+    spec: {
+      failurePolicy: "Fail",
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }]
+      },
+      matchConditions: [
+        {
+          name: "held-job-pod",
+          expression: `has(object.metadata.labels) && '${jobName}' in object.metadata.labels && object.metadata.labels['${jobName}'].startsWith('${prefix}')`
+        }
+      ],
+      validations: [{ expression: "false", message }]
+    }
+  })
+  scene.apply({
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicyBinding",
+    metadata: { name },
+    spec: {
+      policyName: name,
+      validationActions: ["Deny"],
+      matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": scene.ns } } }
+    }
+  })
+  const probe = JSON.stringify({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "hold-probe", namespace: scene.ns, labels: { [jobName]: `${prefix}probe` } },
+    spec: { containers: [{ name: "probe", image: "registry.example/probe:1" }] }
+  })
+  await eventually(
+    `the policy holding the pods of ${prefix}* to apply`,
+    () => {
+      try {
+        scene.kubectl()(["create", "--dry-run=server", "-f", "-"], probe)
+        return undefined
+      } catch (error) {
+        return String(error).includes(message) ? true : undefined
+      }
+    },
+    { timeoutMillis: 30_000 }
+  )
 }

@@ -11,6 +11,7 @@ import { crdFiles } from "@convex-operator/core"
 import { describe, expect, inject, it } from "vitest"
 import { operatorNodeOptions } from "../../scripts/bundle-operator.js"
 import { repoRoot } from "../support/manifests.js"
+import { operatorImage } from "./operator-image.js"
 import { podmanOk } from "./podman.js"
 
 const { image, id, base, size, addedSize } = inject("operatorImage")
@@ -37,7 +38,7 @@ const fromSources = async (args: ReadonlyArray<string>) =>
 describe("the operator image", () => {
   it("is built from the Dockerfile; its size is printed", () => {
     console.log(
-      `[image] ${image} ${id.slice(0, 12)}: ${(size / 1e6).toFixed(0)} MB uncompressed, ` +
+      `[image] ${operatorImage} ${id.slice(0, 12)}: ${(size / 1e6).toFixed(0)} MB uncompressed, ` +
         `${(addedSize / 1e6).toFixed(0)} MB above its node base (${base.image}, node ${base.nodeVersion})`
     )
     expect(id).toMatch(/^[0-9a-f]{64}$/)

@@ -12,6 +12,7 @@ import { podmanOk, requireContainerTools } from "./podman.js"
 export const operatorImage = "localhost/convex-operator:image-tier"
 
 export interface OperatorImage {
+  /** What the tests run: the built image's ID (see below why not the tag). */
   readonly image: string
   readonly id: string
   readonly base: NodeBase
@@ -65,7 +66,9 @@ export const ensureOperatorImage = async (
   const [id = "", size = "0"] = (await podmanOk(["image", "inspect", "--format", "{{.Id}} {{.Size}}", operatorImage]))
     .trim()
     .split(" ")
-  const result = { image: operatorImage, id, base, size: Number(size), addedSize: Number(size) - base.size }
+  // The tests name the image by its ID, not the tag: another checkout's run on the same machine (same podman storage)
+  // may build and tag a different tree meanwhile, and its image must not stand in for this one's.
+  const result = { image: id, id, base, size: Number(size), addedSize: Number(size) - base.size }
   log(
     `built ${operatorImage} (${id.slice(0, 12)}) in ${elapsed()}: ${mb(result.size)}, of which ${mb(result.addedSize)} ` +
       `on top of the node base (${mb(base.size)})`

@@ -119,11 +119,18 @@ describe("one reconcile's applies", () => {
     }).pipe(Effect.provide(layers))
   )
 
-  it("are ordered in two waves: what pods read, then what runs pods", () => {
+  it("are ordered in waves: what pods read, the RoleBindings, then what runs pods", () => {
     const children = ["StatefulSet", "Secret", "Job", "ConfigMap", "Deployment", "HTTPRoute"].map((kind) => ({ kind }))
     expect(applyWaves(children).map((wave) => wave.map((child) => child.kind))).toEqual([
       ["Secret", "ConfigMap", "HTTPRoute"],
       ["StatefulSet", "Job", "Deployment"]
+    ])
+    // A RoleBinding after its Role (the apiserver resolves the Role to check the binding), before the Jobs using it.
+    const rbac = ["Job", "RoleBinding", "Role", "ServiceAccount"].map((kind) => ({ kind }))
+    expect(applyWaves(rbac).map((wave) => wave.map((child) => child.kind))).toEqual([
+      ["Role", "ServiceAccount"],
+      ["RoleBinding"],
+      ["Job"]
     ])
     expect(applyWaves([{ kind: "Job" }])).toEqual([[{ kind: "Job" }]])
     expect(applyWaves([])).toEqual([])

@@ -62,15 +62,18 @@ const podOwners: ReadonlySet<string> = new Set(["StatefulSet", "Deployment", "Jo
 
 /**
  * The applies of one reconcile in order: first every child a pod may read or need (configuration, Secrets, claims,
- * Services, RBAC, routes), then the kinds that run pods. Within a wave nothing depends on anything else, so its
- * requests may run concurrently; a pod created before its Secret, claim or ServiceAccount would wait or be refused
- * (a Job's controller then backs off for up to minutes).
+ * Services, ServiceAccounts, Roles, routes), then the RoleBindings, then the kinds that run pods. Within a wave
+ * nothing depends on anything else, so its requests may run concurrently; a pod created before its Secret, claim or
+ * ServiceAccount would wait or be refused (a Job's controller then backs off for up to minutes). A RoleBinding needs
+ * its Role to exist: the apiserver's escalation check reads the Role, and answers NotFound while it is not there yet
+ * (seen as a `RoleBindingError` Warning on an upgrade's first step when both went in one wave).
  */
 export const applyWaves = <A extends { readonly kind: string }>(
   children: ReadonlyArray<A>
 ): ReadonlyArray<ReadonlyArray<A>> =>
   [
-    children.filter((child) => !podOwners.has(child.kind)),
+    children.filter((child) => !podOwners.has(child.kind) && child.kind !== "RoleBinding"),
+    children.filter((child) => child.kind === "RoleBinding"),
     children.filter((child) => podOwners.has(child.kind))
   ].filter((wave) => wave.length > 0)
 

@@ -31,7 +31,7 @@ import {
 } from "./support/crash-scene.js"
 import { type Json, readyOn, v1, v2 } from "./support/fault.js"
 import { startGatewayController } from "./support/gateway-controller.js"
-import { eventually } from "./support/kube.js"
+import { holdJobPods } from "./support/held-job-pods.js"
 
 const file = crashFile("fault crash: sagas", { gatewayApi: true })
 let stopGateways: (() => Promise<void>) | undefined
@@ -368,60 +368,15 @@ const allowed = (item: Json): boolean => {
 
 const holdName = (scene: Scene, prefix: string) => `${scene.ns}-hold-${prefix.replace(/-$/, "")}`
 
-/**
- * Holds the Jobs of `scene` whose names start with `prefix` without a pod: a ValidatingAdmissionPolicy (GA, no
- * feature gate) denies creating their pods, so such a Job exists and waits (the Job controller retries the pod
- * without counting a failure), and the upgrade step it belongs to stays where it is. Returns once the apiserver
- * applies it (a server-side dry-run of such a pod is denied).
- */
-const holdPods = async (scene: Scene, prefix: string) => {
-  const name = holdName(scene, prefix)
-  const jobName = "batch.kubernetes.io/job-name"
-  const message = `the fault test holds the Jobs ${prefix}* of ${scene.ns}`
-  scene.apply({
-    apiVersion: "admissionregistration.k8s.io/v1",
-    kind: "ValidatingAdmissionPolicy",
-    metadata: { name },
-    spec: {
-      failurePolicy: "Fail",
-      matchConstraints: {
-        resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }]
-      },
-      matchConditions: [
-        {
-          name: "held-job-pod",
-          expression: `has(object.metadata.labels) && '${jobName}' in object.metadata.labels && object.metadata.labels['${jobName}'].startsWith('${prefix}')`
-        }
-      ],
-      validations: [{ expression: "false", message }]
-    }
-  })
-  scene.apply({
-    apiVersion: "admissionregistration.k8s.io/v1",
-    kind: "ValidatingAdmissionPolicyBinding",
-    metadata: { name },
-    spec: {
-      policyName: name,
-      validationActions: ["Deny"],
-      matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": scene.ns } } }
-    }
-  })
-  const probe = JSON.stringify({
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name: "hold-probe", namespace: scene.ns, labels: { [jobName]: `${prefix}probe` } },
-    spec: { containers: [{ name: "probe", image: "registry.example/probe:1" }] }
-  })
-  await eventually(
-    `the policy holding the pods of ${prefix}* to apply`,
-    () => {
-      try {
-        scene.kubectl()(["create", "--dry-run=server", "-f", "-"], probe)
-        return undefined
-      } catch (error) {
-        return String(error).includes(message) ? true : undefined
-      }
+/** Holds the Jobs of `scene` whose names start with `prefix` without a pod (held-job-pods.ts). */
+const holdPods = (scene: Scene, prefix: string) =>
+  holdJobPods(
+    {
+      name: holdName(scene, prefix),
+      namespace: scene.ns,
+      prefix,
+      message: `the fault test holds the Jobs ${prefix}* of ${scene.ns}`
     },
-    { timeoutMillis: 30_000 }
+    (object) => scene.apply(object),
+    (json) => void scene.kubectl()(["create", "--dry-run=server", "-f", "-"], json)
   )
-}

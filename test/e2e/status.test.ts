@@ -24,6 +24,7 @@ import { parse } from "yaml"
 import { useLocalCluster } from "../integration/support.js"
 import { crdPaths, repoRoot } from "../support/manifests.js"
 import { cleanUpAfterFile } from "./support/clean-up.js"
+import { holdJobPods } from "./support/held-job-pods.js"
 import { conditionOf, eventually, type Kubectl, makeKubectl } from "./support/kube.js"
 import { type OperatorProcess, startOperator } from "./support/operator-process.js"
 import { operatorKubeconfig } from "./support/service-account-kubeconfig.js"
@@ -94,65 +95,18 @@ const maskTable = (text: string) =>
     )
     .join("\n")
 
-/**
- * Holds the upgrade of `upgrading` at its Import step: a ValidatingAdmissionPolicy (GA, no feature gate) that denies
- * creating the pods of its import Job in this namespace. Returns once the apiserver applies it (a server-side dry-run
- * of such a pod is denied).
- */
-const holdImportJobPods = async () => {
-  const name = `${ns}-hold-upgrading-import`
-  const jobName = "batch.kubernetes.io/job-name"
-  apply({
-    apiVersion: "admissionregistration.k8s.io/v1",
-    kind: "ValidatingAdmissionPolicy",
-    metadata: { name },
-    spec: {
-      failurePolicy: "Fail",
-      matchConstraints: {
-        resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }]
-      },
-      matchConditions: [
-        {
-          name: "import-job-pod-of-upgrading",
-          expression: `has(object.metadata.labels) && '${jobName}' in object.metadata.labels && object.metadata.labels['${jobName}'].startsWith('upgrading-import-')`
-        }
-      ],
-      validations: [{ expression: "false", message: "the e2e status test holds the import of upgrading" }]
-    }
-  })
-  apply({
-    apiVersion: "admissionregistration.k8s.io/v1",
-    kind: "ValidatingAdmissionPolicyBinding",
-    metadata: { name },
-    spec: {
-      policyName: name,
-      validationActions: ["Deny"],
-      matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } }
-    }
-  })
-  const probe = path.join(work, "hold-probe.json")
-  fs.writeFileSync(
-    probe,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "hold-probe", namespace: ns, labels: { [jobName]: "upgrading-import-probe" } },
-      spec: { containers: [{ name: "probe", image: "registry.example/probe:1" }] }
-    })
-  )
-  await eventually(
-    "the policy holding the import Job's pods to apply",
-    () => {
-      try {
-        kubectl(["create", "--dry-run=server", "-f", probe])
-        return undefined
-      } catch (error) {
-        return String(error).includes("the e2e status test holds the import") ? true : undefined
-      }
+/** Holds the upgrade of `upgrading` at its Import step: the pods of its import Job are denied (held-job-pods.ts). */
+const holdImportJobPods = () =>
+  holdJobPods(
+    {
+      name: `${ns}-hold-upgrading-import`,
+      namespace: ns,
+      prefix: "upgrading-import-",
+      message: "the e2e status test holds the import of upgrading"
     },
-    { timeoutMillis: 30_000 }
+    apply,
+    (json) => void kubectl(["create", "--dry-run=server", "-f", "-"], json)
   )
-}
 
 /** The import Job of `upgrading`'s upgrade, once it exists. */
 const importJob = () =>

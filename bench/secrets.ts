@@ -10,7 +10,8 @@
  * right then and `--settle` seconds later, and the peak resident set (VmHWM) of the process.
  *
  * The builds: the current sources, and with `--before <dir>` the sources of another checkout of this repository
- * (e.g. `git worktree add <dir> <commit>`), bundled the same way (esbuild, Node). Writes
+ * (e.g. `git worktree add <dir> <commit>`, with a node_modules as `bundle` below says), bundled the same way (the
+ * image's recipe, run with the image's Node options). Writes
  * `bench/results/secrets-<N>x<bytes>.json`.
  */
 import { execFileSync } from "node:child_process"
@@ -22,6 +23,7 @@ import { parseArgs } from "node:util"
 import { crdFiles } from "@convex-operator/core"
 import { install } from "convex-operator"
 import { Effect, Exit, Scope } from "effect"
+import { bundleOperator } from "../scripts/bundle-operator.js"
 import { LocalCluster } from "../test/cluster/local-cluster.js"
 import { makeKubectl } from "../test/e2e/support/kube.js"
 import { startOperator } from "../test/e2e/support/operator-process.js"
@@ -58,31 +60,19 @@ const machine = () => ({
 const log = (line: string) => console.log(`[bench secrets] ${line}`)
 const mib = (value: number) => Math.round(value * 10) / 10
 
-/** Bundles the operator of `checkout` (this repository or another checkout of it) into `dir`, as the e2e tests do. */
+/**
+ * Bundles the operator of `checkout` (this repository or another checkout of it) into `dir` as the image does
+ * (scripts/bundle-operator.ts of this checkout, so both builds are bundled alike). The workspace packages resolve
+ * through the checkout's own node_modules: give another checkout a node_modules whose `@convex-operator/*` and
+ * `convex-operator` entries point into that checkout (the third-party entries may be links to this one's).
+ */
 const bundle = async (checkout: string, dir: string): Promise<string> => {
-  const esbuild = await import("esbuild")
   fs.mkdirSync(dir, { recursive: true })
   fs.copyFileSync(path.join(checkout, "packages/operator/package.json"), path.join(dir, "package.json"))
-  const outfile = path.join(dir, "bundle", "convex-operator.mjs")
-  await esbuild.build({
-    entryPoints: [path.join(checkout, "packages/operator/src/main.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    // The workspace packages from the checkout's sources; third-party packages from this repository's install.
-    alias: {
-      "@convex-operator/core": path.join(checkout, "packages/core/src/index.ts"),
-      "@convex-operator/k8s": path.join(checkout, "packages/k8s/src/index.ts")
-    },
-    nodePaths: [path.join(repoRoot, "node_modules")],
-    outfile,
-    banner: {
-      js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
-    },
-    logLevel: "warning"
-  })
-  return outfile
+  const core = fs.realpathSync(path.join(checkout, "node_modules", "@convex-operator", "core"))
+  if (core !== fs.realpathSync(path.join(checkout, "packages", "core")))
+    throw new Error(`${checkout}: node_modules/@convex-operator/core is ${core}, not this checkout's packages/core`)
+  return bundleOperator(path.join(dir, "bundle"), checkout)
 }
 
 /** The commit a checkout is at, with `+changes` when its tracked files differ from it. */

@@ -15,7 +15,7 @@ ARG NODE_IMAGE=node:22.23.2-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d25
 
 # 1. Build: every dependency (the TypeScript compiler, esbuild), `tsc -b` into packages/*/dist (the packages as npm
 #    installs them), and the bundle the image runs (scripts/bundle-operator.ts: minified, the S3 steps in a chunk of
-#    their own; about 40 MiB less resident memory than loading dist/ and node_modules file by file).
+#    their own; it keeps less in memory than loading dist/ and node_modules file by file, see the README's bench).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.base.json ./

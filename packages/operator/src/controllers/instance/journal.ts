@@ -12,13 +12,13 @@
  * @module
  */
 import type { ConvexInstanceStatus, Decision } from "@convex-operator/core"
-import { KubeClient, type KubeObject, Resource, retryAfterOf } from "@convex-operator/k8s"
+import type { KubeClient, KubeObject } from "@convex-operator/k8s"
+import { retryAfterOf } from "@convex-operator/k8s"
 import { Effect } from "effect"
 import { equalJson } from "../../shell/equal-json.js"
 import { describeError, longestWait, RetryableError } from "../../shell/errors.js"
-import { fieldManager } from "../../shell/field-manager.js"
-import { ConvexInstances } from "../../shell/resources.js"
-import { InstanceCache } from "./instance-cache.js"
+import type { InstanceCache } from "./instance-cache.js"
+import { writeStatus } from "./status-write.js"
 
 /** The fields of the status that journal the sagas' steps. */
 const sagaFields = ["upgrade", "restore", "lastRestartTime", "dataClaims"] as const
@@ -47,26 +47,15 @@ export const journalBeforeAct = (
     const actsNothing = decision.apply.length === 0 && decision.delete.length === 0
     const untouched = { object, superseded: cachedVersions }
     if (actsNothing || !movesSaga(object.status as ConvexInstanceStatus | undefined, decision.status)) return untouched
-    const kube = yield* KubeClient
-    const cache = yield* InstanceCache
-    const name = object.metadata.name ?? ""
-    const namespace = object.metadata.namespace ?? "default"
-    const written = yield* kube
-      .apply(
-        ConvexInstances,
-        { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace }, status: decision.status },
-        { fieldManager, force: true, subresource: "status" }
+    const written = yield* writeStatus(object, decision.status, cachedVersions).pipe(
+      Effect.mapError(
+        (error) =>
+          new RetryableError({
+            message: `journaling the next step in the status: ${describeError(error)}`,
+            ...longestWait([retryAfterOf(error)])
+          })
       )
-      .pipe(
-        Effect.mapError(
-          (error) =>
-            new RetryableError({
-              message: `journaling the next step in the status: ${describeError(error)}`,
-              ...longestWait([retryAfterOf(error)])
-            })
-        )
-      )
+    )
     const superseded = [object.metadata.resourceVersion, ...cachedVersions]
-    cache.ownWrites.wrote(Resource.keyOf(object), superseded)
     return { object: written, superseded }
   })

@@ -8,16 +8,16 @@
 import type { ConvexInstance, Decision } from "@convex-operator/core"
 import { childNames } from "@convex-operator/core"
 import { transitionEvents, withApplyFailures } from "@convex-operator/core/internal"
-import { Action, type EventRecorder, KubeClient, type KubeObject, Resource, retryAfterOf } from "@convex-operator/k8s"
+import { Action, type EventRecorder, type KubeClient, type KubeObject, retryAfterOf } from "@convex-operator/k8s"
 import { Effect, Option } from "effect"
 import { equalJson } from "../../shell/equal-json.js"
 import { describeError, longestWait, RetryableError } from "../../shell/errors.js"
 import { recordEvents } from "../../shell/events.js"
-import { fieldManager } from "../../shell/field-manager.js"
 import { describeForbidden } from "../../shell/forbidden.js"
 import { ConvexInstances } from "../../shell/resources.js"
 import { type Acted, retryable } from "./act.js"
-import { InstanceCache } from "./instance-cache.js"
+import type { InstanceCache } from "./instance-cache.js"
+import { writeStatus } from "./status-write.js"
 
 /**
  * Writes the status and events of one reconcile of `object` and says what comes next. A status written supersedes
@@ -32,46 +32,34 @@ export const report = (
   cachedVersions: ReadonlyArray<string | undefined> = []
 ): Effect.Effect<Action, RetryableError, KubeClient | EventRecorder | InstanceCache> =>
   Effect.gen(function* () {
-    const kube = yield* KubeClient
     const name = object.metadata.name ?? ""
     const namespace = object.metadata.namespace ?? "default"
     const retry = [...acted.retry]
     const waits = [acted.retryAfterMillis]
     const status = withApplyFailures(decision.status, acted.failures, childNames(name).dashboard, now)
     if (!equalJson(object.status, status)) {
-      yield* kube
-        .apply(
-          ConvexInstances,
-          { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace }, status },
-          { fieldManager, force: true, subresource: "status" }
+      yield* writeStatus(object, status, cachedVersions).pipe(
+        Effect.catchAll((error) =>
+          error._tag === "Forbidden"
+            ? Effect.sync(
+                () =>
+                  void retry.push(
+                    `updating status: ${describeForbidden(error, {
+                      verbs: ["patch"],
+                      resource: `${ConvexInstances.plural}/status`,
+                      group: ConvexInstances.group,
+                      namespace
+                    })}`
+                  )
+              )
+            : retryable(error)
+              ? Effect.sync(() => {
+                  retry.push(`updating status: ${describeError(error)}`)
+                  waits.push(retryAfterOf(error))
+                })
+              : Effect.logError(`updating the status of ${namespace}/${name}: ${describeError(error)}`)
         )
-        .pipe(
-          Effect.tap(() =>
-            Effect.map(InstanceCache, (cache) =>
-              cache.ownWrites.wrote(Resource.keyOf(object), [object.metadata.resourceVersion, ...cachedVersions])
-            )
-          ),
-          Effect.catchAll((error) =>
-            error._tag === "Forbidden"
-              ? Effect.sync(
-                  () =>
-                    void retry.push(
-                      `updating status: ${describeForbidden(error, {
-                        verbs: ["patch"],
-                        resource: `${ConvexInstances.plural}/status`,
-                        group: ConvexInstances.group,
-                        namespace
-                      })}`
-                    )
-                )
-              : retryable(error)
-                ? Effect.sync(() => {
-                    retry.push(`updating status: ${describeError(error)}`)
-                    waits.push(retryAfterOf(error))
-                  })
-                : Effect.logError(`updating the status of ${namespace}/${name}: ${describeError(error)}`)
-          )
-        )
+      )
     }
     const events =
       acted.failures.length === 0

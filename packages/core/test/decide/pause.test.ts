@@ -12,6 +12,7 @@ import {
   readyOnV1,
   retarget,
   tick,
+  tickWith,
   v2,
   type World,
   where
@@ -31,20 +32,7 @@ const unpaused = (world: World): World => {
  * One decision of a paused instance at the TestClock's time. The cluster keeps every object as it is (a paused
  * decision desires nothing, which `tick`'s simulated cluster would take as everything gone).
  */
-const pausedTick = (world: World) =>
-  Effect.gen(function* () {
-    const at = new Date(yield* Clock.currentTimeMillis)
-    const decision = decide(
-      { ...world.instance, status: world.decision.status },
-      { objects: world.objects, entropy },
-      at
-    )
-    return {
-      instance: { ...world.instance, status: decision.status },
-      objects: world.objects,
-      decision
-    } satisfies World
-  })
+const pausedTick = (world: World) => tickWith(world, (_decision, objects) => objects)
 
 describe("pause annotation", () => {
   it('only the value "true" pauses', () => {

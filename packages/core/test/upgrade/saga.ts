@@ -154,8 +154,11 @@ export const annotate = (world: World, key: string, value: string): World =>
     metadata: { ...world.instance.metadata, annotations: { ...world.instance.metadata.annotations, [key]: value } }
   })
 
-/** One decision at the TestClock's time, applied to the simulated cluster. */
-export const tick = (world: World, behaviour: ClusterBehaviour = {}) =>
+/**
+ * One decision at the TestClock's time; the cluster's objects afterwards are what `next` makes of the decision and
+ * the objects before it.
+ */
+export const tickWith = (world: World, next: (decision: Decision, objects: World["objects"]) => World["objects"]) =>
   Effect.gen(function* () {
     const at = new Date(yield* Clock.currentTimeMillis)
     const decision = decide(
@@ -165,10 +168,14 @@ export const tick = (world: World, behaviour: ClusterBehaviour = {}) =>
     )
     return {
       instance: { ...world.instance, status: decision.status },
-      objects: observe(decision, behaviour, world.objects),
+      objects: next(decision, world.objects),
       decision
     } satisfies World
   })
+
+/** One decision at the TestClock's time, applied to the simulated cluster. */
+export const tick = (world: World, behaviour: ClusterBehaviour = {}) =>
+  tickWith(world, (decision, objects) => observe(decision, behaviour, objects))
 
 /** A short description of where the upgrade is, for traces of phases seen. */
 export const where = (decision: Decision): string => {

@@ -5,11 +5,11 @@
  */
 
 import type { CommandDescriptor, HelpDoc } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { cli, rootCommand } from "convex-operator"
+import { rootCommand } from "convex-operator"
 import { Effect, Exit } from "effect"
 import { isLibraryLine, parameters, plain, spanText, subcommands, summaryOf } from "../src/cli/help.js"
+import { runConvexOperator } from "./support/cli-run.js"
 
 type Node = CommandDescriptor.Command<unknown>
 
@@ -24,22 +24,9 @@ const commandPaths = (
 
 const paths = commandPaths(rootCommand.descriptor)
 
-/** Runs the CLI with `args`, capturing what it prints. */
+/** Runs the CLI with `args`, capturing what it prints (plain: no colours). */
 const run = (...args: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const out: Array<string> = []
-    const exit = yield* Effect.consoleWith((console) =>
-      cli(["node", "convex-operator", ...args]).pipe(
-        Effect.withConsole({
-          ...console,
-          log: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" "))),
-          error: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" ")))
-        }),
-        Effect.exit
-      )
-    )
-    return { exit, output: plain(out.join("\n")) }
-  }).pipe(Effect.provide(NodeContext.layer))
+  Effect.map(runConvexOperator(...args), ({ exit, output }) => ({ exit, output: plain(output) }))
 
 /** The paragraphs of a help block, as text. */
 const paragraphs = (doc: HelpDoc.HelpDoc): Array<string> =>

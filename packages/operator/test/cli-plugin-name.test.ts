@@ -2,28 +2,15 @@
  * `kubectl convex`: installed as `kubectl-convex`, the CLI names itself as kubectl runs it (kubectl finds plugins by
  * that executable name), in help and errors; under any other name it is `convex-operator`.
  */
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { plain } from "../src/cli/help.js"
-import { cliFor, invokedAs } from "../src/cli/root.js"
+import { invokedAs } from "../src/cli/root.js"
+import { runCli } from "./support/cli-run.js"
 
-/** Runs the CLI as started by `argv` (as `process.argv`), capturing what it prints. */
+/** Runs the CLI as started by `argv` (as `process.argv`), capturing what it prints (plain: no colours). */
 const run = (argv: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const out: Array<string> = []
-    const exit = yield* Effect.consoleWith((console) =>
-      cliFor(argv).pipe(
-        Effect.withConsole({
-          ...console,
-          log: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" "))),
-          error: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" ")))
-        }),
-        Effect.exit
-      )
-    )
-    return { exit, output: plain(out.join("\n")) }
-  }).pipe(Effect.provide(NodeContext.layer))
+  Effect.map(runCli(argv), ({ exit, output }) => ({ exit, output: plain(output) }))
 
 /** The usage line: the first non-empty line under USAGE. */
 const usageLine = (output: string) => /^USAGE\n\s*\n?(.*)$/m.exec(output)?.[1]?.trim()

@@ -3,33 +3,19 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { crdFiles, decodeAdminKey, verifyAdminKey } from "@convex-operator/core"
 import { KubeClient, Resource } from "@convex-operator/k8s"
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { cli, defaultImage } from "convex-operator"
+import { defaultImage } from "convex-operator"
 import { Effect, Either, Exit, Redacted } from "effect"
 import { parseAllDocuments } from "yaml"
 import { repoRoot } from "../../../test/support/manifests.js"
 import { readAdminKey } from "../src/cli/admin-key.js"
 import { ConvexInstances } from "../src/shell/resources.js"
+import { runConvexOperator } from "./support/cli-run.js"
 
 const secret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
 
 /** Runs the CLI with `args`, capturing what it prints. */
-const run = (...args: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const out: Array<string> = []
-    const exit = yield* Effect.consoleWith((console) =>
-      cli(["node", "convex-operator", ...args]).pipe(
-        Effect.withConsole({
-          ...console,
-          log: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" "))),
-          error: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" ")))
-        }),
-        Effect.exit
-      )
-    )
-    return { exit, output: out.join("\n") }
-  }).pipe(Effect.provide(NodeContext.layer))
+const run = runConvexOperator
 
 type Container = { image: string; env: ReadonlyArray<unknown> }
 

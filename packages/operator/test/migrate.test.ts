@@ -8,13 +8,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { decodeConvexInstance, issueAdminKey } from "@convex-operator/core"
 import { KubeClient, type KubeObject, Resource } from "@convex-operator/k8s"
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { cli } from "convex-operator"
 import { Effect, Either, Exit, Option, Redacted } from "effect"
 import { parseAllDocuments } from "yaml"
 import { applyMigration, type MigrationInput, migrationManifests } from "../src/cli/migrate.js"
 import { ConvexInstances } from "../src/shell/resources.js"
+import { captureConsole, runConvexOperator } from "./support/cli-run.js"
 
 const oldSecret = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974"
 const otherSecret = "ab".repeat(32)
@@ -124,22 +123,7 @@ describe("migrate: the manifests", () => {
   })
 })
 
-const run = (...args: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const out: Array<string> = []
-    const err: Array<string> = []
-    const exit = yield* Effect.consoleWith((console) =>
-      cli(["node", "convex-operator", ...args]).pipe(
-        Effect.withConsole({
-          ...console,
-          log: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" "))),
-          error: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void err.push(parts.join(" ")))
-        }),
-        Effect.exit
-      )
-    )
-    return { exit, stdout: out.join("\n"), stderr: err.join("\n") }
-  }).pipe(Effect.provide(NodeContext.layer))
+const run = (...args: ReadonlyArray<string>) => runConvexOperator(...args)
 
 describe("migrate: the command", () => {
   const folder = mkdtempSync(join(tmpdir(), "convex-operator-migrate-"))
@@ -197,21 +181,7 @@ describe("migrate: the command", () => {
 })
 
 describe("migrate --apply", () => {
-  const capture = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    Effect.gen(function* () {
-      const out: Array<string> = []
-      const exit = yield* Effect.consoleWith((console) =>
-        effect.pipe(
-          Effect.withConsole({
-            ...console,
-            log: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" "))),
-            error: (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(parts.join(" ")))
-          }),
-          Effect.exit
-        )
-      )
-      return { exit, output: out.join("\n") }
-    })
+  const capture = captureConsole
 
   it.effect("creates the Secrets and the instance once; a second run changes nothing", () =>
     Effect.gen(function* () {

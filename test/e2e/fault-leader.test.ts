@@ -151,6 +151,64 @@ const statusCode = async (url: string) => {
 }
 const timed = (what: string, started: number) => timings.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}s`)
 
+/** The exportImport spec the saga failover tests upgrade with. */
+const exportImport = { maintenance: { upgradeStrategy: "exportImport" } }
+
+/**
+ * A failover scene: the namespace with the instance's backup volume, `leader` leading and `standby` waiting, the
+ * instance (exportImport) Ready on v1.
+ */
+const failoverScene = async (ns: string, name: string, leader: string, standby: string) => {
+  helpers.namespace(ns)
+  helpers.backupVolume(ns, name)
+  const lead = await startReplica(leader, true)
+  const next = await startReplica(standby, false)
+  expect(holder()).toMatch(new RegExp(`^${leader}_`))
+  const read = () => helpers.instances(ns)
+  helpers.apply(instance(ns, name, v1, exportImport))
+  await converge(`${name} Ready on v1`, [name], read, (object) => readyOn(object, v1), {
+    log: () => lead.operator.logTail(20)
+  })
+  return { lead, next, read }
+}
+
+/** The image the backend StatefulSet of `name` runs. */
+const backendImage = (ns: string, name: string) =>
+  kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])?.spec.template.spec.containers[0].image
+
+/** Waits until `standby` holds the Lease; notes how long after `killedAt` as `label`. */
+const takenOverBy = async (standby: string, killedAt: number, label: string) => {
+  await eventually(`${standby} holds the Lease`, () => (holder().startsWith(`${standby}_`) ? true : undefined), {
+    timeoutMillis: 60_000,
+    intervalMillis: 200
+  })
+  timings.push(`${label} ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`)
+}
+
+/**
+ * The operators' requests since `offset`, and the names each saga step's object was created under (the pre-upgrade
+ * ConvexBackup and its export Job, the env-save, import and env-restore Jobs of `name`), each step under exactly one.
+ */
+const sagaSteps = (offset: number, ns: string, name: string, label: string) => {
+  const events = audit.events(offset).filter(byOperator)
+  const creates = {
+    backups: createsByName(events, "convexbackups", ns),
+    jobs: createsByName(events, "jobs", ns)
+  }
+  const named = (counts: ReadonlyMap<string, unknown>, prefix: string) =>
+    [...counts.keys()].filter((key) => key.startsWith(`${name}-${prefix}`))
+  const steps = {
+    backup: named(creates.backups, "pre-upgrade-"),
+    exportJob: named(creates.jobs, "pre-upgrade-"),
+    envSave: named(creates.jobs, "envsave-"),
+    importJob: named(creates.jobs, "import-"),
+    envRestore: named(creates.jobs, "envrest-")
+  }
+  console.log(`[fault leader] ${label} steps created: ${JSON.stringify(steps)}`)
+  for (const [step, found] of Object.entries(steps)) expect(found, `${step}: one name`).toHaveLength(1)
+  return { events, steps }
+}
+
 describe("fault injection: leadership", () => {
   it("a leader frozen past its lease writes nothing when it resumes and steps down to a standby", async () => {
     const started = Date.now()
@@ -266,22 +324,12 @@ describe("fault injection: leadership", () => {
     const started = Date.now()
     const ns = "fault-leader-saga"
     const name = "saga"
-    helpers.namespace(ns)
-    helpers.backupVolume(ns, name)
-    const c = await startReplica("replica-c", true)
-    const d = await startReplica("replica-d", false)
-    expect(holder()).toMatch(/^replica-c_/)
-    const read = () => helpers.instances(ns)
-    const upgrade = { maintenance: { upgradeStrategy: "exportImport" } }
-    helpers.apply(instance(ns, name, v1, upgrade))
-    await converge("saga Ready on v1", [name], read, (object) => readyOn(object, v1), {
-      log: () => c.operator.logTail(20)
-    })
+    const { lead: c, next: d, read } = await failoverScene(ns, name, "replica-c", "replica-d")
 
     const secretsBefore = generatedSecrets(kubectl, ns, [name])
     const offset = audit.offset()
     const tail = followAudit(audit, offset)
-    helpers.apply(instance(ns, name, v2, upgrade))
+    helpers.apply(instance(ns, name, v2, exportImport))
     const backup = await tail.waitFor(
       "replica-c creating the pre-upgrade ConvexBackup",
       (event: AuditEvent) =>
@@ -299,20 +347,14 @@ describe("fault injection: leadership", () => {
     )
     expect(c.operator.running()).toBe(false)
     // Before the roll: the backend still runs v1.
-    const image = () =>
-      kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])?.spec.template.spec.containers[0].image
-    expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
+    expect(backendImage(ns, name)).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
 
-    await eventually("replica-d holds the Lease", () => (holder().startsWith("replica-d_") ? true : undefined), {
-      timeoutMillis: 60_000,
-      intervalMillis: 200
-    })
-    timings.push(`saga takeover ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`)
+    await takenOverBy("replica-d", killedAt, "saga takeover")
     await converge("saga Ready on v2 under replica-d", [name], read, (object) => readyOn(object, v2), {
       timeoutMillis: 150_000,
       log: () => d.operator.logTail(20)
     })
-    expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
+    expect(backendImage(ns, name)).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
     // The upgrade, begun by one leader and finished by another, kept the generated Secret byte for byte.
     expect(secretProblems(secretsBefore, generatedSecrets(kubectl, ns, [name]))).toEqual([])
 
@@ -331,22 +373,7 @@ describe("fault injection: leadership", () => {
     ])
 
     // ... and from the audit log: no step created under a second name, and each step's object created once.
-    const events = audit.events(offset).filter(byOperator)
-    const creates = {
-      backups: createsByName(events, "convexbackups", ns),
-      jobs: createsByName(events, "jobs", ns)
-    }
-    const named = (counts: ReadonlyMap<string, unknown>, prefix: string) =>
-      [...counts.keys()].filter((key) => key.startsWith(`${name}-${prefix}`))
-    const steps = {
-      backup: named(creates.backups, "pre-upgrade-"),
-      exportJob: named(creates.jobs, "pre-upgrade-"),
-      importJob: named(creates.jobs, "import-"),
-      envSave: named(creates.jobs, "envsave-"),
-      envRestore: named(creates.jobs, "envrest-")
-    }
-    console.log(`[fault leader] saga steps created: ${JSON.stringify(steps)}`)
-    for (const [step, found] of Object.entries(steps)) expect(found, `${step}: one name`).toHaveLength(1)
+    const { events, steps } = sagaSteps(offset, ns, name, "saga")
     // Each came into being exactly once: a 201, or a write the kill interrupted that the log proves stored (the
     // object exists at the end, or a successful delete follows); see `creations` in support/audit.ts.
     const all = audit.events(offset)
@@ -372,24 +399,14 @@ describe("fault injection: leadership", () => {
     const started = Date.now()
     const ns = "fault-leader-midsaga"
     const name = "midsaga"
-    helpers.namespace(ns)
-    helpers.backupVolume(ns, name)
-    const e = await startReplica("replica-e", true)
-    const f = await startReplica("replica-f", false)
-    expect(holder()).toMatch(/^replica-e_/)
-    const read = () => helpers.instances(ns)
-    const upgrade = { maintenance: { upgradeStrategy: "exportImport" } }
-    helpers.apply(instance(ns, name, v1, upgrade))
-    await converge("midsaga Ready on v1", [name], read, (object) => readyOn(object, v1), {
-      log: () => e.operator.logTail(20)
-    })
+    const { lead: e, next: f, read } = await failoverScene(ns, name, "replica-e", "replica-f")
 
     // The upgrade runs under replica-e through its export (the pre-upgrade ConvexBackup and its Job, to Completed);
     // the moment the audit log shows it created the env-save Job, the step after the export, it is killed.
     const secretsBefore = generatedSecrets(kubectl, ns, [name])
     const offset = audit.offset()
     const tail = followAudit(audit, offset)
-    helpers.apply(instance(ns, name, v2, upgrade))
+    helpers.apply(instance(ns, name, v2, exportImport))
     const envSave = await tail.waitFor(
       "replica-e creating the env-save Job",
       (event: AuditEvent) =>
@@ -416,20 +433,14 @@ describe("fault injection: leadership", () => {
         item.status?.phase
       ])
     ).toEqual([[true, "Completed"]])
-    const image = () =>
-      kubectl.json<Json>(["statefulset", `${name}-backend`, "-n", ns])?.spec.template.spec.containers[0].image
-    expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
+    expect(backendImage(ns, name)).toBe(`ghcr.io/get-convex/convex-backend:${v1}`)
 
-    await eventually("replica-f holds the Lease", () => (holder().startsWith("replica-f_") ? true : undefined), {
-      timeoutMillis: 60_000,
-      intervalMillis: 200
-    })
-    timings.push(`mid-saga takeover ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`)
+    await takenOverBy("replica-f", killedAt, "mid-saga takeover")
     await converge("midsaga Ready on v2 under replica-f", [name], read, (object) => readyOn(object, v2), {
       timeoutMillis: 150_000,
       log: () => f.operator.logTail(20)
     })
-    expect(image()).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
+    expect(backendImage(ns, name)).toBe(`ghcr.io/get-convex/convex-backend:${v2}`)
     // The generated Secret byte for byte as before the upgrade, its admin key verifying.
     expect(secretProblems(secretsBefore, generatedSecrets(kubectl, ns, [name]))).toEqual([])
 
@@ -453,22 +464,7 @@ describe("fault injection: leadership", () => {
 
     // ... and from the audit log: each step under one name, its object created exactly once (counted from the
     // creates, deletes and what exists; see `creations` in support/audit.ts), whichever leader made it.
-    const events = audit.events(offset).filter(byOperator)
-    const creates = {
-      backups: createsByName(events, "convexbackups", ns),
-      jobs: createsByName(events, "jobs", ns)
-    }
-    const named = (counts: ReadonlyMap<string, unknown>, prefix: string) =>
-      [...counts.keys()].filter((key) => key.startsWith(`${name}-${prefix}`))
-    const steps = {
-      backup: named(creates.backups, "pre-upgrade-"),
-      exportJob: named(creates.jobs, "pre-upgrade-"),
-      envSave: named(creates.jobs, "envsave-"),
-      importJob: named(creates.jobs, "import-"),
-      envRestore: named(creates.jobs, "envrest-")
-    }
-    console.log(`[fault leader] mid-saga steps created: ${JSON.stringify(steps)}`)
-    for (const [step, found] of Object.entries(steps)) expect(found, `${step}: one name`).toHaveLength(1)
+    const { events, steps } = sagaSteps(offset, ns, name, "mid-saga")
     expect(steps.backup).toEqual([backupName])
     expect(steps.envSave).toEqual([envSave.objectRef?.name])
     const all = audit.events(offset)

@@ -14,7 +14,6 @@ import type { ConvexInstance, ConvexInstanceStatus } from "./api/index.js"
 import { reconciliationPaused } from "./api/pause.js"
 import { type BackupTurn, upgradeMayStart } from "./backup/interlock.js"
 import { planRestore } from "./backup/restore.js"
-import { backendImage, dashboardImage } from "./convex/index.js"
 import { decisionEvents } from "./internal/decide-events.js"
 import { containerImage, referencedValues, routesState } from "./internal/decide-observe.js"
 import { conditionsOf, routingReady } from "./internal/decide-status.js"
@@ -28,23 +27,19 @@ import { pausedStatus, resumedConditions } from "./internal/status/paused.js"
 import { phaseOf } from "./internal/status/phase.js"
 import { proxySettingsCondition } from "./internal/status/proxy-settings.js"
 import { validateReferences } from "./internal/status/references.js"
-import { deploymentReadiness, jobOutcome, statefulSetReadiness } from "./internal/status/workloads.js"
-import {
-  backupSource,
-  renderUpgradeBackup,
-  renderUpgradeImportJob,
-  upgradeBackupOutcome
-} from "./internal/upgrade/backup.js"
+import { deploymentReadiness, statefulSetReadiness } from "./internal/status/workloads.js"
+import { backupSource, renderUpgradeBackup, renderUpgradeImportJob } from "./internal/upgrade/backup.js"
 import { dataGuardEvents, observedDataVolume, planDataGuard } from "./internal/upgrade/data-guard.js"
-import { planUpgrade, retryAnnotation, type UpgradeInput } from "./internal/upgrade/plan.js"
+import { upgradeInputOf } from "./internal/upgrade/input.js"
+import { planUpgrade, type UpgradeMove } from "./internal/upgrade/plan.js"
 import { planRestart } from "./internal/upgrade/restart.js"
 import { backendEnvironment, convexInstanceName } from "./render/backend-env.js"
 import { caBundles, caContents } from "./render/ca-bundles.js"
 import { renderChildren } from "./render/children.js"
-import { instanceNamespace, type OperatorSettings, type RunningImages, renderContext } from "./render/context.js"
+import { instanceNamespace, type OperatorSettings, renderContext } from "./render/context.js"
 import { dashboardContainerName } from "./render/dashboard.js"
 import { configHashAnnotation, restartedAtAnnotation, shortHash } from "./render/hash.js"
-import { attemptAnnotation, type EnvJobStep, upgradeJobName } from "./render/jobs.js"
+import { type EnvJobStep, upgradeJobName } from "./render/jobs.js"
 import { isManagedChild } from "./render/labels.js"
 import { childNames } from "./render/names.js"
 import { type ChildObject, type KubeObject, objectKey } from "./render/objects.js"
@@ -75,6 +70,12 @@ export interface Observed {
    * not start while one of them runs. They are not children of the instance, so only the shell can pass them.
    */
   readonly backups?: ReadonlyArray<BackupTurn> | undefined
+  /**
+   * The upgrade saga's move (`nextUpgradeMove` of `saga.ts`): the journaled step it leaves and the one it enters.
+   * `decide` never moves a running upgrade on by itself; it takes this move when it leaves the step `status.upgrade`
+   * journals now (else it is stale and ignored) and renders the step it enters.
+   */
+  readonly upgradeMove?: UpgradeMove | undefined
 }
 
 /** Settings of the operator that decisions depend on. */
@@ -261,50 +262,10 @@ export const decide = (
   const observedStatefulSet = index.get("StatefulSet", names.backend)
   const observedDeployment = index.get("Deployment", names.dashboard)
   const backendReadiness = statefulSetReadiness(observedStatefulSet)
-  const target: RunningImages = {
-    version: spec.version,
-    backend: backendImage(spec.version, spec.backend.image),
-    dashboard: dashboardImage(spec.version, spec.dashboard.image)
-  }
-  const upgradeInput: Omit<UpgradeInput, "target"> = {
-    strategy: spec.maintenance.upgradeStrategy,
-    exportFirst: spec.maintenance.preUpgradeBackup.enabled,
-    status: previous,
-    observedBackendImage: containerImage(observedStatefulSet, backendContainerName),
-    observedDashboardImage: containerImage(observedDeployment, dashboardContainerName),
-    backendReadyWith: (image) =>
-      backendReadiness.ready && containerImage(observedStatefulSet, backendContainerName) === image,
-    job: (step, hash, attempt) => {
-      if (step === "Export") {
-        const backup = index.get("ConvexBackup", names.preUpgradeBackup(hash, attempt))
-        return { outcome: upgradeBackupOutcome(backup), attempt }
-      }
-      const job = index.get("Job", upgradeJobName(names, step, hash))
-      if (step === "Import" && job === undefined) {
-        // The import reads the pre-upgrade backup; without it (deleted meanwhile) the attempt fails, saying why.
-        const backup = previous?.upgrade?.backup ?? ""
-        const source = backupSource(backup, index.get("ConvexBackup", backup))
-        if ("waiting" in source) {
-          return { outcome: "Failed", attempt, reason: `the import cannot run: ${source.waiting}` }
-        }
-      }
-      const annotated = Number(job?.metadata.annotations?.[attemptAnnotation])
-      return {
-        outcome: jobOutcome(job),
-        attempt: Number.isInteger(annotated) && annotated > 0 ? annotated : undefined
-      }
-    },
-    retryRequest: instance.metadata.annotations?.[retryAnnotation],
-    backupName: names.preUpgradeBackup,
-    savedEnvSecret: names.savedEnv,
-    // SQLite on a claim: exportImport moves the data to a fresh claim `<name>-backend-pvc-g<n>` at the roll.
-    ...(spec.backend.db.engine === "sqlite" && spec.backend.storage.pvc.enabled
-      ? { dataClaim: { base: names.backendPvc, generation: (n: number) => `${names.backendPvc}-g${n}` } }
-      : {}),
-    now
-  }
+  const upgradeInput = upgradeInputOf(instance, index, now)
+  const { target } = upgradeInput
   // The data guard (upgrade/data-guard.ts) may hold an upgrade that would start now: the running images then stay.
-  const wanted = planUpgrade({ ...upgradeInput, target })
+  const wanted = planUpgrade(upgradeInput, observed.upgradeMove)
   const upgradeTo = previous?.upgrade === undefined && wanted.upgrade !== undefined ? target.version : undefined
   const guardInput = {
     spec,

@@ -1,7 +1,7 @@
 /**
  * Deleting an instance in the middle of an exportImport upgrade (its env-save Job running, after the pre-upgrade
- * backup), through the whole operator on the in-memory apiserver: the upgrade goes no further (nothing is created or
- * applied from the delete on), the finalizer's cleanup deletes the instance's Jobs and, with `deletionPolicy: Delete`
+ * backup), through the whole operator on the in-memory apiserver: the upgrade goes no further (its saga fiber is
+ * interrupted; nothing is created or applied from the delete on), the finalizer's cleanup deletes the instance's Jobs and, with `deletionPolicy: Delete`
  * only, its data claim, the finalizer is removed and the instance is gone; then nothing more happens for it, however
  * long the clock runs. The pre-upgrade ConvexBackup stays (the operator never deletes one).
  */
@@ -46,7 +46,7 @@ const deleteMidUpgrade = (deletionPolicy: "Delete" | "Retain") =>
     yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
     const kube = yield* KubeClient
     const reconciles: Array<string> = []
-    yield* runOperator(reconciles)
+    const operator = yield* runOperator(reconciles)
     yield* readyInstance("demo", {
       maintenance: { upgradeStrategy: "exportImport" },
       backend: { storage: { pvc: { deletionPolicy } } }
@@ -62,6 +62,7 @@ const deleteMidUpgrade = (deletionPolicy: "Delete" | "Retain") =>
     yield* untilStatus("demo", "the env save", (status) => status.upgrade?.phase === "SavingEnv")
     yield* settle
     expect((yield* instanceJobs).filter((name) => name?.startsWith("demo-envsave-"))).toHaveLength(1)
+    expect(operator.sagas()).toEqual(["apps/demo"])
 
     // Deleted mid-step.
     const from = yield* requestCount
@@ -74,6 +75,7 @@ const deleteMidUpgrade = (deletionPolicy: "Delete" | "Retain") =>
       )
     )
     yield* settle
+    expect(operator.sagas()).toEqual([])
     const served = yield* requestsSince(from)
     expect(served.filter((request) => request.startsWith("APPLY") || request.startsWith("POST"))).toEqual([])
     expect(served.filter((request) => request.startsWith("DELETE jobs"))).not.toEqual([])

@@ -1,12 +1,12 @@
 /**
  * Losing the lease stops the whole operator. The operator runs as `convex-operator run --leader-elect` runs it
  * (cli/run.ts): under the library's real leader election on a Lease of the in-memory apiserver, only while it leads,
- * its writes fenced by the term. One instance is Ready with a restart due in an hour; another is stuck in a reconcile
- * (its StatefulSet apply never answers). The test gives the Lease to another holder (for a day), and then:
+ * its writes fenced by the term. One instance is Ready with a restart due in an hour; one is upgrading (its saga
+ * fiber waits for the pre-upgrade backup); another is stuck in a reconcile (its StatefulSet apply never answers). The test gives the Lease to another holder (for a day), and then:
  *
  * - at its next renewal the candidate's term ends, a retry period later it steps down; the stuck reconcile gets the
  *   30 s grace period and is then interrupted;
- * - every watch of the operator is closed;
+ * - every watch of the operator is closed, and the upgrading instance's saga fiber is gone;
  * - from then on, while instances change, a new one appears and an hour passes (the restart falls due), no reconcile
  *   starts and no request but the candidate's Lease reads is sent.
  */
@@ -27,6 +27,8 @@ import {
   requestsSince,
   settle,
   until,
+  untilStatus,
+  v2,
   wholeOperatorTimeout
 } from "./support/operator-harness.js"
 
@@ -60,6 +62,7 @@ describe("the operator under leader election", () => {
               : kube.apply(resource, object, options)
         }
 
+        let sagas: () => ReadonlyArray<string> = () => []
         const leadership = yield* LeaderElection.make({ namespace, name: "convex-operator-leader", identity: "me" })
         const operate = Effect.scoped(
           Effect.gen(function* () {
@@ -69,6 +72,7 @@ describe("the operator under leader election", () => {
               settings: { operatorImage: "x" }
             })
             yield* operator.ready
+            sagas = operator.sagas
             return yield* Effect.never
           })
         )
@@ -81,6 +85,10 @@ describe("the operator under leader election", () => {
         yield* until("leadership", leadership.isLeader)
 
         yield* readyInstance("demo", { maintenance: { restartInterval: "1h" } })
+        yield* readyInstance("upgrading", {})
+        yield* kube.patch(ConvexInstances, "upgrading", { spec: { version: v2 } }, { namespace, type: "merge" })
+        yield* untilStatus("upgrading", "the export", (status) => status.upgrade?.phase === "Exporting")
+        yield* until("the saga fiber", () => sagas().includes(`${namespace}/upgrading`))
         yield* createInstance("stuck", {})
         yield* until(
           "the stuck reconcile",
@@ -118,6 +126,7 @@ describe("the operator under leader election", () => {
           "every watch closed",
           Effect.map(server.openWatches, (open) => open === 0)
         )
+        expect(sagas()).toEqual([])
 
         // Changes, a new instance, and the restart due: nothing happens.
         yield* kube.patch(

@@ -2,6 +2,7 @@
  * Upgrade sagas through the whole operator on the in-memory apiserver, the test playing the cluster (it completes
  * each step's Job and rolls the backend out). At every step:
  *
+ * - the instance has its saga fiber (sagas/upgrade.ts), one, for as long as the upgrade runs, and none after;
  * - waiting is free: while only the TestClock moves (ten minutes, under the roll's 30 min timeout) the operator
  *   starts no reconcile and sends no request, so the saga is advanced by the change of its Job or backup, not by
  *   polling;
@@ -58,6 +59,7 @@ const walk = (spec: Record<string, unknown>, steps: ReadonlyArray<Step>) =>
       for (const key of added) created.set(key, now.get(key) ?? "")
       const own = added.filter((key) => step.creates !== undefined && key.startsWith(`${step.creates}/`))
       expect(own, `what ${step.phase} created`).toHaveLength(step.creates === undefined ? 0 : 1)
+      expect(operator.sagas(), `the saga fiber at ${step.phase}`).toEqual(["apps/demo"])
 
       // Only time passes: no reconcile, not a request.
       const before = yield* requestCount
@@ -73,6 +75,7 @@ const walk = (spec: Record<string, unknown>, steps: ReadonlyArray<Step>) =>
       yield* settle
       expect(yield* upgradePhase).toBe(step.phase)
       expect(yield* jobsAndBackups).toEqual(created)
+      expect(operator.sagas(), `the saga fiber resumed at ${step.phase}`).toEqual(["apps/demo"])
 
       // The cluster completes the step.
       if (step.creates === "ConvexBackup") {
@@ -93,6 +96,8 @@ const walk = (spec: Record<string, unknown>, steps: ReadonlyArray<Step>) =>
     yield* untilReady("demo")
     const done = yield* getInstance("demo")
     expect((done.status as { currentVersion?: string }).currentVersion).toBe(v2)
+    yield* settle
+    expect(operator.sagas(), "saga fibers after the upgrade").toEqual([])
     // Done: the upgrade's Jobs may be gone (the operator deletes them), but nothing was made again.
     for (const [key, uid] of yield* jobsAndBackups) expect(created.get(key), key).toBe(uid)
     yield* operator.stop

@@ -1,6 +1,7 @@
 /**
  * The upgrade saga through the real reconciler (cache, decide, server-side apply, status) on the in-memory
- * apiserver, under the TestClock: the export is a ConvexBackup; when it fails, it is kept, the reconcile asks to be
+ * apiserver, under the TestClock: the export is a ConvexBackup; when it fails, it is kept, the instance's saga fiber
+ * (sagas/upgrade.ts) proposes the next attempt and wakes the instance, the reconcile journals it and asks to be
  * woken after the backoff, nothing is created before it has passed, and then attempt 2 is a second ConvexBackup.
  * A change of the backup wakes the instance (the cache watches pre-upgrade backups as children).
  */
@@ -173,6 +174,20 @@ describe("the upgrade saga through the reconciler", () => {
         )
       )
       expect(triggered).toContain(key)
+      // That reconcile shows the instance's saga the failed backup and writes nothing; the saga proposes attempt 2
+      // and wakes the instance; the next reconcile journals it.
+      triggered.length = 0
+      expect(yield* reconcileOnce(cache)).toEqual(Action.awaitChange)
+      expect(instanceStatus(cache).upgrade).toMatchObject({ phase: "Exporting", attempt: 1 })
+      yield* until(
+        "the saga's proposal",
+        Effect.sync(() => cache.sagas.proposal(key) !== undefined)
+      )
+      expect(cache.sagas.proposal(key)?.to).toMatchObject({ phase: "Exporting", attempt: 2 })
+      yield* until(
+        "the saga's wake-up",
+        Effect.sync(() => triggered.includes(key))
+      )
       const afterFailure = yield* reconcileOnce(cache)
       expect(afterFailure).toEqual(Action.requeueAfter(Duration.seconds(10)))
       expect((yield* preUpgradeBackups).map((backup) => backup.metadata.name)).toEqual([name])

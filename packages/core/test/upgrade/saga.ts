@@ -1,5 +1,5 @@
 /**
- * A small world for upgrade tests: `decide` at the TestClock's time, then a simulated cluster that applies the
+ * A small world for upgrade tests: the saga's move and `decide` at the TestClock's time, then a simulated cluster that applies the
  * decision (deleted objects vanish, Jobs end as the test says, the backend becomes ready or not). It keeps no state
  * besides the instance (with the status the last decision wrote) and the observed objects, which is all a
  * restarted operator has too.
@@ -10,7 +10,8 @@ import {
   type DecidedEvent,
   type Decision,
   decide,
-  type KubeObject
+  type KubeObject,
+  upgradeNext
 } from "@convex-operator/core"
 import {
   attemptAnnotation,
@@ -161,11 +162,10 @@ export const annotate = (world: World, key: string, value: string): World =>
 export const tickWith = (world: World, next: (decision: Decision, objects: World["objects"]) => World["objects"]) =>
   Effect.gen(function* () {
     const at = new Date(yield* Clock.currentTimeMillis)
-    const decision = decide(
-      { ...world.instance, status: world.decision.status },
-      { objects: world.objects, entropy },
-      at
-    )
+    const instance = { ...world.instance, status: world.decision.status }
+    // The saga's move from what the cluster holds, as the operator's saga fiber would propose it.
+    const { move } = upgradeNext(instance, world.objects, at)
+    const decision = decide(instance, { objects: world.objects, entropy, upgradeMove: move }, at)
     return {
       instance: { ...world.instance, status: decision.status },
       objects: next(decision, world.objects),

@@ -50,6 +50,8 @@ export const until = <E = never, R = never>(what: string, check: Effect.Effect<b
 /** A running operator and how to stop it (closing its Scope, as losing the lease does). */
 export interface RunningOperator {
   readonly stop: Effect.Effect<void>
+  /** The instances whose saga fiber runs. */
+  readonly sagas: () => ReadonlyArray<string>
 }
 
 /**
@@ -87,7 +89,7 @@ export const runOperator = (reconciles: Array<string> = []) =>
       settings: { operatorImage: "registry.example/convex-operator:test" }
     }).pipe(Scope.extend(scope), logReconciles(reconciles))
     yield* operator.ready
-    return { stop: Scope.close(scope, Exit.void) } satisfies RunningOperator
+    return { stop: Scope.close(scope, Exit.void), sagas: operator.sagas } satisfies RunningOperator
   })
 
 export const createInstance = (name: string, spec: Record<string, unknown>) =>

@@ -4,6 +4,12 @@
  * Every fact it needs to resume is in `status.upgrade`, so a restarted operator continues at the step it was in and
  * never runs a step twice (a Job of the current attempt is found, not created again).
  *
+ * Two parts, two callers: `planUpgrade` (called by `decide`) starts, replaces and ends upgrades as the spec asks and
+ * renders the step `status.upgrade` journals; `nextUpgradeMove` holds the rules of the steps (the "leaves when"
+ * column below, attempts and deadlines) and is what the operator's saga fiber runs to move the upgrade on. `decide`
+ * never moves a running upgrade by itself: it takes the saga's move (`Observed.upgradeMove`), journals it and renders
+ * the step it enters.
+ *
  * A change of `version` or of an image starts an upgrade when a backend of other images runs:
  *
  * | phase          | images | Job (step)         | traffic (exportImport) | leaves when                              |
@@ -64,6 +70,7 @@ import type {
 import type { RunningImages } from "../../render/context.js"
 import { shortHash } from "../../render/hash.js"
 import type { JobStep, UpgradeJobStep } from "../../render/jobs.js"
+import { isSubset } from "../diff.js"
 import { type ConditionState, findCondition, formatTime, Reason } from "../status/conditions.js"
 import type { JobOutcome } from "../status/workloads.js"
 
@@ -194,13 +201,15 @@ const jobWords: Readonly<Record<JobStep, string>> = {
 }
 
 /** The step the upgrade is at (the failed one when it failed). */
-const currentStep = (upgrade: UpgradeStatus): UpgradeStep =>
+export const currentStep = (upgrade: UpgradeStatus): UpgradeStep =>
   upgrade.phase === "Failed" ? (upgrade.failedStep ?? "Export") : stepOfPhase[upgrade.phase]
 
 /** Whether the old images still run at this step (before the roll). */
 const beforeRoll = (step: UpgradeStep): boolean => step === "Export" || step === "SaveEnv"
 
-const order: ReadonlyArray<UpgradeStep> = ["Export", "SaveEnv", "Roll", "Import", "RestoreEnv"]
+/** The steps in the order an upgrade takes them (each strategy skips some: see the table above). */
+export const upgradeSteps: ReadonlyArray<UpgradeStep> = ["Export", "SaveEnv", "Roll", "Import", "RestoreEnv"]
+const order = upgradeSteps
 const reached = (upgrade: UpgradeStatus, step: UpgradeStep): boolean =>
   order.indexOf(currentStep(upgrade)) >= order.indexOf(step)
 
@@ -219,8 +228,31 @@ const keep = (previous: Condition | undefined, fallback: ConditionState): Condit
 export const retryRequestHash = (value: string | undefined): string | undefined =>
   value === undefined ? undefined : shortHash({ retry: value })
 
-/** Decides the upgrade step and what it renders. */
-export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
+/**
+ * A move of the upgrade saga: from the step `status.upgrade` journals (`from`, exactly as journaled) to the next one
+ * (`to`), or to the end of the upgrade (`"Done"`).
+ */
+export interface UpgradeMove {
+  readonly from: UpgradeStatus
+  readonly to: UpgradeStatus | "Done"
+}
+
+/** Where the running upgrade goes next from what is observed, and when to look again if nowhere yet. */
+export interface UpgradeNext {
+  /** The move to journal, if the observations allow one. */
+  readonly move: UpgradeMove | undefined
+  /** When time alone may allow a move (a retry's backoff has passed, the roll's deadline). */
+  readonly wakeAt: Date | undefined
+}
+
+const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a)
+
+/**
+ * Decides the upgrade: starts one when the target differs from what runs, replaces or ends it when the target
+ * changes, retries a failed step on a new retry request, takes the saga's `move` (when it leaves the journaled step),
+ * and says what the journaled step renders.
+ */
+export const planUpgrade = (input: UpgradeInput, move?: UpgradeMove): UpgradePlan => {
   const { target, status, now } = input
   const targetHash = imagesHash(target)
   const installedHash = status?.upgradeHash
@@ -275,24 +307,17 @@ export const planUpgrade = (input: UpgradeInput): UpgradePlan => {
     upgrade = previous
   }
 
-  // Advance as far as the observations allow in one decision.
+  // The saga's move, when it leaves the step journaled now (decide never moves a running upgrade on by itself).
   let done: UpgradeStatus | undefined
-  for (let guard = 0; guard < 8 && upgrade !== undefined; guard++) {
-    const next = advance(upgrade, input, targetHash, retryRequest)
-    if (next === "Done") {
+  if (upgrade !== undefined && upgrade === previous && move !== undefined && sameJson(move.from, previous)) {
+    if (move.to === "Done") {
       done = upgrade
       upgrade = undefined
-      break
+    } else {
+      upgrade = move.to
     }
-    if (next === upgrade) break
-    upgrade = next
   }
-
-  // The Export step's backup is the one of its current attempt.
-  if (upgrade !== undefined && exported(upgrade) && currentStep(upgrade) === "Export") {
-    const backup = input.backupName(targetHash, upgrade.attempt ?? 1)
-    if (upgrade.backup !== backup) upgrade = { ...upgrade, backup }
-  }
+  if (upgrade !== undefined) upgrade = withCurrentBackup(reviewed(upgrade, retryRequest, now), input, targetHash)
 
   if (upgrade === undefined) {
     const rolledOut = done !== undefined || input.backendReadyWith(target.backend)
@@ -436,17 +461,13 @@ const fail = (upgrade: UpgradeStatus, step: UpgradeStep, now: Date): UpgradeStat
   return { ...rest, phase: "Failed", failedStep: step, stepStartedAt: formatTime(now) }
 }
 
-const advance = (
-  upgrade: UpgradeStatus,
-  input: UpgradeInput,
-  hash: string,
-  retryRequest: string | undefined
-): UpgradeStatus | "Done" => {
-  const { now } = input
-  const exportImport = upgrade.strategy === "exportImport"
+/**
+ * What the decision makes of a journaled upgrade besides the saga's moves: a new retry request retries a failed step
+ * with a fresh set of attempts; a request made while the upgrade runs is remembered, so that only a later one retries.
+ */
+const reviewed = (upgrade: UpgradeStatus, retryRequest: string | undefined, now: Date): UpgradeStatus => {
   if (upgrade.phase === "Failed") {
     if (retryRequest === undefined || retryRequest === upgrade.retryRequest) return upgrade
-    // A new retry request: the failed step again, with a fresh set of attempts.
     const step = upgrade.failedStep ?? "Export"
     const attempt = (upgrade.attempt ?? 1) + 1
     const { failedStep: _failedStep, retryAt: _retryAt, ...rest } = upgrade
@@ -459,51 +480,95 @@ const advance = (
       retryRequest
     }
   }
-  // A request made while the upgrade runs is remembered, so that only a later one retries.
-  const synced: UpgradeStatus =
-    retryRequest === upgrade.retryRequest
-      ? upgrade
-      : retryRequest === undefined
-        ? (({ retryRequest: _r, ...rest }) => rest)(upgrade)
-        : { ...upgrade, retryRequest }
+  if (retryRequest === upgrade.retryRequest) return upgrade
+  return retryRequest === undefined ? (({ retryRequest: _r, ...rest }) => rest)(upgrade) : { ...upgrade, retryRequest }
+}
+
+/** The Export step's backup is the one of its current attempt. */
+const withCurrentBackup = (upgrade: UpgradeStatus, input: UpgradeInput, hash: string): UpgradeStatus => {
+  if (!exported(upgrade) || currentStep(upgrade) !== "Export") return upgrade
+  const backup = input.backupName(hash, upgrade.attempt ?? 1)
+  return upgrade.backup === backup ? upgrade : { ...upgrade, backup }
+}
+
+/**
+ * The rules of one step of a running upgrade (the saga's): what the observations make of it. The step stays (the
+ * same object) while its Job or backup runs, the roll waits for the backend, or a retry's backoff has not passed; a
+ * success enters the next step; a failure schedules the next attempt, or fails the upgrade after the last.
+ */
+const advanceStep = (upgrade: UpgradeStatus, input: UpgradeInput, hash: string): UpgradeStatus | "Done" => {
+  const { now } = input
+  if (upgrade.phase === "Failed") return upgrade
+  const exportImport = upgrade.strategy === "exportImport"
   const step = stepOfPhase[upgrade.phase]
   const following = (): UpgradeStatus | "Done" => {
     switch (step) {
       case "Export":
-        return enter(synced, exportImport ? "SavingEnv" : "Rolling", now)
+        return enter(upgrade, exportImport ? "SavingEnv" : "Rolling", now)
       case "SaveEnv":
-        return enter(synced, "Rolling", now)
+        return enter(upgrade, "Rolling", now)
       case "Roll":
-        return exportImport ? enter(synced, "Importing", now) : "Done"
+        return exportImport ? enter(upgrade, "Importing", now) : "Done"
       case "Import":
-        return enter(synced, "RestoringEnv", now)
+        return enter(upgrade, "RestoringEnv", now)
       case "RestoreEnv":
         return "Done"
     }
   }
   if (step === "Roll") {
     if (input.backendReadyWith(input.target.backend)) return following()
-    const since = parseTime(synced.stepStartedAt) ?? now.getTime()
-    return now.getTime() >= since + rollTimeout ? fail(synced, "Roll", now) : synced
+    const since = parseTime(upgrade.stepStartedAt) ?? now.getTime()
+    return now.getTime() >= since + rollTimeout ? fail(upgrade, "Roll", now) : upgrade
   }
-  const retryAt = parseTime(synced.retryAt)
-  if (retryAt !== undefined && now.getTime() < retryAt) return synced
-  const attempt = synced.attempt ?? 1
+  const retryAt = parseTime(upgrade.retryAt)
+  if (retryAt !== undefined && now.getTime() < retryAt) return upgrade
+  const attempt = upgrade.attempt ?? 1
   const observed = input.job(step, hash, attempt)
   // A Job of another attempt is on its way out (not rendered, so deleted); wait for it to go.
   if (observed.outcome === "Absent" || (observed.attempt ?? 1) !== attempt) {
-    return retryAt === undefined ? synced : (({ retryAt: _r, ...rest }) => rest)(synced)
+    return retryAt === undefined ? upgrade : (({ retryAt: _r, ...rest }) => rest)(upgrade)
   }
   switch (observed.outcome) {
     case "Running":
-      return synced
+      return upgrade
     case "Succeeded":
       return following()
     case "Failed":
-      return attempt < (synced.maxAttempt ?? upgradeAttempts)
-        ? { ...synced, attempt: attempt + 1, retryAt: formatTime(new Date(now.getTime() + retryBackoff(attempt))) }
-        : fail(synced, step, now)
+      return attempt < (upgrade.maxAttempt ?? upgradeAttempts)
+        ? { ...upgrade, attempt: attempt + 1, retryAt: formatTime(new Date(now.getTime() + retryBackoff(attempt))) }
+        : fail(upgrade, step, now)
   }
+}
+
+/** When time alone may move `upgrade` on: the end of a retry's backoff, or the roll's deadline. */
+const timeMovesAt = (upgrade: UpgradeStatus, now: Date): number | undefined => {
+  if (upgrade.phase === "Failed") return undefined
+  const retryAt = parseTime(upgrade.retryAt)
+  if (retryAt !== undefined && now.getTime() < retryAt) return retryAt
+  return upgrade.phase === "Rolling" ? (parseTime(upgrade.stepStartedAt) ?? now.getTime()) + rollTimeout : undefined
+}
+
+/**
+ * The saga's next move of the running upgrade `input.status.upgrade` towards `input.target`, as far as the
+ * observations allow (a step whose Job already succeeded, found after a restart, is passed in the same move); none
+ * for an upgrade that does not run (absent, failed, or towards another target: the decision replaces that one).
+ */
+export const nextUpgradeMove = (input: UpgradeInput): UpgradeNext => {
+  const from = input.status?.upgrade
+  const hash = imagesHash(input.target)
+  if (from === undefined || from.phase === "Failed" || from.targetHash !== hash) {
+    return { move: undefined, wakeAt: undefined }
+  }
+  let upgrade: UpgradeStatus = from
+  for (let guard = 0; guard < 8; guard++) {
+    const next = advanceStep(upgrade, input, hash)
+    if (next === "Done") return { move: { from, to: "Done" }, wakeAt: undefined }
+    if (next === upgrade) break
+    upgrade = withCurrentBackup(next, input, hash)
+  }
+  if (upgrade !== from) return { move: { from, to: upgrade }, wakeAt: undefined }
+  const at = timeMovesAt(from, input.now)
+  return { move: undefined, wakeAt: at === undefined ? undefined : new Date(Math.max(at, input.now.getTime() + 1000)) }
 }
 
 const running = (

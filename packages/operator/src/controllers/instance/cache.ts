@@ -45,6 +45,7 @@ import {
 import { isHeldByDatabase } from "./database-claims.js"
 import { makeOwnWrites, type OwnWrites } from "./own-writes.js"
 import { makeReferenceWatches, type ReferenceWatches } from "./references.js"
+import { type InstanceSagas, makeSagaRegistry, type SagaRegistry } from "./sagas/registry.js"
 
 const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`
 const instanceLabel = "app.kubernetes.io/instance"
@@ -106,6 +107,8 @@ export interface Cache {
   readonly proxyPolicies: () => ReadonlyArray<ProxyPolicyKind>
   /** The instance versions the operator's own status writes superseded (own-writes.ts). */
   readonly ownWrites: OwnWrites
+  /** The instances' sagas (sagas/registry.ts): what reconciles feed them and take from them. */
+  readonly sagas: InstanceSagas
   /** Completes once every started watch has listed. */
   readonly ready: Effect.Effect<void>
   readonly isReady: Effect.Effect<boolean>
@@ -127,6 +130,8 @@ export interface InstanceControllerOptions<E, R> {
 
 export interface InstanceController {
   readonly controller: Controller.Controller<KubeObject>
+  /** The instances' sagas. */
+  readonly sagas: SagaRegistry
   /** The cache as reconciles see it. */
   readonly cache: Cache
 }
@@ -142,6 +147,7 @@ const cacheOf = (
   stores: Stores,
   references: ReferenceWatches,
   ownWrites: OwnWrites,
+  sagas: InstanceSagas,
   ready: Effect.Effect<void>,
   isReady: Effect.Effect<boolean>
 ): Cache => {
@@ -175,6 +181,7 @@ const cacheOf = (
         .map((resource) => resource.kind as ProxyPolicyKind)
         .sort(),
     ownWrites,
+    sagas,
     ready,
     isReady
   }
@@ -190,6 +197,9 @@ export const makeInstanceController = <E, R>(
     // the instance stream tells them what to watch.
     const referencesReady = yield* Deferred.make<ReferenceWatches>()
     const ownWrites = makeOwnWrites()
+    // A saga wakes its instance through the controller's queue (made below, before any reconcile runs).
+    let wake: (key: ObjectKey) => Effect.Effect<void> = () => Effect.void
+    const sagas = yield* makeSagaRegistry((key) => Effect.suspend(() => wake(key)))
     const heldKeys = (primaries: Store.Store<KubeObject>) =>
       primaries.unsafeList().filter(isHeldByDatabase).map(Resource.keyOf)
     const referenceSource: Controller.Source<KubeObject> = ({ trigger, primaries }) =>
@@ -252,24 +262,36 @@ export const makeInstanceController = <E, R>(
       onPrimary: (change) =>
         Effect.flatMap(Deferred.await(referencesReady), (references) => {
           if (change._tag !== "Apply") ownWrites.forget(Resource.keyOf(change.object))
-          return references.track(
-            Resource.keyOf(change.object),
-            change._tag === "Apply" ? referenceIndex(change.object) : []
+          const forgotten = change._tag === "Apply" ? Effect.void : sagas.forget(Resource.keyOf(change.object))
+          return Effect.zipRight(
+            forgotten,
+            references.track(
+              Resource.keyOf(change.object),
+              change._tag === "Apply" ? referenceIndex(change.object) : []
+            )
           )
         }),
       // Any change of an instance may release the instances held for its database (database-claims.ts).
       alsoTrigger: (_, primaries) => heldKeys(primaries),
       reconcile: (_object, context) =>
         Effect.flatMap(Deferred.await(referencesReady), (references) =>
-          options.reconcile(context.key, cacheOf(context, references, ownWrites, Effect.void, Effect.succeed(true)))
+          options.reconcile(
+            context.key,
+            cacheOf(context, references, ownWrites, sagas.in(context.scope), Effect.void, Effect.succeed(true))
+          )
         ),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.gracefulShutdown === undefined ? {} : { gracefulShutdown: options.gracefulShutdown }),
       // Reconciles of unchanged instances cost nothing but CPU; the watches say what changed.
       resyncPeriod: false
     })
+    wake = controller.queue.enqueue
     const references = yield* Deferred.await(referencesReady)
-    return { controller, cache: cacheOf(controller, references, ownWrites, controller.ready, controller.isReady) }
+    return {
+      controller,
+      sagas,
+      cache: cacheOf(controller, references, ownWrites, sagas.in(undefined), controller.ready, controller.isReady)
+    }
   })
 
 export interface CacheOptions {

@@ -1,0 +1,29 @@
+/**
+ * The rules of the upgrade saga, for the program that runs it (the operator forks one per upgrading instance): the
+ * saga's next move from what is observed, and which step the journal (`status.upgrade`) is at. `decide` starts,
+ * replaces and ends upgrades and renders the journaled step; it never moves a running upgrade on by itself, but
+ * takes the move this gives (`Observed.upgradeMove`).
+ *
+ * @module
+ */
+import type { ConvexInstance, UpgradeStatus, UpgradeStep } from "./api/index.js"
+import { upgradeInputOf } from "./internal/upgrade/input.js"
+import { currentStep, nextUpgradeMove, type UpgradeNext, upgradeSteps } from "./internal/upgrade/plan.js"
+import type { KubeObject } from "./render/objects.js"
+import { indexObserved } from "./render/observed.js"
+
+export type { UpgradeMove, UpgradeNext } from "./internal/upgrade/plan.js"
+
+/**
+ * The next move of `instance`'s running upgrade from its observed children (`Observed.objects`) at `now`, or when time
+ * alone may allow one; no move while the journaled step waits, and none for an upgrade that does not run.
+ */
+export const upgradeNext = (instance: ConvexInstance, objects: ReadonlyArray<KubeObject>, now: Date): UpgradeNext =>
+  nextUpgradeMove(upgradeInputOf(instance, indexObserved(objects), now))
+
+/** Whether the journaled upgrade has passed `step` (is at a later one, or skipped it), or ended at it. */
+export const upgradePassed = (upgrade: UpgradeStatus, step: UpgradeStep): boolean =>
+  upgrade.phase === "Failed" || upgradeSteps.indexOf(currentStep(upgrade)) > upgradeSteps.indexOf(step)
+
+/** The steps of an upgrade in the order they run (a strategy skips some). */
+export { upgradeSteps }

@@ -1,0 +1,161 @@
+/**
+ * The upgrade saga fiber on its own (sagas/registry.ts and sagas/upgrade.ts), fed snapshots as reconciles would feed
+ * it, under the TestClock: it proposes a move only when what it observed or the clock allows one, wakes its instance
+ * once per new proposal, fails a roll at its deadline by its own timer (no reconcile needed), resumes at the step the
+ * journal names, and ends when the journal no longer runs its upgrade.
+ */
+import {
+  type ConvexInstance,
+  type ConvexInstanceStatus,
+  decide,
+  decodeConvexInstance,
+  type KubeObject
+} from "@convex-operator/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Clock, Effect, Either, TestClock } from "effect"
+import { makeSagaRegistry } from "../src/controllers/instance/sagas/registry.js"
+
+const key = "apps/demo"
+const v1 = "1111111111111111111111111111111111111111"
+const v2 = "2222222222222222222222222222222222222222"
+const start = Date.parse("2026-03-01T00:00:00Z")
+const entropy = { instanceSecret: new Uint8Array(32).fill(7), adminKeyNonce: new Uint8Array(12).fill(9) }
+
+/** Lets the saga fiber run (no time passes). */
+const settle = Effect.repeatN(Effect.yieldNow(), 50)
+
+const instanceOf = (version: string, status?: ConvexInstanceStatus): ConvexInstance => {
+  const decoded = decodeConvexInstance({
+    apiVersion: "convex.icod.de/v1alpha1",
+    kind: "ConvexInstance",
+    metadata: { name: "demo", namespace: "apps", uid: "uid-demo", generation: 1 },
+    // No pre-upgrade backup: an inPlace upgrade starts at the roll.
+    spec: { environment: "dev", version, maintenance: { preUpgradeBackup: { enabled: false } } },
+    ...(status === undefined ? {} : { status })
+  })
+  if (Either.isLeft(decoded)) throw new Error(decoded.left.message)
+  return decoded.right
+}
+
+/** The cluster after `objects` were applied: every workload rolled out and ready. */
+const rolledOut = (objects: ReadonlyArray<KubeObject>): ReadonlyArray<KubeObject> =>
+  objects.map((object) => {
+    const metadata = { ...object.metadata, generation: 1 }
+    if (object.kind === "StatefulSet") {
+      const status = { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1 }
+      return { ...object, metadata, status: { ...status, currentRevision: "r1", updateRevision: "r1" } }
+    }
+    if (object.kind === "Deployment") {
+      const status = { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 }
+      return { ...object, metadata, status }
+    }
+    return { ...object, metadata }
+  })
+
+/** v1 Ready, then the spec moved to v2: the journal at Rolling, the cluster still on v1 (and `onV2`, ready on v2). */
+const upgradingToV2 = Effect.gen(function* () {
+  const now = new Date(yield* Clock.currentTimeMillis)
+  let instance = instanceOf(v1)
+  let objects: ReadonlyArray<KubeObject> = []
+  for (let i = 0; i < 3; i++) {
+    const decision = decide(instance, { objects, entropy }, now)
+    instance = instanceOf(v1, decision.status)
+    objects = rolledOut(decision.desired)
+  }
+  const started = decide(instanceOf(v2, instance.status), { objects, entropy }, now)
+  const journaled = instanceOf(v2, started.status)
+  expect(journaled.status?.upgrade).toMatchObject({ phase: "Rolling", strategy: "inPlace" })
+  return { instance: journaled, onV1: objects, onV2: rolledOut(started.desired) }
+})
+
+describe("the upgrade saga fiber", () => {
+  it.scoped("waits for the roll without proposing, then fails it at its deadline by its own timer", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(start)
+      const woken: Array<string> = []
+      const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
+      const sagas = registry.in(undefined)
+      const { instance, onV1 } = yield* upgradingToV2
+
+      yield* sagas.observed(key, { instance, objects: onV1 })
+      yield* settle
+      expect(registry.running()).toEqual([key])
+      expect(sagas.proposal(key)).toBeUndefined()
+
+      // Under the roll's 30 minutes nothing moves, and the instance is not woken.
+      yield* TestClock.adjust("29 minutes")
+      expect(sagas.proposal(key)).toBeUndefined()
+      expect(woken).toEqual([])
+
+      // At the deadline the saga's own timer fires: it proposes the failed roll and wakes the instance, once.
+      yield* TestClock.adjust("1 minute")
+      expect(sagas.proposal(key)).toMatchObject({
+        from: instance.status?.upgrade,
+        to: { phase: "Failed", failedStep: "Roll" }
+      })
+      expect(woken).toEqual([key])
+      // The same observation again (a reconcile that has not journaled it yet): the same proposal, no new wake-up.
+      yield* sagas.observed(key, { instance, objects: onV1 })
+      yield* settle
+      expect(woken).toEqual([key])
+
+      // Journaled: the failed upgrade waits for a retry request, not for the saga, which ends.
+      const failed = sagas.proposal(key)?.to
+      if (failed === undefined || failed === "Done") throw new Error("no failed upgrade proposed")
+      yield* sagas.observed(key, {
+        instance: { ...instance, status: { ...instance.status, upgrade: failed } },
+        objects: onV1
+      })
+      yield* settle
+      expect(registry.running()).toEqual([])
+      expect(sagas.proposal(key)).toBeUndefined()
+    })
+  )
+
+  it.scoped("proposes the end when the backend is ready on the new images, and ends when that is journaled", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(start)
+      const woken: Array<string> = []
+      const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
+      const sagas = registry.in(undefined)
+      const { instance, onV1, onV2 } = yield* upgradingToV2
+
+      yield* sagas.observed(key, { instance, objects: onV1 })
+      yield* settle
+      expect(sagas.proposal(key)).toBeUndefined()
+
+      yield* sagas.observed(key, { instance, objects: onV2 })
+      yield* settle
+      expect(sagas.proposal(key)).toEqual({ from: instance.status?.upgrade, to: "Done" })
+      expect(woken).toEqual([key])
+
+      // The reconcile journals the end (decide takes the move).
+      const ended = decide(instance, { objects: onV2, entropy, upgradeMove: sagas.proposal(key) }, new Date(start))
+      expect(ended.status.upgrade).toBeUndefined()
+      expect(ended.status.currentVersion).toBe(v2)
+      yield* sagas.observed(key, { instance: instanceOf(v2, ended.status), objects: onV2 })
+      yield* settle
+      expect(registry.running()).toEqual([])
+    })
+  )
+
+  it.scoped("is started for a journal found mid-upgrade (a restarted operator) and interrupted by forget", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(start)
+      const registry = yield* makeSagaRegistry(() => Effect.void)
+      const sagas = registry.in(undefined)
+      const { instance, onV1 } = yield* upgradingToV2
+      // The journal says Rolling and the clock is past the step's start: the deadline counts from the journal.
+      yield* TestClock.adjust("20 minutes")
+      yield* sagas.observed(key, { instance, objects: onV1 })
+      yield* settle
+      expect(registry.running()).toEqual([key])
+      yield* TestClock.adjust("10 minutes")
+      expect(sagas.proposal(key)?.to).toMatchObject({ phase: "Failed", failedStep: "Roll" })
+
+      yield* registry.forget(key)
+      expect(registry.running()).toEqual([])
+      expect(sagas.proposal(key)).toBeUndefined()
+    })
+  )
+})

@@ -18,7 +18,7 @@ import { decisionEvents } from "./internal/decide-events.js"
 import { containerImage, referencedValues, routesState } from "./internal/decide-observe.js"
 import { conditionsOf, routingReady } from "./internal/decide-status.js"
 import { isSubset, needsApply } from "./internal/diff.js"
-import { applyConditions, type ConditionState, findCondition, formatTime } from "./internal/status/conditions.js"
+import { applyConditions, type ConditionState, findCondition } from "./internal/status/conditions.js"
 import { type DatabaseHolder, databaseInUseProblem } from "./internal/status/database-conflicts.js"
 import { endpointsOf } from "./internal/status/endpoints.js"
 import type { DecidedEvent } from "./internal/status/events.js"
@@ -32,7 +32,7 @@ import { backupSource, renderUpgradeBackup, renderUpgradeImportJob } from "./int
 import { dataGuardEvents, observedDataVolume, planDataGuard } from "./internal/upgrade/data-guard.js"
 import { upgradeInputOf } from "./internal/upgrade/input.js"
 import { planUpgrade, type UpgradeMove } from "./internal/upgrade/plan.js"
-import { planRestart } from "./internal/upgrade/restart.js"
+import { planRestart, type RestartMove, restartInputOf } from "./internal/upgrade/restart.js"
 import { backendEnvironment, convexInstanceName } from "./render/backend-env.js"
 import { caBundles, caContents } from "./render/ca-bundles.js"
 import { renderChildren } from "./render/children.js"
@@ -71,11 +71,16 @@ export interface Observed {
    */
   readonly backups?: ReadonlyArray<BackupTurn> | undefined
   /**
-   * The upgrade saga's move (`nextUpgradeMove` of `saga.ts`): the journaled step it leaves and the one it enters.
+   * The upgrade saga's move (`upgradeNext` of `sagas.ts`): the journaled step it leaves and the one it enters.
    * `decide` never moves a running upgrade on by itself; it takes this move when it leaves the step `status.upgrade`
    * journals now (else it is stale and ignored) and renders the step it enters.
    */
   readonly upgradeMove?: UpgradeMove | undefined
+  /**
+   * The restart saga's move (`restartNext` of `sagas.ts`): a due periodic restart happens when the saga
+   * proposes it (its timer fired), once (`from` is the journaled `lastRestartTime`).
+   */
+  readonly restartMove?: RestartMove | undefined
 }
 
 /** Settings of the operator that decisions depend on. */
@@ -290,28 +295,21 @@ export const decide = (
           }
         })
       : wanted
-  const statefulSetReadyCondition = findCondition(previous?.conditions, "StatefulSetReady")
-  const scheduled = planRestart({
-    interval: spec.maintenance.restartInterval,
-    lastRestartTime: previous?.lastRestartTime,
-    // The backend started when StatefulSetReady last became True (now, if it becomes True in this decision).
-    readySince: !backendReadiness.ready
-      ? undefined
-      : statefulSetReadyCondition?.status === "True"
-        ? statefulSetReadyCondition.lastTransitionTime
-        : formatTime(now),
-    upgrading: upgrade.upgrading || upgrade.failed,
-    now
-  })
+  const scheduled = planRestart(restartInputOf(instance, index, upgrade.upgrading || upgrade.failed, now))
   const guard = planDataGuard({
     ...guardInput,
     // The claim mounted now: an exportImport upgrade may have moved the data to `<name>-backend-pvc-g<n>`.
     claimName: upgrade.dataClaim ?? names.backendPvc,
     restartDue: scheduled._tag === "Restart"
   })
-  const restart = guard.holdRestart
-    ? { _tag: "Waiting" as const, restartedAt: previous?.lastRestartTime, dueAt: undefined }
-    : scheduled
+  // Due by the clock, the restart happens on the saga's move (its fiber woke for it) and only once: a move from
+  // another `lastRestartTime` than the journaled one is stale.
+  const restartMove = observed.restartMove
+  const restart =
+    guard.holdRestart ||
+    (scheduled._tag === "Restart" && (restartMove === undefined || restartMove.from !== previous?.lastRestartTime))
+      ? { _tag: "Waiting" as const, restartedAt: previous?.lastRestartTime, dueAt: undefined }
+      : scheduled
 
   // Rendering.
   const generatedData = generatedSecretData(secrets)

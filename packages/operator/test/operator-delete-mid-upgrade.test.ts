@@ -62,7 +62,7 @@ const deleteMidUpgrade = (deletionPolicy: "Delete" | "Retain") =>
     yield* untilStatus("demo", "the env save", (status) => status.upgrade?.phase === "SavingEnv")
     yield* settle
     expect((yield* instanceJobs).filter((name) => name?.startsWith("demo-envsave-"))).toHaveLength(1)
-    expect(operator.sagas()).toEqual(["apps/demo"])
+    expect(operator.upgradeSagas()).toEqual(["apps/demo"])
 
     // Deleted mid-step.
     const from = yield* requestCount
@@ -75,7 +75,7 @@ const deleteMidUpgrade = (deletionPolicy: "Delete" | "Retain") =>
       )
     )
     yield* settle
-    expect(operator.sagas()).toEqual([])
+    expect(operator.upgradeSagas()).toEqual([])
     const served = yield* requestsSince(from)
     expect(served.filter((request) => request.startsWith("APPLY") || request.startsWith("POST"))).toEqual([])
     expect(served.filter((request) => request.startsWith("DELETE jobs"))).not.toEqual([])

@@ -72,7 +72,7 @@ describe("the operator under leader election", () => {
               settings: { operatorImage: "x" }
             })
             yield* operator.ready
-            sagas = operator.sagas
+            sagas = () => operator.sagas("upgradeMove")
             return yield* Effect.never
           })
         )

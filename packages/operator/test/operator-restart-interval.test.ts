@@ -1,8 +1,9 @@
 /**
  * `maintenance.restartInterval` through the whole operator on the in-memory apiserver: once the instance is Ready,
- * nothing happens until the interval has passed on the TestClock, and then the operator's own queue timer (no
- * reconcile called by the test, no change made) restarts the backend: its pod template gets the restart annotation
- * and `status.lastRestartTime` says when.
+ * nothing happens until the interval has passed on the TestClock, and then the instance's restart saga fiber
+ * (sagas/restart.ts) wakes by its own timer (no reconcile called by the test, no change made) and proposes the
+ * restart, which the reconcile it wakes journals and makes: the pod template gets the restart annotation and
+ * `status.lastRestartTime` says when. The next interval counts from there, on the same fiber.
  */
 import { restartedAtAnnotation } from "@convex-operator/core/internal"
 import { KubeClient, Resource } from "@convex-operator/k8s"
@@ -19,6 +20,7 @@ import {
   settle,
   statusOf,
   until,
+  untilReady,
   wholeOperatorTimeout
 } from "./support/operator-harness.js"
 
@@ -36,10 +38,11 @@ describe("the operator and maintenance.restartInterval", () => {
       Effect.gen(function* () {
         yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
         const reconciles: Array<string> = []
-        yield* runOperator(reconciles)
+        const operator = yield* runOperator(reconciles)
         yield* readyInstance("demo", { maintenance: { restartInterval: "1h" } })
         yield* settle
         expect(yield* restartedAt).toBeUndefined()
+        expect(operator.sagas("restartMove")).toEqual(["apps/demo"])
         const readyAt = Date.parse("2026-03-01T00:00:00Z")
 
         // Just short of the interval: no reconcile, not a request.
@@ -53,7 +56,7 @@ describe("the operator and maintenance.restartInterval", () => {
         expect(reconciles).toEqual([])
         expect(yield* restartedAt).toBeUndefined()
 
-        // Past it: the queue's timer reconciles the instance, which restarts the backend.
+        // Past it: the saga's timer wakes the instance, whose reconcile restarts the backend.
         yield* TestClock.adjust("1 second")
         yield* until(
           "the restart annotation",
@@ -62,6 +65,17 @@ describe("the operator and maintenance.restartInterval", () => {
         const at = yield* restartedAt
         expect(Date.parse(at ?? "")).toBe(readyAt + 3_600_000)
         expect(statusOf(yield* getInstance("demo")).lastRestartTime).toBe(at)
+
+        // The new pod comes up; the next restart an interval later, by the same fiber.
+        yield* untilReady("demo")
+        yield* settle
+        yield* TestClock.adjust("1 hour")
+        yield* until(
+          "the second restart",
+          Effect.map(restartedAt, (next) => next !== at)
+        )
+        expect(Date.parse((yield* restartedAt) ?? "")).toBe(readyAt + 2 * 3_600_000)
+        expect(operator.sagas("restartMove")).toEqual(["apps/demo"])
       }).pipe(Effect.provide(layers)),
     wholeOperatorTimeout
   )

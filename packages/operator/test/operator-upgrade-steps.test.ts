@@ -59,7 +59,7 @@ const walk = (spec: Record<string, unknown>, steps: ReadonlyArray<Step>) =>
       for (const key of added) created.set(key, now.get(key) ?? "")
       const own = added.filter((key) => step.creates !== undefined && key.startsWith(`${step.creates}/`))
       expect(own, `what ${step.phase} created`).toHaveLength(step.creates === undefined ? 0 : 1)
-      expect(operator.sagas(), `the saga fiber at ${step.phase}`).toEqual(["apps/demo"])
+      expect(operator.upgradeSagas(), `the saga fiber at ${step.phase}`).toEqual(["apps/demo"])
 
       // Only time passes: no reconcile, not a request.
       const before = yield* requestCount
@@ -75,7 +75,7 @@ const walk = (spec: Record<string, unknown>, steps: ReadonlyArray<Step>) =>
       yield* settle
       expect(yield* upgradePhase).toBe(step.phase)
       expect(yield* jobsAndBackups).toEqual(created)
-      expect(operator.sagas(), `the saga fiber resumed at ${step.phase}`).toEqual(["apps/demo"])
+      expect(operator.upgradeSagas(), `the saga fiber resumed at ${step.phase}`).toEqual(["apps/demo"])
 
       // The cluster completes the step.
       if (step.creates === "ConvexBackup") {
@@ -97,7 +97,7 @@ const walk = (spec: Record<string, unknown>, steps: ReadonlyArray<Step>) =>
     const done = yield* getInstance("demo")
     expect((done.status as { currentVersion?: string }).currentVersion).toBe(v2)
     yield* settle
-    expect(operator.sagas(), "saga fibers after the upgrade").toEqual([])
+    expect(operator.upgradeSagas(), "saga fibers after the upgrade").toEqual([])
     // Done: the upgrade's Jobs may be gone (the operator deletes them), but nothing was made again.
     for (const [key, uid] of yield* jobsAndBackups) expect(created.get(key), key).toBe(uid)
     yield* operator.stop

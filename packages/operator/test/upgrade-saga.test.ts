@@ -181,9 +181,9 @@ describe("the upgrade saga through the reconciler", () => {
       expect(instanceStatus(cache).upgrade).toMatchObject({ phase: "Exporting", attempt: 1 })
       yield* until(
         "the saga's proposal",
-        Effect.sync(() => cache.sagas.proposal(key) !== undefined)
+        Effect.sync(() => cache.sagas.proposals(key).upgradeMove !== undefined)
       )
-      expect(cache.sagas.proposal(key)?.to).toMatchObject({ phase: "Exporting", attempt: 2 })
+      expect(cache.sagas.proposals(key).upgradeMove?.to).toMatchObject({ phase: "Exporting", attempt: 2 })
       yield* until(
         "the saga's wake-up",
         Effect.sync(() => triggered.includes(key))

@@ -1,4 +1,4 @@
-import { decide } from "@convex-operator/core"
+import { decide, restartNext } from "@convex-operator/core"
 import { findCondition, goDurationMillis, planRestart, restartedAtAnnotation } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Option } from "effect"
@@ -65,9 +65,10 @@ describe("restart plan", () => {
       lastRestartTime: restarted
     })
     expect(plan).toMatchObject({ _tag: "Waiting", dueAt: new Date(now.getTime() + hours(23)) })
-    expect(planRestart({ ...base, readySince: new Date(now.getTime() - hours(24)).toISOString() })).toEqual({
+    expect(planRestart({ ...base, readySince: new Date(now.getTime() - hours(25)).toISOString() })).toEqual({
       _tag: "Restart",
-      restartedAt: "2025-06-01T12:00:00Z"
+      restartedAt: "2025-06-01T12:00:00Z",
+      dueAt: new Date(now.getTime() - hours(1))
     })
   })
 })
@@ -76,7 +77,15 @@ describe("periodic restarts through decide", () => {
   it("restarts the backend once the interval has elapsed, then waits a full interval again", () => {
     const settled = settle(example("hello"))
     const later = new Date(now.getTime() + hours(168))
-    const restart = decide(settled.instance, { objects: settled.objects, entropy }, later)
+    // Due by the clock, but only the restart saga's move (its timer fired) restarts; a stale move does not.
+    const unmoved = decide(settled.instance, { objects: settled.objects, entropy }, later)
+    expect(unmoved.apply).toEqual([])
+    expect(unmoved.status.lastRestartTime).toBe(settled.instance.status?.lastRestartTime)
+    const restartMove = restartNext(settled.instance, settled.objects, later).move
+    expect(restartMove).toEqual({ from: settled.instance.status?.lastRestartTime, due: "2025-06-08T12:00:00Z" })
+    const stale = { from: "2025-06-01T11:00:00Z", due: "2025-06-08T12:00:00Z" }
+    expect(decide(settled.instance, { objects: settled.objects, entropy, restartMove: stale }, later).apply).toEqual([])
+    const restart = decide(settled.instance, { objects: settled.objects, entropy, restartMove }, later)
     const annotations = find(restart, "StatefulSet", "hello-backend").spec.template.metadata.annotations
     expect(annotations?.[restartedAtAnnotation]).toBe("2025-06-08T12:00:00Z")
     expect(restart.status.lastRestartTime).toBe("2025-06-08T12:00:00Z")

@@ -11,6 +11,7 @@ import {
   type Decision,
   decide,
   type KubeObject,
+  restartNext,
   upgradeNext
 } from "@convex-operator/core"
 import {
@@ -163,9 +164,10 @@ export const tickWith = (world: World, next: (decision: Decision, objects: World
   Effect.gen(function* () {
     const at = new Date(yield* Clock.currentTimeMillis)
     const instance = { ...world.instance, status: world.decision.status }
-    // The saga's move from what the cluster holds, as the operator's saga fiber would propose it.
-    const { move } = upgradeNext(instance, world.objects, at)
-    const decision = decide(instance, { objects: world.objects, entropy, upgradeMove: move }, at)
+    // The sagas' moves from what the cluster holds, as the operator's saga fibers would propose them.
+    const upgradeMove = upgradeNext(instance, world.objects, at).move
+    const restartMove = restartNext(instance, world.objects, at).move
+    const decision = decide(instance, { objects: world.objects, entropy, upgradeMove, restartMove }, at)
     return {
       instance: { ...world.instance, status: decision.status },
       objects: next(decision, world.objects),

@@ -3,7 +3,7 @@
  * same namespaces (one set of watches per namespace, or one for all):
  *
  * - ConvexInstances (controllers/instance): the reconcile of `reconcile.ts`, at most one per instance at a time and
- *   `concurrency` across instances, and the saga fiber of each instance with an upgrade in progress (`sagas/`);
+ *   `concurrency` across instances, and the saga fibers of each instance (`sagas/`: an upgrade in progress, the periodic restart);
  * - ConvexBackups (controllers/backup) and ConvexScheduledBackups (controllers/schedule).
  *
  * Closing the scope drains running reconciles gracefully.
@@ -37,8 +37,8 @@ export interface Operator {
   readonly ready: Effect.Effect<void>
   /** The ConvexInstance controller's queue. */
   readonly queue: WorkQueue.WorkQueue
-  /** The instances whose saga fiber runs now (an upgrade in progress). */
-  readonly sagas: () => ReadonlyArray<string>
+  /** The instances whose saga fiber of a kind runs now (`upgradeMove`: an upgrade in progress). */
+  readonly sagas: (kind: "upgradeMove" | "restartMove") => ReadonlyArray<string>
   /** The cached ConvexInstances, ConvexBackups and ConvexScheduledBackups (read at each metrics scrape). */
   readonly instances: () => ReadonlyArray<KubeObject>
   readonly backups: () => ReadonlyArray<KubeObject>

@@ -50,8 +50,10 @@ export const until = <E = never, R = never>(what: string, check: Effect.Effect<b
 /** A running operator and how to stop it (closing its Scope, as losing the lease does). */
 export interface RunningOperator {
   readonly stop: Effect.Effect<void>
-  /** The instances whose saga fiber runs. */
-  readonly sagas: () => ReadonlyArray<string>
+  /** The instances whose upgrade saga fiber runs. */
+  readonly upgradeSagas: () => ReadonlyArray<string>
+  /** The instances whose saga fiber of a kind runs. */
+  readonly sagas: (kind: "upgradeMove" | "restartMove") => ReadonlyArray<string>
 }
 
 /**
@@ -89,7 +91,11 @@ export const runOperator = (reconciles: Array<string> = []) =>
       settings: { operatorImage: "registry.example/convex-operator:test" }
     }).pipe(Scope.extend(scope), logReconciles(reconciles))
     yield* operator.ready
-    return { stop: Scope.close(scope, Exit.void), sagas: operator.sagas } satisfies RunningOperator
+    return {
+      stop: Scope.close(scope, Exit.void),
+      upgradeSagas: () => operator.sagas("upgradeMove"),
+      sagas: operator.sagas
+    } satisfies RunningOperator
   })
 
 export const createInstance = (name: string, spec: Record<string, unknown>) =>

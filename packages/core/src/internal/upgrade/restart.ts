@@ -10,9 +10,16 @@
  *
  * The backend "started" at the later of the last restart and the last time StatefulSetReady became True.
  *
+ * The operator's restart saga (a fiber per instance with an interval) sleeps until `dueAt` and proposes the restart
+ * (`restartNext`); `decide` restarts only on that move ({@link RestartMove}), journaling `status.lastRestartTime`.
+ *
  * @module
  */
-import { formatTime } from "../status/conditions.js"
+import type { ConvexInstance } from "../../api/index.js"
+import { childNames } from "../../render/names.js"
+import type { ObservedIndex } from "../../render/observed.js"
+import { findCondition, formatTime } from "../status/conditions.js"
+import { statefulSetReadiness } from "../status/workloads.js"
 import { goDurationMillis } from "./duration.js"
 
 /** What the restart plan reads. */
@@ -32,7 +39,7 @@ export interface RestartInput {
 export type RestartPlan =
   | { readonly _tag: "Disabled"; readonly restartedAt: string | undefined }
   | { readonly _tag: "Waiting"; readonly restartedAt: string | undefined; readonly dueAt: Date | undefined }
-  | { readonly _tag: "Restart"; readonly restartedAt: string }
+  | { readonly _tag: "Restart"; readonly restartedAt: string; readonly dueAt: Date }
 
 /** The largest time a Date holds (ECMAScript: ±8.64e15 ms around the epoch). */
 const maxDateMillis = 8.64e15
@@ -55,6 +62,55 @@ export const planRestart = (input: RestartInput): RestartPlan => {
   // An interval so long that the due time is past what a Date holds (a valid duration like 999999999999h) is never
   // due; without this the wake-up time would be NaN, and a NaN requeue means "at once", forever.
   if (!(dueAt <= maxDateMillis)) return { _tag: "Waiting", restartedAt, dueAt: undefined }
-  if (input.now.getTime() >= dueAt) return { _tag: "Restart", restartedAt: formatTime(input.now) }
+  if (input.now.getTime() >= dueAt)
+    return { _tag: "Restart", restartedAt: formatTime(input.now), dueAt: new Date(dueAt) }
   return { _tag: "Waiting", restartedAt, dueAt: new Date(dueAt) }
+}
+
+/** The restart plan's input for `instance` from what is observed; `upgrading`: an upgrade runs or failed. */
+export const restartInputOf = (
+  instance: ConvexInstance,
+  index: ObservedIndex,
+  upgrading: boolean,
+  now: Date
+): RestartInput => {
+  const previous = instance.status
+  const backendReady = statefulSetReadiness(index.get("StatefulSet", childNames(instance.metadata.name ?? "").backend))
+  const statefulSetReady = findCondition(previous?.conditions, "StatefulSetReady")
+  return {
+    interval: instance.spec.maintenance.restartInterval,
+    lastRestartTime: previous?.lastRestartTime,
+    // The backend started when StatefulSetReady last became True (now, if it becomes True in this decision).
+    readySince: !backendReady.ready
+      ? undefined
+      : statefulSetReady?.status === "True"
+        ? statefulSetReady.lastTransitionTime
+        : formatTime(now),
+    upgrading,
+    now
+  }
+}
+
+/**
+ * A move of the restart saga: the restart that fell due at `due`, from the journal's `lastRestartTime` (`from`; a
+ * move whose `from` is no longer journaled is stale: a restart happened since).
+ */
+export interface RestartMove {
+  readonly from: string | undefined
+  readonly due: string
+}
+
+/** Where the restart saga goes next: the restart to propose now, or when it falls due. */
+export interface RestartNext {
+  readonly move: RestartMove | undefined
+  readonly wakeAt: Date | undefined
+}
+
+/** The restart saga's next move from the plan of `input`. */
+export const nextRestartMove = (input: RestartInput): RestartNext => {
+  const plan = planRestart(input)
+  if (plan._tag === "Restart") {
+    return { move: { from: input.lastRestartTime, due: formatTime(plan.dueAt) }, wakeAt: undefined }
+  }
+  return { move: undefined, wakeAt: plan._tag === "Waiting" ? plan.dueAt : undefined }
 }

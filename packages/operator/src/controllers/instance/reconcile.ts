@@ -4,8 +4,9 @@
  * 1. observe (`observe.ts`, InstanceCache): the instance, decoded once; for an active one, its children, the objects
  *    it references and its backups;
  * 2. decide (`decide` of `@convex-operator/core`, pure): what to apply and delete, the status, the events, when to
- *    come back; the upgrade/backup interlock is part of it, and so is the move the instance's upgrade saga proposes
- *    (sagas/: the saga fiber sees each reconcile's observation and proposes; the reconcile journals and acts);
+ *    come back; the upgrade/backup interlock is part of it, and so are the moves the instance's sagas propose
+ *    (sagas/: the upgrade and restart fibers see each reconcile's observation and propose; the reconcile journals
+ *    and acts);
  * 3. act (`act.ts`, KubeClient): the applies and deletions; when they begin a saga's step, the status that journals
  *    the step is written first (`journal.ts`);
  * 4. report (`report.ts`, KubeClient and EventRecorder): the status, the events, the next step of the work queue.
@@ -79,10 +80,10 @@ const reconcileInstance = (key: ObjectKey, cached: KubeObject, object: KubeObjec
     // The instance's saga sees what this reconcile observed; the move it proposed (if it still leaves the journaled
     // step) is decided, journaled and acted on here.
     yield* cache.sagas.observed(key, { instance, objects: surroundings.observed.objects })
-    const upgradeMove = cache.sagas.proposal(key)
+    const proposals = cache.sagas.proposals(key)
     const entropy = yield* drawEntropy
     const now = new Date(yield* Clock.currentTimeMillis)
-    const observed = { ...surroundings.observed, entropy, upgradeMove }
+    const observed = { ...surroundings.observed, entropy, ...proposals }
     const decision = decide(instance, observed, now, decideOptions(cache, settings))
 
     const journaled = yield* journalBeforeAct(object, decision, [cached.metadata.resourceVersion])

@@ -1,30 +1,35 @@
 /**
- * The instances' sagas: at most one saga fiber per instance, started when a reconcile observes a journal
- * (`status.upgrade`) that runs an upgrade no saga runs, forked in the instance's scope (the Supervisor's per-key
- * Scope when the reconcile runs on the instance's fiber), and gone when it ends, when the instance is deleted, or
- * when the scope closes (the operator stopped or lost its lease). An instance without a running upgrade has no entry
- * here and costs nothing.
+ * The instances' sagas: at most one fiber per instance and kind of saga (upgrade.ts, restart.ts), started when a
+ * reconcile observes a journal that asks for a run no fiber runs, forked in the instance's scope (the Supervisor's
+ * per-key Scope when the reconcile runs on the instance's fiber), and gone when it ends, when the instance is deleted,
+ * or when the scope closes (the operator stopped or lost its lease).
  *
  * The reconciles feed each saga its instance's snapshots and take its proposals; see host.ts.
  *
  * @module
  */
-import type { UpgradeMove } from "@convex-operator/core"
 import type { ObjectKey } from "@convex-operator/k8s"
 import { Clock, Effect, Fiber, type Scope, Stream, SubscriptionRef } from "effect"
 import { equalJson } from "../../../shell/equal-json.js"
-import type { SagaHost, SagaSnapshot } from "./host.js"
-import { upgradeSaga } from "./upgrade.js"
+import type { SagaHost, SagaKind, SagaMove, SagaProposals, SagaSnapshot } from "./host.js"
+import { restartSagaKind } from "./restart.js"
+import { upgradeSagaKind } from "./upgrade.js"
+
+/** Every kind of saga an instance may run. */
+const kinds: ReadonlyArray<SagaKind<SagaMove>> = [
+  upgradeSagaKind as SagaKind<SagaMove>,
+  restartSagaKind as SagaKind<SagaMove>
+]
 
 /** What a reconcile of an instance does with its sagas. */
 export interface InstanceSagas {
   /**
-   * Hands the instance's saga what this reconcile observed (its journal included); starts the upgrade saga when the
-   * journal runs an upgrade and no saga runs it.
+   * Hands the instance's sagas what this reconcile observed (its journal included); starts each saga the journal
+   * asks for that no fiber runs, and drops proposals the journal has left.
    */
   readonly observed: (key: ObjectKey, snapshot: SagaSnapshot) => Effect.Effect<void>
-  /** The move the instance's saga proposes now, if any. */
-  readonly proposal: (key: ObjectKey) => UpgradeMove | undefined
+  /** The moves the instance's sagas propose now. */
+  readonly proposals: (key: ObjectKey) => SagaProposals
 }
 
 export interface SagaRegistry {
@@ -33,23 +38,17 @@ export interface SagaRegistry {
    * Scope); without one, in the registry's own.
    */
   readonly in: (scope: Scope.Scope | undefined) => InstanceSagas
-  /** Interrupts the instance's saga (the instance was deleted). */
+  /** Interrupts the instance's sagas (the instance was deleted). */
   readonly forget: (key: ObjectKey) => Effect.Effect<void>
-  /** The instances whose saga runs now. */
-  readonly running: () => ReadonlyArray<ObjectKey>
+  /** The instances with a saga of `kind` running now. */
+  readonly running: (kind: keyof SagaProposals) => ReadonlyArray<ObjectKey>
 }
 
 interface Entry {
-  readonly hash: string
+  readonly id: string
   readonly snapshots: SubscriptionRef.SubscriptionRef<SagaSnapshot>
-  proposal: UpgradeMove | undefined
+  proposal: SagaMove | undefined
   fiber: Fiber.RuntimeFiber<void> | undefined
-}
-
-/** Whether `snapshot`'s journal runs an upgrade (a failed one waits for a retry request, which the decision takes). */
-const runningUpgrade = (snapshot: SagaSnapshot) => {
-  const upgrade = snapshot.instance.status?.upgrade
-  return upgrade === undefined || upgrade.phase === "Failed" ? undefined : upgrade
 }
 
 /** A registry whose sagas wake their instance's reconcile with `wake`; its own scope is the current one. */
@@ -58,9 +57,11 @@ export const makeSagaRegistry = (
 ): Effect.Effect<SagaRegistry, never, Scope.Scope> =>
   Effect.gen(function* () {
     const own = yield* Effect.scope
-    const entries = new Map<ObjectKey, Entry>()
+    /** Per kind: instance → its running saga. */
+    const entries = new Map(kinds.map((kind) => [kind.proposes, new Map<ObjectKey, Entry>()]))
+    const entriesOf = (kind: SagaKind<SagaMove>) => entries.get(kind.proposes) ?? new Map<ObjectKey, Entry>()
 
-    const hostOf = (key: ObjectKey, entry: Entry): SagaHost => ({
+    const hostOf = (key: ObjectKey, entry: Entry): SagaHost<SagaMove> => ({
       latest: SubscriptionRef.get(entry.snapshots),
       changedSince: (seen, until) => {
         const changed = entry.snapshots.changes.pipe(
@@ -75,60 +76,71 @@ export const makeSagaRegistry = (
       },
       propose: (move) =>
         Effect.suspend(() => {
-          if (entry.proposal !== undefined && equalJson(entry.proposal, move)) return Effect.void
+          const fresh = entry.proposal === undefined || !equalJson(entry.proposal.from, move.from)
           entry.proposal = move
-          return wake(key)
+          return fresh ? wake(key) : Effect.void
         })
     })
 
-    const start = (key: ObjectKey, snapshot: SagaSnapshot, hash: string, scope: Scope.Scope) =>
+    const start = (kind: SagaKind<SagaMove>, key: ObjectKey, snapshot: SagaSnapshot, id: string, scope: Scope.Scope) =>
       Effect.gen(function* () {
+        const running = entriesOf(kind)
         const entry: Entry = {
-          hash,
+          id,
           snapshots: yield* SubscriptionRef.make(snapshot),
           proposal: undefined,
           fiber: undefined
         }
-        entries.set(key, entry)
-        entry.fiber = yield* upgradeSaga(hostOf(key, entry), hash).pipe(
+        running.set(key, entry)
+        entry.fiber = yield* kind.program(hostOf(key, entry), id).pipe(
           Effect.ensuring(
             Effect.sync(() => {
-              if (entries.get(key) === entry) entries.delete(key)
+              if (running.get(key) === entry) running.delete(key)
             })
           ),
           Effect.forkIn(scope)
         )
       })
 
-    const observed = (scope: Scope.Scope | undefined) => (key: ObjectKey, snapshot: SagaSnapshot) =>
+    const observedBy = (kind: SagaKind<SagaMove>, key: ObjectKey, snapshot: SagaSnapshot, scope: Scope.Scope) =>
       Effect.gen(function* () {
-        const entry = entries.get(key)
-        const upgrade = runningUpgrade(snapshot)
+        const running = entriesOf(kind)
+        const entry = running.get(key)
+        const id = kind.runs(snapshot)
         if (entry !== undefined) {
-          // A proposal the journal has left (journaled, or overtaken) is no longer one.
-          if (entry.proposal !== undefined && !equalJson(entry.proposal.from, snapshot.instance.status?.upgrade)) {
-            entry.proposal = undefined
-          }
+          if (entry.proposal !== undefined && !kind.current(entry.proposal, snapshot)) entry.proposal = undefined
           yield* SubscriptionRef.set(entry.snapshots, snapshot)
-          // The saga ends by itself when the journal no longer runs its upgrade (it sees this snapshot).
-          if (upgrade === undefined || upgrade.targetHash === entry.hash) return
-          entries.delete(key)
+          // A saga whose run the journal no longer asks for ends by itself (it sees this snapshot).
+          if (id === undefined || id === entry.id) return
+          running.delete(key)
           if (entry.fiber !== undefined) yield* Fiber.interruptFork(entry.fiber)
         }
-        if (upgrade !== undefined) yield* start(key, snapshot, upgrade.targetHash, scope ?? own)
+        if (id !== undefined) yield* start(kind, key, snapshot, id, scope)
       })
 
     return {
       in: (scope) => ({
-        observed: observed(scope),
-        proposal: (key) => entries.get(key)?.proposal
+        observed: (key, snapshot) =>
+          Effect.forEach(kinds, (kind) => observedBy(kind, key, snapshot, scope ?? own), { discard: true }),
+        proposals: (key) => {
+          const proposals: Record<string, SagaMove> = {}
+          for (const kind of kinds) {
+            const proposal = entriesOf(kind).get(key)?.proposal
+            if (proposal !== undefined) proposals[kind.proposes] = proposal
+          }
+          return proposals as SagaProposals
+        }
       }),
       forget: (key) =>
-        Effect.suspend(() => {
-          const entry = entries.get(key)
-          entries.delete(key)
-          return entry?.fiber === undefined ? Effect.void : Fiber.interrupt(entry.fiber).pipe(Effect.asVoid)
-        }),
-      running: () => [...entries.keys()]
+        Effect.forEach(
+          kinds,
+          (kind) => {
+            const entry = entriesOf(kind).get(key)
+            entriesOf(kind).delete(key)
+            return entry?.fiber === undefined ? Effect.void : Fiber.interrupt(entry.fiber)
+          },
+          { discard: true }
+        ),
+      running: (kind) => [...(entries.get(kind)?.keys() ?? [])]
     } satisfies SagaRegistry
   })

@@ -9,15 +9,18 @@
  *
  * @module
  */
-import { type UpgradeStep, upgradeNext, upgradePassed } from "@convex-operator/core"
+import { type UpgradeMove, type UpgradeStep, upgradeNext, upgradePassed } from "@convex-operator/core"
 import { Clock, Effect } from "effect"
-import { SagaEnded, type SagaHost } from "./host.js"
+import { equalJson } from "../../../shell/equal-json.js"
+import { SagaEnded, type SagaHost, type SagaKind, type SagaSnapshot } from "./host.js"
+
+type Host = SagaHost<UpgradeMove>
 
 /**
  * Drives the journaled `step` of the upgrade with hash `hash` until the journal has passed it. Fails with
  * SagaEnded once the journal no longer runs this upgrade.
  */
-const step = (host: SagaHost, hash: string, step: UpgradeStep): Effect.Effect<void, SagaEnded> =>
+const step = (host: Host, hash: string, step: UpgradeStep): Effect.Effect<void, SagaEnded> =>
   Effect.gen(function* () {
     for (;;) {
       const snapshot = yield* host.latest
@@ -33,7 +36,7 @@ const step = (host: SagaHost, hash: string, step: UpgradeStep): Effect.Effect<vo
   })
 
 /** The upgrade towards the images of hash `hash`, from the step its journal is at to its end. */
-export const upgradeSaga = (host: SagaHost, hash: string): Effect.Effect<void> =>
+export const upgradeSaga = (host: Host, hash: string): Effect.Effect<void> =>
   Effect.gen(function* () {
     yield* step(host, hash, "Export") // the pre-upgrade ConvexBackup completes (unless preUpgradeBackup is off)
     yield* step(host, hash, "SaveEnv") // exportImport: the env-save Job keeps the environment variables
@@ -45,3 +48,17 @@ export const upgradeSaga = (host: SagaHost, hash: string): Effect.Effect<void> =
     Effect.catchTag("SagaEnded", (ended) => Effect.logDebug(`upgrade saga ${hash}: over, ${ended.why}`)),
     Effect.annotateLogs({ saga: "upgrade" })
   )
+
+/** The journal's running upgrade (a failed one waits for a retry request, which the decision takes). */
+const runningUpgrade = (snapshot: SagaSnapshot) => {
+  const upgrade = snapshot.instance.status?.upgrade
+  return upgrade === undefined || upgrade.phase === "Failed" ? undefined : upgrade
+}
+
+/** The upgrade saga: a run per upgrade (its target hash) while the journal runs it. */
+export const upgradeSagaKind: SagaKind<UpgradeMove> = {
+  proposes: "upgradeMove",
+  runs: (snapshot) => runningUpgrade(snapshot)?.targetHash,
+  current: (move, snapshot) => equalJson(move.from, snapshot.instance.status?.upgrade),
+  program: upgradeSaga
+}

@@ -1,8 +1,9 @@
 /**
- * The upgrade saga fiber on its own (sagas/registry.ts and sagas/upgrade.ts), fed snapshots as reconciles would feed
- * it, under the TestClock: it proposes a move only when what it observed or the clock allows one, wakes its instance
- * once per new proposal, fails a roll at its deadline by its own timer (no reconcile needed), resumes at the step the
- * journal names, and ends when the journal no longer runs its upgrade.
+ * The saga fibers on their own (sagas/registry.ts, sagas/upgrade.ts, sagas/restart.ts), fed snapshots as reconciles
+ * would feed them, under the TestClock. The upgrade saga proposes a move only when what it observed or the clock
+ * allows one, wakes its instance once per journal it moves from, fails a roll at its deadline by its own timer (no
+ * reconcile needed), resumes at the step the journal names, and ends when the journal no longer runs its upgrade. The
+ * restart saga sleeps until the restart falls due, proposes it once, and counts the next interval from the journal.
  */
 import {
   type ConvexInstance,
@@ -65,7 +66,7 @@ const upgradingToV2 = Effect.gen(function* () {
   const started = decide(instanceOf(v2, instance.status), { objects, entropy }, now)
   const journaled = instanceOf(v2, started.status)
   expect(journaled.status?.upgrade).toMatchObject({ phase: "Rolling", strategy: "inPlace" })
-  return { instance: journaled, onV1: objects, onV2: rolledOut(started.desired) }
+  return { instance: journaled, readyOnV1: instance, onV1: objects, onV2: rolledOut(started.desired) }
 })
 
 describe("the upgrade saga fiber", () => {
@@ -79,17 +80,17 @@ describe("the upgrade saga fiber", () => {
 
       yield* sagas.observed(key, { instance, objects: onV1 })
       yield* settle
-      expect(registry.running()).toEqual([key])
-      expect(sagas.proposal(key)).toBeUndefined()
+      expect(registry.running("upgradeMove")).toEqual([key])
+      expect(sagas.proposals(key).upgradeMove).toBeUndefined()
 
       // Under the roll's 30 minutes nothing moves, and the instance is not woken.
       yield* TestClock.adjust("29 minutes")
-      expect(sagas.proposal(key)).toBeUndefined()
+      expect(sagas.proposals(key).upgradeMove).toBeUndefined()
       expect(woken).toEqual([])
 
       // At the deadline the saga's own timer fires: it proposes the failed roll and wakes the instance, once.
       yield* TestClock.adjust("1 minute")
-      expect(sagas.proposal(key)).toMatchObject({
+      expect(sagas.proposals(key).upgradeMove).toMatchObject({
         from: instance.status?.upgrade,
         to: { phase: "Failed", failedStep: "Roll" }
       })
@@ -100,15 +101,15 @@ describe("the upgrade saga fiber", () => {
       expect(woken).toEqual([key])
 
       // Journaled: the failed upgrade waits for a retry request, not for the saga, which ends.
-      const failed = sagas.proposal(key)?.to
+      const failed = sagas.proposals(key).upgradeMove?.to
       if (failed === undefined || failed === "Done") throw new Error("no failed upgrade proposed")
       yield* sagas.observed(key, {
         instance: { ...instance, status: { ...instance.status, upgrade: failed } },
         objects: onV1
       })
       yield* settle
-      expect(registry.running()).toEqual([])
-      expect(sagas.proposal(key)).toBeUndefined()
+      expect(registry.running("upgradeMove")).toEqual([])
+      expect(sagas.proposals(key).upgradeMove).toBeUndefined()
     })
   )
 
@@ -122,20 +123,24 @@ describe("the upgrade saga fiber", () => {
 
       yield* sagas.observed(key, { instance, objects: onV1 })
       yield* settle
-      expect(sagas.proposal(key)).toBeUndefined()
+      expect(sagas.proposals(key).upgradeMove).toBeUndefined()
 
       yield* sagas.observed(key, { instance, objects: onV2 })
       yield* settle
-      expect(sagas.proposal(key)).toEqual({ from: instance.status?.upgrade, to: "Done" })
+      expect(sagas.proposals(key).upgradeMove).toEqual({ from: instance.status?.upgrade, to: "Done" })
       expect(woken).toEqual([key])
 
       // The reconcile journals the end (decide takes the move).
-      const ended = decide(instance, { objects: onV2, entropy, upgradeMove: sagas.proposal(key) }, new Date(start))
+      const ended = decide(
+        instance,
+        { objects: onV2, entropy, upgradeMove: sagas.proposals(key).upgradeMove },
+        new Date(start)
+      )
       expect(ended.status.upgrade).toBeUndefined()
       expect(ended.status.currentVersion).toBe(v2)
       yield* sagas.observed(key, { instance: instanceOf(v2, ended.status), objects: onV2 })
       yield* settle
-      expect(registry.running()).toEqual([])
+      expect(registry.running("upgradeMove")).toEqual([])
     })
   )
 
@@ -149,13 +154,68 @@ describe("the upgrade saga fiber", () => {
       yield* TestClock.adjust("20 minutes")
       yield* sagas.observed(key, { instance, objects: onV1 })
       yield* settle
-      expect(registry.running()).toEqual([key])
+      expect(registry.running("upgradeMove")).toEqual([key])
       yield* TestClock.adjust("10 minutes")
-      expect(sagas.proposal(key)?.to).toMatchObject({ phase: "Failed", failedStep: "Roll" })
+      expect(sagas.proposals(key).upgradeMove?.to).toMatchObject({ phase: "Failed", failedStep: "Roll" })
 
       yield* registry.forget(key)
-      expect(registry.running()).toEqual([])
-      expect(sagas.proposal(key)).toBeUndefined()
+      expect(registry.running("upgradeMove")).toEqual([])
+      expect(sagas.proposals(key).upgradeMove).toBeUndefined()
+    })
+  )
+})
+
+describe("the restart saga fiber", () => {
+  it.scoped("proposes the restart when it falls due, once, and the next one an interval after the journaled one", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(start)
+      const woken: Array<string> = []
+      const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
+      const sagas = registry.in(undefined)
+      // v1 Ready with the default interval (168h): the backend became ready at `start`.
+      const { readyOnV1: instance, onV1 } = yield* upgradingToV2
+      expect(instance.spec.maintenance.restartInterval).toBe("168h")
+
+      yield* sagas.observed(key, { instance, objects: onV1 })
+      yield* settle
+      expect(registry.running("restartMove")).toEqual([key])
+      yield* TestClock.adjust("167 hours")
+      expect(sagas.proposals(key).restartMove).toBeUndefined()
+      yield* TestClock.adjust("1 hour")
+      const due = new Date(start + 168 * 3_600_000).toISOString().replace(".000Z", "Z")
+      expect(sagas.proposals(key).restartMove).toEqual({ from: undefined, due })
+      expect(woken).toEqual([key])
+
+      // Not taken yet (held, or the reconcile still to come): seen again, it does not wake the instance again.
+      yield* sagas.observed(key, { instance, objects: onV1 })
+      yield* settle
+      expect(woken).toEqual([key])
+
+      // Journaled: the proposal is spent, and the next restart falls due an interval after it.
+      const restarted = instanceOf(v1, { ...instance.status, lastRestartTime: due })
+      yield* sagas.observed(key, { instance: restarted, objects: onV1 })
+      yield* settle
+      expect(sagas.proposals(key).restartMove).toBeUndefined()
+      yield* TestClock.adjust("167 hours")
+      expect(sagas.proposals(key).restartMove).toBeUndefined()
+      yield* TestClock.adjust("1 hour")
+      expect(sagas.proposals(key).restartMove?.from).toBe(due)
+      expect(woken).toEqual([key, key])
+    })
+  )
+
+  it.scoped("does not run for an instance without an interval", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(start)
+      const registry = yield* makeSagaRegistry(() => Effect.void)
+      const { instance, onV1 } = yield* upgradingToV2
+      const noInterval = {
+        ...instance,
+        spec: { ...instance.spec, maintenance: { ...instance.spec.maintenance, restartInterval: "0s" } }
+      }
+      yield* registry.in(undefined).observed(key, { instance: noInterval, objects: onV1 })
+      yield* settle
+      expect(registry.running("restartMove")).toEqual([])
     })
   )
 })

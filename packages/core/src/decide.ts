@@ -13,7 +13,7 @@ import { Duration, Option } from "effect"
 import type { ConvexInstance, ConvexInstanceStatus } from "./api/index.js"
 import { reconciliationPaused } from "./api/pause.js"
 import { type BackupTurn, upgradeMayStart } from "./backup/interlock.js"
-import { planRestore } from "./backup/restore.js"
+import { planRestore, type RestoreMove } from "./backup/restore.js"
 import { decisionEvents } from "./internal/decide-events.js"
 import { containerImage, referencedValues, routesState } from "./internal/decide-observe.js"
 import { conditionsOf, routingReady } from "./internal/decide-status.js"
@@ -81,6 +81,8 @@ export interface Observed {
    * proposes it (its timer fired), once (`from` is the journaled `lastRestartTime`).
    */
   readonly restartMove?: RestartMove | undefined
+  /** The restore saga's move (`restoreNext` of `sagas.ts`): the end of the running import, once its Job ended. */
+  readonly restoreMove?: RestoreMove | undefined
 }
 
 /** Settings of the operator that decisions depend on. */
@@ -338,7 +340,18 @@ export const decide = (
     ...(siteFallback !== undefined ? { siteRouteFallback: siteFallback } : {}),
     operator: options.operator
   })
-  const restore = planRestore({ context, observed: index.get, backendReady: backendReadiness.ready, now })
+  // The end of a running import is the restore saga's move (its fiber saw the Job end), taken once.
+  const restoreMove = observed.restoreMove
+  const restore = planRestore({
+    context,
+    observed: index.get,
+    backendReady: backendReadiness.ready,
+    now,
+    takeEnd: (ended) =>
+      restoreMove !== undefined && sameJson(restoreMove.from, previous?.restore) && restoreMove.to.phase === ended.phase
+        ? restoreMove.to
+        : undefined
+  })
   // The pre-upgrade backup is created once (its spec is immutable); the import reads the location it recorded.
   const preUpgradeBackup =
     upgrade.backup === undefined || index.get("ConvexBackup", upgrade.backup.name) !== undefined

@@ -4,6 +4,7 @@
  * allows one, wakes its instance once per journal it moves from, fails a roll at its deadline by its own timer (no
  * reconcile needed), resumes at the step the journal names, and ends when the journal no longer runs its upgrade. The
  * restart saga sleeps until the restart falls due, proposes it once, and counts the next interval from the journal.
+ * The restore saga waits for the import Job of the journaled attempt and proposes its end.
  */
 import {
   type ConvexInstance,
@@ -216,6 +217,75 @@ describe("the restart saga fiber", () => {
       yield* registry.in(undefined).observed(key, { instance: noInterval, objects: onV1 })
       yield* settle
       expect(registry.running("restartMove")).toEqual([])
+    })
+  )
+})
+
+describe("the restore saga fiber", () => {
+  it.scoped("runs while the journal says the import runs, and proposes its end once the Job ended", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(start)
+      const woken: Array<string> = []
+      const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
+      const sagas = registry.in(undefined)
+      const backup = {
+        apiVersion: "convex.icod.de/v1alpha1",
+        kind: "ConvexBackup",
+        metadata: { name: "nightly-1", namespace: "apps", creationTimestamp: "2026-02-28T00:00:00Z" },
+        spec: { instanceRef: { name: "old" }, target: { pvc: {} } },
+        status: { phase: "Completed", location: "pvc://old-backups/nightly-1.zip" }
+      } as unknown as KubeObject
+      const restoring = (status?: ConvexInstanceStatus) => {
+        const decoded = decodeConvexInstance({
+          apiVersion: "convex.icod.de/v1alpha1",
+          kind: "ConvexInstance",
+          metadata: { name: "demo", namespace: "apps", uid: "uid-demo", generation: 1 },
+          spec: { environment: "dev", version: v1, restore: { from: { backup: "nightly-1" } } },
+          ...(status === undefined ? {} : { status })
+        })
+        if (Either.isLeft(decoded)) throw new Error(decoded.left.message)
+        return decoded.right
+      }
+      // Decide until the import Job is rendered: the journal says Running.
+      let instance = restoring()
+      let objects: ReadonlyArray<KubeObject> = [backup]
+      for (let i = 0; i < 5 && instance.status?.restore?.phase !== "Running"; i++) {
+        const decision = decide(instance, { objects, entropy }, new Date(start))
+        instance = restoring(decision.status)
+        objects = [backup, ...rolledOut(decision.desired)]
+      }
+      expect(instance.status?.restore, instance.status?.restore?.message).toMatchObject({ phase: "Running" })
+      const job = objects.find((object) => object.kind === "Job" && object.metadata.name === "demo-restore")
+      if (job === undefined) throw new Error("no import Job")
+
+      // The Job runs: the saga waits.
+      const running = { ...job, status: { active: 1 } }
+      const others = objects.filter((object) => object !== job)
+      yield* sagas.observed(key, { instance, objects: [...others, running] })
+      yield* settle
+      expect(registry.running("restoreMove")).toEqual([key])
+      expect(sagas.proposals(key).restoreMove).toBeUndefined()
+
+      // It succeeded: the saga proposes the end and wakes the instance.
+      const succeeded = { ...job, status: { succeeded: 1, conditions: [{ type: "Complete", status: "True" }] } }
+      yield* sagas.observed(key, { instance, objects: [...others, succeeded] })
+      yield* settle
+      expect(sagas.proposals(key).restoreMove).toMatchObject({
+        from: instance.status?.restore,
+        to: { phase: "Succeeded" }
+      })
+      expect(woken).toEqual([key])
+
+      // Journaled: the saga is over.
+      const taken = decide(
+        instance,
+        { objects: [...others, succeeded], entropy, restoreMove: sagas.proposals(key).restoreMove },
+        new Date(start)
+      )
+      expect(taken.status.restore?.phase).toBe("Succeeded")
+      yield* sagas.observed(key, { instance: restoring(taken.status), objects: [...others, succeeded] })
+      yield* settle
+      expect(registry.running("restoreMove")).toEqual([])
     })
   )
 })

@@ -26,7 +26,7 @@ import type { DecidedEvent } from "../internal/status/events.js"
 import { jobOutcome } from "../internal/status/workloads.js"
 import { backupSource } from "../internal/upgrade/backup.js"
 import { jobTargetOf, type RestoreFrom, renderRestoreJob, restoreJobName } from "../render/backup-jobs.js"
-import type { RenderContext } from "../render/context.js"
+import { instanceNamespace, type RenderContext } from "../render/context.js"
 import { shortHash } from "../render/hash.js"
 import { jobCaBundle, jobCaProblem } from "../render/job-ca.js"
 import { attemptAnnotation } from "../render/jobs.js"
@@ -143,12 +143,58 @@ const attemptOf = (job: KubeObject | undefined): number => {
   return Number.isInteger(annotated) && annotated > 0 ? annotated : 1
 }
 
+/**
+ * A move of the restore saga: the end of the running import (`from`, the journaled Running status) as its Job ended
+ * (`to`: Succeeded or Failed).
+ */
+export interface RestoreMove {
+  readonly from: RestoreStatus
+  readonly to: RestoreStatus
+}
+
+/** The journal of a running restore once its import Job ended: `phase`, when, and for a failure what to do. */
+const endedRestore = (
+  running: RestoreStatus,
+  phase: "Succeeded" | "Failed",
+  namespace: string,
+  now: Date
+): RestoreStatus => {
+  const { message: _message, ...rest } = running
+  const job = running.job ?? ""
+  const ofAttempt = (running.attempt ?? 1) > 1 ? ` (attempt ${running.attempt})` : ""
+  const message = `the import Job ${job} failed${ofAttempt}: see kubectl logs job/${job} -n ${namespace} --all-containers; annotate the instance ${restoreRetryAnnotation}=<a new value> to run the import once more, or delete and re-create the instance`
+  return { ...rest, phase, finishedAt: formatTime(now), ...(phase === "Failed" ? { message } : {}) }
+}
+
+/**
+ * The restore saga's next move for `instance`: the end of its running import once the Job of the journaled attempt
+ * succeeded or failed; none while it runs, or when no restore runs.
+ */
+export const nextRestoreMove = (
+  instance: ConvexInstance,
+  observed: (kind: string, name: string) => KubeObject | undefined,
+  now: Date
+): RestoreMove | undefined => {
+  const running = instance.status?.restore
+  if (running?.phase !== "Running" || instance.spec.restore === undefined) return undefined
+  const job = observed("Job", restoreJobName(instance.metadata.name ?? ""))
+  if (job === undefined || attemptOf(job) !== (running.attempt ?? 1)) return undefined
+  const outcome = jobOutcome(job)
+  if (outcome !== "Succeeded" && outcome !== "Failed") return undefined
+  return { from: running, to: endedRestore(running, outcome, instanceNamespace(instance), now) }
+}
+
 /** The restore step of `context.instance`. */
 export const planRestore = (input: {
   readonly context: RenderContext
   readonly observed: (kind: string, name: string) => KubeObject | undefined
   readonly backendReady: boolean
   readonly now: Date
+  /**
+   * Whether the end of the running import (its Job succeeded or failed) is taken now: given the ended status, the
+   * status to journal, or undefined to keep the restore Running (the restore saga has not moved it yet).
+   */
+  readonly takeEnd: (ended: RestoreStatus) => RestoreStatus | undefined
 }): RestorePlan => {
   const { context, now } = input
   const { instance } = context
@@ -208,15 +254,29 @@ export const planRestore = (input: {
     }
   }
   const outcome = jobOutcome(observedJob)
-  if (outcome === "Succeeded") {
-    const status: RestoreStatus = {
-      phase: "Succeeded",
-      source: source.label,
-      job: jobName,
-      ...tracking,
-      startedAt: started,
-      finishedAt: formatTime(now)
+  const runningStatus: RestoreStatus = {
+    phase: "Running",
+    source: source.label,
+    job: jobName,
+    ...tracking,
+    startedAt: started
+  }
+  // The import's Job ended but the restore saga has not moved the journal yet: it stays Running (the Job kept).
+  const running: RestorePlan = {
+    ...none,
+    keepJob: jobName,
+    status: runningStatus,
+    holdReady: true,
+    condition: {
+      type: "RestoreCompleted",
+      status: "False",
+      reason: "Running",
+      message: `importing ${source.label} with --replace-all${ofAttempt}`
     }
+  }
+  if (outcome === "Succeeded") {
+    const status = input.takeEnd(endedRestore(runningStatus, "Succeeded", context.namespace, now))
+    if (status === undefined) return running
     return {
       ...none,
       keepJob: jobName,
@@ -238,19 +298,13 @@ export const planRestore = (input: {
     }
   }
   if (outcome === "Failed") {
-    const message = `the import Job ${jobName} failed${ofAttempt}: see kubectl logs job/${jobName} -n ${context.namespace} --all-containers; annotate the instance ${restoreRetryAnnotation}=<a new value> to run the import once more, or delete and re-create the instance`
+    const status = input.takeEnd(endedRestore(runningStatus, "Failed", context.namespace, now))
+    if (status === undefined) return running
+    const message = status.message ?? ""
     return {
       ...none,
       keepJob: jobName,
-      status: {
-        phase: "Failed",
-        source: source.label,
-        job: jobName,
-        ...tracking,
-        startedAt: started,
-        finishedAt: formatTime(now),
-        message
-      },
+      status,
       holdReady: true,
       failed: true,
       condition: { type: "RestoreCompleted", status: "False", reason: "RestoreFailed", message },

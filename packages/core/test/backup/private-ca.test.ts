@@ -7,7 +7,6 @@ import {
   backupDataFinalizer,
   type ConvexBackup,
   type Decision,
-  decide,
   decideBackup,
   decideBackupDeletion,
   decodeConvexBackup,
@@ -18,7 +17,16 @@ import {
 import { instanceReferences, type Job } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
-import { configMap, entropy, minimal, now, sampleReferences, secret, simulateCluster } from "../decide/support.js"
+import {
+  configMap,
+  decideWithSagas,
+  entropy,
+  minimal,
+  now,
+  sampleReferences,
+  secret,
+  simulateCluster
+} from "../decide/support.js"
 
 const pem = "-----BEGIN CERTIFICATE-----\nMINIO CA\n-----END CERTIFICATE-----\n"
 const operator = { image: "registry.example/convex-operator:1" }
@@ -181,11 +189,11 @@ describe("a restore from a bucket behind a private CA", () => {
   /** Rounds of decide over a healthy simulated cluster (the backend becomes ready in the second). */
   const run = (instance: ReturnType<typeof fresh>, extra: ReadonlyArray<KubeObject>) => {
     let current = instance
-    let decision = decide(current, { objects: [...sampleReferences, ...extra], entropy }, now)
+    let decision = decideWithSagas(current, { objects: [...sampleReferences, ...extra], entropy }, now)
     for (let round = 0; round < 3; round++) {
       current = { ...current, status: decision.status }
       const applied = simulateCluster(decision.desired).filter((object) => object.kind !== "Job")
-      decision = decide(current, { objects: [...sampleReferences, ...extra, ...applied], entropy }, now)
+      decision = decideWithSagas(current, { objects: [...sampleReferences, ...extra, ...applied], entropy }, now)
     }
     return decision
   }

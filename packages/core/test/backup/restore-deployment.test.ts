@@ -3,17 +3,11 @@
  * exports the old deployment (its admin key from the user's Secret, by reference only) and imports the ZIP with
  * `--replace-all` into the new instance once, before Ready; it waits, naming the field, while the Secret is missing.
  */
-import {
-  type ConvexInstance,
-  type Decision,
-  decide,
-  decodeConvexInstance,
-  type KubeObject
-} from "@convex-operator/core"
+import { type ConvexInstance, type Decision, decodeConvexInstance, type KubeObject } from "@convex-operator/core"
 import { findCondition, instanceReferences } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { entropy, minimal, now, secret, simulateCluster } from "../decide/support.js"
+import { decideWithSagas, entropy, minimal, now, secret, simulateCluster } from "../decide/support.js"
 
 const oldAdminKey = "convex-self-hosted|01deadbeefdeadbeefdeadbeefdeadbeef"
 const moving = minimal(
@@ -34,7 +28,7 @@ const run = (instance: ConvexInstance, extra: ReadonlyArray<KubeObject>, rounds:
   const kept = new Map<string, KubeObject>()
   const jobsCreated: Array<string> = []
   const decisions: Array<Decision> = []
-  let decision = decide(current, { objects: [...extra], entropy }, now)
+  let decision = decideWithSagas(current, { objects: [...extra], entropy }, now)
   for (let round = 0; round < rounds; round++) {
     decisions.push(decision)
     for (const object of simulateCluster(decision.desired)) {
@@ -43,7 +37,7 @@ const run = (instance: ConvexInstance, extra: ReadonlyArray<KubeObject>, rounds:
       kept.set(key, object)
     }
     current = { ...current, status: decision.status }
-    decision = decide(current, { objects: [...extra, ...kept.values()], entropy }, now)
+    decision = decideWithSagas(current, { objects: [...extra, ...kept.values()], entropy }, now)
   }
   decisions.push(decision)
   return { decision, decisions, jobsCreated, kept }

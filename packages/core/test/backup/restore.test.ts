@@ -4,12 +4,13 @@ import {
   type Decision,
   decide,
   type KubeObject,
+  restoreNext,
   restoreRetryAnnotation
 } from "@convex-operator/core"
 import { attemptAnnotation } from "@convex-operator/core/internal"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Option } from "effect"
-import { entropy, minimal, now, sampleReferences, secret, simulateCluster } from "../decide/support.js"
+import { decideWithSagas, entropy, minimal, now, sampleReferences, secret, simulateCluster } from "../decide/support.js"
 
 const backup = (phase: string): KubeObject =>
   ({
@@ -28,7 +29,7 @@ const run = (instance: ConvexInstance, extra: ReadonlyArray<KubeObject>, rounds:
   let current = instance
   let kept = new Map<string, KubeObject>()
   const jobsCreated: Array<string> = []
-  let decision = decide(current, { objects: [...sampleReferences, ...extra], entropy }, now)
+  let decision = decideWithSagas(current, { objects: [...sampleReferences, ...extra], entropy }, now)
   for (let round = 0; round < rounds; round++) {
     const applied = simulateCluster(decision.desired)
     for (const object of applied) {
@@ -39,13 +40,40 @@ const run = (instance: ConvexInstance, extra: ReadonlyArray<KubeObject>, rounds:
     const deleted = new Set(decision.delete.map((reference) => `${reference.kind}/${reference.name}`))
     kept = new Map([...kept].filter(([key]) => !deleted.has(key)))
     current = { ...current, status: decision.status }
-    decision = decide(current, { objects: [...sampleReferences, ...extra, ...kept.values()], entropy }, now)
+    decision = decideWithSagas(current, { objects: [...sampleReferences, ...extra, ...kept.values()], entropy }, now)
   }
   return { decision, jobsCreated, kept }
 }
 
 describe("restore into a new instance", () => {
   const fresh = minimal({ restore: { from: { backup: "nightly-1" } } }, "fresh")
+
+  it("ends only on the restore saga's move: a finished import Job alone keeps the journal Running", () => {
+    // The round that renders the import Job (journal Running); the cluster then runs it, and it succeeds.
+    const rounds = [0, 1, 2, 3, 4, 5].map((n) => run(fresh, [backup("Completed")], n))
+    const found = rounds.find((r) => restoreJob(r.decision) !== undefined)
+    if (found === undefined) throw new Error("the import Job was never rendered")
+    const { decision, kept } = found
+    expect(decision.status.restore?.phase).toBe("Running")
+    const instance = { ...fresh, status: decision.status }
+    const applied = new Map([
+      ...kept,
+      ...simulateCluster(decision.desired).map((o) => [`${o.kind}/${o.metadata.name}`, o] as const)
+    ])
+    const objects = [...sampleReferences, backup("Completed"), ...applied.values()]
+    const alone = decide(instance, { objects, entropy }, now)
+    expect(alone.status.restore?.phase).toBe("Running")
+    expect(alone.events.map((event) => event.reason)).not.toContain("RestoreSucceeded")
+    expect(alone.delete).toEqual([])
+    const move = restoreNext(instance, objects, now)
+    expect(move).toMatchObject({ from: decision.status.restore, to: { phase: "Succeeded" } })
+    const moved = decide(instance, { objects, entropy, restoreMove: move }, now)
+    expect(moved.status.restore?.phase).toBe("Succeeded")
+    expect(moved.events.map((event) => event.reason)).toContain("RestoreSucceeded")
+    // A stale move (from another journal) is not taken.
+    const stale = move === undefined ? undefined : { ...move, from: { ...move.from, attempt: 2 } }
+    expect(decide(instance, { objects, entropy, restoreMove: stale }, now).status.restore?.phase).toBe("Running")
+  })
 
   it("waits, not Ready, while the ConvexBackup is not Completed", () => {
     const { decision, jobsCreated } = run(fresh, [backup("Running")], 4)
@@ -66,7 +94,7 @@ describe("restore into a new instance", () => {
   })
 
   it("imports once with --replace-all after the backend is ready, then reports Ready; the Job is kept, never rerun", () => {
-    const first = decide(fresh, { objects: [...sampleReferences, backup("Completed")], entropy }, now)
+    const first = decideWithSagas(fresh, { objects: [...sampleReferences, backup("Completed")], entropy }, now)
     expect(restoreJob(first)).toBeUndefined() // no backend yet
     const { decision, jobsCreated, kept } = run(fresh, [backup("Completed")], 8)
     expect(jobsCreated.filter((name) => name === "fresh-restore")).toEqual(["fresh-restore"])
@@ -88,7 +116,7 @@ describe("restore into a new instance", () => {
     expect(restoreJob(decision)).toBeUndefined()
     expect(decision.delete.map((reference) => reference.name)).not.toContain("fresh-restore")
     // Even if the Job is deleted by hand, a Succeeded restore never runs again.
-    const later = decide(
+    const later = decideWithSagas(
       { ...fresh, status: decision.status },
       { objects: [...sampleReferences, ...simulateCluster(decision.desired)], entropy },
       now
@@ -147,7 +175,11 @@ const begin = (instance: ConvexInstance): World => ({ instance, kept: new Map(),
 const advance = (world: World, extra: ReadonlyArray<KubeObject>, rounds: number, fate: Fate): World => {
   let { instance, kept, jobsCreated, decisions } = world
   for (let round = 0; round < rounds; round++) {
-    const decision = decide(instance, { objects: [...sampleReferences, ...extra, ...kept.values()], entropy }, now)
+    const decision = decideWithSagas(
+      instance,
+      { objects: [...sampleReferences, ...extra, ...kept.values()], entropy },
+      now
+    )
     const next = new Map(kept)
     for (const reference of decision.delete) next.delete(`${reference.kind}/${reference.name}`)
     for (const object of simulateCluster(decision.apply)) {

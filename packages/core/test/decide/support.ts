@@ -2,11 +2,16 @@
 import {
   type ConvexInstance,
   type ConvexInstanceEncoded,
+  type DecideOptions,
   type Decision,
   decide,
   decodeConvexInstance,
   type Entropy,
-  type KubeObject
+  type KubeObject,
+  type Observed,
+  restartNext,
+  restoreNext,
+  upgradeNext
 } from "@convex-operator/core"
 import { toBase64 } from "@convex-operator/core/internal"
 import { Either } from "effect"
@@ -201,3 +206,26 @@ export const find = <K extends string>(decision: Decision, kind: K, name: string
     throw new Error(`no ${kind}/${name} in ${decision.desired.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`)
   return found as Extract<Decision["desired"][number], { kind: K }>
 }
+
+/**
+ * `decide` with the moves the operator's saga fibers would propose from the same observations (the upgrade's next
+ * step, a due restart, the end of a restore's import): what one reconcile decides once the sagas have seen what it
+ * observed.
+ */
+export const decideWithSagas = (
+  instance: ConvexInstance,
+  observed: Observed,
+  at: Date,
+  options?: DecideOptions
+): Decision =>
+  decide(
+    instance,
+    {
+      ...observed,
+      upgradeMove: upgradeNext(instance, observed.objects, at).move,
+      restartMove: restartNext(instance, observed.objects, at).move,
+      restoreMove: restoreNext(instance, observed.objects, at)
+    },
+    at,
+    options
+  )

@@ -9,10 +9,7 @@ import {
   childNames,
   type DecidedEvent,
   type Decision,
-  decide,
-  type KubeObject,
-  restartNext,
-  upgradeNext
+  type KubeObject
 } from "@convex-operator/core"
 import {
   attemptAnnotation,
@@ -22,7 +19,7 @@ import {
   upgradeJobName
 } from "@convex-operator/core/internal"
 import { Clock, Effect, TestClock } from "effect"
-import { entropy, minimal, now, settle, simulateCluster } from "../decide/support.js"
+import { decideWithSagas, entropy, minimal, now, settle, simulateCluster } from "../decide/support.js"
 
 export const v1 = "1111111111111111111111111111111111111111"
 export const v2 = "2222222222222222222222222222222222222222"
@@ -164,10 +161,8 @@ export const tickWith = (world: World, next: (decision: Decision, objects: World
   Effect.gen(function* () {
     const at = new Date(yield* Clock.currentTimeMillis)
     const instance = { ...world.instance, status: world.decision.status }
-    // The sagas' moves from what the cluster holds, as the operator's saga fibers would propose them.
-    const upgradeMove = upgradeNext(instance, world.objects, at).move
-    const restartMove = restartNext(instance, world.objects, at).move
-    const decision = decide(instance, { objects: world.objects, entropy, upgradeMove, restartMove }, at)
+    // With the sagas' moves from what the cluster holds, as the operator's saga fibers would propose them.
+    const decision = decideWithSagas(instance, { objects: world.objects, entropy }, at)
     return {
       instance: { ...world.instance, status: decision.status },
       objects: next(decision, world.objects),

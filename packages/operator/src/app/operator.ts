@@ -3,7 +3,7 @@
  * same namespaces (one set of watches per namespace, or one for all):
  *
  * - ConvexInstances (controllers/instance): the reconcile of `reconcile.ts`, at most one per instance at a time and
- *   `concurrency` across instances, and the saga fibers of each instance (`sagas/`: an upgrade in progress, the periodic restart);
+ *   `concurrency` across instances, and the saga fibers of each instance (`sagas/`: an upgrade in progress, the periodic restart, a restore's import);
  * - ConvexBackups (controllers/backup) and ConvexScheduledBackups (controllers/schedule).
  *
  * Closing the scope drains running reconciles gracefully.
@@ -38,7 +38,7 @@ export interface Operator {
   /** The ConvexInstance controller's queue. */
   readonly queue: WorkQueue.WorkQueue
   /** The instances whose saga fiber of a kind runs now (`upgradeMove`: an upgrade in progress). */
-  readonly sagas: (kind: "upgradeMove" | "restartMove") => ReadonlyArray<string>
+  readonly sagas: (kind: "upgradeMove" | "restartMove" | "restoreMove") => ReadonlyArray<string>
   /** The cached ConvexInstances, ConvexBackups and ConvexScheduledBackups (read at each metrics scrape). */
   readonly instances: () => ReadonlyArray<KubeObject>
   readonly backups: () => ReadonlyArray<KubeObject>

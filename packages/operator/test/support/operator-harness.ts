@@ -53,7 +53,7 @@ export interface RunningOperator {
   /** The instances whose upgrade saga fiber runs. */
   readonly upgradeSagas: () => ReadonlyArray<string>
   /** The instances whose saga fiber of a kind runs. */
-  readonly sagas: (kind: "upgradeMove" | "restartMove") => ReadonlyArray<string>
+  readonly sagas: (kind: "upgradeMove" | "restartMove" | "restoreMove") => ReadonlyArray<string>
 }
 
 /**

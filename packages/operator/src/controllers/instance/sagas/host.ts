@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ConvexInstance, KubeObject, RestartMove, UpgradeMove } from "@convex-operator/core"
+import type { ConvexInstance, KubeObject, RestartMove, RestoreMove, UpgradeMove } from "@convex-operator/core"
 import { Data, type Effect } from "effect"
 
 /** What one reconcile observed of an instance: the instance (its journal, `status`) and its children. */
@@ -20,6 +20,7 @@ export interface SagaSnapshot {
 export interface SagaProposals {
   readonly upgradeMove?: UpgradeMove | undefined
   readonly restartMove?: RestartMove | undefined
+  readonly restoreMove?: RestoreMove | undefined
 }
 
 /** A move: from the journal it was computed from (`from`), so that a stale one is recognised. */

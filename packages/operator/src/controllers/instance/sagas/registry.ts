@@ -1,5 +1,5 @@
 /**
- * The instances' sagas: at most one fiber per instance and kind of saga (upgrade.ts, restart.ts), started when a
+ * The instances' sagas: at most one fiber per instance and kind of saga (upgrade.ts, restart.ts, restore.ts), started when a
  * reconcile observes a journal that asks for a run no fiber runs, forked in the instance's scope (the Supervisor's
  * per-key Scope when the reconcile runs on the instance's fiber), and gone when it ends, when the instance is deleted,
  * or when the scope closes (the operator stopped or lost its lease).
@@ -13,12 +13,14 @@ import { Clock, Effect, Fiber, type Scope, Stream, SubscriptionRef } from "effec
 import { equalJson } from "../../../shell/equal-json.js"
 import type { SagaHost, SagaKind, SagaMove, SagaProposals, SagaSnapshot } from "./host.js"
 import { restartSagaKind } from "./restart.js"
+import { restoreSagaKind } from "./restore.js"
 import { upgradeSagaKind } from "./upgrade.js"
 
 /** Every kind of saga an instance may run. */
 const kinds: ReadonlyArray<SagaKind<SagaMove>> = [
   upgradeSagaKind as SagaKind<SagaMove>,
-  restartSagaKind as SagaKind<SagaMove>
+  restartSagaKind as SagaKind<SagaMove>,
+  restoreSagaKind as SagaKind<SagaMove>
 ]
 
 /** What a reconcile of an instance does with its sagas. */

@@ -124,8 +124,10 @@ describe("kill -9 inside each step of upgrades and of a restore", () => {
     })
     const before = scene.secrets()
     await file.timed("upgrade", async () => {
-      for (const name of names) scene.apply(scene.instance(name, v2))
-      await scene.killInSteps("upgrade", [
+      const upgrade = () => {
+        for (const name of names) scene.apply(scene.instance(name, v2))
+      }
+      await scene.killInSteps("upgrade", upgrade, [
         {
           label: "pre-upgrade backup created",
           match: created("convexbackups", (name) => name.includes("-pre-upgrade-"))
@@ -176,10 +178,11 @@ describe("kill -9 inside each step of upgrades and of a restore", () => {
     // instance's generated Secret is checked after it: u0–u3 byte for byte as before, r0's new one verifying.
     const beforeRestore = scene.secrets([...names, "r0"])
     await file.timed("restore", async () => {
-      scene.apply({
-        ...scene.instance("r0", v2, { restore: { from: { backup: backupOf.get("u0")?.metadata.name } } })
-      })
-      await scene.killInSteps("restore", [
+      const restore = () =>
+        scene.apply({
+          ...scene.instance("r0", v2, { restore: { from: { backup: backupOf.get("u0")?.metadata.name } } })
+        })
+      await scene.killInSteps("restore", restore, [
         { label: "restore Job created", match: created("jobs", (n) => n === "r0-restore") }
       ])
       await scene.converge(

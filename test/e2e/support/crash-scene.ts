@@ -134,8 +134,16 @@ export interface Scene {
   readonly start: (options?: { readonly waitReady?: boolean; readonly args?: ReadonlyArray<string> }) => Promise<void>
   /** `count` times: a seeded random 0–2.5 s, SIGKILL, start again (a third of them without waiting for the caches). */
   readonly crash: (phase: string, count: number) => Promise<void>
-  /** Tails the audit log and SIGKILLs the operator right after the first request of each step, until each landed. */
-  readonly killInSteps: (phase: string, steps: ReadonlyArray<Step>, timeoutMillis?: number) => Promise<void>
+  /**
+   * Runs `begin` (the change that starts the steps), tailing the audit log from before it, and SIGKILLs the operator
+   * right after the first request of each step, until each landed.
+   */
+  readonly killInSteps: (
+    phase: string,
+    begin: () => void,
+    steps: ReadonlyArray<Step>,
+    timeoutMillis?: number
+  ) => Promise<void>
   /** SIGTERM; the operator must exit with 0. */
   readonly finish: () => Promise<void>
   /** The generated Secrets of `names` (default all). */
@@ -220,8 +228,10 @@ export const crashScene = (
       // The last restart must get to reconcile.
       if (!current().running()) await start()
     },
-    killInSteps: async (phase, steps, timeoutMillis = 240_000) => {
+    killInSteps: async (phase, begin, steps, timeoutMillis = 240_000) => {
+      // From before the change: the operator may begin a step while `begin` is still applying (one kubectl each).
       const tail = auditTail(file.audit)
+      begin()
       const pending = new Set(steps)
       const deadline = Date.now() + timeoutMillis
       const hint = `"namespace":"${ns}"`

@@ -205,6 +205,22 @@ describe("the restart saga fiber", () => {
     })
   )
 
+  it.scoped("ends when the interval is set to 0", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(start)
+      const registry = yield* makeSagaRegistry(() => Effect.void)
+      const sagas = registry.in(undefined)
+      const { readyOnV1: instance, onV1 } = yield* upgradingToV2
+      yield* sagas.observed(key, { instance, objects: onV1 })
+      yield* settle
+      expect(registry.running("restartMove")).toEqual([key])
+      const maintenance = { ...instance.spec.maintenance, restartInterval: "0s" }
+      yield* sagas.observed(key, { instance: { ...instance, spec: { ...instance.spec, maintenance } }, objects: onV1 })
+      yield* settle
+      expect(registry.running("restartMove")).toEqual([])
+    })
+  )
+
   it.scoped("does not run for an instance without an interval", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(start)

@@ -110,10 +110,11 @@ export const makeSagaRegistry = (
         const entry = running.get(key)
         const id = kind.runs(snapshot)
         if (entry !== undefined) {
-          if (entry.proposal !== undefined && !kind.current(entry.proposal, snapshot)) entry.proposal = undefined
-          yield* SubscriptionRef.set(entry.snapshots, snapshot)
-          // A saga whose run the journal no longer asks for ends by itself (it sees this snapshot).
-          if (id === undefined || id === entry.id) return
+          if (id === entry.id) {
+            if (entry.proposal !== undefined && !kind.current(entry.proposal, snapshot)) entry.proposal = undefined
+            return yield* SubscriptionRef.set(entry.snapshots, snapshot)
+          }
+          // The journal no longer asks for this run (done, failed, replaced, or the interval set to 0).
           running.delete(key)
           if (entry.fiber !== undefined) yield* Fiber.interruptFork(entry.fiber)
         }

@@ -9,7 +9,7 @@
  * @module
  */
 import type { ObjectKey } from "@convex-operator/k8s"
-import { Clock, Effect, Fiber, type Scope, Stream, SubscriptionRef } from "effect"
+import { Clock, Deferred, Effect, Fiber, FiberId, type Scope } from "effect"
 import { equalJson } from "../../../shell/equal-json.js"
 import type { SagaHost, SagaKind, SagaMove, SagaProposals, SagaSnapshot } from "./host.js"
 import { restartSagaKind } from "./restart.js"
@@ -48,7 +48,9 @@ export interface SagaRegistry {
 
 interface Entry {
   readonly id: string
-  readonly snapshots: SubscriptionRef.SubscriptionRef<SagaSnapshot>
+  /** The latest snapshot, and the signal completed (and replaced) when a newer one arrives. */
+  latest: SagaSnapshot
+  changed: Deferred.Deferred<void>
   proposal: SagaMove | undefined
   fiber: Fiber.RuntimeFiber<void> | undefined
 }
@@ -64,13 +66,11 @@ export const makeSagaRegistry = (
     const entriesOf = (kind: SagaKind<SagaMove>) => entries.get(kind.proposes) ?? new Map<ObjectKey, Entry>()
 
     const hostOf = (key: ObjectKey, entry: Entry): SagaHost<SagaMove> => ({
-      latest: SubscriptionRef.get(entry.snapshots),
+      latest: Effect.sync(() => entry.latest),
+      // A Deferred per snapshot rather than a stream of them: a saga looks only at the latest, and this is woken on
+      // every reconcile of its instance (a subscription per wait cost a measurable share of the operator's CPU).
       changedSince: (seen, until) => {
-        const changed = entry.snapshots.changes.pipe(
-          Stream.filter((snapshot) => snapshot !== seen),
-          Stream.runHead,
-          Effect.asVoid
-        )
+        const changed = Effect.suspend(() => (entry.latest !== seen ? Effect.void : Deferred.await(entry.changed)))
         if (until === undefined) return changed
         return Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.raceFirst(changed, Effect.sleep(Math.max(0, until.getTime() - now)))
@@ -89,7 +89,8 @@ export const makeSagaRegistry = (
         const running = entriesOf(kind)
         const entry: Entry = {
           id,
-          snapshots: yield* SubscriptionRef.make(snapshot),
+          latest: snapshot,
+          changed: Deferred.unsafeMake(FiberId.none),
           proposal: undefined,
           fiber: undefined
         }
@@ -112,7 +113,10 @@ export const makeSagaRegistry = (
         if (entry !== undefined) {
           if (id === entry.id) {
             if (entry.proposal !== undefined && !kind.current(entry.proposal, snapshot)) entry.proposal = undefined
-            return yield* SubscriptionRef.set(entry.snapshots, snapshot)
+            const changed = entry.changed
+            entry.latest = snapshot
+            entry.changed = Deferred.unsafeMake(FiberId.none)
+            return yield* Deferred.succeed(changed, undefined)
           }
           // The journal no longer asks for this run (done, failed, replaced, or the interval set to 0).
           running.delete(key)

@@ -48,6 +48,8 @@ export interface SagaKind<M extends SagaMove> {
   readonly proposes: keyof SagaProposals
   /** The run `snapshot` asks for (a new id replaces the running one), or none (a running one ends by itself). */
   readonly runs: (snapshot: SagaSnapshot) => string | undefined
+  /** What of a snapshot the saga reads (it keeps only that, one snapshot per instance). */
+  readonly keeps: (snapshot: SagaSnapshot) => SagaSnapshot
   /** Whether `move` was computed from the journal of `snapshot` (else it is stale). */
   readonly current: (move: M, snapshot: SagaSnapshot) => boolean
   readonly program: (host: SagaHost<M>, id: string) => Effect.Effect<void>

@@ -105,11 +105,12 @@ export const makeSagaRegistry = (
         )
       })
 
-    const observedBy = (kind: SagaKind<SagaMove>, key: ObjectKey, snapshot: SagaSnapshot, scope: Scope.Scope) =>
+    const observedBy = (kind: SagaKind<SagaMove>, key: ObjectKey, observed: SagaSnapshot, scope: Scope.Scope) =>
       Effect.gen(function* () {
         const running = entriesOf(kind)
         const entry = running.get(key)
-        const id = kind.runs(snapshot)
+        const id = kind.runs(observed)
+        const snapshot = kind.keeps(observed)
         if (entry !== undefined) {
           if (id === entry.id) {
             if (entry.proposal !== undefined && !kind.current(entry.proposal, snapshot)) entry.proposal = undefined

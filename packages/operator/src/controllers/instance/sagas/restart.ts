@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type RestartMove, restartNext } from "@convex-operator/core"
+import { childNames, type RestartMove, restartNext } from "@convex-operator/core"
 import { goDurationMillis } from "@convex-operator/core/internal"
 import { Clock, Effect } from "effect"
 import type { SagaHost, SagaKind } from "./host.js"
@@ -30,6 +30,14 @@ export const restartSagaKind: SagaKind<RestartMove> = {
   proposes: "restartMove",
   runs: (snapshot) =>
     (goDurationMillis(snapshot.instance.spec.maintenance.restartInterval) ?? 0) > 0 ? "periodic" : undefined,
+  // The backend StatefulSet is all it reads besides the instance.
+  keeps: (snapshot) => {
+    const backend = childNames(snapshot.instance.metadata.name ?? "").backend
+    const objects = snapshot.objects.filter(
+      (object) => object.kind === "StatefulSet" && object.metadata.name === backend
+    )
+    return { instance: snapshot.instance, objects }
+  },
   current: (move, snapshot) => move.from === snapshot.instance.status?.lastRestartTime,
   program: (host) => restartSaga(host)
 }

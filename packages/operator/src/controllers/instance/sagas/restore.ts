@@ -36,6 +36,8 @@ export const restoreSagaKind: SagaKind<RestoreMove> = {
     const attempt = runningAttempt(snapshot)
     return attempt === undefined ? undefined : `attempt ${attempt}`
   },
+  // Its import Job is all it reads besides the instance.
+  keeps: (snapshot) => ({ instance: snapshot.instance, objects: snapshot.objects.filter((o) => o.kind === "Job") }),
   current: (move, snapshot) => equalJson(move.from, snapshot.instance.status?.restore),
   program: (host, id) => restoreSaga(host, Number(id.slice("attempt ".length)))
 }

@@ -59,6 +59,8 @@ const runningUpgrade = (snapshot: SagaSnapshot) => {
 export const upgradeSagaKind: SagaKind<UpgradeMove> = {
   proposes: "upgradeMove",
   runs: (snapshot) => runningUpgrade(snapshot)?.targetHash,
+  // Every child: the step's Job or backup, the backend and the dashboard.
+  keeps: (snapshot) => snapshot,
   current: (move, snapshot) => equalJson(move.from, snapshot.instance.status?.upgrade),
   program: upgradeSaga
 }

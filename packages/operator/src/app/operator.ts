@@ -3,7 +3,8 @@
  * same namespaces (one set of watches per namespace, or one for all):
  *
  * - ConvexInstances (controllers/instance): the reconcile of `reconcile.ts`, at most one per instance at a time and
- *   `concurrency` across instances, and the saga fibers of each instance (`sagas/`: an upgrade in progress, the periodic restart, a restore's import);
+ *   `concurrency` across instances, and the saga fibers of each instance (`sagas/`: an upgrade in progress, the
+ *   periodic restart, a restore's import);
  * - ConvexBackups (controllers/backup) and ConvexScheduledBackups (controllers/schedule).
  *
  * Closing the scope drains running reconciles gracefully.

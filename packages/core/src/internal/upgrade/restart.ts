@@ -62,8 +62,9 @@ export const planRestart = (input: RestartInput): RestartPlan => {
   // An interval so long that the due time is past what a Date holds (a valid duration like 999999999999h) is never
   // due; without this the wake-up time would be NaN, and a NaN requeue means "at once", forever.
   if (!(dueAt <= maxDateMillis)) return { _tag: "Waiting", restartedAt, dueAt: undefined }
-  if (input.now.getTime() >= dueAt)
+  if (input.now.getTime() >= dueAt) {
     return { _tag: "Restart", restartedAt: formatTime(input.now), dueAt: new Date(dueAt) }
+  }
   return { _tag: "Waiting", restartedAt, dueAt: new Date(dueAt) }
 }
 

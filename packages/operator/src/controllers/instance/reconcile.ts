@@ -5,8 +5,8 @@
  *    it references and its backups;
  * 2. decide (`decide` of `@convex-operator/core`, pure): what to apply and delete, the status, the events, when to
  *    come back; the upgrade/backup interlock is part of it, and so are the moves the instance's sagas propose
- *    (sagas/: the upgrade and restart fibers see each reconcile's observation and propose; the reconcile journals
- *    and acts);
+ *    (sagas/: the upgrade, restart and restore fibers see each reconcile's observation and propose; the reconcile
+ *    journals and acts);
  * 3. act (`act.ts`, KubeClient): the applies and deletions; when they begin a saga's step, the status that journals
  *    the step is written first (`journal.ts`);
  * 4. report (`report.ts`, KubeClient and EventRecorder): the status, the events, the next step of the work queue.
@@ -77,8 +77,8 @@ const reconcileInstance = (key: ObjectKey, cached: KubeObject, object: KubeObjec
     const surroundings = yield* observeSurroundings(key, object, instance)
 
     const cache = yield* InstanceCache
-    // The instance's saga sees what this reconcile observed; the move it proposed (if it still leaves the journaled
-    // step) is decided, journaled and acted on here.
+    // The instance's sagas see what this reconcile observed; the moves they proposed (each taken only if it still
+    // leaves the journaled step) are decided, journaled and acted on here.
     yield* cache.sagas.observed(key, { instance, objects: surroundings.observed.objects })
     const proposals = cache.sagas.proposals(key)
     const entropy = yield* drawEntropy

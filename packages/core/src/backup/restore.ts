@@ -261,7 +261,7 @@ export const planRestore = (input: {
     ...tracking,
     startedAt: started
   }
-  // The import's Job ended but the restore saga has not moved the journal yet: it stays Running (the Job kept).
+  // The import runs; its Job, once ended, stays until the restore saga's move is taken (the journal stays Running).
   const running: RestorePlan = {
     ...none,
     keepJob: jobName,
@@ -322,16 +322,9 @@ export const planRestore = (input: {
     { annotations: { [attemptAnnotation]: String(attempt) } }
   )
   return {
-    ...none,
+    ...running,
+    keepJob: undefined,
     job: rendered,
-    status: { phase: "Running", source: source.label, job: jobName, ...tracking, startedAt: started },
-    holdReady: true,
-    condition: {
-      type: "RestoreCompleted",
-      status: "False",
-      reason: "Running",
-      message: `importing ${source.label} with --replace-all${ofAttempt}`
-    },
     events:
       outcome === "Absent"
         ? [

@@ -157,22 +157,22 @@ describe("README numbers", () => {
   })
 
   it("count the kills of a crash-saga run as fault-crash-saga.test.ts plans them", () => {
-    // Seeded random kills: `scene.crash(phase, n)`; kills inside saga steps: `scene.killInSteps(phase, [steps])`, one
-    // per step. Read from the test's syntax tree, so the count is the code's.
+    // Seeded random kills: `scene.crash(phase, n)`; kills inside saga steps: `scene.killInSteps(phase, begin,
+    // [steps])`, one per step. Read from the test's syntax tree, so the count is the code's.
     const file = "test/e2e/fault-crash-saga.test.ts"
     const source = ts.createSourceFile(file, read(file), ts.ScriptTarget.Latest, true)
     const planned: Array<string> = []
     const visit = (node: ts.Node) => {
       if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) {
-        const [phase, second] = node.arguments
+        const [phase, second, third] = node.arguments
         const label = phase !== undefined && ts.isStringLiteral(phase) ? phase.text : "?"
         if (node.expression.name.text === "crash" && second !== undefined) {
           expect(ts.isNumericLiteral(second), `${file}: scene.crash's count is a number literal`).toBe(true)
           planned.push(`${label} ${Number((second as ts.NumericLiteral).text)}`)
         }
-        if (node.expression.name.text === "killInSteps" && second !== undefined) {
-          expect(ts.isArrayLiteralExpression(second), `${file}: killInSteps's steps are an array literal`).toBe(true)
-          planned.push(`${label} ${(second as ts.ArrayLiteralExpression).elements.length}`)
+        if (node.expression.name.text === "killInSteps" && third !== undefined) {
+          expect(ts.isArrayLiteralExpression(third), `${file}: killInSteps's steps are an array literal`).toBe(true)
+          planned.push(`${label} ${(third as ts.ArrayLiteralExpression).elements.length}`)
         }
       }
       ts.forEachChild(node, visit)

@@ -17,7 +17,7 @@ import { planRestore, type RestoreMove } from "./backup/restore.js"
 import { decisionEvents } from "./internal/decide-events.js"
 import { containerImage, referencedValues, routesState } from "./internal/decide-observe.js"
 import { conditionsOf, routingReady } from "./internal/decide-status.js"
-import { isSubset, needsApply } from "./internal/diff.js"
+import { needsApply, sameJson } from "./internal/diff.js"
 import { applyConditions, type ConditionState, findCondition } from "./internal/status/conditions.js"
 import { type DatabaseHolder, databaseInUseProblem } from "./internal/status/database-conflicts.js"
 import { endpointsOf } from "./internal/status/endpoints.js"
@@ -202,8 +202,6 @@ const deletableKinds = new Set([
   "NetworkPolicy",
   "PodMonitor"
 ])
-
-const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a)
 
 /**
  * Decides the desired state, deletions, status, events and next wake-up of `instance`. Pure and deterministic:

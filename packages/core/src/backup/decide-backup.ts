@@ -11,7 +11,7 @@
  */
 import { Option, Schema } from "effect"
 import type { ConvexBackup, ConvexBackupStatus, ConvexInstance } from "../api/index.js"
-import { isSubset } from "../internal/diff.js"
+import { sameJson } from "../internal/diff.js"
 import { applyConditions, formatTime } from "../internal/status/conditions.js"
 import type { DecidedEvent } from "../internal/status/events.js"
 import { jobOutcome } from "../internal/status/workloads.js"
@@ -99,8 +99,6 @@ export interface BackupDecision {
   readonly statusChanged: boolean
   readonly events: ReadonlyArray<BackupEvent>
 }
-
-const sameJson = (a: unknown, b: unknown) => isSubset(a, b) && isSubset(b, a)
 
 const final = (phase: ConvexBackupStatus["phase"]) => phase === "Completed" || phase === "Failed"
 

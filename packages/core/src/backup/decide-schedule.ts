@@ -10,7 +10,7 @@ import { parseCron } from "../api/cron.js"
 import type { ConvexBackupEncoded, ConvexScheduledBackup, ConvexScheduledBackupStatus } from "../api/index.js"
 import { apiVersion, backupKind, encodeConvexBackup } from "../api/index.js"
 import { pauseAnnotation } from "../api/pause.js"
-import { isSubset } from "../internal/diff.js"
+import { sameJson } from "../internal/diff.js"
 import { applyConditions, formatTime } from "../internal/status/conditions.js"
 import type { DecidedEvent } from "../internal/status/events.js"
 import { backupLabels } from "../render/backup-jobs.js"
@@ -45,8 +45,6 @@ export interface ScheduleDecision {
 /** The name of the backup of scheduled time `at`: `<schedule>-<yyyymmddhhmm>` (the same run never makes two). */
 export const scheduledBackupName = (schedule: string, at: Date): string =>
   `${schedule.slice(0, 253 - 13)}-${at.toISOString().slice(0, 16).replace(/[-T:]/g, "")}`
-
-const sameJson = (a: unknown, b: unknown) => isSubset(a, b) && isSubset(b, a)
 
 /** Decides one step of `schedule`. */
 export const decideSchedule = (observed: ScheduleObservation): ScheduleDecision => {

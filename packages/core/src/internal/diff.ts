@@ -76,6 +76,9 @@ const subset = (desired: unknown, observed: unknown, inQuantities: boolean): boo
 /** Whether `observed` holds every field of `desired` with the same value. */
 export const isSubset = (desired: unknown, observed: unknown): boolean => subset(desired, observed, false)
 
+/** Whether `a` and `b` hold the same fields with the same values (each a subset of the other). */
+export const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a)
+
 /** Whether applying `desired` would change `observed` (absent counts as a change). */
 export const needsApply = (desired: unknown, observed: unknown): boolean =>
   observed === undefined || !isSubset(desired, observed)

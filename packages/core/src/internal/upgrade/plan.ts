@@ -70,7 +70,7 @@ import type {
 import type { RunningImages } from "../../render/context.js"
 import { shortHash } from "../../render/hash.js"
 import type { JobStep, UpgradeJobStep } from "../../render/jobs.js"
-import { isSubset } from "../diff.js"
+import { sameJson } from "../diff.js"
 import { type ConditionState, findCondition, formatTime, Reason } from "../status/conditions.js"
 import type { JobOutcome } from "../status/workloads.js"
 
@@ -244,8 +244,6 @@ export interface UpgradeNext {
   /** When time alone may allow a move (a retry's backoff has passed, the roll's deadline). */
   readonly wakeAt: Date | undefined
 }
-
-const sameJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a)
 
 /**
  * Decides the upgrade: starts one when the target differs from what runs, replaces or ends it when the target

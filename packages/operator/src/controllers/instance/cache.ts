@@ -261,15 +261,10 @@ export const makeInstanceController = <E, R>(
       // Watch by name what the instances reference, before their reconciles run.
       onPrimary: (change) =>
         Effect.flatMap(Deferred.await(referencesReady), (references) => {
-          if (change._tag !== "Apply") ownWrites.forget(Resource.keyOf(change.object))
-          const forgotten = change._tag === "Apply" ? Effect.void : sagas.forget(Resource.keyOf(change.object))
-          return Effect.zipRight(
-            forgotten,
-            references.track(
-              Resource.keyOf(change.object),
-              change._tag === "Apply" ? referenceIndex(change.object) : []
-            )
-          )
+          const key = Resource.keyOf(change.object)
+          if (change._tag === "Apply") return references.track(key, referenceIndex(change.object))
+          ownWrites.forget(key)
+          return Effect.zipRight(sagas.forget(key), references.track(key, []))
         }),
       // Any change of an instance may release the instances held for its database (database-claims.ts).
       alsoTrigger: (_, primaries) => heldKeys(primaries),

@@ -12,8 +12,7 @@
  * @module
  */
 import type { ConvexInstanceStatus, Decision } from "@convex-operator/core"
-import type { KubeClient, KubeObject } from "@convex-operator/k8s"
-import { retryAfterOf } from "@convex-operator/k8s"
+import { type KubeClient, type KubeObject, retryAfterOf } from "@convex-operator/k8s"
 import { Effect } from "effect"
 import { equalJson } from "../../shell/equal-json.js"
 import { describeError, longestWait, RetryableError } from "../../shell/errors.js"

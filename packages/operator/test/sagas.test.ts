@@ -26,6 +26,20 @@ const entropy = { instanceSecret: new Uint8Array(32).fill(7), adminKeyNonce: new
 /** Lets the saga fiber run (no time passes). */
 const settle = Effect.repeatN(Effect.yieldNow(), 50)
 
+/** The TestClock at `start` and a registry whose wake-ups are recorded in `woken`, as its reconciles see it. */
+const registryAtStart = Effect.gen(function* () {
+  yield* TestClock.setTime(start)
+  const woken: Array<string> = []
+  const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
+  return { woken, registry, sagas: registry.in(undefined) }
+})
+
+/** `instance` with `maintenance.restartInterval` set to `interval`. */
+const withRestartInterval = (instance: ConvexInstance, interval: string): ConvexInstance => ({
+  ...instance,
+  spec: { ...instance.spec, maintenance: { ...instance.spec.maintenance, restartInterval: interval } }
+})
+
 const instanceOf = (version: string, status?: ConvexInstanceStatus): ConvexInstance => {
   const decoded = decodeConvexInstance({
     apiVersion: "convex.icod.de/v1alpha1",
@@ -73,10 +87,7 @@ const upgradingToV2 = Effect.gen(function* () {
 describe("the upgrade saga fiber", () => {
   it.scoped("waits for the roll without proposing, then fails it at its deadline by its own timer", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(start)
-      const woken: Array<string> = []
-      const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
-      const sagas = registry.in(undefined)
+      const { woken, registry, sagas } = yield* registryAtStart
       const { instance, onV1 } = yield* upgradingToV2
 
       yield* sagas.observed(key, { instance, objects: onV1 })
@@ -116,10 +127,7 @@ describe("the upgrade saga fiber", () => {
 
   it.scoped("proposes the end when the backend is ready on the new images, and ends when that is journaled", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(start)
-      const woken: Array<string> = []
-      const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
-      const sagas = registry.in(undefined)
+      const { woken, registry, sagas } = yield* registryAtStart
       const { instance, onV1, onV2 } = yield* upgradingToV2
 
       yield* sagas.observed(key, { instance, objects: onV1 })
@@ -147,9 +155,7 @@ describe("the upgrade saga fiber", () => {
 
   it.scoped("is started for a journal found mid-upgrade (a restarted operator) and interrupted by forget", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(start)
-      const registry = yield* makeSagaRegistry(() => Effect.void)
-      const sagas = registry.in(undefined)
+      const { registry, sagas } = yield* registryAtStart
       const { instance, onV1 } = yield* upgradingToV2
       // The journal says Rolling and the clock is past the step's start: the deadline counts from the journal.
       yield* TestClock.adjust("20 minutes")
@@ -169,10 +175,7 @@ describe("the upgrade saga fiber", () => {
 describe("the restart saga fiber", () => {
   it.scoped("proposes the restart when it falls due, once, and the next one an interval after the journaled one", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(start)
-      const woken: Array<string> = []
-      const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
-      const sagas = registry.in(undefined)
+      const { woken, registry, sagas } = yield* registryAtStart
       // v1 Ready with the default interval (168h): the backend became ready at `start`.
       const { readyOnV1: instance, onV1 } = yield* upgradingToV2
       expect(instance.spec.maintenance.restartInterval).toBe("168h")
@@ -207,15 +210,12 @@ describe("the restart saga fiber", () => {
 
   it.scoped("ends when the interval is set to 0", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(start)
-      const registry = yield* makeSagaRegistry(() => Effect.void)
-      const sagas = registry.in(undefined)
+      const { registry, sagas } = yield* registryAtStart
       const { readyOnV1: instance, onV1 } = yield* upgradingToV2
       yield* sagas.observed(key, { instance, objects: onV1 })
       yield* settle
       expect(registry.running("restartMove")).toEqual([key])
-      const maintenance = { ...instance.spec.maintenance, restartInterval: "0s" }
-      yield* sagas.observed(key, { instance: { ...instance, spec: { ...instance.spec, maintenance } }, objects: onV1 })
+      yield* sagas.observed(key, { instance: withRestartInterval(instance, "0s"), objects: onV1 })
       yield* settle
       expect(registry.running("restartMove")).toEqual([])
     })
@@ -223,14 +223,9 @@ describe("the restart saga fiber", () => {
 
   it.scoped("does not run for an instance without an interval", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(start)
-      const registry = yield* makeSagaRegistry(() => Effect.void)
+      const { registry, sagas } = yield* registryAtStart
       const { instance, onV1 } = yield* upgradingToV2
-      const noInterval = {
-        ...instance,
-        spec: { ...instance.spec, maintenance: { ...instance.spec.maintenance, restartInterval: "0s" } }
-      }
-      yield* registry.in(undefined).observed(key, { instance: noInterval, objects: onV1 })
+      yield* sagas.observed(key, { instance: withRestartInterval(instance, "0s"), objects: onV1 })
       yield* settle
       expect(registry.running("restartMove")).toEqual([])
     })
@@ -240,10 +235,7 @@ describe("the restart saga fiber", () => {
 describe("the restore saga fiber", () => {
   it.scoped("runs while the journal says the import runs, and proposes its end once the Job ended", () =>
     Effect.gen(function* () {
-      yield* TestClock.setTime(start)
-      const woken: Array<string> = []
-      const registry = yield* makeSagaRegistry((woke) => Effect.sync(() => void woken.push(woke)))
-      const sagas = registry.in(undefined)
+      const { woken, registry, sagas } = yield* registryAtStart
       const backup = {
         apiVersion: "convex.icod.de/v1alpha1",
         kind: "ConvexBackup",

@@ -237,7 +237,7 @@ describe("the Helm chart", () => {
     )
   })
 
-  it("helm install: the operator pod becomes Ready; helm uninstall, then the CRD and namespace, remove everything", async () => {
+  it("helm install: the operator pod becomes Ready; helm uninstall, then the namespace and the CRDs, remove everything", async () => {
     let started = Date.now()
     helm([
       "install",
@@ -270,17 +270,23 @@ describe("the Helm chart", () => {
     helm(["uninstall", "convex-operator", "-n", install.namespace, "--wait", "--timeout", "90s"])
     expect(kubectl.json(["deployment", "convex-operator", "-n", install.namespace])).toBeUndefined()
     expect(kubectl.json(["clusterrole", "convex-operator"])).toBeUndefined()
-    // As README's uninstall says: the CRDs by label (helm never deletes them), then the namespace.
-    kubectl(["delete", "crd", "-l", "app.kubernetes.io/part-of=convex-operator", "--wait=false"])
+    // As README's uninstall says: the namespace, then the CRDs by label (helm never deletes them). The other order
+    // can leave the namespace waiting out the namespace controller's discovery backoff ("stale GroupVersion
+    // discovery" while an API group goes away), which once took longer than this test waits.
     kubectl(["delete", "namespace", install.namespace, "--wait=false"])
     await eventually(
-      "the namespace and the CRDs to be gone",
-      () =>
-        kubectl.json(["namespace", install.namespace]) === undefined &&
-        crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined)
-          ? true
-          : undefined,
-      { timeoutMillis: 90_000 }
+      "the namespace to be gone",
+      () => (kubectl.json(["namespace", install.namespace]) === undefined ? true : undefined),
+      {
+        timeoutMillis: 90_000,
+        detail: () => JSON.stringify(kubectl.json<{ status?: unknown }>(["namespace", install.namespace])?.status)
+      }
+    )
+    kubectl(["delete", "crd", "-l", "app.kubernetes.io/part-of=convex-operator", "--wait=false"])
+    await eventually(
+      "the CRDs to be gone",
+      () => (crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined) ? true : undefined),
+      { timeoutMillis: 60_000 }
     )
     timings.push(`uninstall: ${((Date.now() - started) / 1000).toFixed(1)}s`)
   })

@@ -18,6 +18,7 @@
  *   grace period, then interrupts what is left.
  */
 import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Scope } from "effect"
+import * as Alarm from "./Alarm.js"
 import * as Permits from "./internal/permits.js"
 import { makeScheduler } from "./internal/run-outcome.js"
 import type { Action, WorkQueue, WorkQueueOptions } from "./WorkQueue.js"
@@ -52,13 +53,14 @@ interface KeyState {
 type Step =
   | { readonly _tag: "Stop" }
   | { readonly _tag: "Run" }
-  | { readonly _tag: "Wait"; readonly wake: Deferred.Deferred<void>; readonly sleep: number | undefined }
+  | { readonly _tag: "Wait"; readonly wake: Deferred.Deferred<void>; readonly due: number | undefined }
 
 export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supervisor, never, R | Scope.Scope> =>
   Effect.gen(function* () {
     const { metrics, labels, controllerLabels, concurrency, outcome } = yield* makeScheduler(options)
 
     const permits = Permits.make(concurrency)
+    const alarm = yield* Alarm.make<string>()
     const states = new Map<string, KeyState>()
     /** Fibers of forgotten keys that are still being interrupted. */
     const stopping = new Map<string, Fiber.RuntimeFiber<void>>()
@@ -144,7 +146,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
       if (closing) return { _tag: "Stop" }
       if (s.due !== undefined && s.due <= now) return { _tag: "Run" }
       s.wake = Deferred.unsafeMake<void>(FiberId.none)
-      return { _tag: "Wait", wake: s.wake, sleep: s.due === undefined ? undefined : s.due - now }
+      return { _tag: "Wait", wake: s.wake, due: s.due }
     }
 
     /** The life of a key: wait for a wake-up or the due time, run, repeat. */
@@ -165,9 +167,11 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
             yield* permits.withPermit(runOnce(key, s, scope))
             continue
           }
-          yield* step.sleep === undefined
-            ? Deferred.await(step.wake)
-            : Effect.raceFirst(Deferred.await(step.wake), Effect.sleep(Duration.millis(step.sleep)))
+          // The due time by the supervisor's one Alarm, not a race with a sleep: that would hold two more fibers per
+          // waiting key (Alarm.ts).
+          const { wake } = step
+          if (step.due !== undefined) yield* alarm.set(key, step.due, () => Deferred.unsafeDone(wake, Exit.void))
+          yield* Deferred.await(wake)
         }
       }).pipe(Effect.onExit((exit) => Scope.close(scope, exit)))
 
@@ -217,6 +221,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
         ),
       forget: (key) =>
         Effect.suspend(() => {
+          alarm.unsafeClear(key)
           const s = states.get(key)
           if (s === undefined) return Effect.void
           update(s, () => {

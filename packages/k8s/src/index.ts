@@ -2,6 +2,7 @@
  * @convex-operator/k8s: a small, generic Effect toolkit for Kubernetes controllers.
  */
 
+export * as Alarm from "./Alarm.js"
 export * as Backoff from "./Backoff.js"
 export * as Controller from "./Controller.js"
 export { EventRecorder, type EventSpec, RecordedEvents } from "./EventRecorder.js"

@@ -14,7 +14,7 @@ import {
   type KubeObject
 } from "@convex-operator/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Either, TestClock } from "effect"
+import { Clock, Effect, Either, Supervisor as FiberSupervisor, TestClock } from "effect"
 import { makeSagaRegistry } from "../src/controllers/instance/sagas/registry.js"
 
 const key = "apps/demo"
@@ -205,6 +205,24 @@ describe("the restart saga fiber", () => {
       yield* TestClock.adjust("1 hour")
       expect(sagas.proposals(key).restartMove?.from).toBe(due)
       expect(woken).toEqual([key, key])
+    })
+  )
+
+  it.scoped("waiting for their restarts, the instances' sagas hold one fiber each", () =>
+    Effect.gen(function* () {
+      const { registry, sagas } = yield* registryAtStart
+      const { readyOnV1: instance, onV1 } = yield* upgradingToV2
+      const tracked = yield* FiberSupervisor.track
+      const keys = Array.from({ length: 20 }, (_, k) => `apps/demo-${k}`)
+      yield* Effect.forEach(keys, (each) => sagas.observed(each, { instance, objects: onV1 })).pipe(
+        Effect.supervised(tracked)
+      )
+      yield* settle
+      expect(registry.running("restartMove")).toHaveLength(keys.length)
+      // A race with a sleep per wait held three fibers per saga; the registry's one Alarm times them all.
+      expect((yield* tracked.value).length).toBe(keys.length)
+      yield* TestClock.adjust("168 hours")
+      expect(keys.every((each) => sagas.proposals(each).restartMove !== undefined)).toBe(true)
     })
   )
 

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import type { ObjectKey } from "@convex-operator/k8s"
-import { Clock, Deferred, Effect, Fiber, FiberId, type Scope } from "effect"
+import { Alarm, type ObjectKey } from "@convex-operator/k8s"
+import { Deferred, Effect, Exit, Fiber, FiberId, type Scope } from "effect"
 import { equalJson } from "../../../shell/equal-json.js"
 import type { SagaHost, SagaKind, SagaMove, SagaProposals, SagaSnapshot } from "./host.js"
 import { restartSagaKind } from "./restart.js"
@@ -61,6 +61,7 @@ export const makeSagaRegistry = (
 ): Effect.Effect<SagaRegistry, never, Scope.Scope> =>
   Effect.gen(function* () {
     const own = yield* Effect.scope
+    const alarm = yield* Alarm.make<Entry>()
     /** Per kind: instance → its running saga. */
     const entries = new Map(kinds.map((kind) => [kind.proposes, new Map<ObjectKey, Entry>()]))
     const entriesOf = (kind: SagaKind<SagaMove>) => entries.get(kind.proposes) ?? new Map<ObjectKey, Entry>()
@@ -69,13 +70,22 @@ export const makeSagaRegistry = (
       latest: Effect.sync(() => entry.latest),
       // A Deferred per snapshot rather than a stream of them: a saga looks only at the latest, and this is woken on
       // every reconcile of its instance (a subscription per wait cost a measurable share of the operator's CPU).
-      changedSince: (seen, until) => {
-        const changed = Effect.suspend(() => (entry.latest !== seen ? Effect.void : Deferred.await(entry.changed)))
-        if (until === undefined) return changed
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.raceFirst(changed, Effect.sleep(Math.max(0, until.getTime() - now)))
-        )
-      },
+      // The time by the registry's one Alarm, not a race with a sleep (two more fibers per waiting saga): when it
+      // is due, the saga is woken as by a snapshot, and finds the latest one unchanged.
+      changedSince: (seen, until) =>
+        Effect.suspend(() => {
+          if (entry.latest !== seen) return Effect.void
+          const changed = entry.changed
+          const wait = Deferred.await(changed)
+          if (until === undefined) return wait
+          return Effect.zipRight(
+            alarm.set(entry, until.getTime(), () => {
+              if (entry.changed === changed) entry.changed = Deferred.unsafeMake(FiberId.none)
+              Deferred.unsafeDone(changed, Exit.void)
+            }),
+            wait
+          )
+        }),
       propose: (move) =>
         Effect.suspend(() => {
           const fresh = entry.proposal === undefined || !equalJson(entry.proposal.from, move.from)
@@ -98,6 +108,7 @@ export const makeSagaRegistry = (
         entry.fiber = yield* kind.program(hostOf(key, entry), id).pipe(
           Effect.ensuring(
             Effect.sync(() => {
+              alarm.unsafeClear(entry)
               if (running.get(key) === entry) running.delete(key)
             })
           ),

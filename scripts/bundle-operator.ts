@@ -12,10 +12,12 @@
  * @module
  */
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const require = createRequire(import.meta.url)
 
 /**
  * The options of Node the image runs the operator with (its `NODE_OPTIONS`; the image tier checks the Dockerfile says
@@ -23,6 +25,34 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
  * (watch events, decisions), and the default lets the heap hold tens of MiB of garbage between scavenges.
  */
 export const operatorNodeOptions: ReadonlyArray<string> = ["--max-semi-space-size=2"]
+
+/**
+ * The operator takes only `KubeConfig` from @kubernetes/client-node (the live KubeClient sends its own requests). The
+ * package's entry re-exports its whole generated API, and `KubeConfig`'s module imports the generated index for two
+ * names; bundled as they are, the operator would evaluate every generated model class (about 1,400 of them, each with
+ * a static type map) at start-up, MiBs of heap it never reads. This plugin resolves the operator's import of the
+ * package to the module of `KubeConfig`, and that module's import of the generated index to the two modules it takes
+ * names from. A name the operator imports that these modules do not export fails the build.
+ */
+const kubeConfigOnly: import("esbuild").Plugin = {
+  name: "client-node-kubeconfig-only",
+  setup(build) {
+    const packageRoot = path.dirname(require.resolve("@kubernetes/client-node/package.json", { paths: [repoRoot] }))
+    const dist = path.join(packageRoot, "dist")
+    build.onResolve({ filter: /^@kubernetes\/client-node$/ }, () => ({ path: path.join(dist, "config.js") }))
+    build.onResolve({ filter: /^\.\/gen\/index\.js$/ }, (args) =>
+      args.importer === path.join(dist, "config.js") ? { path: "gen-for-config", namespace: "client-node" } : undefined
+    )
+    build.onLoad({ filter: /^gen-for-config$/, namespace: "client-node" }, () => ({
+      contents: [
+        `export { createConfiguration } from ${JSON.stringify(path.join(dist, "gen/configuration.js"))}`,
+        `export { ServerConfiguration } from ${JSON.stringify(path.join(dist, "gen/servers.js"))}`
+      ].join("\n"),
+      resolveDir: path.join(dist, "gen"),
+      loader: "js"
+    }))
+  }
+}
 
 /** The entry file of a bundle written to `outdir`. */
 export const bundleEntry = (outdir: string) => path.join(outdir, "convex-operator.mjs")
@@ -52,7 +82,8 @@ export const bundleOperator = async (outdir: string, root: string = repoRoot): P
     banner: {
       js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
     },
-    logLevel: "warning"
+    logLevel: "warning",
+    plugins: [kubeConfigOnly]
   })
   const entry = bundleEntry(outdir)
   fs.chmodSync(entry, 0o755)

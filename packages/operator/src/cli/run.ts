@@ -9,6 +9,7 @@ import { SecretGenerator } from "@convex-operator/core"
 import { EventRecorder, Health, KubeClient, LeaderElection, Metrics } from "@convex-operator/k8s"
 import { Command, Options } from "@effect/cli"
 import { Config, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { limitHeapGrowth } from "../app/heap-growth.js"
 import { startOperator } from "../app/operator.js"
 import { collectInstanceMetrics } from "../monitoring/collector.js"
 import { countingKubeClient } from "../shell/counting.js"
@@ -122,6 +123,7 @@ export const runCommand = Command.make(
     const recorder = EventRecorder.layer({ controller: "convex.icod.de/convex-operator", instance: identity })
 
     const program = Effect.gen(function* () {
+      yield* Effect.sync(() => limitHeapGrowth())
       const metrics = yield* address("metrics-bind-address", flags.metricsAddress)
       const probes = yield* address("health-probe-bind-address", flags.probeAddress)
       let leading: Effect.Effect<boolean> = Effect.succeed(true)

@@ -45,6 +45,8 @@ describe("limitHeapGrowth", () => {
     const unlimited = run(false)
     const limited = run(true)
     expect(limited.peak).toBeLessThan(unlimited.peak * 0.6)
-    console.log(`heap peak: ${(unlimited.peak / 2 ** 20).toFixed(0)} MiB by default, ${(limited.peak / 2 ** 20).toFixed(0)} MiB limited`)
+    console.log(
+      `heap peak: ${(unlimited.peak / 2 ** 20).toFixed(0)} MiB by default, ${(limited.peak / 2 ** 20).toFixed(0)} MiB limited`
+    )
   })
 })

@@ -42,7 +42,7 @@ import {
   PodMonitors,
   resourceOf
 } from "../../shell/resources.js"
-import { isHeldByDatabase } from "./database-claims.js"
+import { databaseIndex, heldIndex, heldValue } from "./database-claims.js"
 import { makeOwnWrites, type OwnWrites } from "./own-writes.js"
 import { makeReferenceWatches, type ReferenceWatches } from "./references.js"
 import { type InstanceSagas, makeSagaRegistry, type SagaRegistry } from "./sagas/registry.js"
@@ -201,7 +201,7 @@ export const makeInstanceController = <E, R>(
     let wake: (key: ObjectKey) => Effect.Effect<void> = () => Effect.void
     const sagas = yield* makeSagaRegistry((key) => Effect.suspend(() => wake(key)))
     const heldKeys = (primaries: Store.Store<KubeObject>) =>
-      primaries.unsafeList().filter(isHeldByDatabase).map(Resource.keyOf)
+      primaries.unsafeByIndex("heldByDatabase", heldValue).map(Resource.keyOf)
     const referenceSource: Controller.Source<KubeObject> = ({ trigger, primaries }) =>
       Effect.gen(function* () {
         const references = yield* makeReferenceWatches({
@@ -223,7 +223,13 @@ export const makeInstanceController = <E, R>(
       resource: ConvexInstances,
       namespaces: options.namespaces,
       watcher: { transform: Store.trim, ...idle },
-      indexers: { references: referenceIndex, restoreFrom: restoreIndex },
+      // database and heldByDatabase: read on every change of an instance (database-claims.ts), so not a scan of all.
+      indexers: {
+        references: referenceIndex,
+        restoreFrom: restoreIndex,
+        database: databaseIndex,
+        heldByDatabase: heldIndex
+      },
       watches: childResources.map((resource) => ({
         resource,
         // Every ConvexBackup, not only the operator's own: a restore waits for the one it names.

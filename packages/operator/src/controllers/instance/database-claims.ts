@@ -32,6 +32,28 @@ const secretValue = (secret: KubeObject | undefined, key: string): string | unde
 const databaseOf = (object: KubeObject): string =>
   text(record(record(record(object.spec).backend).db).databaseName) ?? databaseNameFor(object.metadata.name ?? "")
 
+/** Whether an instance object's backend is on a cluster database (Postgres or MySQL), whose name it may share. */
+const onClusterDatabase = (object: KubeObject): boolean => {
+  const engine = text(record(record(record(object.spec).backend).db).engine)
+  return engine === "postgres" || engine === "mysql"
+}
+
+/**
+ * Index values of the instance Store: the database an instance on Postgres or MySQL opens (none for SQLite), so
+ * that `databaseHolderOf` reads only the instances of the same database name, not every instance.
+ */
+export const databaseIndex = (object: KubeObject): ReadonlyArray<string> =>
+  onClusterDatabase(object) ? [databaseOf(object)] : []
+
+/** The one value of the `heldByDatabase` index. */
+export const heldValue = "held"
+
+/**
+ * Index values of the instance Store: `held` for an instance held for its database (`isHeldByDatabase`), so that
+ * the instances to wake on a change are found without looking at every instance.
+ */
+export const heldIndex = (object: KubeObject): ReadonlyArray<string> => (isHeldByDatabase(object) ? [heldValue] : [])
+
 /** The claim of one instance object, when it uses Postgres or MySQL and its URL is known. */
 export const databaseClaimOf = (
   object: KubeObject,
@@ -57,16 +79,19 @@ export const databaseClaimOf = (
   }
 }
 
-/** The older instance that keeps the database `self` claims, if another one claims it too. */
+/**
+ * The older instance that keeps the database `self` claims, if another one claims it too. `ofDatabase` gives the
+ * instances that open a database of a name (the `database` index, `databaseIndex`).
+ */
 export const databaseHolderOf = (
   self: KubeObject,
-  instances: ReadonlyArray<KubeObject>,
+  ofDatabase: (database: string) => ReadonlyArray<KubeObject>,
   secret: (namespace: string, name: string) => KubeObject | undefined
 ): DatabaseHolder | undefined => {
   const own = databaseClaimOf(self, secret)
   if (own === undefined) return undefined
   const claims: Array<DatabaseClaim> = [own]
-  for (const object of instances) {
+  for (const object of ofDatabase(own.database)) {
     if (object.metadata.uid !== undefined && object.metadata.uid === self.metadata.uid) continue
     if (object.metadata.namespace === self.metadata.namespace && object.metadata.name === self.metadata.name) continue
     if (object.metadata.deletionTimestamp !== undefined) continue

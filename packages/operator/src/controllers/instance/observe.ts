@@ -171,8 +171,10 @@ export const observeSurroundings = (
       {
         observed: {
           // Another, older instance may keep the database this one claims (see database-claims.ts).
-          databaseInUse: databaseHolderOf(object, cache.instances.unsafeList(), (ns, secretName) =>
-            cache.store("Secret").unsafeGet(Resource.key(ns, secretName))
+          databaseInUse: databaseHolderOf(
+            object,
+            (database) => cache.instances.unsafeByIndex("database", database),
+            (ns, secretName) => cache.store("Secret").unsafeGet(Resource.key(ns, secretName))
           ),
           backups: observeBackups(cache, key)
         },

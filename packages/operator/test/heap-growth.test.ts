@@ -44,7 +44,7 @@ describe("limitHeapGrowth", () => {
       ) as { peak: number; used: number }
     const unlimited = run(false)
     const limited = run(true)
-    expect(limited.peak).toBeLessThan(unlimited.peak * 0.6)
+    expect(limited.peak).toBeLessThan(unlimited.peak * 0.75)
     console.log(
       `heap peak: ${(unlimited.peak / 2 ** 20).toFixed(0)} MiB by default, ${(limited.peak / 2 ** 20).toFixed(0)} MiB limited`
     )

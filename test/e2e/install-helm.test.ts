@@ -85,6 +85,29 @@ type PodSpec = Record<string, unknown> & { containers: ReadonlyArray<Container> 
 const podSpec = (deployment: KubeObject | Record<string, unknown> | undefined) =>
   (deployment as { spec: { template: { spec: PodSpec } } }).spec.template.spec
 
+/**
+ * What README's uninstall does after `helm uninstall`: the namespace, then the CRDs by label (helm never deletes them).
+ * The other order can leave the namespace waiting out the namespace controller's discovery backoff ("stale
+ * GroupVersion discovery" while an API group goes away), which once took longer than this test waits.
+ */
+const uninstallRest = async () => {
+  kubectl(["delete", "namespace", install.namespace, "--wait=false"])
+  await eventually(
+    "the namespace to be gone",
+    () => (kubectl.json(["namespace", install.namespace]) === undefined ? true : undefined),
+    {
+      timeoutMillis: 90_000,
+      detail: () => JSON.stringify(kubectl.json<{ status?: unknown }>(["namespace", install.namespace])?.status)
+    }
+  )
+  kubectl(["delete", "crd", "-l", "app.kubernetes.io/part-of=convex-operator", "--wait=false"])
+  await eventually(
+    "the CRDs to be gone",
+    () => (crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined) ? true : undefined),
+    { timeoutMillis: 60_000 }
+  )
+}
+
 describe("the Helm chart", () => {
   it("passes helm lint --strict", () => {
     expect(helm(["lint", "--strict", chart])).toContain("0 chart(s) failed")
@@ -270,24 +293,7 @@ describe("the Helm chart", () => {
     helm(["uninstall", "convex-operator", "-n", install.namespace, "--wait", "--timeout", "90s"])
     expect(kubectl.json(["deployment", "convex-operator", "-n", install.namespace])).toBeUndefined()
     expect(kubectl.json(["clusterrole", "convex-operator"])).toBeUndefined()
-    // As README's uninstall says: the namespace, then the CRDs by label (helm never deletes them). The other order
-    // can leave the namespace waiting out the namespace controller's discovery backoff ("stale GroupVersion
-    // discovery" while an API group goes away), which once took longer than this test waits.
-    kubectl(["delete", "namespace", install.namespace, "--wait=false"])
-    await eventually(
-      "the namespace to be gone",
-      () => (kubectl.json(["namespace", install.namespace]) === undefined ? true : undefined),
-      {
-        timeoutMillis: 90_000,
-        detail: () => JSON.stringify(kubectl.json<{ status?: unknown }>(["namespace", install.namespace])?.status)
-      }
-    )
-    kubectl(["delete", "crd", "-l", "app.kubernetes.io/part-of=convex-operator", "--wait=false"])
-    await eventually(
-      "the CRDs to be gone",
-      () => (crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined) ? true : undefined),
-      { timeoutMillis: 60_000 }
-    )
+    await uninstallRest()
     timings.push(`uninstall: ${((Date.now() - started) / 1000).toFixed(1)}s`)
   })
 
@@ -333,22 +339,6 @@ describe("the Helm chart", () => {
     for (const crd of crds) expect(served(crd.metadata.name), crd.metadata.name).toEqual(wanted(crd))
 
     helm(["uninstall", "convex-operator", "-n", install.namespace, "--wait", "--timeout", "90s"])
-    // The namespace before the CRDs: a namespace deleted while an API group goes away can wait out the namespace
-    // controller's discovery backoff.
-    kubectl(["delete", "namespace", install.namespace, "--wait=false"])
-    await eventually(
-      "the namespace to be gone",
-      () => (kubectl.json(["namespace", install.namespace]) ? undefined : true),
-      {
-        timeoutMillis: 60_000,
-        detail: () => JSON.stringify(kubectl.json<{ status?: unknown }>(["namespace", install.namespace])?.status)
-      }
-    )
-    kubectl(["delete", "crd", "-l", "app.kubernetes.io/part-of=convex-operator", "--wait=false"])
-    await eventually(
-      "the CRDs to be gone",
-      () => (crds.every((crd) => kubectl.json(["crd", crd.metadata.name]) === undefined) ? true : undefined),
-      { timeoutMillis: 60_000 }
-    )
+    await uninstallRest()
   })
 })

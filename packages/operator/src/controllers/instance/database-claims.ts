@@ -95,8 +95,6 @@ export const databaseHolderOf = (
     if (object.metadata.uid !== undefined && object.metadata.uid === self.metadata.uid) continue
     if (object.metadata.namespace === self.metadata.namespace && object.metadata.name === self.metadata.name) continue
     if (object.metadata.deletionTimestamp !== undefined) continue
-    // Only an instance of the same database name needs its URL read.
-    if (databaseOf(object) !== own.database) continue
     const claim = databaseClaimOf(object, secret)
     if (claim !== undefined && claim.server === own.server && claim.database === own.database) claims.push(claim)
   }

@@ -66,6 +66,13 @@ export const makeSagaRegistry = (
     const entries = new Map(kinds.map((kind) => [kind.proposes, new Map<ObjectKey, Entry>()]))
     const entriesOf = (kind: SagaKind<SagaMove>) => entries.get(kind.proposes) ?? new Map<ObjectKey, Entry>()
 
+    /** Wakes the saga of `entry` from its wait: completes the signal it waits on, and sets up the next one. */
+    const signal = (entry: Entry) => {
+      const changed = entry.changed
+      entry.changed = Deferred.unsafeMake(FiberId.none)
+      Deferred.unsafeDone(changed, Exit.void)
+    }
+
     const hostOf = (key: ObjectKey, entry: Entry): SagaHost<SagaMove> => ({
       latest: Effect.sync(() => entry.latest),
       // A Deferred per snapshot rather than a stream of them: a saga looks only at the latest, and this is woken on
@@ -79,9 +86,9 @@ export const makeSagaRegistry = (
           const wait = Deferred.await(changed)
           if (until === undefined) return wait
           return Effect.zipRight(
+            // Unless a snapshot has woken it meanwhile.
             alarm.set(entry, until.getTime(), () => {
-              if (entry.changed === changed) entry.changed = Deferred.unsafeMake(FiberId.none)
-              Deferred.unsafeDone(changed, Exit.void)
+              if (entry.changed === changed) signal(entry)
             }),
             wait
           )
@@ -125,10 +132,8 @@ export const makeSagaRegistry = (
         if (entry !== undefined) {
           if (id === entry.id) {
             if (entry.proposal !== undefined && !kind.current(entry.proposal, snapshot)) entry.proposal = undefined
-            const changed = entry.changed
             entry.latest = snapshot
-            entry.changed = Deferred.unsafeMake(FiberId.none)
-            return yield* Deferred.succeed(changed, undefined)
+            return signal(entry)
           }
           // The journal no longer asks for this run (done, failed, replaced, or the interval set to 0).
           running.delete(key)

@@ -12,7 +12,9 @@
  * 3. cost at rest: requests per minute and writes over `--rest` seconds with all Ready; operator CPU seconds and
  *    RSS from /proc; reconciles in the window (the operator's metrics);
  * 4. change latency: `--changes` version changes one after another, until the StatefulSet has the new image;
- * 5. the floor: the same objects created by a minimal client straight against the apiserver; (1) as a ratio.
+ * 5. the floor (floor.ts): the instances and the children the operator renders for them, created by a minimal client
+ *    straight against the apiserver, `--floor-runs` times before the fleet and as often after it (operator stopped),
+ *    the median of each kept; (1) as a ratio of the median before.
  *
  * The operator's throughput flags are its defaults unless given; `--cpu-prof dir` has Node write the operator's CPU
  * profile there when it stops (the result names the rest window's offsets from the operator's start, to cut it out).
@@ -33,7 +35,7 @@ import { bundleOperator, startOperator } from "../test/e2e/support/operator-proc
 import { operatorKubeconfig } from "../test/e2e/support/service-account-kubeconfig.js"
 import { repoRoot } from "../test/support/manifests.js"
 import { backupVolume, changeLatencies, createFleet, gatewayNamespace, instanceName, namespace } from "./fleet.js"
-import { floorNamespace, measureFloor } from "./floor.js"
+import { measureFloor } from "./floor.js"
 import { makeApi, sleep } from "./kube.js"
 import { cpuSeconds, memory } from "./proc.js"
 import { seconds, spread, table } from "./stats.js"
@@ -51,6 +53,7 @@ const { values: flags } = parseArgs({
     "node-flag": { type: "string", multiple: true },
     out: { type: "string" },
     "floor-concurrency": { type: "string", default: "16" },
+    "floor-runs": { type: "string", default: "3" },
     note: { type: "string", default: "machine shared with three other engineers' test runs" }
   }
 })
@@ -65,6 +68,7 @@ const operatorFlags = {
 }
 const operatorArgs = Object.entries(operatorFlags).map(([flag, value]) => `--${flag}=${value}`)
 const floorConcurrency = Number(flags["floor-concurrency"])
+const floorRuns = Number(flags["floor-runs"])
 
 const machine = () => ({
   cores: os.cpus().length,
@@ -88,24 +92,27 @@ const main = async () => {
         components: "full",
         gatewayApi: true,
         crds: crdFiles.map((file) => path.join(repoRoot, file.path)),
-        // Two Services with a cluster IP per instance, twice (the floor): more than the default /24 holds.
+        // Two Services with a cluster IP per instance, twice (while a floor run's namespace is deleted): more than the
+        // default /24 holds.
         apiserverArgs: [...audit.apiserverArgs, "--service-cluster-ip-range=10.0.0.0/16"]
       }),
       scope
     )
   )
   const stops: Array<() => Promise<unknown>> = []
+  let failed = true
   try {
     const api = makeApi(cluster.http)
     const kubectl = makeKubectl(cluster.kubectl, cluster.kubeconfigPath)
     const version = (await api.call("GET", "/version")).body.gitVersion as string
     const apply = (object: unknown) =>
       kubectl(["apply", "--server-side", "--field-manager=bench", "-f", "-"], JSON.stringify(object))
-    for (const name of [install.namespace, namespace, gatewayNamespace, floorNamespace]) {
+    for (const name of [install.namespace, namespace, gatewayNamespace]) {
       apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } })
     }
-    // Room for two pods per instance, twice (the floor copies them), plus Jobs: kwok nodes of 1000 pods each.
-    const nodes = Math.ceil((4 * n + 2 * changes + 50) / 1000)
+    // Room for two pods per instance, the changes' pods and Jobs: kwok nodes of 1000 pods each (the floor's
+    // workloads have no pods).
+    const nodes = Math.ceil((2 * n + 2 * changes + 50) / 1000)
     for (let index = 0; index < nodes; index++) {
       await Effect.runPromise(
         cluster.objects.apply({
@@ -134,8 +141,13 @@ const main = async () => {
     })
     const changed = Array.from({ length: changes }, (_, k) => instanceName(Math.floor((k * n) / changes)))
     for (const name of changed) apply(backupVolume(name))
+    // 5, first half: the floor on the empty cluster, before anything of ours runs.
+    const floorOptions = { n, concurrency: floorConcurrency, runs: floorRuns }
+    const floorBefore = await measureFloor(api, { ...floorOptions, label: "before" })
+    log(`floor before: ${floorBefore.objects} objects in ${floorBefore.wallMillis.map(seconds).join(", ")}`)
     // The stand-in Gateway implementation polls (lists every Gateway and HTTPRoute): every 2 s at N = 1000.
-    stops.push(startGatewayController(cluster.objects, Math.max(1000, 2 * n)))
+    const stopGatewayController = startGatewayController(cluster.objects, Math.max(1000, 2 * n))
+    stops.push(stopGatewayController)
     const bundle = await bundleOperator(work)
     const operator = await startOperator({
       kubeconfig: operatorKubeconfig(kubectl, cluster, work),
@@ -232,9 +244,11 @@ const main = async () => {
     const changeMillis = await changeLatencies(api, changed, { pollMillis: 100, timeoutMillis: 120_000 })
     log(`changes: p50 ${seconds(spread(changeMillis).p50)}`)
 
-    // 5: the floor.
-    const floor = await measureFloor(api, floorConcurrency)
-    log(`floor: ${floor.objects} objects in ${seconds(floor.wallMillis)}`)
+    // 5, second half: the floor with the fleet in place, the operator and the Gateway implementation stopped.
+    await operator.stop()
+    await stopGatewayController()
+    const floorAfter = await measureFloor(api, { ...floorOptions, label: "after" })
+    log(`floor after: ${floorAfter.objects} objects in ${floorAfter.wallMillis.map(seconds).join(", ")}`)
 
     const result = {
       startedAt,
@@ -284,9 +298,12 @@ const main = async () => {
       },
       changeLatency: { changes: changeMillis.length, ...spread(changeMillis), samples: changeMillis },
       floor: {
-        ...floor,
-        ratio: Math.round((fleet.childrenWall / floor.wallMillis) * 100) / 100,
-        readyRatio: Math.round((fleet.readyWall / floor.wallMillis) * 100) / 100
+        concurrency: floorConcurrency,
+        objects: floorBefore.objects,
+        before: floorBefore,
+        after: floorAfter,
+        ratio: Math.round((fleet.childrenWall / floorBefore.median) * 100) / 100,
+        readyRatio: Math.round((fleet.readyWall / floorBefore.median) * 100) / 100
       }
     }
     const out = path.join(repoRoot, "bench", "results", `${flags.out ?? `n${n}`}.json`)
@@ -323,14 +340,17 @@ const main = async () => {
         ["4 change latency", `p50 ${seconds(ch.p50)} p95 ${seconds(ch.p95)} over ${ch.changes} changes`],
         [
           "5 floor",
-          `${floor.objects} objects in ${seconds(floor.wallMillis)} (${floorConcurrency} at once); children-exist ratio ${result.floor.ratio}, Ready ratio ${result.floor.readyRatio}`
+          `${floorBefore.objects} objects (${floorConcurrency} at once), median of ${floorRuns}: ${seconds(floorBefore.median)} before the fleet, ${seconds(floorAfter.median)} after; children-exist ratio ${result.floor.ratio}, Ready ratio ${result.floor.readyRatio}`
         ]
       ])}\n\nwritten to ${path.relative(repoRoot, out)}`
     )
+    failed = false
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
     await Effect.runPromise(Scope.close(scope, Exit.void))
-    fs.rmSync(work, { recursive: true, force: true })
+    // A failed run keeps the operator's log and the audit log for a look.
+    if (failed) console.error(`[bench] kept ${work} (the operator's log, the audit log)`)
+    else fs.rmSync(work, { recursive: true, force: true })
   }
 }
 

@@ -10,6 +10,7 @@ import { type CronSchedule, decodeConvexInstance, Phase, parseCron, UpgradePhase
 import { planRestart } from "@convex-operator/core/internal"
 import type { KubeObject, Metrics } from "@convex-operator/k8s"
 import { Either } from "effect"
+import { boundedMemo } from "../shell/bounded-memo.js"
 
 /** What the metrics are computed from: the objects in the operator's caches. */
 export interface InstanceMetricsInput {
@@ -100,18 +101,8 @@ const finishedBackups = (backups: ReadonlyArray<KubeObject>) =>
 // Memos, so a scrape does not parse every schedule and decode every instance again: parsed schedules by expression
 // and gaps by expression and baseline (both bounded), and each instance's restart interval by object (a cache
 // replaces an object when it changes, so a changed instance is decoded afresh).
-const bounded = <A>(limit: number) => {
-  const map = new Map<string, A>()
-  return (key: string, compute: () => A): A => {
-    if (map.has(key)) return map.get(key) as A
-    if (map.size >= limit) map.clear()
-    const value = compute()
-    map.set(key, value)
-    return value
-  }
-}
-const parsedSchedules = bounded<CronSchedule | undefined>(1024)
-const scheduleGaps = bounded<number | undefined>(4096)
+const parsedSchedules = boundedMemo<CronSchedule | undefined>(1024)
+const scheduleGaps = boundedMemo<number | undefined>(4096)
 const restartIntervals = new WeakMap<KubeObject, { readonly interval: string | undefined }>()
 
 const restartIntervalOf = (instance: KubeObject): string | undefined => {

@@ -33,6 +33,7 @@ import {
   type WorkQueue
 } from "@convex-operator/k8s"
 import { Deferred, type Duration, Effect, Either, Option, type Scope } from "effect"
+import { boundedMemo } from "../../shell/bounded-memo.js"
 import {
   ConvexInstances,
   childResources,
@@ -50,16 +51,31 @@ import { type InstanceSagas, makeSagaRegistry, type SagaRegistry } from "./sagas
 const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`
 const instanceLabel = "app.kubernetes.io/instance"
 
+/**
+ * References by instance, generation and restore phase. They follow from the spec, which a status write leaves as it
+ * is (the generation counts the spec's changes), and from whether a restore has succeeded (its source's Secrets are
+ * references until then), so an instance is decoded for them once per generation and phase rather than on each of its
+ * events (twice each: this index, and `onPrimary`).
+ */
+const referencesOfGeneration = boundedMemo<ReadonlyArray<string>>(8192)
+
 /** Index values of the references of an instance: `Secret:<ns>/<name>`, `ConfigMap:<ns>/<name>`. */
 const referenceIndex = (object: KubeObject): ReadonlyArray<string> => {
-  const decoded = decodeConvexInstance(object)
-  if (Either.isLeft(decoded)) return []
-  const namespace = object.metadata.namespace ?? "default"
-  const references = instanceReferences(decoded.right)
-  return [
-    ...references.secrets.map((name) => `Secret:${namespace}/${name}`),
-    ...references.configMaps.map((name) => `ConfigMap:${namespace}/${name}`)
-  ]
+  const compute = () => {
+    const decoded = decodeConvexInstance(object)
+    if (Either.isLeft(decoded)) return []
+    const namespace = object.metadata.namespace ?? "default"
+    const references = instanceReferences(decoded.right)
+    return [
+      ...references.secrets.map((name) => `Secret:${namespace}/${name}`),
+      ...references.configMaps.map((name) => `ConfigMap:${namespace}/${name}`)
+    ]
+  }
+  const { uid, generation } = object.metadata
+  const restore = (object.status as { restore?: { phase?: unknown } } | undefined)?.restore?.phase
+  return uid === undefined || generation === undefined
+    ? compute()
+    : referencesOfGeneration(`${uid}/${generation}/${restore === "Succeeded"}`, compute)
 }
 
 /** Index value of a managed child: `<namespace>/<instance>`. */

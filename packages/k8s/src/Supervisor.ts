@@ -8,8 +8,7 @@
  * - each run of a key happens on that key's fiber, so one key never runs twice at once, and a trigger during a
  *   run leaves one pending wake-up that the fiber takes after the run;
  * - a global semaphore bounds the runs across keys (`concurrency`), handing a freed permit to the key that has
- *   waited longest, keys that have never run before the others: a burst of new objects gets its first runs (their
- *   children created) before the runs their own changes trigger again; a key waiting for a permit counts in `depth`;
+ *   waited longest; a key waiting for a permit counts in `depth`;
  * - each key fiber owns a Scope, passed to `run` as its third argument: work forked there (e.g. a saga that spans
  *   several reconciles, with `Effect.forkIn(scope)`) lives as long as the key's fiber and is interrupted when the
  *   key is forgotten or the supervisor shuts down;
@@ -48,8 +47,6 @@ interface KeyState {
   fiber: Fiber.RuntimeFiber<void> | undefined
   /** Forgotten: no longer in the table; changes to it no longer count in `depth`. */
   removed: boolean
-  /** Whether a run of the key has begun (its first run waits for a permit ahead of the others). */
-  ran: boolean
 }
 
 /** What a key fiber does next. */
@@ -117,7 +114,6 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
             s.due = undefined
             s.addedAt = undefined
             s.running = true
-            s.ran = true
           })
           active++
           metrics.activeWorkers.set(controllerLabels, active)
@@ -168,7 +164,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
           const step = next(s, yield* Clock.currentTimeMillis)
           if (step._tag === "Stop") return
           if (step._tag === "Run") {
-            yield* permits.withPermit(runOnce(key, s, scope), !s.ran)
+            yield* permits.withPermit(runOnce(key, s, scope))
             continue
           }
           // The due time by the supervisor's one Alarm, not a race with a sleep: that would hold two more fibers per
@@ -208,8 +204,7 @@ export const make = <E, R>(options: SupervisorOptions<E, R>): Effect.Effect<Supe
           failures: 0,
           wake: undefined,
           fiber: undefined,
-          removed: false,
-          ran: false
+          removed: false
         }
         states.set(key, s)
         // The key's Scope is made here, not provided as a service: that would copy the fiber's FiberRefs, a few KiB

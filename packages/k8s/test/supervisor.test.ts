@@ -1,6 +1,6 @@
 /** The Supervisor: WorkQueue's contract, plus what a long-lived fiber per key adds. Under TestClock. */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Exit, FiberId, Ref, Scope, TestClock } from "effect"
+import { Chunk, Effect, Exit, FiberId, Ref, Scope, TestClock } from "effect"
 import { Action, Supervisor } from "../src/index.js"
 import { schedulerContract, settle } from "./scheduler-contract.js"
 
@@ -148,41 +148,6 @@ describe("Supervisor", () => {
       expect(max).toBe(4)
       expect(yield* supervisor.depth).toBe(0)
       expect(yield* supervisor.fibers).toBe(1000)
-    })
-  )
-
-  it.scoped("a key's first run gets a freed permit before the keys waiting to run again", () =>
-    Effect.gen(function* () {
-      const order: Array<string> = []
-      const open = yield* Deferred.make<void>()
-      let gated = false
-      const supervisor = yield* Supervisor.make({
-        name: "test",
-        concurrency: 1,
-        run: (key) =>
-          Effect.gen(function* () {
-            order.push(key)
-            if (key === "gate" && !gated) {
-              gated = true
-              yield* Deferred.await(open)
-            }
-            return Action.awaitChange
-          })
-      })
-      yield* supervisor.enqueue("old")
-      yield* settle
-      // The one permit held; then a key that ran before asks again, and two new keys ask for their first run.
-      yield* supervisor.enqueue("gate")
-      yield* settle
-      yield* supervisor.enqueue("old")
-      yield* settle
-      yield* supervisor.enqueue("new-1")
-      yield* supervisor.enqueue("new-2")
-      yield* settle
-      expect(yield* supervisor.depth).toBe(3)
-      yield* Deferred.succeed(open, undefined)
-      yield* settle
-      expect(order).toEqual(["old", "gate", "new-1", "new-2", "old"])
     })
   )
 })

@@ -9,7 +9,9 @@
  * values random ones of the operator's sizes instead of `renderInstance`'s placeholders.
  *
  * `runs` runs before the fleet (an empty cluster) and `runs` after it (the fleet in place, the operator stopped);
- * every run has a fresh namespace, deleted and waited for before the next, and each side keeps its median.
+ * every run has a fresh namespace, deleted and waited for before the next, and each side keeps its median. The
+ * objects are created by POST (the lower bound), or with `verb: "apply"` by server-side apply as the operator sends
+ * them (PATCH with an apply patch, forced): the difference is what server-side apply costs the apiserver.
  */
 import { randomBytes } from "node:crypto"
 import { type ConvexInstance, decodeConvexInstance, renderInstance } from "@convex-operator/core"
@@ -98,13 +100,26 @@ const deleteNamespace = async (api: Api, name: string, timeoutMillis: number) =>
   }
 }
 
+/** How the floor creates its objects: a create (POST), or a server-side apply (PATCH, as the operator does). */
+export type FloorVerb = "create" | "apply"
+
+const send = (api: Api, verb: FloorVerb, path: string, object: Json) =>
+  verb === "create"
+    ? api.call("POST", path, object)
+    : api.call(
+        "PATCH",
+        `${path}/${object.metadata.name}?fieldManager=bench-floor&force=true`,
+        object,
+        "application/apply-patch+yaml"
+      )
+
 /** One run: every object created into a fresh namespace; its wall time. The namespace is gone on return. */
-const floorRun = async (api: Api, n: number, namespace: string, concurrency: number) => {
+const floorRun = async (api: Api, n: number, namespace: string, concurrency: number, verb: FloorVerb) => {
   await createNamespace(api, namespace)
   const objects = floorObjects(n, namespace)
   const started = Date.now()
   await forEachLimited(objects, concurrency, async ([path, object]) => {
-    const response = await api.call("POST", path, object)
+    const response = await send(api, verb, path, object)
     if (response.status !== 201) {
       throw new Error(
         `floor: creating ${object.kind} ${object.metadata.name}: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`
@@ -117,6 +132,7 @@ const floorRun = async (api: Api, n: number, namespace: string, concurrency: num
 }
 
 export interface FloorRuns {
+  readonly verb: FloorVerb
   /** Objects per run: the instances and their children. */
   readonly objects: number
   readonly wallMillis: ReadonlyArray<number>
@@ -126,14 +142,21 @@ export interface FloorRuns {
 /** `runs` floor runs one after another (namespaces `bench-floor-<label>-<k>`). */
 export const measureFloor = async (
   api: Api,
-  options: { readonly n: number; readonly concurrency: number; readonly runs: number; readonly label: string }
+  options: {
+    readonly n: number
+    readonly concurrency: number
+    readonly runs: number
+    readonly label: string
+    readonly verb: FloorVerb
+  }
 ): Promise<FloorRuns> => {
   const wallMillis: Array<number> = []
   let objects = 0
   for (let run = 1; run <= options.runs; run++) {
-    const result = await floorRun(api, options.n, `bench-floor-${options.label}-${run}`, options.concurrency)
+    const namespace = `bench-floor-${options.label}-${run}`
+    const result = await floorRun(api, options.n, namespace, options.concurrency, options.verb)
     objects = result.objects
     wallMillis.push(result.wallMillis)
   }
-  return { objects, wallMillis, median: percentile(wallMillis, 50) ?? Number.NaN }
+  return { verb: options.verb, objects, wallMillis, median: percentile(wallMillis, 50) ?? Number.NaN }
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- [--n 100] [--rest 300] [--changes 20] [--concurrency 4] [--apply-concurrency 4] [--kube-api-qps 0]
- * [--kube-api-burst 100] [--cpu-prof dir] [--node-flag=--max-semi-space-size=4 …] [--out name]`: the operator's
+ * [--kube-api-burst 100] [--cpu-prof dir] [--node-flag=--max-semi-space-size=4 …] [--operator-env NAME=value …]
+ * [--floor-runs 3] [--floor-verb create|apply] [--out name]`: the operator's
  * numbers on the full local cluster (kwok nodes, the e2e Gateway controller), the operator as a separate process
  * under its generated RBAC, with Node's `--node-flag`s. Never part of `npm test`. Prints a table and writes
  * `bench/results/<name>.json` (default `n<N>`):
@@ -13,7 +14,8 @@
  *    RSS from /proc; reconciles in the window (the operator's metrics);
  * 4. change latency: `--changes` version changes one after another, until the StatefulSet has the new image;
  * 5. the floor (floor.ts): the instances and the children the operator renders for them, created by a minimal client
- *    straight against the apiserver, `--floor-runs` times before the fleet and as often after it (operator stopped),
+ *    straight against the apiserver (by POST, or with `--floor-verb apply` by server-side apply as the operator
+ *    sends them), `--floor-runs` times before the fleet and as often after it (operator stopped),
  *    the median of each kept; (1) as a ratio of the median before.
  *
  * The operator's throughput flags are its defaults unless given; `--cpu-prof dir` has Node write the operator's CPU
@@ -51,9 +53,11 @@ const { values: flags } = parseArgs({
     "kube-api-burst": { type: "string" },
     "cpu-prof": { type: "string" },
     "node-flag": { type: "string", multiple: true },
+    "operator-env": { type: "string", multiple: true },
     out: { type: "string" },
     "floor-concurrency": { type: "string", default: "16" },
     "floor-runs": { type: "string", default: "3" },
+    "floor-verb": { type: "string", default: "create" },
     note: { type: "string", default: "machine shared with three other engineers' test runs" }
   }
 })
@@ -69,6 +73,11 @@ const operatorFlags = {
 const operatorArgs = Object.entries(operatorFlags).map(([flag, value]) => `--${flag}=${value}`)
 const floorConcurrency = Number(flags["floor-concurrency"])
 const floorRuns = Number(flags["floor-runs"])
+/** `--operator-env NAME=value`, repeatable: the operator process's environment on top of the bench's. */
+const operatorEnv = Object.fromEntries(
+  (flags["operator-env"] ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
+)
+const floorVerb = flags["floor-verb"] === "apply" ? "apply" : "create"
 
 const machine = () => ({
   cores: os.cpus().length,
@@ -142,7 +151,7 @@ const main = async () => {
     const changed = Array.from({ length: changes }, (_, k) => instanceName(Math.floor((k * n) / changes)))
     for (const name of changed) apply(backupVolume(name))
     // 5, first half: the floor on the empty cluster, before anything of ours runs.
-    const floorOptions = { n, concurrency: floorConcurrency, runs: floorRuns }
+    const floorOptions = { n, concurrency: floorConcurrency, runs: floorRuns, verb: floorVerb } as const
     const floorBefore = await measureFloor(api, { ...floorOptions, label: "before" })
     log(`floor before: ${floorBefore.objects} objects in ${floorBefore.wallMillis.map(seconds).join(", ")}`)
     // The stand-in Gateway implementation polls (lists every Gateway and HTTPRoute): every 2 s at N = 1000.
@@ -155,6 +164,7 @@ const main = async () => {
       bundle,
       logLevel: "info",
       args: operatorArgs,
+      env: operatorEnv,
       nodeArgs: [
         ...(flags["node-flag"] ?? []),
         ...(flags["cpu-prof"] === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(flags["cpu-prof"])}`])
@@ -260,6 +270,7 @@ const main = async () => {
         flags: operatorFlags,
         // The image's options come first (the bundle runs with them), then the bench's own.
         nodeFlags: [...operatorNodeOptions, ...(flags["node-flag"] ?? [])],
+        ...(Object.keys(operatorEnv).length === 0 ? {} : { env: operatorEnv }),
         logLevel: "info",
         runs: `the image's bundle of the sources (scripts/bundle-operator.ts), Node ${process.version}`
       },
@@ -298,6 +309,7 @@ const main = async () => {
       },
       changeLatency: { changes: changeMillis.length, ...spread(changeMillis), samples: changeMillis },
       floor: {
+        verb: floorVerb,
         concurrency: floorConcurrency,
         objects: floorBefore.objects,
         before: floorBefore,
@@ -340,7 +352,7 @@ const main = async () => {
         ["4 change latency", `p50 ${seconds(ch.p50)} p95 ${seconds(ch.p95)} over ${ch.changes} changes`],
         [
           "5 floor",
-          `${floorBefore.objects} objects (${floorConcurrency} at once), median of ${floorRuns}: ${seconds(floorBefore.median)} before the fleet, ${seconds(floorAfter.median)} after; children-exist ratio ${result.floor.ratio}, Ready ratio ${result.floor.readyRatio}`
+          `${floorBefore.objects} objects (${floorVerb}, ${floorConcurrency} at once), median of ${floorRuns}: ${seconds(floorBefore.median)} before the fleet, ${seconds(floorAfter.median)} after; children-exist ratio ${result.floor.ratio}, Ready ratio ${result.floor.readyRatio}`
         ]
       ])}\n\nwritten to ${path.relative(repoRoot, out)}`
     )

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Order } from "effect"
 import type { KubeObject } from "../render/objects.js"
 
 /** How much of the containers' words goes into a message (events are cut at 1 KiB by the apiserver). */
@@ -51,7 +52,7 @@ export const jobFailureDetail = (
   limit: number = failureDetailLimit
 ): string | undefined => {
   const newestFirst = [...pods].sort((a, b) =>
-    (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "")
+    Order.string(b.metadata.creationTimestamp ?? "", a.metadata.creationTimestamp ?? "")
   )
   for (const pod of newestFirst) {
     for (const status of statusesOf(pod)) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Order } from "effect"
 import type { BackupRetention } from "../api/index.js"
 import { goDurationMillis } from "../internal/upgrade/duration.js"
 
@@ -23,7 +24,7 @@ export interface RetentionDecision {
 }
 
 const newestFirst = (a: RetainedBackup, b: RetainedBackup) =>
-  b.finishedAt.getTime() - a.finishedAt.getTime() || b.name.localeCompare(a.name)
+  b.finishedAt.getTime() - a.finishedAt.getTime() || Order.string(b.name, a.name)
 
 /** Which of `backups` retention prunes at `now`. */
 export const applyRetention = (

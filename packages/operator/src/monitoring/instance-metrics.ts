@@ -9,7 +9,7 @@
 import { type CronSchedule, decodeConvexInstance, Phase, parseCron, UpgradePhase } from "@convex-operator/core"
 import { planRestart } from "@convex-operator/core/internal"
 import type { KubeObject, Metrics } from "@convex-operator/k8s"
-import { Either } from "effect"
+import { Either, Order } from "effect"
 import { boundedMemo } from "../shell/bounded-memo.js"
 
 /** What the metrics are computed from: the objects in the operator's caches. */
@@ -161,7 +161,7 @@ export const instanceMetrics = (input: InstanceMetricsInput, now: Date): Readonl
   const backupsOf = byInstance(input.backups)
   const schedulesOf = byInstance(input.scheduledBackups)
   const instances = [...input.instances].sort((a, b) =>
-    keyOf(a.metadata.namespace, a.metadata.name).localeCompare(keyOf(b.metadata.namespace, b.metadata.name))
+    Order.string(keyOf(a.metadata.namespace, a.metadata.name), keyOf(b.metadata.namespace, b.metadata.name))
   )
   const families = Object.fromEntries(
     Object.keys(instanceMetricFamilies).map((id) => [id, [] as Array<Metrics.Sample>])

@@ -32,6 +32,7 @@ export {
 export * as LeaderElection from "./LeaderElection.js"
 export * as Metrics from "./Metrics.js"
 export * as MicroTime from "./MicroTime.js"
+export * as ProcessMetrics from "./ProcessMetrics.js"
 export type { KubeObject, ObjectKey, ObjectMeta, OwnerReference, ResourceType } from "./Resource.js"
 export * as Resource from "./Resource.js"
 export * as Store from "./Store.js"

@@ -6,7 +6,7 @@
  */
 import * as os from "node:os"
 import { SecretGenerator } from "@convex-operator/core"
-import { EventRecorder, Health, KubeClient, LeaderElection, Metrics } from "@convex-operator/k8s"
+import { EventRecorder, Health, KubeClient, LeaderElection, Metrics, ProcessMetrics } from "@convex-operator/k8s"
 import { Command, Options } from "@effect/cli"
 import { Config, Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { limitHeapGrowth } from "../app/heap-growth.js"
@@ -129,6 +129,8 @@ export const runCommand = Command.make(
       let leading: Effect.Effect<boolean> = Effect.succeed(true)
       let isReady: Effect.Effect<boolean> = Effect.succeed(false)
       if (Option.isSome(metrics)) {
+        // The process's CPU, memory and heap (process_*, nodejs_heap_*), on every replica.
+        yield* ProcessMetrics.register
         const server = yield* Health.serve({ port: metrics.value.port, host: metrics.value.host })
         yield* Effect.logInfo(`metrics on ${server.url}/metrics`)
       }

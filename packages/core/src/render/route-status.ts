@@ -109,12 +109,17 @@ export const routeState = (
         (candidate.parentRef.namespace ?? namespace) === (parent.namespace ?? namespace) &&
         candidate.parentRef.sectionName === parent.sectionName
     )
-    const label = `HTTPRoute ${name} on Gateway ${parent.namespace ?? namespace}/${parent.name}`
-    if (entry === undefined) return { _tag: "Pending", message: `${label}: no status from the Gateway controller yet` }
+    const gateway = `Gateway ${parent.namespace ?? namespace}/${parent.name}`
+    // A route still waiting is not named: while the Gateway controller answers an instance's routes one after
+    // another, the message stays the same, so the instance's status is not rewritten for each of them.
+    if (entry === undefined) {
+      return { _tag: "Pending", message: `HTTPRoutes on ${gateway}: no status from the Gateway controller yet` }
+    }
     const rejected = failing(entry.conditions, "Accepted") ?? failing(entry.conditions, "ResolvedRefs")
-    if (rejected !== undefined) return { _tag: "Rejected", message: `${label}: ${describe(rejected)}` }
+    if (rejected !== undefined)
+      return { _tag: "Rejected", message: `HTTPRoute ${name} on ${gateway}: ${describe(rejected)}` }
     if (!holds(entry.conditions, "Accepted", undefined) || !holds(entry.conditions, "ResolvedRefs", undefined)) {
-      return { _tag: "Pending", message: `${label}: not accepted yet` }
+      return { _tag: "Pending", message: `HTTPRoutes on ${gateway}: not accepted yet` }
     }
   }
   return { _tag: "Ready" }

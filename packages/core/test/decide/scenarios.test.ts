@@ -310,6 +310,24 @@ describe("routing status and endpoints", () => {
     expect(condition(decision, "HTTPRouteReady")).toMatchObject({ status: "False", reason: "NotAccepted" })
     expect(condition(decision, "HTTPRouteReady")?.message).toContain("NotAllowedByListeners")
   })
+
+  it("routes waiting for their Gateway controller: one message however many of them it has answered yet", () => {
+    const settled = settle(example("convex-prod"))
+    // No route answered yet; then the API route answered (accepted), the site and dashboard routes not yet.
+    const unanswered = (keep: string | undefined) =>
+      settled.objects.map((object) =>
+        object.kind === "HTTPRoute" && object.metadata.name !== keep ? { ...object, status: {} } : object
+      )
+    const none = condition(decide(settled.instance, { objects: unanswered(undefined), entropy }, now), "HTTPRouteReady")
+    const some = condition(
+      decide(settled.instance, { objects: unanswered("convex-prod-api"), entropy }, now),
+      "HTTPRouteReady"
+    )
+    expect(none).toMatchObject({ status: "False", reason: "Provisioning" })
+    expect(none?.message).toContain("Gateway gateways/shared-gateway")
+    // The same condition: the status does not change (and is not written) while the controller works through them.
+    expect(some).toEqual(none)
+  })
 })
 
 describe("conditions", () => {

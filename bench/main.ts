@@ -11,7 +11,7 @@
  * 2. API cost: the operator's requests until all Ready, per instance by verb and by verb and resource, from the
  *    apiserver's audit log (a policy that logs the operator's ServiceAccount only);
  * 3. cost at rest: requests per minute and writes over `--rest` seconds with all Ready; operator CPU seconds and
- *    RSS from /proc; reconciles in the window (the operator's metrics);
+ *    RSS from /proc; reconciles in the window and V8's heap at its end (the operator's metrics);
  * 4. change latency: `--changes` version changes one after another, until the StatefulSet has the new image;
  * 5. the floor (floor.ts): the instances and the children the operator renders for them, created by a minimal client
  *    straight against the apiserver (by POST, or with `--floor-verb apply` by server-side apply as the operator
@@ -248,6 +248,13 @@ const main = async () => {
     const cpuRest = cpuSeconds(operator.pid) - cpuBeforeRest
     const restReconciles = (await reconciles()) - reconcilesBeforeRest
     const mem = memory(operator.pid)
+    // V8's heap as the operator serves it (ProcessMetrics): what of the RSS the operator itself holds.
+    const page = await (await fetch(operator.metricsUrl)).text()
+    const mib = (name: string) => {
+      const line = page.split("\n").find((l) => l.startsWith(`${name} `))
+      return line === undefined ? undefined : Math.round(Number(line.slice(name.length + 1)) / 1048576)
+    }
+    const heap = { usedMiB: mib("nodejs_heap_size_used_bytes"), totalMiB: mib("nodejs_heap_size_total_bytes") }
     log(`rest: ${restEvents.length} requests, ${restWrites.length} writes in ${seconds(restMillis)}`)
 
     // 4: change latency.
@@ -305,7 +312,8 @@ const main = async () => {
         windowFromOperatorStartMillis: [restStarted - operatorStarted, restStarted + restMillis - operatorStarted],
         rssMiB: Math.round(mem.rssMiB),
         rssMaxDuringRestMiB: Math.round(rssMax),
-        peakRssMiB: Math.round(mem.peakRssMiB)
+        peakRssMiB: Math.round(mem.peakRssMiB),
+        heapMiB: heap
       },
       changeLatency: { changes: changeMillis.length, ...spread(changeMillis), samples: changeMillis },
       floor: {
@@ -347,7 +355,7 @@ const main = async () => {
         ],
         [
           "3 at rest",
-          `${rest.requestsPerMinute} requests/min, ${rest.writes} writes, ${rest.reconciles} reconciles over ${rest.windowSeconds} s; CPU ${rest.cpuSeconds} s; RSS ${rest.rssMiB} MiB (peak ${rest.peakRssMiB} MiB)`
+          `${rest.requestsPerMinute} requests/min, ${rest.writes} writes, ${rest.reconciles} reconciles over ${rest.windowSeconds} s; CPU ${rest.cpuSeconds} s; RSS ${rest.rssMiB} MiB (peak ${rest.peakRssMiB} MiB), heap ${rest.heapMiB.usedMiB} MiB used of ${rest.heapMiB.totalMiB}`
         ],
         ["4 change latency", `p50 ${seconds(ch.p50)} p95 ${seconds(ch.p95)} over ${ch.changes} changes`],
         [

@@ -337,6 +337,16 @@ describe("convex-operator status", () => {
       Date.now() / 1000 - 60
     )
     expect(value("convex_operator_instance_next_restart_timestamp_seconds", of("held"))).toBeUndefined()
+    // Beside them, the process's own figures (ProcessMetrics): its memory holds its heap, and it started this run.
+    const plain = (family: string) => {
+      const line = text.split("\n").find((each) => each.startsWith(`${family} `))
+      return line === undefined ? Number.NaN : Number(line.slice(family.length + 1))
+    }
+    const heapUsed = plain("nodejs_heap_size_used_bytes")
+    expect(heapUsed).toBeGreaterThan(0)
+    expect(plain("process_resident_memory_bytes")).toBeGreaterThan(heapUsed)
+    expect(plain("process_cpu_seconds_total")).toBeGreaterThan(0)
+    expect(plain("process_start_time_seconds")).toBeGreaterThan(Date.now() / 1000 - 3600)
   })
 
   it("a missing instance is named", async () => {

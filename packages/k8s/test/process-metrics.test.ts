@@ -19,8 +19,9 @@ describe("ProcessMetrics", () => {
       expect(first).toContain("# TYPE process_cpu_seconds_total counter")
       expect(first).toContain("# TYPE process_resident_memory_bytes gauge")
       const rss = valueOf(first, "process_resident_memory_bytes") ?? 0
-      // Within 1 MiB of what Node reports at the same moment.
-      expect(Math.abs(rss - process.memoryUsage.rss())).toBeLessThan(1024 * 1024)
+      // What Node reports a moment later, give or take what a collection in between may return (a value in other
+      // units, or the heap's instead, would be far off).
+      expect(Math.abs(rss - process.memoryUsage.rss())).toBeLessThan(8 * 1024 * 1024)
       const heapUsed = valueOf(first, "nodejs_heap_size_used_bytes") ?? 0
       expect(heapUsed).toBeGreaterThan(0)
       expect(heapUsed).toBeLessThanOrEqual(valueOf(first, "nodejs_heap_size_total_bytes") ?? 0)

@@ -4,7 +4,7 @@ import { Effect, Exit, Scope } from "effect"
 import { Metrics, ProcessMetrics } from "../src/index.js"
 
 /** The value of an unlabelled series in a rendered page. */
-const valueOf = (page: string, name: string): number | undefined => {
+const seriesValue = (page: string, name: string): number | undefined => {
   const line = page.split("\n").find((l) => l.startsWith(`${name} `))
   return line === undefined ? undefined : Number(line.slice(name.length + 1))
 }
@@ -18,24 +18,24 @@ describe("ProcessMetrics", () => {
       const first = registry.render()
       expect(first).toContain("# TYPE process_cpu_seconds_total counter")
       expect(first).toContain("# TYPE process_resident_memory_bytes gauge")
-      const rss = valueOf(first, "process_resident_memory_bytes") ?? 0
+      const rss = seriesValue(first, "process_resident_memory_bytes") ?? 0
       // What Node reports a moment later, give or take what a collection in between may return (a value in other
       // units, or the heap's instead, would be far off).
       expect(Math.abs(rss - process.memoryUsage.rss())).toBeLessThan(8 * 1024 * 1024)
-      const heapUsed = valueOf(first, "nodejs_heap_size_used_bytes") ?? 0
+      const heapUsed = seriesValue(first, "nodejs_heap_size_used_bytes") ?? 0
       expect(heapUsed).toBeGreaterThan(0)
-      expect(heapUsed).toBeLessThanOrEqual(valueOf(first, "nodejs_heap_size_total_bytes") ?? 0)
-      const started = valueOf(first, "process_start_time_seconds") ?? 0
+      expect(heapUsed).toBeLessThanOrEqual(seriesValue(first, "nodejs_heap_size_total_bytes") ?? 0)
+      const started = seriesValue(first, "process_start_time_seconds") ?? 0
       expect(Math.abs(started - (Date.now() / 1000 - process.uptime()))).toBeLessThan(1)
       if (process.platform === "linux") {
-        expect(valueOf(first, "process_open_fds")).toBeGreaterThan(2)
-        expect(valueOf(first, "process_virtual_memory_bytes")).toBeGreaterThan(rss)
+        expect(seriesValue(first, "process_open_fds")).toBeGreaterThan(2)
+        expect(seriesValue(first, "process_virtual_memory_bytes")).toBeGreaterThan(rss)
       }
       // Read anew at each scrape: CPU time spent in between shows.
-      const cpuBefore = valueOf(first, "process_cpu_seconds_total") ?? 0
+      const cpuBefore = seriesValue(first, "process_cpu_seconds_total") ?? 0
       const until = process.cpuUsage().user + 20_000
       while (process.cpuUsage().user < until) Math.sqrt(Math.random())
-      expect(valueOf(registry.render(), "process_cpu_seconds_total")).toBeGreaterThan(cpuBefore)
+      expect(seriesValue(registry.render(), "process_cpu_seconds_total")).toBeGreaterThan(cpuBefore)
       yield* Scope.close(scope, Exit.void)
       expect(registry.render()).not.toContain("process_")
     })

@@ -22,6 +22,7 @@ import {
 import { backupLabels, instanceReferences, jobOutcome } from "@convex-operator/core/internal"
 import { KubeClient, type KubeObject, type ObjectKey, Resource, retryAfterOf } from "@convex-operator/k8s"
 import { Effect, Either, Option } from "effect"
+import { boundedMemo } from "../../shell/bounded-memo.js"
 import { describeError, longestWait, RetryableError } from "../../shell/errors.js"
 import { ConvexInstances, resourceOf } from "../../shell/resources.js"
 import { databaseHolderOf } from "./database-claims.js"
@@ -33,9 +34,24 @@ export type Observation =
   | { readonly _tag: "Invalid"; readonly object: KubeObject; readonly error: InvalidConvexInstance }
   | { readonly _tag: "Active"; readonly object: KubeObject; readonly instance: ConvexInstance }
 
+/**
+ * Decoded instances by uid and resourceVersion (one version of one object, so the same decoding). Most reconciles
+ * of an instance are woken by its children's events, not by a change of its own, and decoding it with the Schema was
+ * the largest part of observing (`bench/results/n100-profile.txt`). A few hundred are kept, the instances reconciled
+ * lately, forgotten all at once when full: not a second copy of every instance.
+ */
+const decodedOfVersion = boundedMemo<ReturnType<typeof decodeConvexInstance>>(256)
+
+const decodeVersion = (object: KubeObject) => {
+  const { uid, resourceVersion } = object.metadata
+  return uid === undefined || resourceVersion === undefined
+    ? decodeConvexInstance(object)
+    : decodedOfVersion(`${uid}/${resourceVersion}`, () => decodeConvexInstance(object))
+}
+
 /** Decodes `object` (an instance that is not being deleted) and tells whether it is paused. */
 export const observeInstance = (object: KubeObject): Observation => {
-  const decoded = decodeConvexInstance(object)
+  const decoded = decodeVersion(object)
   if (Either.isLeft(decoded)) return { _tag: "Invalid", object, error: decoded.left }
   return reconciliationPaused(object.metadata)
     ? { _tag: "Paused", object, instance: decoded.right }

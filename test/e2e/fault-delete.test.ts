@@ -8,8 +8,10 @@
  * dies while an instance is deleted: it is stopped first, the instance deleted, and nothing happens until it is
  * started again.
  *
- * Either way the finalizer completes once both are back, every child kind of core's `childKinds` (and every pod) is
- * gone from the namespace, and the data claim, kept by the default deletionPolicy Retain, stays.
+ * These instances' data claims go with them (`deletionPolicy: Delete`), so they hold the finalizer. Either way the
+ * finalizer completes once both are back and every child kind of core's `childKinds` (and every pod) is gone from the
+ * namespace, the claim too. An instance that keeps its claim (the default `Retain`) holds no finalizer: deleted while
+ * the operator is stopped, it goes at once with every child but the claim.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -81,8 +83,11 @@ const runOperator = (args: ReadonlyArray<string> = []) =>
     args: ["--operator-image=registry.example/convex-operator:fault", ...args]
   })
 
-/** A Ready instance `ns/name` with a data claim (bound to a volume made for it), a dashboard and a route. */
-const readyInstance = async (ns: string, name: string) => {
+/**
+ * A Ready instance `ns/name` with a data claim (bound to a volume made for it) that goes with it or stays
+ * (`deletionPolicy`), a dashboard and a route.
+ */
+const readyInstance = async (ns: string, name: string, deletionPolicy: "Delete" | "Retain") => {
   helpers.namespace(ns)
   helpers.apply({
     apiVersion: "v1",
@@ -104,7 +109,7 @@ const readyInstance = async (ns: string, name: string) => {
     spec: {
       environment: "dev",
       version: v1,
-      backend: { storage: { pvc: { enabled: true } } },
+      backend: { storage: { pvc: { enabled: true, deletionPolicy } } },
       dashboard: { enabled: true },
       networking: { host: `${name}.example.com` }
     }
@@ -130,8 +135,8 @@ const leftovers = (ns: string): ReadonlyArray<string> =>
     )
     .filter((item) => item !== "ConfigMap/kube-root-ca.crt" && item !== "ServiceAccount/default")
 
-/** The instance gone, and of its children only the retained claim left (not being deleted). */
-const deletedLeavingTheClaim = async (ns: string, name: string) => {
+/** The instance gone, and of its children only `kept` left (not being deleted). */
+const deletedLeaving = async (ns: string, name: string, kept: ReadonlyArray<string>) => {
   await converge(
     `${ns}/${name} gone`,
     [name],
@@ -141,16 +146,12 @@ const deletedLeavingTheClaim = async (ns: string, name: string) => {
       log: () => operator?.logTail(20) ?? ""
     }
   )
-  const claim = `PersistentVolumeClaim/${name}-backend-pvc`
   await eventually(
-    "no child left but the retained claim",
-    () => {
-      const left = leftovers(ns)
-      return left.length === 1 && left[0] === claim ? true : undefined
-    },
+    kept.length === 0 ? "no child left" : `no child left but ${kept.join(", ")}`,
+    () => (JSON.stringify(leftovers(ns)) === JSON.stringify(kept) ? true : undefined),
     { timeoutMillis: 90_000, intervalMillis: 500, detail: () => `left: ${leftovers(ns).join(", ")}` }
   )
-  expect(leftovers(ns)).toEqual([claim])
+  expect(leftovers(ns)).toEqual(kept)
 }
 
 describe("fault injection: deletion while something is down", () => {
@@ -159,7 +160,7 @@ describe("fault injection: deletion while something is down", () => {
     const ns = "fault-delete-apiserver"
     const name = "doomed"
     operator = await runOperator(["--kube-api-qps=5", "--kube-api-burst=1"])
-    await readyInstance(ns, name)
+    await readyInstance(ns, name, "Delete")
     const { faults } = cluster.info()
     const deletedFrom = audit.offset()
     const tail = followAudit(audit, deletedFrom)
@@ -186,7 +187,7 @@ describe("fault injection: deletion while something is down", () => {
     }
     const restartedAt = Date.now()
     timings.push(`apiserver down ${((restartedAt - killedAt) / 1000).toFixed(1)}s`)
-    await deletedLeavingTheClaim(ns, name)
+    await deletedLeaving(ns, name, [])
 
     // The finalizer ran into the dead apiserver and was retried; the patch that removed it came after the restart.
     // Which request hung depends on whether the list's answer left before the freeze: a cleanup request (`finalizing
@@ -213,23 +214,30 @@ describe("fault injection: deletion while something is down", () => {
     timings.push(`apiserver-down test ${((Date.now() - started) / 1000).toFixed(1)}s`)
   }, 240_000)
 
-  it("the operator stopped before the deletion: the finalizer completes when it starts again", async () => {
+  it("the operator stopped before the deletion: the finalizer completes when it starts again; without one, nothing waits", async () => {
     const started = Date.now()
     const ns = "fault-delete-operator"
     const name = "orphan"
+    const retainedNs = "fault-delete-retained"
+    const retained = "kept"
     operator = await runOperator()
-    await readyInstance(ns, name)
+    await readyInstance(ns, name, "Delete")
+    await readyInstance(retainedNs, retained, "Retain")
+    expect(kubectl.json<Json>(["convexinstance", retained, "-n", retainedNs])?.metadata.finalizers).toBeUndefined()
     expect(await operator.stop()).toBe(0)
     kubectl(["delete", "convexinstance", name, "-n", ns, "--wait=false"])
-    // Without the operator the finalizer holds the instance, and with it every child.
-    await sleep(5000)
+    kubectl(["delete", "convexinstance", retained, "-n", retainedNs, "--wait=false"])
+    // The instance that keeps its claim holds no finalizer: it goes without the operator, its children with it
+    // (the garbage collector), the claim stays.
+    await deletedLeaving(retainedNs, retained, [`PersistentVolumeClaim/${retained}-backend-pvc`])
+    // Without the operator the finalizer holds the other instance, and with it every child.
     const held = kubectl.json<Json>(["convexinstance", name, "-n", ns])
     expect(held?.metadata.deletionTimestamp).toBeDefined()
     expect(held?.metadata.finalizers).toContain("convex.icod.de/finalizer")
     expect(leftovers(ns)).toContain(`StatefulSet/${name}-backend`)
     operator = await runOperator()
-    await deletedLeavingTheClaim(ns, name)
+    await deletedLeaving(ns, name, [])
     expect(await operator.stop()).toBe(0)
     timings.push(`operator-down test ${((Date.now() - started) / 1000).toFixed(1)}s`)
-  }, 240_000)
+  }, 300_000)
 })

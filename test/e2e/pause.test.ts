@@ -38,7 +38,8 @@ const convexInstance = (name: string, phase: string) =>
       environment: "dev",
       version: "0123456789abcdef0123456789abcdef01234567",
       dashboard: { enabled: false },
-      backend: { env: [{ name: "PHASE", value: phase }] }
+      // Its claim goes with it, so once reconciled it holds the finalizer (the deletion below runs its cleanup).
+      backend: { env: [{ name: "PHASE", value: phase }], storage: { pvc: { deletionPolicy: "Delete" } } }
     }
   })
 const instance = (name: string) => kubectl.json<Json>(["convexinstance", name, "-n", ns])
@@ -134,12 +135,13 @@ describe("the pause annotation", () => {
       eventsOf("held", "ReconciliationResumed").length === 1 ? true : undefined
     )
 
-    // Deleting a paused instance: the finalizer still runs, so the instance goes.
+    // Deleting a paused instance that holds the finalizer: the cleanup still runs, so the instance goes.
     kubectl(["annotate", "convexinstance", "held", "-n", ns, `${pause}=true`])
     await eventually("held Paused again", () => (instance("held")?.status?.phase === "Paused" ? true : undefined), {
       timeoutMillis: 30_000,
       detail: detail("held")
     })
+    expect(instance("held")?.metadata.finalizers).toContain("convex.icod.de/finalizer")
     kubectl(["delete", "convexinstance", "held", "-n", ns, "--wait=false"])
     await eventually("held gone", () => (instance("held") === undefined ? true : undefined), {
       timeoutMillis: 60_000,

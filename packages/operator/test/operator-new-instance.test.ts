@@ -6,6 +6,8 @@
 import { KubeClient, type KubeObject, RecordedEvents, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
+import { finalizerName } from "../src/controllers/instance/finalizer.js"
+import { ConvexInstances } from "../src/shell/resources.js"
 import {
   createInstance,
   layers,
@@ -61,9 +63,9 @@ describe("a new instance", () => {
         const writes = writesOf(yield* requestsSince(from)).filter(
           (request) => !/^(POST convexinstances|PATCH statefulsets|PATCH deployments) /.test(request)
         )
+        // No finalizer: the claim is retained (the default deletionPolicy), so nothing needs cleaning up after it.
         expect(writes.sort()).toEqual(
           [
-            `PATCH convexinstances ${namespace}/demo`, // the finalizer
             `APPLY configmaps ${namespace}/demo-backend-config`,
             `APPLY secrets ${namespace}/demo-convex-secrets`,
             `APPLY persistentvolumeclaims ${namespace}/demo-backend-pvc`,
@@ -79,6 +81,36 @@ describe("a new instance", () => {
         )
         const events = yield* yield* RecordedEvents
         expect(events.map((event) => event.reason)).toEqual(["Ready"])
+      }).pipe(Effect.provide(layers)),
+    wholeOperatorTimeout
+  )
+
+  it.scoped(
+    "whose data claim goes with it gets the finalizer before its first child, and only then",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
+        yield* runOperator([])
+        yield* settle
+        const from = yield* requestCount
+        yield* createInstance("demo", { backend: { storage: { pvc: { deletionPolicy: "Delete" } } } })
+        yield* untilBackend("demo")
+        yield* settle
+        const writes = writesOf(yield* requestsSince(from)).filter((request) => !request.startsWith("POST "))
+        expect(writes[0]).toBe(`PATCH convexinstances ${namespace}/demo`)
+        expect(writes.filter((request) => request.startsWith("PATCH convexinstances"))).toHaveLength(1)
+        expect((yield* stored(ConvexInstances, "demo")).metadata.finalizers).toEqual([finalizerName])
+
+        // Back to Retain: the finalizer stays (removing it would be a write for nothing; its cleanup keeps the claim).
+        const kube = yield* KubeClient
+        yield* kube.patch(
+          ConvexInstances,
+          "demo",
+          { spec: { backend: { storage: { pvc: { deletionPolicy: "Retain" } } } } },
+          { namespace, type: "merge" }
+        )
+        yield* settle
+        expect((yield* stored(ConvexInstances, "demo")).metadata.finalizers).toEqual([finalizerName])
       }).pipe(Effect.provide(layers)),
     wholeOperatorTimeout
   )

@@ -5,11 +5,10 @@
  * for its optional kinds before it opens any watch, so no reconcile sees an unanswered check.
  */
 import { SecretGenerator } from "@convex-operator/core"
-import { EventRecorder, KubeClient, type KubeObject, MemoryApiServer, NotFound } from "@convex-operator/k8s"
+import { EventRecorder, KubeClient, type KubeObject, MemoryApiServer, NotFound, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer } from "effect"
 import { startOperator } from "../src/app/operator.js"
-import { finalizerName } from "../src/controllers/instance/finalizer.js"
 import { ConvexInstances } from "../src/shell/resources.js"
 
 const namespace = "apps"
@@ -69,7 +68,7 @@ describe("startOperator", () => {
 
       // Nothing changed since the trigger: only that trigger can have made it reconcile.
       const instance = yield* kube.get(ConvexInstances, "demo", { namespace })
-      expect(instance.metadata.finalizers ?? []).toContain(finalizerName)
+      expect(yield* kube.get(Resource.StatefulSet, "demo-backend", { namespace })).toBeDefined()
       expect(instance.status).toBeDefined()
     }).pipe(Effect.provide(layers))
   )

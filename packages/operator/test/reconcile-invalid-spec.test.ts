@@ -2,7 +2,8 @@
  * A spec that passed admission but does not decode (the in-memory apiserver admits anything, as a cluster with an
  * older CRD would): the reconcile reports it as `Ready=False`/`InvalidSpec` naming the field, with one Warning event,
  * without repeating the value found; later reconciles of the same spec write nothing and are not retried; a corrected
- * spec is reconciled as usual.
+ * spec is reconciled as usual. Its data claim goes with it (deletionPolicy Delete), read from the raw spec: it holds the
+ * finalizer all along, so deleting it cleans up.
  */
 import { Action, KubeClient, type KubeObject, MemoryApiServer, RecordedEvents, Resource } from "@convex-operator/k8s"
 import { describe, expect, it } from "@effect/vitest"
@@ -20,7 +21,11 @@ const instance = (environment: string): KubeObject =>
     apiVersion: "convex.icod.de/v1alpha1",
     kind: "ConvexInstance",
     metadata: { name: "demo", namespace },
-    spec: { environment, version: "1111111111111111111111111111111111111111" }
+    spec: {
+      environment,
+      version: "1111111111111111111111111111111111111111",
+      backend: { storage: { pvc: { deletionPolicy: "Delete" } } }
+    }
   }) as unknown as KubeObject
 
 const applyInstance = (environment: string) =>

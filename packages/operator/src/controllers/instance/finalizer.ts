@@ -1,8 +1,15 @@
 /**
- * The finalizer of a ConvexInstance. Owner references let the garbage collector remove most children; before the
- * finalizer goes, the operator removes what it should not leave to chance: snapshot Jobs (with their pods), and the
- * data claims (the first, and those exportImport upgrades moved to or retained) when `storage.pvc.deletionPolicy` is
- * `Delete`. A claim with `Retain` (the default) is left alone.
+ * The finalizer of a ConvexInstance. Owner references let the garbage collector remove every child, Jobs included
+ * (their pods go with them); what it cannot remove are the data claims exportImport upgrades moved to or retained
+ * (`status.dataClaims`), owned by nothing. So the finalizer is held only by an instance whose claims go with it
+ * (`storage.pvc.deletionPolicy: Delete`, `enabled` not false): before it goes, the operator deletes the instance's
+ * Jobs (so none runs against a claim being deleted) and every data claim. An instance that keeps its claims (`Retain`,
+ * the default) holds none: deleting it needs no operator, and its first reconcile sends one request fewer (kube.rs'
+ * garbage collection chapter: owner references for children, a finalizer for what they cannot clean up).
+ *
+ * An instance that holds the finalizer without needing it (its policy changed to Retain since, or it was created by
+ * an earlier version, which added it to every instance) keeps it: its cleanup deletes its Jobs and, under Retain, no
+ * claim; removing it would be a write for nothing.
  *
  * @module
  */
@@ -21,7 +28,7 @@ import { describeError, longestWait, RetryableError } from "../../shell/errors.j
 import { fieldManager } from "../../shell/field-manager.js"
 import { ConvexInstances } from "../../shell/resources.js"
 
-/** The finalizer the operator puts on every instance. */
+/** The finalizer the operator puts on an instance whose data claims go with it. */
 export const finalizerName = "convex.icod.de/finalizer"
 
 /**
@@ -71,11 +78,27 @@ export const cleanUp = (object: KubeObject) =>
     yield* Effect.logInfo(`finalized ${namespace}/${name}`)
   })
 
-/** How the instance controller holds its finalizer: added before the first apply, except to a paused instance. */
+/**
+ * Whether deleting `object` deletes its data claims: `spec.backend.storage.pvc.deletionPolicy` is Delete and the claim
+ * is not turned off, read from the raw spec with the Schema's defaults (`enabled` true, `deletionPolicy` Retain), so
+ * that an instance whose spec does not decode is judged the same way.
+ */
+export const deletesClaims = (object: KubeObject): boolean => {
+  const pvc = field(field(field(object.spec, "backend"), "storage"), "pvc")
+  return field(pvc, "deletionPolicy") === "Delete" && field(pvc, "enabled") !== false
+}
+
+const field = (value: unknown, key: string): unknown =>
+  typeof value === "object" && value !== null ? (value as Readonly<Record<string, unknown>>)[key] : undefined
+
+/**
+ * How the instance controller holds its finalizer: added before the first apply to an instance whose claims go with
+ * it, never to a paused one.
+ */
 export const finalizerOptions: Finalizer.FinalizerOptions<KubeObject> = {
   resource: ConvexInstances,
   fieldManager,
-  addWhen: (object) => !reconciliationPaused(object.metadata)
+  addWhen: (object) => !reconciliationPaused(object.metadata) && deletesClaims(object)
 }
 
 /** A retryable error for a failed finalizer patch (a Conflict: the cache was stale). */

@@ -11,9 +11,10 @@
  *    the step is written first (`journal.ts`);
  * 4. report (`report.ts`, KubeClient and EventRecorder): the status, the events, the next step of the work queue.
  *
- * The library's `Finalizer.run` wraps the steps: it adds the finalizer before the first of them (not to a paused
- * instance), and runs the cleanup of `finalizer.ts` instead of them once the instance is being deleted. A paused
- * instance only reports its pause (`paused.ts`), one whose spec does not decode only reports that (`invalid-spec.ts`).
+ * The library's `Finalizer.run` wraps the steps: it adds the finalizer before the first of them to an instance whose
+ * data claims go with it (not to a paused one, `finalizer.ts`), and runs the cleanup of `finalizer.ts` instead of them
+ * once an instance that holds it is being deleted. A paused instance only reports its pause (`paused.ts`), one whose
+ * spec does not decode only reports that (`invalid-spec.ts`).
  *
  * @module
  */

@@ -25,6 +25,19 @@ import {
 const stored = (resource: Resource.Resource<KubeObject>, name: string) =>
   Effect.flatMap(KubeClient, (kube) => kube.get(resource, name, { namespace }))
 
+/** The operator started, then the instance `demo` with `spec` created and reconciled until its backend exists. */
+const createdUntilBackend = (spec: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
+    yield* runOperator([])
+    yield* settle
+    const from = yield* requestCount
+    yield* createInstance("demo", spec)
+    yield* untilBackend("demo")
+    yield* settle
+    return from
+  })
+
 describe("a new instance", () => {
   it.scoped(
     "keeps the Secret its first reconcile generated and applies the backend once",
@@ -50,13 +63,7 @@ describe("a new instance", () => {
     "costs one write per child, two status writes and two events until Ready",
     () =>
       Effect.gen(function* () {
-        yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
-        yield* runOperator([])
-        yield* settle
-        const from = yield* requestCount
-        yield* createInstance("demo", { dashboard: { enabled: true } })
-        yield* untilBackend("demo")
-        yield* settle
+        const from = yield* createdUntilBackend({ dashboard: { enabled: true } })
         yield* untilReady("demo")
         yield* settle
         // The operator's writes (the test's own are the create, and the workload status it plays).
@@ -89,13 +96,7 @@ describe("a new instance", () => {
     "whose data claim goes with it gets the finalizer before its first child, and only then",
     () =>
       Effect.gen(function* () {
-        yield* TestClock.setTime(Date.parse("2026-03-01T00:00:00Z"))
-        yield* runOperator([])
-        yield* settle
-        const from = yield* requestCount
-        yield* createInstance("demo", { backend: { storage: { pvc: { deletionPolicy: "Delete" } } } })
-        yield* untilBackend("demo")
-        yield* settle
+        const from = yield* createdUntilBackend({ backend: { storage: { pvc: { deletionPolicy: "Delete" } } } })
         const writes = writesOf(yield* requestsSince(from)).filter((request) => !request.startsWith("POST "))
         expect(writes[0]).toBe(`PATCH convexinstances ${namespace}/demo`)
         expect(writes.filter((request) => request.startsWith("PATCH convexinstances"))).toHaveLength(1)

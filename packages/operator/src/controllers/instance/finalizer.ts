@@ -58,11 +58,11 @@ export const cleanUp = (object: KubeObject) =>
         Effect.mapError(fail(`deleting Job ${job.metadata.name}`))
       )
     }
+    // The claims of an instance that decodes (its status names the moved ones), judged as the finalizer was added.
     const decoded = decodeConvexInstance(object)
-    const pvc = Either.isRight(decoded) ? decoded.right.spec.backend.storage.pvc : undefined
-    if (pvc?.enabled === true && pvc.deletionPolicy === "Delete") {
+    if (Either.isRight(decoded) && deletesClaims(object)) {
       // Every data claim: the first one, and those exportImport upgrades moved to or retained (status.dataClaims).
-      const claims = Either.isRight(decoded) ? decoded.right.status?.dataClaims : undefined
+      const claims = decoded.right.status?.dataClaims
       const all = new Set([childNames(name).backendPvc, ...(claims === undefined ? [] : [claims.current])])
       for (const retained of claims?.retained ?? []) all.add(retained)
       for (const claim of all) {
